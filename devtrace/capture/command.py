@@ -1,0 +1,161 @@
+"""`devtrace run [options] -- CMD ...`: run CMD transparently, then record one event.
+
+The command's exit status is DevTrace's exit status. DevTrace writes one summary line to
+stderr (none with --quiet) and never to stdout. If the event cannot be recorded, the
+command's result still stands and the reason is printed, --quiet or not.
+"""
+
+import os
+import sys
+
+USAGE = """\
+usage: devtrace run [--agent A] [--path P] [--repo R] [--timeout S] [--model-dir M]
+                    [--keep-noop] [--quiet] [--] CMD [ARG ...]
+
+Run CMD exactly as if it were run bare and record one telemetry event.
+
+  --agent A      who ran it (default: $DEVTRACE_AGENT, else none)
+  --path P       store directory (default: $DEVTRACE_PATH, else .devtrace)
+  --repo R       git work tree to measure (default: the current directory)
+  --timeout S    stop the whole process tree after S seconds (exit 124)
+  --model-dir M  model used to score the event (default: the store's active model)
+  --keep-noop    record the event even when the git tree has no changes
+  --quiet        no summary line on stderr
+"""
+
+_VALUED = {"--agent", "--path", "--repo", "--timeout", "--model-dir"}
+_FLAGS = {"--keep-noop", "--quiet"}
+
+
+class UsageError(Exception):
+    pass
+
+
+def parse(args: list[str]) -> tuple[dict, list[str]]:
+    options: dict = {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            i += 1
+            break
+        if arg in ("-h", "--help"):
+            options["help"] = True
+            return options, []
+        if not arg.startswith("-") or arg == "-":
+            break
+        name, eq, value = arg.partition("=")
+        if name in _FLAGS and not eq:
+            options[name[2:].replace("-", "_")] = True
+        elif name in _VALUED:
+            if not eq:
+                i += 1
+                if i == len(args):
+                    raise UsageError(f"{name} needs a value")
+                value = args[i]
+            options[name[2:].replace("-", "_")] = value
+        else:
+            raise UsageError(f"unknown option {arg} (put the command after --)")
+        i += 1
+    command = args[i:]
+    if not command:
+        raise UsageError("no command given (devtrace run [options] -- CMD ...)")
+    if "timeout" in options:
+        try:
+            options["timeout"] = float(options["timeout"])
+        except ValueError:
+            options["timeout"] = -1.0
+        if not options["timeout"] > 0:
+            raise UsageError("--timeout takes a number of seconds greater than 0")
+    return options, command
+
+
+def main(args: list[str]) -> int:
+    from devtrace.capture.runner import Signals
+
+    signals = Signals()  # before anything else: Ctrl-C must never leave a traceback
+    try:
+        options, argv = parse(args)
+    except UsageError as exc:
+        print(f"devtrace run: {exc}", file=sys.stderr)
+        return 2
+    if options.get("help"):
+        sys.stdout.write(USAGE)
+        return 0
+    return capture(argv, options, signals)
+
+
+def capture(argv: list[str], options: dict, signals) -> int:
+    from devtrace.capture import git, runner
+
+    repo = options.get("repo") or "."
+    if not os.path.isdir(repo):
+        print(f"devtrace run: --repo {repo} is not a directory", file=sys.stderr)
+        return 2
+    root = git.find_repo(repo)
+    before = git.snapshot(root) if root else None
+    outcome = runner.run(argv, signals, options.get("timeout"))
+    after = git.snapshot(root) if root else None
+    if outcome.error:
+        print(f"devtrace: {outcome.error}", file=sys.stderr)
+    try:
+        summary = record(argv, options, outcome, root, before, after)
+    except Exception as exc:  # the command's result stands whatever happened to the store
+        print(f"devtrace: event not recorded: {_reason(exc)}", file=sys.stderr)
+    else:
+        if not options.get("quiet"):
+            print(f"devtrace: {summary}", file=sys.stderr)
+    return outcome.exit_code
+
+
+def record(argv, options, outcome, root, before, after) -> str:
+    from devtrace import settings as settings_mod
+    from devtrace.capture import git, identity
+    from devtrace.paths import store_dir
+    from devtrace.store import create_store, insert_event, new_event_id
+
+    directory = store_dir(options.get("path"))
+    conn = create_store(directory)
+    try:
+        settings = settings_mod.load(directory)
+        key = identity.load_key(directory, settings)
+        state = git.totals(after) if after is not None else (None, None, None)
+        change = git.delta(before, after) if before is not None and after is not None else (None, None, None)
+        took = f"exit {outcome.exit_code}{' (timed out)' if outcome.timed_out else ''} · {outcome.duration_ms} ms"
+        if after is not None and state == (0, 0, 0) and not (options.get("keep_noop") or settings.keep_noop):
+            return f"{took} · not recorded: no changes in the working tree (--keep-noop records it)"
+        event = {
+            "id": new_event_id(),
+            "agent_id": options.get("agent") or os.environ.get("DEVTRACE_AGENT") or None,
+            "executed_at": outcome.started_at,
+            "command_hash": identity.command_hash(key, argv),
+            "duration_ms": outcome.duration_ms,
+            "exit_code": outcome.exit_code,
+            "timed_out": int(outcome.timed_out),
+            "files_touched_count": state[0],
+            "lines_added": state[1],
+            "lines_deleted": state[2],
+            "started_at": outcome.started_at,
+            "ended_at": outcome.started_at + outcome.duration_ms / 1000,
+            "session_id": identity.session_id(key),
+            "repo_id": identity.repo_id(key, root) if root else None,
+            "program": identity.program(argv) if settings.record_program else None,
+            "delta_files": change[0],
+            "delta_lines_added": change[1],
+            "delta_lines_deleted": change[2],
+        }
+        insert_event(conn, event)
+    finally:
+        conn.close()
+    if after is None:
+        where = "git state unknown" if root else "not a git repo"
+    else:
+        where = f"{state[0]} files +{state[1]} -{state[2]}"
+        if change[0] is not None:
+            where += f" (this command: {change[0]} files +{change[1]} -{change[2]})"
+    return f"{took} · {where} · recorded {event['id']}"
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if not isinstance(exc, OSError) or not exc.strerror else f"{exc.strerror}: {exc.filename}"

@@ -1,0 +1,97 @@
+"""Git state of a working tree: what differs from HEAD, per file, for tracked files.
+
+One `git diff --numstat HEAD` compares the working tree (staged and unstaged edits
+together) with the last commit, so a file edited in both places is counted once.
+Untracked files are not counted, as in DevTrace 0.2.0.
+"""
+
+import os
+import subprocess
+
+# A snapshot maps a path to (lines added, lines deleted) against HEAD; binary files count 0.
+Snapshot = dict[str, tuple[int, int]]
+
+_DIFF = [
+    "git", "--no-optional-locks", "-c", "core.quotepath=off",
+    "diff", "--numstat", "-z", "--no-renames", "--no-ext-diff", "--no-textconv",
+]
+
+
+def find_repo(start: str) -> str | None:
+    """The top of the work tree holding `start`, found without running git."""
+    current = os.path.abspath(start)
+    while True:
+        if os.path.exists(os.path.join(current, ".git")):
+            return current
+        parent = os.path.dirname(current)
+        if parent == current:
+            return None
+        current = parent
+
+
+def snapshot(root: str) -> Snapshot | None:
+    """Per-file numstat against HEAD (the empty tree in a repo with no commit yet),
+    or None when git cannot tell (git missing, a broken repo)."""
+    try:
+        done = subprocess.run([*_DIFF, "HEAD", "--"], cwd=root, capture_output=True)
+        if done.returncode != 0:
+            empty = _empty_tree(root)
+            if empty is None:
+                return None
+            done = subprocess.run([*_DIFF, empty, "--"], cwd=root, capture_output=True)
+            if done.returncode != 0:
+                return None
+    except OSError:
+        return None
+    return parse_numstat(done.stdout)
+
+
+def _empty_tree(root: str) -> str | None:
+    """The empty tree's id, if the failure was a repo without commits (any hash format)."""
+    head = subprocess.run(
+        ["git", "rev-parse", "-q", "--verify", "HEAD"], cwd=root, capture_output=True
+    )
+    if head.returncode == 0:
+        return None  # HEAD exists, so the diff failed for another reason
+    tree = subprocess.run(
+        ["git", "hash-object", "-t", "tree", os.devnull], cwd=root, capture_output=True, text=True
+    )
+    return tree.stdout.strip() if tree.returncode == 0 else None
+
+
+def parse_numstat(raw: bytes) -> Snapshot:
+    """Parse `git diff --numstat -z --no-renames`: records of `added\\tdeleted\\tpath\\0`."""
+    files: Snapshot = {}
+    for record in raw.split(b"\0"):
+        if not record:
+            continue
+        added, deleted, path = record.split(b"\t", 2)
+        files[path.decode("utf-8", "surrogateescape")] = (
+            int(added) if added != b"-" else 0,
+            int(deleted) if deleted != b"-" else 0,
+        )
+    return files
+
+
+def totals(state: Snapshot) -> tuple[int, int, int]:
+    """(files touched, lines added, lines deleted) of a snapshot."""
+    return len(state), sum(a for a, _ in state.values()), sum(d for _, d in state.values())
+
+
+def delta(before: Snapshot, after: Snapshot) -> tuple[int, int, int]:
+    """The change a command made between two snapshots: (files, lines added, lines deleted).
+
+    Per file, a rise in lines added or a fall in lines deleted against HEAD means the command
+    added lines; the reverse means it deleted them. A file whose counts did not move is not
+    counted (an edit that keeps both counts equal is not visible to numstat).
+    """
+    files = added = deleted = 0
+    for path in before.keys() | after.keys():
+        if before.get(path) == after.get(path):
+            continue
+        a0, d0 = before.get(path, (0, 0))
+        a1, d1 = after.get(path, (0, 0))
+        files += 1
+        added += max(a1 - a0, 0) + max(d0 - d1, 0)
+        deleted += max(a0 - a1, 0) + max(d1 - d0, 0)
+    return files, added, deleted

@@ -1,0 +1,55 @@
+"""Core commands: init, events, export."""
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+PathOption = Annotated[
+    Optional[str],
+    typer.Option("--path", "-p", help="Store directory (default: $DEVTRACE_PATH, else .devtrace)."),
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.command("events")(events)
+    app.command("export")(export)
+
+
+def init(path: PathOption = None) -> None:
+    """Create the store (or migrate an existing one) and keep it out of version control."""
+    from devtrace.paths import db_file
+    from devtrace.store import create_store
+
+    create_store(path).close()
+    typer.echo(f"DevTrace store ready: {db_file(path)}")
+
+
+def events(
+    path: PathOption = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Show the newest N events.")] = 20,
+    agent: Annotated[Optional[str], typer.Option("--agent", help="Only this agent's events.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON array of full rows.")] = False,
+) -> None:
+    """List the newest events, oldest first."""
+    from devtrace import analytics
+    from devtrace.render import print_events
+
+    frame = analytics.events(path=path, limit=limit, agent=agent)
+    if as_json:
+        typer.echo(frame.write_json())
+    else:
+        print_events(frame)
+
+
+def export(
+    out: Annotated[Path, typer.Option("--out", "-o", help="File to write.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="csv, parquet or jsonl.")] = "csv",
+    path: PathOption = None,
+) -> None:
+    """Export every event, all columns, to csv, parquet or jsonl."""
+    from devtrace.exporting import export_events
+
+    rows = export_events(out, fmt, path=path)
+    typer.echo(f"Wrote {rows} events to {out}")

@@ -1,0 +1,37 @@
+"""Where things live: the store directory, its files, and the SQL shipped with the package.
+
+Plain `os.path` strings: pathlib costs several milliseconds to import on the capture path.
+"""
+
+import os
+
+DEFAULT_DIR = ".devtrace"
+DB_NAME = "devtrace.db"
+KEY_NAME = "hash.key"
+CONFIG_NAME = "config.toml"
+
+
+def store_dir(path: str | os.PathLike | None = None) -> str:
+    """The store directory: the explicit path, else $DEVTRACE_PATH, else ./.devtrace."""
+    if path is None or os.fspath(path) == "":
+        path = os.environ.get("DEVTRACE_PATH") or DEFAULT_DIR
+    return os.path.expanduser(os.fspath(path))
+
+
+def db_file(path: str | os.PathLike | None = None) -> str:
+    return os.path.join(store_dir(path), DB_NAME)
+
+
+def _resource_dir(name: str) -> str:
+    """A top-level folder of the project: inside the wheel it is shipped as devtrace/<name>."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    packaged = os.path.join(here, name)
+    return packaged if os.path.isdir(packaged) else os.path.join(os.path.dirname(here), name)
+
+
+def sql_dir() -> str:
+    return _resource_dir("sql")
+
+
+def notebooks_dir() -> str:
+    return _resource_dir("notebooks")

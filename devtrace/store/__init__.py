@@ -1,0 +1,11 @@
+"""The SQLite store, DevTrace's system of record (standard library only: capture uses it).
+
+One file, `<path>/devtrace.db`, in WAL mode with a busy timeout; every write is a short
+`BEGIN IMMEDIATE` transaction, so many processes can capture at once.
+"""
+
+from devtrace.store.connection import create_store, open_store
+from devtrace.store.errors import StoreError
+from devtrace.store.events import insert_event, new_event_id
+
+__all__ = ["StoreError", "create_store", "insert_event", "new_event_id", "open_store"]
