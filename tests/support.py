@@ -1,0 +1,45 @@
+"""Helpers for tests: real git repositories, real stores, the real `devtrace` command."""
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test",
+    "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "Test",
+    "GIT_COMMITTER_EMAIL": "test@example.com",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", *args], cwd=repo, env={**os.environ, **GIT_ENV}, capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+def devtrace_env(**extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEVTRACE_")}
+    env.update(extra)
+    return env
+
+
+def devtrace(*args: str, cwd: Path, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
+    """Run the real CLI in a subprocess, as a user would."""
+    kwargs.setdefault("capture_output", True)
+    return subprocess.run(
+        [sys.executable, "-m", "devtrace", *args], cwd=cwd, env=env or devtrace_env(), **kwargs
+    )
+
+
+def rows(store: Path, sql: str = "SELECT * FROM command_events ORDER BY executed_at") -> list[sqlite3.Row]:
+    conn = sqlite3.connect(store / "devtrace.db")
+    conn.row_factory = sqlite3.Row
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
