@@ -1,0 +1,121 @@
+"""Git metrics of a capture: state at the end, the command's own change, the no-op rule."""
+
+import subprocess
+
+from devtrace.capture.git import delta, parse_numstat
+from tests.support import devtrace, devtrace_env, git, rows
+
+
+def capture(repo, store, *command, env=None):
+    done = devtrace("run", "--path", str(store), "--", *command, cwd=repo, env=env)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_staged_and_unstaged_edits_of_one_file_are_counted_once(repo, store):
+    (repo / "a.txt").write_text("one\ntwo\nthree\nfour\n")
+    git(repo, "add", "a.txt")
+    (repo / "a.txt").write_text("one\ntwo\nthree\nfour\nfive\n")  # a further, unstaged edit
+    capture(repo, store, "true")
+    [event] = rows(store)
+    assert (event["files_touched_count"], event["lines_added"], event["lines_deleted"]) == (1, 2, 0)
+
+
+def test_state_counts_tracked_changes_not_untracked_files(repo, store):
+    (repo / "a.txt").write_text("one\nTWO\nthree\n")  # 1 line replaced
+    (repo / "b.txt").unlink()  # 1 line deleted
+    (repo / "new.txt").write_text("untracked\n" * 10)
+    capture(repo, store, "true")
+    [event] = rows(store)
+    assert (event["files_touched_count"], event["lines_added"], event["lines_deleted"]) == (2, 1, 2)
+
+
+def test_delta_is_what_the_command_changed_and_zero_on_a_dirty_tree(repo, store):
+    (repo / "a.txt").write_text("one\ntwo\nthree\nextra\n")
+    capture(repo, store, "true")  # like `make test` on a dirty tree
+    capture(repo, store, "sh", "-c", "printf 'x\\ny\\n' >> b.txt && sed -i 1d a.txt")
+    first, second = rows(store)
+    assert (first["delta_files"], first["delta_lines_added"], first["delta_lines_deleted"]) == (0, 0, 0)
+    assert first["files_touched_count"] == 1
+    assert (second["delta_files"], second["delta_lines_added"], second["delta_lines_deleted"]) == (2, 2, 1)
+    assert (second["files_touched_count"], second["lines_added"], second["lines_deleted"]) == (2, 3, 1)
+
+
+def test_clean_tree_is_a_noop_and_not_recorded_by_default(repo, store):
+    done = capture(repo, store, "true")
+    assert b"not recorded" in done.stderr
+    assert rows(store) == []
+
+
+def test_keep_noop_flag_environment_and_config_record_clean_tree_events(repo, store):
+    assert devtrace("run", "--keep-noop", "--path", str(store), "--", "true", cwd=repo).returncode == 0
+    capture(repo, store, "true", env=devtrace_env(DEVTRACE_KEEP_NOOP="1"))
+    (store / "config.toml").write_text("keep_noop = true\n")
+    capture(repo, store, "true")
+    assert len(rows(store)) == 3
+    assert all(r["files_touched_count"] == 0 for r in rows(store))
+
+
+def test_outside_a_git_repo_git_fields_are_null_and_the_event_is_recorded(tmp_path, store):
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    capture(plain, store, "true")
+    [event] = rows(store)
+    for column in ("files_touched_count", "lines_added", "lines_deleted", "delta_files", "repo_id"):
+        assert event[column] is None, column
+
+
+def test_repo_without_a_commit_counts_staged_files(tmp_path, store):
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    git(fresh, "init", "-q")
+    (fresh / "x.txt").write_text("1\n2\n")
+    git(fresh, "add", "x.txt")
+    (fresh / "untracked.txt").write_text("nope\n")
+    capture(fresh, store, "true")
+    [event] = rows(store)
+    assert (event["files_touched_count"], event["lines_added"], event["lines_deleted"]) == (1, 2, 0)
+
+
+def test_repo_option_measures_another_work_tree(repo, store, tmp_path):
+    (repo / "a.txt").write_text("changed\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = devtrace("run", "--path", str(store), "--repo", str(repo), "--", "true", cwd=elsewhere)
+    assert done.returncode == 0
+    assert rows(store)[0]["files_touched_count"] == 1
+
+
+def test_subdirectory_of_a_repo_measures_the_whole_work_tree(repo, store):
+    (repo / "a.txt").write_text("changed\n")
+    sub = repo / "sub"
+    sub.mkdir()
+    capture(sub, store, "true")
+    assert rows(store)[0]["files_touched_count"] == 1
+
+
+def test_binary_files_count_as_touched_with_zero_lines(repo, store):
+    (repo / "blob.bin").write_bytes(b"\0\1\2")
+    git(repo, "add", "blob.bin")
+    capture(repo, store, "true")
+    [event] = rows(store)
+    assert (event["files_touched_count"], event["lines_added"], event["lines_deleted"]) == (1, 0, 0)
+
+
+def test_numstat_parsing_and_delta_rules():
+    raw = b"3\t1\ta.txt\x00-\t-\timg.png\x000\t2\tdir/with\ttab.txt\x00"
+    assert parse_numstat(raw) == {"a.txt": (3, 1), "img.png": (0, 0), "dir/with\ttab.txt": (0, 2)}
+    before = {"a": (5, 0), "b": (0, 2), "same": (1, 1)}
+    after = {"a": (2, 0), "b": (0, 0), "c": (4, 1), "same": (1, 1)}
+    # a: 3 added lines undone (deleted); b: 2 deleted lines restored (added); c: new change.
+    assert delta(before, after) == (3, 2 + 4, 3 + 1)
+
+
+def test_git_metrics_do_not_take_the_index_lock(repo, store):
+    (repo / "a.txt").write_text("changed\n")
+    lock = repo / ".git" / "index.lock"
+    lock.write_text("")  # another git process holds the index: capture must still work
+    capture(repo, store, "true")
+    assert rows(store)[0]["files_touched_count"] == 1
+    lock.unlink()
+    assert subprocess.run(["git", "status"], cwd=repo, capture_output=True).returncode == 0

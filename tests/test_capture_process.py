@@ -1,0 +1,179 @@
+"""`devtrace run` is transparent: exit status, streams, signals and timeouts of real processes."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support import devtrace, devtrace_env, rows
+
+
+def run_in(repo: Path, store: Path, *command: str, **kwargs):
+    return devtrace("run", "--keep-noop", "--path", str(store), "--", *command, cwd=repo, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "command, expected",
+    [
+        (["true"], 0),
+        (["sh", "-c", "exit 3"], 3),
+        (["sh", "-c", "kill -TERM $$"], 128 + signal.SIGTERM),
+        (["sh", "-c", "kill -KILL $$"], 128 + signal.SIGKILL),
+    ],
+)
+def test_exit_status_is_the_commands(repo, store, command, expected):
+    done = run_in(repo, store, *command)
+    assert done.returncode == expected
+    [event] = rows(store)
+    assert event["exit_code"] == expected
+    assert event["timed_out"] == 0
+
+
+def test_command_not_found_exits_127_with_one_line_and_is_recorded(repo, store):
+    done = run_in(repo, store, "no-such-command-xyz", "--flag")
+    assert done.returncode == 127
+    assert b"command not found: no-such-command-xyz" in done.stderr
+    assert b"Traceback" not in done.stderr
+    [event] = rows(store)
+    assert event["exit_code"] == 127
+    assert event["program"] == "no-such-command-xyz"
+
+
+def test_not_executable_exits_126_and_is_recorded(repo, store):
+    script = repo / "script.sh"
+    script.write_text("#!/bin/sh\necho hi\n")
+    script.chmod(0o644)
+    done = run_in(repo, store, "./script.sh")
+    assert done.returncode == 126
+    assert b"permission denied: ./script.sh" in done.stderr
+    assert rows(store)[0]["exit_code"] == 126
+
+
+def test_stdout_is_byte_identical_and_summary_goes_to_stderr(repo, store, tmp_path):
+    payload = bytes(range(256)) * 64 + b"\x1b[31mcolour\x1b[0m\r\nno newline at end"
+    source = tmp_path / "payload.bin"
+    source.write_bytes(payload)
+    bare = subprocess.run(["cat", str(source)], capture_output=True)
+    wrapped = run_in(repo, store, "cat", str(source))
+    assert wrapped.stdout == bare.stdout == payload
+    assert wrapped.stderr.startswith(b"devtrace: exit 0")
+    assert wrapped.stderr.count(b"\n") == 1
+
+
+def test_redirected_output_matches_bare_run(repo, store, tmp_path):
+    source = tmp_path / "f"
+    source.write_bytes(os.urandom(100_000))
+    out = tmp_path / "out"
+    shell = f"cd {repo} && {sys.executable} -m devtrace run --keep-noop --path {store} -- cat {source} > {out}"
+    subprocess.run(["sh", "-c", shell], check=True, env=devtrace_env())
+    assert out.read_bytes() == source.read_bytes()
+
+
+def test_stdin_is_passed_through(repo, store):
+    done = run_in(repo, store, "sh", "-c", "read line; echo got:$line", input=b"hello\n")
+    assert done.stdout == b"got:hello\n"
+
+
+def test_quiet_silences_the_summary(repo, store):
+    done = devtrace("run", "--quiet", "--keep-noop", "--path", str(store), "--", "echo", "x", cwd=repo)
+    assert done.stdout == b"x\n"
+    assert done.stderr == b""
+
+
+def test_timeout_stops_the_whole_tree_including_grandchildren(repo, store, tmp_path):
+    pids = tmp_path / "pids"
+    # The grandchild ignores TERM, so only the KILL after the grace period can stop it.
+    script = (
+        f"python3 -c 'import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)' & "
+        f"echo $! > {pids}; sleep 60"
+    )
+    started = time.monotonic()
+    done = devtrace(
+        "run", "--keep-noop", "--timeout", "0.5", "--path", str(store), "--", "sh", "-c", script, cwd=repo
+    )
+    elapsed = time.monotonic() - started
+    assert done.returncode == 124
+    assert elapsed < 10
+    grandchild = int(pids.read_text())
+    assert not _alive(grandchild)
+    [event] = rows(store)
+    assert event["timed_out"] == 1
+    assert event["exit_code"] == 124
+    assert 450 <= event["duration_ms"] < 5000
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signals_sent_to_devtrace_reach_the_command_and_the_event_is_recorded(repo, store, tmp_path, sig, code):
+    ready = tmp_path / "ready"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "devtrace", "run", "--keep-noop", "--path", str(store), "--",
+         "sh", "-c", f"touch {ready}; exec sleep 60"],
+        cwd=repo, env=devtrace_env(), stderr=subprocess.PIPE,
+    )
+    _wait_for(ready.exists)
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=10)
+    assert proc.returncode == code
+    assert b"Traceback" not in stderr
+    [event] = rows(store)
+    assert event["exit_code"] == code
+
+
+def test_sigkill_mid_capture_leaves_a_healthy_store(repo, store, tmp_path):
+    assert run_in(repo, store, "true").returncode == 0
+    ready = tmp_path / "ready"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "devtrace", "run", "--keep-noop", "--path", str(store), "--",
+         "sh", "-c", f"touch {ready}; sleep 60"],
+        cwd=repo, env=devtrace_env(),
+    )
+    _wait_for(ready.exists)
+    proc.kill()
+    proc.wait(timeout=10)
+    import sqlite3
+
+    conn = sqlite3.connect(store / "devtrace.db")
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.close()
+    assert run_in(repo, store, "true").returncode == 0
+    assert len(rows(store)) == 2
+
+
+def test_eight_processes_capturing_fifty_times_each_lose_nothing(repo, store):
+    assert run_in(repo, store, "true").returncode == 0  # the store exists before the race
+    loop = (
+        f"for i in $(seq 50); do {sys.executable} -m devtrace run --keep-noop --quiet "
+        f"--path {store} -- true || echo FAILED $i >&2; done"
+    )
+    workers = [
+        subprocess.Popen(["sh", "-c", loop], cwd=repo, env=devtrace_env(), stderr=subprocess.PIPE)
+        for _ in range(8)
+    ]
+    errors = b"".join(w.communicate(timeout=600)[1] for w in workers)
+    assert errors == b""
+    assert len(rows(store)) == 401
+    assert len({r["id"] for r in rows(store)}) == 401
+    queued = rows(store, "SELECT count(*) AS n FROM sync_queue WHERE status = 'pending'")[0]["n"]
+    assert queued == 401
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie still answers kill(0); it is dead for our purposes.
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _wait_for(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the command to start")
+        time.sleep(0.01)

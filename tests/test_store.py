@@ -1,0 +1,167 @@
+"""The SQLite store: creation, migrations (incl. a DevTrace 0.2.0 store), refusing what is not ours."""
+
+import hashlib
+import sqlite3
+import stat
+
+import pytest
+
+from devtrace.store import StoreError, create_store, open_store
+from devtrace.store.migrations import latest_version, statements
+from tests.support import devtrace, rows
+
+V020_SCHEMA = """
+CREATE TABLE command_events(id TEXT PRIMARY KEY, agent_id TEXT, executed_at REAL NOT NULL,
+  command_hash TEXT NOT NULL, duration_ms INTEGER NOT NULL, exit_code INTEGER NOT NULL,
+  timed_out INTEGER NOT NULL, files_touched_count INTEGER NOT NULL, lines_added INTEGER NOT NULL,
+  lines_deleted INTEGER NOT NULL, predicted_productivity REAL, top_contribution_feature TEXT,
+  top_contribution_value REAL, model_ref TEXT);
+CREATE TABLE sync_queue(event_id TEXT PRIMARY KEY, status TEXT NOT NULL DEFAULT 'pending',
+  attempts INTEGER NOT NULL DEFAULT 0, last_attempt_at REAL, last_error TEXT);
+"""
+
+
+def make_v020_store(directory, events=3):
+    directory.mkdir(parents=True)
+    conn = sqlite3.connect(directory / "devtrace.db")
+    conn.executescript(V020_SCHEMA)
+    for i in range(events):
+        conn.execute(
+            "INSERT INTO command_events VALUES (?, 'codex', ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)",
+            (f"evt_{i:012x}", 1_700_000_000.0 + i, "ab" * 32, 100 + i, i % 2, 1, 2, 3,
+             55.5 if i == 0 else None, "duration_ms" if i == 0 else None, 1.5 if i == 0 else None,
+             "model-v1" if i == 0 else None),
+        )
+        conn.execute("INSERT INTO sync_queue (event_id) VALUES (?)", (f"evt_{i:012x}",))
+    conn.commit()
+    conn.close()
+
+
+def digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_new_store_is_wal_versioned_ignored_by_git_with_a_private_key(store):
+    create_store(store).close()
+    conn = sqlite3.connect(store / "devtrace.db")
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == latest_version()
+    applied = [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
+    assert applied == list(range(1, latest_version() + 1))
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"command_events", "labels", "sync_queue", "schema_migrations"} <= tables
+    conn.close()
+    assert (store / ".gitignore").read_text().splitlines()[-1] == "*"
+    key = store / "hash.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert len(key.read_text().strip()) == 64
+
+
+def test_init_inside_a_repo_leaves_git_status_clean(repo):
+    assert devtrace("init", cwd=repo).returncode == 0
+    assert (repo / ".devtrace" / "devtrace.db").is_file()
+    from tests.support import git
+
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_v020_store_is_migrated_in_place_losing_nothing(tmp_path):
+    old = tmp_path / "old"
+    make_v020_store(old)
+    open_store(old).close()
+    migrated = rows(old, "SELECT * FROM command_events ORDER BY id")
+    assert [r["id"] for r in migrated] == [f"evt_{i:012x}" for i in range(3)]
+    first = migrated[0]
+    assert (first["agent_id"], first["duration_ms"], first["lines_deleted"]) == ("codex", 100, 3)
+    assert (first["predicted_productivity"], first["model_ref"]) == (55.5, "model-v1")
+    assert first["started_at"] == 1_700_000_000.0
+    assert first["ended_at"] == pytest.approx(1_700_000_000.1)
+    assert first["delta_files"] is None and first["session_id"] is None
+    assert len(rows(old, "SELECT * FROM sync_queue")) == 3
+
+
+def test_v020_store_accepts_new_captures_through_the_cli(tmp_path, repo):
+    old = tmp_path / "old"
+    make_v020_store(old, events=2)
+    done = devtrace("run", "--keep-noop", "--path", str(old), "--", "true", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert len(rows(old)) == 3
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda f: f.write_bytes(b"this is not a database at all" * 100), "not a usable DevTrace store"),
+        (lambda f: f.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000), "not a usable DevTrace store"),
+    ],
+)
+def test_corrupt_file_is_refused_and_left_untouched(store, make, message):
+    store.mkdir()
+    db = store / "devtrace.db"
+    make(db)
+    before = digest(db)
+    with pytest.raises(StoreError, match=message):
+        open_store(store)
+    assert digest(db) == before
+    assert sorted(p.name for p in store.iterdir()) == ["devtrace.db"]
+
+
+def test_other_sqlite_database_is_refused_untouched(store):
+    store.mkdir()
+    db = store / "devtrace.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE invoices (id INTEGER)")
+    conn.commit()
+    conn.close()
+    before = digest(db)
+    with pytest.raises(StoreError, match="not a DevTrace store"):
+        open_store(store)
+    assert digest(db) == before
+
+
+def test_store_from_a_newer_version_is_refused_untouched(store):
+    create_store(store).close()
+    db = store / "devtrace.db"
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA user_version = 999")
+    conn.close()
+    before = digest(db)
+    with pytest.raises(StoreError, match="newer DevTrace"):
+        open_store(store)
+    assert digest(db) == before
+
+
+def test_cli_reports_a_bad_store_in_one_line_and_capture_still_returns_the_exit_code(repo, store):
+    store.mkdir()
+    (store / "devtrace.db").write_bytes(b"garbage" * 100)
+    before = digest(store / "devtrace.db")
+    init = devtrace("init", "--path", str(store), cwd=repo)
+    assert init.returncode == 1
+    assert init.stderr.count(b"\n") == 1 and b"not a usable DevTrace store" in init.stderr
+    run = devtrace("run", "--path", str(store), "--", "sh", "-c", "exit 5", cwd=repo)
+    assert run.returncode == 5
+    assert b"event not recorded" in run.stderr and b"Traceback" not in run.stderr
+    assert digest(store / "devtrace.db") == before
+
+
+def test_missing_store_is_a_clear_error_for_readers(tmp_path):
+    with pytest.raises(StoreError, match="no DevTrace store"):
+        open_store(tmp_path / "nowhere")
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_events_are_append_only_except_scores(store, repo):
+    assert devtrace("run", "--keep-noop", "--path", str(store), "--", "true", cwd=repo).returncode == 0
+    conn = sqlite3.connect(store / "devtrace.db")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        conn.execute("UPDATE command_events SET exit_code = 1")
+    conn.execute("UPDATE command_events SET predicted_productivity = 80, model_ref = 'v1'")
+    conn.commit()
+    conn.close()
+
+
+def test_statement_splitter_keeps_triggers_whole():
+    script = "-- c\nCREATE TABLE t (a);\nCREATE TRIGGER x BEFORE UPDATE ON t BEGIN SELECT 1; SELECT 2; END;\n"
+    assert len(statements(script)) == 2
+    with pytest.raises(ValueError):
+        statements("CREATE TABLE t (a")
