@@ -86,6 +86,11 @@ def main(args: list[str]) -> int:
 
 
 def capture(argv: list[str], options: dict, signals) -> int:
+    """Run the command between two git snapshots, then record the event.
+
+    Each `git diff` runs while DevTrace does other work (loading the store code before the
+    command, opening the store after it): on two cores that hides most of their cost.
+    """
     from devtrace.capture import git, runner
 
     repo = options.get("repo") or "."
@@ -93,67 +98,24 @@ def capture(argv: list[str], options: dict, signals) -> int:
         print(f"devtrace run: --repo {repo} is not a directory", file=sys.stderr)
         return 2
     root = git.find_repo(repo)
-    before = git.snapshot(root) if root else None
+    pending = git.start_snapshot(root) if root else None
+    from devtrace.capture import recorder  # loads while git works
+
+    before = git.finish_snapshot(root, pending) if root else None
     outcome = runner.run(argv, signals, options.get("timeout"))
-    after = git.snapshot(root) if root else None
+    pending = git.start_snapshot(root) if root else None
     if outcome.error:
         print(f"devtrace: {outcome.error}", file=sys.stderr)
     try:
-        summary = record(argv, options, outcome, root, before, after)
+        with recorder.Recorder(options.get("path")) as rec:  # opens the store while git works
+            after = git.finish_snapshot(root, pending) if root else None
+            summary = rec.record(argv, options, outcome, root, before, after)
     except Exception as exc:  # the command's result stands whatever happened to the store
         print(f"devtrace: event not recorded: {_reason(exc)}", file=sys.stderr)
     else:
         if not options.get("quiet"):
             print(f"devtrace: {summary}", file=sys.stderr)
     return outcome.exit_code
-
-
-def record(argv, options, outcome, root, before, after) -> str:
-    from devtrace import settings as settings_mod
-    from devtrace.capture import git, identity
-    from devtrace.paths import store_dir
-    from devtrace.store import create_store, insert_event, new_event_id
-
-    directory = store_dir(options.get("path"))
-    conn = create_store(directory)
-    try:
-        settings = settings_mod.load(directory)
-        key = identity.load_key(directory, settings)
-        state = git.totals(after) if after is not None else (None, None, None)
-        change = git.delta(before, after) if before is not None and after is not None else (None, None, None)
-        took = f"exit {outcome.exit_code}{' (timed out)' if outcome.timed_out else ''} · {outcome.duration_ms} ms"
-        if after is not None and state == (0, 0, 0) and not (options.get("keep_noop") or settings.keep_noop):
-            return f"{took} · not recorded: no changes in the working tree (--keep-noop records it)"
-        event = {
-            "id": new_event_id(),
-            "agent_id": options.get("agent") or os.environ.get("DEVTRACE_AGENT") or None,
-            "executed_at": outcome.started_at,
-            "command_hash": identity.command_hash(key, argv),
-            "duration_ms": outcome.duration_ms,
-            "exit_code": outcome.exit_code,
-            "timed_out": int(outcome.timed_out),
-            "files_touched_count": state[0],
-            "lines_added": state[1],
-            "lines_deleted": state[2],
-            "started_at": outcome.started_at,
-            "ended_at": outcome.started_at + outcome.duration_ms / 1000,
-            "session_id": identity.session_id(key),
-            "repo_id": identity.repo_id(key, root) if root else None,
-            "program": identity.program(argv) if settings.record_program else None,
-            "delta_files": change[0],
-            "delta_lines_added": change[1],
-            "delta_lines_deleted": change[2],
-        }
-        insert_event(conn, event)
-    finally:
-        conn.close()
-    if after is None:
-        where = "git state unknown" if root else "not a git repo"
-    else:
-        where = f"{state[0]} files +{state[1]} -{state[2]}"
-        if change[0] is not None:
-            where += f" (this command: {change[0]} files +{change[1]} -{change[2]})"
-    return f"{took} · {where} · recorded {event['id']}"
 
 
 def _reason(exc: Exception) -> str:

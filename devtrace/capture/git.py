@@ -29,21 +29,29 @@ def find_repo(start: str) -> str | None:
         current = parent
 
 
-def snapshot(root: str) -> Snapshot | None:
+def start_snapshot(root: str) -> subprocess.Popen | None:
+    """Start `git diff --numstat HEAD` without waiting, so the caller can work meanwhile."""
+    try:
+        return subprocess.Popen([*_DIFF, "HEAD", "--"], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    except OSError:  # git is not installed
+        return None
+
+
+def finish_snapshot(root: str, started: subprocess.Popen | None) -> Snapshot | None:
     """Per-file numstat against HEAD (the empty tree in a repo with no commit yet),
     or None when git cannot tell (git missing, a broken repo)."""
-    try:
-        done = subprocess.run([*_DIFF, "HEAD", "--"], cwd=root, capture_output=True)
-        if done.returncode != 0:
-            empty = _empty_tree(root)
-            if empty is None:
-                return None
-            done = subprocess.run([*_DIFF, empty, "--"], cwd=root, capture_output=True)
-            if done.returncode != 0:
-                return None
-    except OSError:
+    if started is None:
         return None
-    return parse_numstat(done.stdout)
+    out, _ = started.communicate()
+    if started.returncode != 0:
+        empty = _empty_tree(root)
+        if empty is None:
+            return None
+        done = subprocess.run([*_DIFF, empty, "--"], cwd=root, capture_output=True)
+        if done.returncode != 0:
+            return None
+        out = done.stdout
+    return parse_numstat(out)
 
 
 def _empty_tree(root: str) -> str | None:

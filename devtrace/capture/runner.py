@@ -61,7 +61,10 @@ def run(argv: list[str], signals: Signals, timeout: float | None = None) -> Outc
     started_at = time.time()
     t0 = time.perf_counter()
     try:
-        proc = subprocess.Popen(argv, preexec_fn=_child_setup(tty))
+        if tty is None:  # no preexec_fn: Python can then use vfork, much cheaper than fork
+            proc = subprocess.Popen(argv, process_group=0)
+        else:
+            proc = subprocess.Popen(argv, preexec_fn=_take_terminal(tty))
     except FileNotFoundError:
         return _failed(EXIT_NOT_FOUND, f"command not found: {argv[0]}", started_at, t0, tty)
     except PermissionError:
@@ -163,11 +166,10 @@ def _foreground_tty() -> int | None:
     return None
 
 
-def _child_setup(tty: int | None):
+def _take_terminal(tty: int):
     def setup() -> None:  # runs in the child between fork and exec
         os.setpgid(0, 0)
-        if tty is not None:
-            _set_foreground(tty, os.getpgrp())
+        _set_foreground(tty, os.getpgrp())
 
     return setup
 

@@ -1,0 +1,122 @@
+"""Capture overhead of `devtrace run`, measured side by side in one run.
+
+Prints the median wall time and peak memory (max RSS of the largest process in the tree,
+read by GNU time, since a child forked from this script would inherit its RSS) of:
+bare `true`; the interpreter floor `python -c "import sqlite3, subprocess"`; `devtrace run
+-- true` in a small git repo with a dirty file; and the same in a repo of 20,000 tracked
+files, plus where the large-repo time goes. Runs are interleaved so drift hits all alike.
+
+    python benchmarks/capture_overhead.py [--runs 40] [--files 20000]
+"""
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
+    "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.com",
+}
+
+
+GNU_TIME = "/usr/bin/time"
+
+
+def wall(argv: list[str], cwd: Path, env: dict) -> float:
+    """Wall seconds of one run of argv."""
+    start = time.perf_counter()
+    done = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"benchmark command failed ({done.returncode}): {' '.join(argv)}")
+    return elapsed
+
+
+def peak_kib(argv: list[str], cwd: Path, env: dict) -> int | None:
+    """Max RSS (KiB) of the largest process in argv's tree, or None without GNU time."""
+    if not os.access(GNU_TIME, os.X_OK):
+        return None
+    done = subprocess.run([GNU_TIME, "-f", "%M", *argv], cwd=cwd, env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return int(done.stderr.strip().splitlines()[-1])
+
+
+def make_repo(root: Path, files: int) -> Path:
+    root.mkdir(parents=True)
+    env = {**os.environ, **GIT_ENV}
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True, env=env)
+    for i in range(files):
+        folder = root / f"pkg{i // 500:03d}"
+        folder.mkdir(exist_ok=True)
+        (folder / f"mod{i:05d}.py").write_text(f"VALUE = {i}\n")
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True, env=env)
+    subprocess.run(["git", "commit", "-q", "-m", "init"], cwd=root, check=True, env=env)
+    (root / "pkg000" / "mod00000.py").write_text("VALUE = 'dirty'\nEXTRA = 1\n")  # one dirty file
+    subprocess.run(["git", "status", "-s"], cwd=root, check=True, env=env, stdout=subprocess.DEVNULL)
+    return root
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--files", type=int, default=20_000)
+    args = parser.parse_args()
+
+    devtrace = shutil.which("devtrace") or str(Path(sys.executable).parent / "devtrace")
+    work = Path(tempfile.mkdtemp(prefix="devtrace-bench-"))
+    try:
+        print(f"building repos in {work} (small: 2 files, large: {args.files} files) ...", flush=True)
+        small = make_repo(work / "small", 2)
+        large = make_repo(work / "large", args.files)
+        # As on a user's machine, Python caches compiled modules (some CI images turn it off).
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("DEVTRACE_") and k != "PYTHONDONTWRITEBYTECODE"}
+        cases = {
+            "bare `true`": (["true"], small),
+            "python -c 'import sqlite3, subprocess'": ([sys.executable, "-c", "import sqlite3, subprocess"], small),
+            "devtrace run -- true (small repo)": ([devtrace, "run", "--path", str(work / "s1"), "--", "true"], small),
+            f"devtrace run -- true ({args.files:,} files)": ([devtrace, "run", "--path", str(work / "s2"), "--", "true"], large),
+        }
+        diff = ["git", "--no-optional-locks", "diff", "--numstat", "-z", "--no-renames", "HEAD", "--"]
+        parts = {
+            "  git diff --numstat HEAD, small repo": (diff, small),
+            f"  git diff --numstat HEAD, {args.files:,} files": (diff, large),
+        }
+        everything = {**cases, **parts}
+        for argv, cwd in everything.values():  # warm caches: first runs compile .pyc, load pages
+            for _ in range(3):
+                wall(argv, cwd, env)
+        samples = {name: [] for name in everything}
+        for _ in range(args.runs):
+            for name, (argv, cwd) in everything.items():
+                samples[name].append(wall(argv, cwd, env))
+        peaks = {name: [peak_kib(argv, cwd, env) for _ in range(5)] for name, (argv, cwd) in everything.items()}
+
+        def median_ms(name):
+            return statistics.median(samples[name]) * 1000
+
+        def peak_mib(name):
+            return float("nan") if None in peaks[name] else max(peaks[name]) / 1024
+
+        print(f"\n{args.runs} interleaved runs each, median wall time and peak RSS of the process tree\n")
+        print(f"{'case':48} {'median':>9} {'peak RSS':>10}")
+        for name in everything:
+            print(f"{name:48} {median_ms(name):7.1f} ms {peak_mib(name):7.1f} MiB")
+        names = list(cases)
+        floor, small_run, large_run = median_ms(names[1]), median_ms(names[2]), median_ms(names[3])
+        print(f"\ndevtrace run -- true over the interpreter floor, small repo: {small_run - floor:+.1f} ms "
+              f"(target: within 10 ms; peak {peak_mib(names[2]):.1f} MiB, target < 30 MiB)")
+        print(f"devtrace run -- true over the interpreter floor, large repo: {large_run - floor:+.1f} ms, "
+              f"of which 2 git diffs (before and after): {2 * median_ms(list(parts)[1]):.1f} ms")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

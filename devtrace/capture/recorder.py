@@ -1,0 +1,64 @@
+"""Turn a finished command and its git snapshots into one stored event."""
+
+import os
+
+from devtrace import settings as settings_mod
+from devtrace.capture import git, identity
+from devtrace.paths import store_dir
+from devtrace.store import create_store, insert_event, new_event_id
+
+
+class Recorder:
+    """Opens the store, its settings and hashing key; `record` writes one event."""
+
+    def __init__(self, path: str | None) -> None:
+        self.directory = store_dir(path)
+        self.conn = create_store(self.directory)
+
+    def __enter__(self) -> "Recorder":
+        try:
+            self.settings = settings_mod.load(self.directory)
+            self.key = identity.load_key(self.directory, self.settings)
+        except BaseException:
+            self.conn.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.conn.close()
+
+    def record(self, argv, options, outcome, root, before, after) -> str:
+        """Store the event (unless it is a no-op) and return the summary line for the user."""
+        state = git.totals(after) if after is not None else (None, None, None)
+        change = git.delta(before, after) if before is not None and after is not None else (None, None, None)
+        took = f"exit {outcome.exit_code}{' (timed out)' if outcome.timed_out else ''} · {outcome.duration_ms} ms"
+        if state == (0, 0, 0) and not (options.get("keep_noop") or self.settings.keep_noop):
+            return f"{took} · not recorded: no changes in the working tree (--keep-noop records it)"
+        event = {
+            "id": new_event_id(),
+            "agent_id": options.get("agent") or os.environ.get("DEVTRACE_AGENT") or None,
+            "executed_at": outcome.started_at,
+            "command_hash": identity.command_hash(self.key, argv),
+            "duration_ms": outcome.duration_ms,
+            "exit_code": outcome.exit_code,
+            "timed_out": int(outcome.timed_out),
+            "files_touched_count": state[0],
+            "lines_added": state[1],
+            "lines_deleted": state[2],
+            "started_at": outcome.started_at,
+            "ended_at": outcome.started_at + outcome.duration_ms / 1000,
+            "session_id": identity.session_id(self.key),
+            "repo_id": identity.repo_id(self.key, root) if root else None,
+            "program": identity.program(argv) if self.settings.record_program else None,
+            "delta_files": change[0],
+            "delta_lines_added": change[1],
+            "delta_lines_deleted": change[2],
+        }
+        insert_event(self.conn, event)
+        if after is None:
+            where = "git state unknown" if root else "not a git repo"
+        else:
+            where = f"{state[0]} files +{state[1]} -{state[2]}"
+            if change[0] is not None:
+                where += f" (this command: {change[0]} files +{change[1]} -{change[2]})"
+        return f"{took} · {where} · recorded {event['id']}"
