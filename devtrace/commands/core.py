@@ -15,6 +15,7 @@ def register(app: typer.Typer) -> None:
     app.command("init")(init)
     app.command("events")(events)
     app.command("export")(export)
+    app.command("demo")(demo)
 
 
 def init(path: PathOption = None) -> None:
@@ -53,3 +54,18 @@ def export(
 
     rows = export_events(out, fmt, path=path)
     typer.echo(f"Wrote {rows} events to {out}")
+
+
+def demo(
+    workdir: Annotated[
+        Optional[Path], typer.Option("--dir", help="Where to create the scratch repo and store (default: a temp dir).")
+    ] = None,
+) -> None:
+    """Show DevTrace end to end on a scratch git repo and store."""
+    from devtrace.demo import run_demo
+
+    if workdir is not None and workdir.exists() and any(workdir.iterdir()):
+        from devtrace.errors import DevtraceError
+
+        raise DevtraceError(f"{workdir} is not empty; the demo needs a new or empty folder")
+    run_demo(workdir)
