@@ -4,6 +4,7 @@
 cost no more than the standard library.
 """
 
+import os
 import sys
 
 
@@ -11,7 +12,15 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "run":
         from devtrace.capture.command import main as run_main
 
-        sys.exit(run_main(sys.argv[2:]))
+        code = run_main(sys.argv[2:])
+        # The store is closed and nothing else is pending, so skip interpreter teardown:
+        # it costs more than the capture itself (about 7 ms of a 30 ms process here).
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # closed or broken pipe: nothing left to say
+                pass
+        os._exit(code)
     from devtrace.cli import main as cli_main
 
     cli_main()
