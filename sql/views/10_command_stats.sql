@@ -1,0 +1,18 @@
+-- Per command (keyed hash) and program: runs, failure rate, median/p95 duration, mean churn.
+--
+-- mean_churn = mean of delta_lines_added + delta_lines_deleted (the lines a run changed)
+-- over the runs where it is known.
+CREATE OR REPLACE VIEW command_stats AS
+SELECT
+    command_hash,
+    program,
+    count(*) AS runs,
+    count(*) FILTER (WHERE failed) AS failures,
+    count(*) FILTER (WHERE failed) / count(*) AS failure_rate,
+    quantile_cont(duration_ms, 0.5) AS median_duration_ms,
+    quantile_cont(duration_ms, 0.95) AS p95_duration_ms,
+    avg(delta_lines_added + delta_lines_deleted) AS mean_churn,
+    count(DISTINCT agent_id) AS agents,
+    max(executed_at) AS last_run
+FROM events
+GROUP BY command_hash, program;
