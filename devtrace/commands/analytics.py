@@ -1,0 +1,130 @@
+"""Analytics commands: `devtrace sql` and `devtrace views` (DuckDB and Polars load on use)."""
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from devtrace.commands.core import PathOption
+from devtrace.errors import DevtraceError
+
+FORMATS = ("table", "csv", "json", "parquet")
+TABLE_ROWS = 100
+"""`--format table` shows at most this many rows; the other formats write every row."""
+
+
+def register(app: typer.Typer) -> None:
+    app.command("sql")(sql)
+    app.command("views")(views)
+
+
+def sql(
+    query: Annotated[Optional[str], typer.Argument(help="The SQL to run (or use --file).")] = None,
+    file: Annotated[Optional[Path], typer.Option("--file", help="Read the SQL from this file.")] = None,
+    fmt: Annotated[
+        Optional[str],
+        typer.Option("--format", help="table, csv, json or parquet (default: from --out's suffix, else table)."),
+    ] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the result to this file.")] = None,
+    path: PathOption = None,
+) -> None:
+    """Query the store with SQL over the DevTrace views (`devtrace views` lists them)."""
+    from devtrace import analytics
+
+    text = _query_text(query, file)
+    fmt = _output_format(fmt, out)
+    frame = analytics.sql(text, path=path)
+    if fmt == "table":
+        _print_table(frame)
+    else:
+        _write(frame, fmt, out)
+
+
+def views(
+    name: Annotated[Optional[str], typer.Argument(help="Print this view's SQL.")] = None,
+    script: Annotated[
+        bool, typer.Option("--script", help="Print a DuckDB script that attaches the store and defines every view.")
+    ] = False,
+    path: PathOption = None,
+) -> None:
+    """List the views with what each answers, print one's SQL, or print the DuckDB CLI script."""
+    from devtrace import analytics
+
+    if script:
+        from devtrace.store import open_store
+
+        open_store(path).close()
+        typer.echo(analytics.init_script(path), nl=False)
+    elif name is not None:
+        with open(analytics.view(name).file, encoding="utf-8") as f:
+            typer.echo(f.read(), nl=False)
+    else:
+        import polars as pl
+
+        from devtrace.render import print_frame
+
+        listed = analytics.views()
+        print_frame(pl.DataFrame({"view": [v.name for v in listed], "answers": [v.description for v in listed]}))
+
+
+def _query_text(query: str | None, file: Path | None) -> str:
+    if query is not None and file is not None:
+        raise DevtraceError("give a query or --file, not both")
+    if query is None and file is None:
+        raise DevtraceError('give a query, e.g. devtrace sql "SELECT * FROM daily_activity", or --file FILE')
+    if file is None:
+        return query
+    try:
+        return file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DevtraceError(f"cannot read {file}: {exc.strerror}") from None
+
+
+def _output_format(fmt: str | None, out: Path | None) -> str:
+    if fmt is None:
+        if out is None:
+            return "table"
+        fmt = out.suffix.lstrip(".").lower()
+        if fmt not in FORMATS[1:]:
+            raise DevtraceError(f"cannot tell the format of {out}: add --format csv, json or parquet")
+    if fmt not in FORMATS:
+        raise DevtraceError(f"unknown format {fmt!r} (choose one of {', '.join(FORMATS)})")
+    if fmt == "table" and out is not None:
+        raise DevtraceError("--format table prints to the terminal; use csv, json or parquet with --out")
+    if fmt == "parquet" and out is None:
+        raise DevtraceError("parquet is binary: give --out FILE")
+    if out is not None and not out.parent.is_dir():
+        raise DevtraceError(f"cannot write {out}: folder {out.parent} does not exist")
+    return fmt
+
+
+def _print_table(frame) -> None:
+    from rich.console import Console
+
+    from devtrace.render import print_frame
+
+    console = Console()
+    print_frame(frame.head(TABLE_ROWS), console=console)
+    shown = min(frame.height, TABLE_ROWS)
+    rows = f"{frame.height} row{'' if frame.height == 1 else 's'}"
+    console.print(rows if shown == frame.height else f"{rows}, first {shown} shown (--format csv for all)")
+
+
+def _write(frame, fmt: str, out: Path | None) -> None:
+    import polars as pl
+
+    try:
+        if fmt == "csv":
+            text = frame.write_csv(out)
+        elif fmt == "json":
+            text = frame.write_json(out)
+        else:
+            text = frame.write_parquet(out)
+    except OSError as exc:
+        raise DevtraceError(f"cannot write {out}: {exc.strerror}") from None
+    except pl.exceptions.PolarsError as exc:
+        raise DevtraceError(f"cannot write the result as {fmt}: {str(exc).splitlines()[0]}") from None
+    if out is None:
+        typer.echo(text, nl=fmt == "json")
+    else:
+        typer.echo(f"Wrote {frame.height} rows to {out}")
