@@ -1,0 +1,44 @@
+"""Notebook commands: `devtrace notebook NAME` and `devtrace report`."""
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from devtrace.commands.core import PathOption
+
+
+class Notebook(str, Enum):
+    analysis = "analysis"
+    labeling = "labeling"
+    retraining = "retraining"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("notebook")(notebook)
+    app.command("report")(report)
+
+
+def notebook(
+    name: Annotated[Notebook, typer.Argument(help="Which notebook to open.")],
+    path: PathOption = None,
+    edit: Annotated[bool, typer.Option("--edit", help="Open the notebook's code in marimo's editor.")] = False,
+    port: Annotated[Optional[int], typer.Option("--port", help="Port to serve on (default: a free one).")] = None,
+    headless: Annotated[bool, typer.Option("--headless", help="Do not open a web browser.")] = False,
+) -> None:
+    """Serve a marimo notebook (analysis, labeling or retraining) on the store."""
+    from devtrace.marimo_apps import serve
+
+    raise typer.Exit(serve(name.value, path=path, edit=edit, port=port, headless=headless))
+
+
+def report(
+    out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")] = Path("report.html"),
+    path: PathOption = None,
+) -> None:
+    """Write the analysis notebook, run on the store, as one static HTML page."""
+    from devtrace.marimo_apps import export_report
+
+    export_report(out, path=path)
+    typer.echo(f"Wrote the analysis report to {out}")

@@ -1,0 +1,52 @@
+"""Narrow every view of an analytics connection to a slice of the events.
+
+Each view in sql/views reads the `events` view. Renaming the full view to `all_events` and
+defining `events` as a filtered selection of it makes every view, and so every metric as
+it is defined there, answer for the slice: nothing is recomputed outside the SQL files.
+"""
+
+import datetime as dt
+from collections.abc import Iterable
+
+import duckdb
+
+FULL_VIEW = "all_events"
+
+
+def filter_events(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    agents: Iterable[str | None] | None = None,
+    days: tuple[dt.date, dt.date] | None = None,
+    programs: Iterable[str | None] | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Make `events` (and every view over it) show only these agents, UTC days (inclusive) and
+    programs; None or an empty selection means all. Safe to call again with other choices.
+    Returns `con`."""
+    has_full_view = con.execute(
+        "SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND NOT temporary", [FULL_VIEW]
+    ).fetchone()[0]
+    if not has_full_view:
+        con.execute(f"ALTER VIEW events RENAME TO {FULL_VIEW}")
+    conditions = [_one_of("agent_id", agents), _one_of("program", programs)]
+    if days is not None:
+        start, end = days
+        conditions.append(f"CAST(executed_at AS DATE) BETWEEN DATE '{start.isoformat()}' AND DATE '{end.isoformat()}'")
+    where = " AND ".join(c for c in conditions if c) or "true"
+    con.execute(f"CREATE OR REPLACE VIEW events AS SELECT * FROM {FULL_VIEW} WHERE {where}")
+    return con
+
+
+def _one_of(column: str, values: Iterable[str | None] | None) -> str:
+    chosen = list(values or [])
+    if not chosen:
+        return ""
+    texts = [v for v in chosen if v is not None]
+    tests = [f"{column} IN ({', '.join(_literal(v) for v in texts)})"] if texts else []
+    if len(texts) < len(chosen):
+        tests.append(f"{column} IS NULL")
+    return "(" + " OR ".join(tests) + ")"
+
+
+def _literal(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"

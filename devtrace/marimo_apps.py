@@ -1,0 +1,84 @@
+"""The marimo notebooks shipped with DevTrace: find one, serve it on a store, export a report.
+
+A notebook learns its store from `DEVTRACE_PATH`, so the store is handed over through the
+environment of the marimo process, as an absolute path (marimo may change directory).
+"""
+
+import os
+import subprocess
+import sys
+
+from devtrace import paths
+from devtrace.errors import DevtraceError
+
+NOTEBOOKS = ("analysis", "labeling", "retraining")
+
+
+def notebook_file(name: str) -> str:
+    if name not in NOTEBOOKS:
+        raise DevtraceError(f"unknown notebook {name!r} (choose one of {', '.join(NOTEBOOKS)})")
+    file = os.path.join(paths.notebooks_dir(), f"{name}.py")
+    if not os.path.isfile(file):
+        raise DevtraceError(f"the {name} notebook is missing from this installation ({file})")
+    return file
+
+
+def marimo_env(path: str | os.PathLike | None) -> dict:
+    """The environment for a marimo process working on the store at `path`.
+
+    The store must exist: a notebook on a store that is not there shows nothing useful.
+    """
+    from devtrace.store import open_store
+
+    open_store(path).close()
+    return {
+        **os.environ,
+        "DEVTRACE_PATH": os.path.abspath(paths.store_dir(path)),
+        # marimo otherwise asks PyPI for a newer version on start.
+        "MARIMO_SKIP_UPDATE_CHECK": "1",
+    }
+
+
+def serve(
+    name: str,
+    path: str | os.PathLike | None = None,
+    edit: bool = False,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    headless: bool = False,
+) -> int:
+    """Run `marimo run` (or `marimo edit`) on a notebook until it stops; returns its exit code."""
+    command = [sys.executable, "-m", "marimo", "edit" if edit else "run", notebook_file(name), "--host", host]
+    if port is not None:
+        command += ["--port", str(port)]
+    if headless:
+        command.append("--headless")
+    process = subprocess.Popen(command, env=marimo_env(path))
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        # The terminal's Ctrl-C reached marimo too (same process group): let it shut down.
+        return process.wait()
+
+
+def export_report(out: str | os.PathLike, path: str | os.PathLike | None = None) -> None:
+    """Run the analysis notebook on the store and write it as one static HTML page.
+
+    The page renders with marimo's frontend, which it loads from the jsDelivr CDN.
+    """
+    out = os.path.abspath(os.fspath(out))
+    if not os.path.isdir(os.path.dirname(out)):
+        raise DevtraceError(f"cannot write {out}: folder {os.path.dirname(out)} does not exist")
+    command = [
+        sys.executable, "-m", "marimo", "export", "html", notebook_file("analysis"),
+        "--output", out, "--no-include-code", "--force",
+    ]
+    done = subprocess.run(command, env=marimo_env(path), capture_output=True, text=True)
+    if done.returncode != 0:
+        reason = _last_line(done.stderr) or _last_line(done.stdout) or f"marimo exited with {done.returncode}"
+        raise DevtraceError(f"the analysis notebook failed on this store: {reason}")
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
