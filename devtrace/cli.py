@@ -4,7 +4,7 @@ import sys
 
 import typer
 
-from devtrace.commands import analytics, core
+from devtrace.commands import analytics, core, notebooks
 from devtrace.errors import DevtraceError
 
 app = typer.Typer(
@@ -34,6 +34,7 @@ def run(ctx: typer.Context) -> None:
 
 
 core.register(app)
+notebooks.register(app)
 analytics.register(app)
 
 
