@@ -75,10 +75,11 @@ def export_report(out: str | os.PathLike, path: str | os.PathLike | None = None)
     ]
     done = subprocess.run(command, env=marimo_env(path), capture_output=True, text=True)
     if done.returncode != 0:
-        reason = _last_line(done.stderr) or _last_line(done.stdout) or f"marimo exited with {done.returncode}"
+        # marimo names the first failure first, then sums up ("some cells failed to execute").
+        reason = _first_line(done.stderr) or _first_line(done.stdout) or f"marimo exited with {done.returncode}"
         raise DevtraceError(f"the analysis notebook failed on this store: {reason}")
 
 
-def _last_line(text: str) -> str:
+def _first_line(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else ""
+    return lines[0] if lines else ""
