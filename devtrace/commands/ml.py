@@ -1,0 +1,258 @@
+"""ML commands: `devtrace ml generate|train|score|models|promote|explain` and `devtrace label`.
+
+Polars, XGBoost and altair are imported inside the commands: `devtrace --help` and the
+other commands do not pay for them.
+"""
+
+import json
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from devtrace.commands.core import PathOption
+from devtrace.errors import DevtraceError
+
+ml_app = typer.Typer(
+    name="ml",
+    help="Bootstrap data, train, score and explain the productivity model.",
+    no_args_is_help=True,
+)
+
+ModelDirOption = Annotated[
+    Optional[Path],
+    typer.Option("--model-dir", help="Model directory (default: the store's active model, <path>/model-xgb)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(ml_app)
+    app.command("label")(label)
+
+
+@ml_app.command("generate")
+def generate(
+    out: Annotated[Path, typer.Option("--out", "-o", help="File to write: .csv or .parquet.")],
+    rows: Annotated[int, typer.Option("--rows", "-n", min=1, help="Number of events.")] = 50_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same file.")] = 42,
+) -> None:
+    """Write synthetic bootstrap events with a productivity_label (sessions, retries, timeouts)."""
+    from devtrace.ml.datasets import file_format, write_dataset
+    from devtrace.ml.synthetic import generate as generate_events
+
+    file_format(out)
+    with _status(f"Generating {rows:,} events"):
+        frame = generate_events(rows, seed)
+        write_dataset(frame, out)
+    typer.echo(f"Wrote {frame.height:,} events ({frame.get_column('session_id').n_unique():,} sessions) to {out}")
+
+
+@ml_app.command("train")
+def train(
+    dataset: Annotated[Optional[Path], typer.Option("--dataset", "-d", help="Labelled dataset (.csv or .parquet).")] = None,
+    from_store: Annotated[bool, typer.Option("--from-store", help="Train on the store: human labels, else pseudo-labels.")] = False,
+    out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Also write model.json and metadata.json here.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the train/validation split and of XGBoost.")] = 42,
+    n_estimators: Annotated[int, typer.Option("--n-estimators", help="Most boosting rounds (early stopping may use fewer).")] = 600,
+    max_depth: Annotated[int, typer.Option("--max-depth", help="Tree depth.")] = 3,
+    learning_rate: Annotated[float, typer.Option("--learning-rate", help="Shrinkage per round (eta).")] = 0.15,
+    min_child_weight: Annotated[float, typer.Option("--min-child-weight", help="Least weight in a leaf.")] = 10.0,
+    early_stopping_rounds: Annotated[int, typer.Option("--early-stopping-rounds", help="Stop after this many rounds without a better validation MAE (0: never).")] = 30,
+    pseudo_weight: Annotated[float, typer.Option("--pseudo-weight", help="Weight of a pseudo-label relative to a human label (with --from-store).")] = 0.3,
+    promote: Annotated[Optional[bool], typer.Option("--promote/--no-promote", help="Make this version active (default: only if there is no active model).")] = None,
+    path: PathOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Train an XGBoost model, register it as a new version, and report its metrics."""
+    from devtrace.ml import pipeline, training
+    from devtrace.ml.datasets import read_dataset
+
+    if (dataset is None) == (not from_store):
+        raise DevtraceError("give either --dataset FILE or --from-store")
+    if dataset is not None:
+        data = training.dataset_training_data(read_dataset(dataset))
+        source, weight = f"dataset:{dataset.resolve()}", None
+    else:
+        from devtrace.paths import store_dir
+
+        data = training.store_training_data(pipeline.read_training_set(path), pseudo_weight)
+        source, weight = f"store:{Path(store_dir(path)).resolve()}", pseudo_weight
+    with _progress("Training", total=n_estimators) as advance:
+        metadata = pipeline.train_and_register(
+            data,
+            source=source,
+            path=path,
+            out_dir=out_dir,
+            promote=promote,
+            pseudo_weight=weight,
+            seed=seed,
+            on_round=advance,
+            n_estimators=n_estimators,
+            max_depth=max_depth,
+            learning_rate=learning_rate,
+            min_child_weight=min_child_weight,
+            early_stopping_rounds=early_stopping_rounds or None,
+        )
+    if as_json:
+        typer.echo(json.dumps(metadata, indent=2))
+        return
+    _print_training(metadata, out_dir)
+
+
+@ml_app.command("score")
+def score(
+    dataset: Annotated[Optional[Path], typer.Option("--dataset", "-d", help="Dataset to score (.csv or .parquet).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Scored copy of the dataset (.csv or .parquet).")] = None,
+    pending: Annotated[bool, typer.Option("--pending", help="Score the store's unscored events instead.")] = False,
+    model_dir: ModelDirOption = None,
+    path: PathOption = None,
+) -> None:
+    """Add predicted_productivity (0-100), top_contribution_feature and _value to every row."""
+    from devtrace.ml import pipeline, registry
+
+    directory = str(model_dir) if model_dir else registry.active_dir(path)
+    if pending:
+        if dataset or out:
+            raise DevtraceError("--pending scores the store: leave out --dataset and --out")
+        with _progress("Scoring pending events") as advance:
+            count = pipeline.score_pending_events(path, directory, on_rows=advance)
+        typer.echo(f"Scored {count:,} pending events")
+        return
+    if dataset is None or out is None:
+        raise DevtraceError("give --dataset FILE and --out FILE (or --pending to score the store)")
+    with _progress("Scoring") as advance:
+        rows = pipeline.score_dataset(directory, dataset, out, on_rows=advance)
+    typer.echo(f"Scored {rows:,} rows into {out}")
+
+
+@ml_app.command("models")
+def models(path: PathOption = None, as_json: JsonOption = False) -> None:
+    """List model versions with their validation metrics; * marks the active one."""
+    from devtrace.ml import registry
+
+    versions = registry.list_versions(path)
+    if as_json:
+        typer.echo(json.dumps(versions, indent=2))
+        return
+    if not versions:
+        typer.echo(f"No model versions in {registry.versions_dir(path)} yet (devtrace ml train).")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Models in {registry.versions_dir(path)}")
+    for name in ("", "version", "created", "rows", "labels", "trees", "val MAE", "val RMSE", "val R²", "baseline MAE"):
+        table.add_column(name, justify="left" if name in ("version", "created", "labels") else "right")
+    for v in versions:
+        metrics = v.get("metrics", {})
+        val, base = metrics.get("validation", {}), metrics.get("baseline_validation", {})
+        labels = ", ".join(f"{k} {n:,}" for k, n in (v.get("label_sources") or {}).items())
+        table.add_row(
+            "*" if v["active"] else "", v["version"], v.get("created_at", "?"), f"{v.get('rows', 0):,}", labels,
+            str(v.get("trees", "?")), _num(val.get("mae")), _num(val.get("rmse")), _num(val.get("r2"), 3),
+            _num(base.get("mae")),
+        )
+    Console().print(table)
+
+
+@ml_app.command("promote")
+def promote(version: Annotated[str, typer.Argument(help="Version to activate, e.g. v2.")], path: PathOption = None) -> None:
+    """Make VERSION the active model (promoting an earlier version rolls back)."""
+    from devtrace.ml import registry
+
+    metadata = registry.promote(version, path)
+    typer.echo(f"Active model: {version} (validation MAE {_num(metadata.get('mae'))}) in {registry.active_dir(path)}")
+
+
+@ml_app.command("explain")
+def explain(
+    dataset: Annotated[Optional[Path], typer.Option("--dataset", "-d", help="Dataset to explain.")] = None,
+    from_store: Annotated[bool, typer.Option("--from-store", help="Explain the store's events.")] = False,
+    event: Annotated[Optional[list[str]], typer.Option("--event", "-e", help="Event id to give reasons for (repeatable).")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Without --event: reasons for the last N events.")] = 5,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", help="Reasons per event.")] = 3,
+    sample: Annotated[int, typer.Option("--sample", help="Rows used for global importance (0: all).")] = 20_000,
+    charts: Annotated[Optional[Path], typer.Option("--charts", help="Folder for importance/reasons charts (.html and .png).")] = None,
+    model_dir: ModelDirOption = None,
+    path: PathOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Global importance (mean |SHAP|) and per-event top-k reasons, optionally as charts."""
+    from devtrace.ml import explain as explaining
+    from devtrace.ml import pipeline, registry
+    from devtrace.ml.datasets import read_dataset
+
+    if (dataset is None) == (not from_store):
+        raise DevtraceError("give either --dataset FILE or --from-store")
+    model = registry.load(str(model_dir) if model_dir else registry.active_dir(path))
+    frame = read_dataset(dataset) if dataset is not None else pipeline.read_training_set(path)
+    with _status("Computing SHAP values"):
+        result = explaining.explain(model, frame, events=event, limit=limit, top_k=top_k, sample=sample or None)
+        written = explaining.save_charts(result, charts) if charts else []
+    if as_json:
+        typer.echo(json.dumps({
+            "model": model.ref, "base_value": result.base_value, "rows": result.rows,
+            "local_accuracy_error": result.local_accuracy_error,
+            "importance": result.importance.to_dicts(), "reasons": result.reasons.to_dicts(), "charts": written,
+        }, indent=2))
+        return
+    from devtrace.render import print_frame
+
+    print_frame(result.importance, title=f"Global importance of {model.ref} over {result.rows:,} rows")
+    print_frame(result.reasons, title=f"Top {top_k} reasons per event (base value {result.base_value:.2f})")
+    typer.echo(f"Local accuracy: contributions + base value = model output within {result.local_accuracy_error:.2g}")
+    for file in written:
+        typer.echo(f"Wrote {file}")
+
+
+def label(
+    event_id: Annotated[str, typer.Argument(help="Event id (see `devtrace events`).")],
+    value: Annotated[float, typer.Argument(help="Productivity from 0 to 100.")],
+    by: Annotated[Optional[str], typer.Option("--by", help="Who is labelling.")] = None,
+    note: Annotated[Optional[str], typer.Option("--note", help="Why, in a few words.")] = None,
+    path: PathOption = None,
+) -> None:
+    """Label an event's productivity (0-100); the latest label of an event counts."""
+    from devtrace.labels import label as add_label
+
+    add_label(event_id, value, by=by, note=note, path=path)
+    typer.echo(f"Labelled {event_id}: {value:g}" + (f" by {by}" if by else ""))
+
+
+def _print_training(metadata: dict, out_dir) -> None:
+    metrics = metadata["metrics"]
+    state = "active" if metadata["active"] else f"not active: devtrace ml promote {metadata['version']}"
+    typer.echo(f"Model {metadata['version']} ({state}): {metadata['trees']} trees, "
+               f"{metadata['train_rows']:,} training / {metadata['validation_rows']:,} validation rows")
+    typer.echo(f"{'':12}{'MAE':>8}{'RMSE':>8}{'R²':>8}")
+    for name in ("train", "validation", "baseline_validation"):
+        m = metrics[name]
+        typer.echo(f"{name.replace('baseline_validation', 'baseline'):12}{m['mae']:8.3f}{m['rmse']:8.3f}{m['r2']:8.3f}")
+    if out_dir:
+        typer.echo(f"Wrote model.json and metadata.json to {out_dir}")
+
+
+def _num(value, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+@contextmanager
+def _status(text: str):
+    from rich.console import Console
+
+    with Console(stderr=True).status(text):
+        yield
+
+
+@contextmanager
+def _progress(text: str, total: int | None = None):
+    """A progress bar on stderr; yields `advance(done)` for the work to report with."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = [TextColumn(text), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task(text, total=total)
+        yield lambda done: progress.update(task, completed=done)

@@ -1,0 +1,123 @@
+"""Scoring the store's unscored events with the active model, outside the capture path.
+
+Capture stays cheap and standard-library only: after recording an event it checks that a
+model file exists and starts `python -m devtrace.ml.autoscore` detached. That process, and
+`devtrace events` before it reads, score whatever is pending. One scorer works at a time
+(an flock on `<path>/scoring.lock`); a scorer that finds the lock taken leaves the work to
+the holder, which looks for pending events again after releasing it, so none is missed.
+
+This module imports Polars and XGBoost only once it knows there is something to score.
+"""
+
+import fcntl
+import os
+import subprocess
+import sys
+import time
+
+from devtrace import paths
+from devtrace.errors import DevtraceError
+
+LOCK_NAME = "scoring.lock"
+LOG_NAME = "autoscore.log"
+ACTIVE_MODEL = os.path.join("model-xgb", "model.json")
+
+
+def has_model(directory: str, model_dir: str | None = None) -> bool:
+    if model_dir:
+        return os.path.isfile(os.path.join(model_dir, "model.json"))
+    return os.path.isfile(os.path.join(directory, ACTIVE_MODEL))
+
+
+def spawn(directory: str, model_dir: str | None = None) -> bool:
+    """Start a detached scorer when there is a model to score with (called by capture)."""
+    if not has_model(directory, model_dir):
+        return False
+    args = [sys.executable, "-m", "devtrace.ml.autoscore", "--path", directory]
+    if model_dir:
+        args += ["--model-dir", model_dir]
+    subprocess.Popen(
+        args,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    return True
+
+
+def score_pending(path=None, model_dir: str | None = None, *, wait: bool = True) -> int:
+    """Score every unscored event; returns how many were scored by this call.
+
+    With `wait`, first waits for a scorer already at work (a reader wants fresh scores);
+    without it, leaves the work to that scorer.
+    """
+    directory = paths.store_dir(path)
+    if not has_model(directory, model_dir) or not os.path.isfile(os.path.join(directory, paths.DB_NAME)):
+        return 0
+    scored, blocking = 0, wait
+    while _pending(directory):
+        lock = _lock(directory, blocking)
+        if lock is None:
+            return scored
+        try:
+            while _pending(directory):
+                from devtrace.ml.pipeline import score_pending_events
+
+                done = score_pending_events(directory, model_dir)
+                if not done:
+                    return scored
+                scored += done
+        finally:
+            os.close(lock)
+        blocking = False
+    return scored
+
+
+def score_before_reading(path=None) -> None:
+    """Bring scores up to date before the store is shown; a failure is reported, not fatal."""
+    try:
+        score_pending(path, wait=True)
+    except DevtraceError as exc:
+        print(f"devtrace: events not scored: {exc}", file=sys.stderr)
+
+
+def _pending(directory: str) -> int:
+    from devtrace.store import open_store
+    from devtrace.store.scores import pending_count
+
+    conn = open_store(directory)
+    try:
+        return pending_count(conn)
+    finally:
+        conn.close()
+
+
+def _lock(directory: str, blocking: bool) -> int | None:
+    fd = os.open(os.path.join(directory, LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def main(argv: list[str]) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m devtrace.ml.autoscore")
+    parser.add_argument("--path", required=True)
+    parser.add_argument("--model-dir")
+    args = parser.parse_args(argv)
+    try:
+        score_pending(args.path, args.model_dir, wait=False)
+    except Exception as exc:  # detached: nobody sees stderr, so leave the reason in the store
+        with open(os.path.join(paths.store_dir(args.path), LOG_NAME), "a", encoding="utf-8") as log:
+            log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {type(exc).__name__}: {exc}\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,46 @@
+"""Reading and writing datasets: csv or parquet, chosen by the file's extension."""
+
+import os
+
+import polars as pl
+
+from devtrace.errors import DevtraceError
+
+FORMATS = (".csv", ".parquet")
+
+
+def file_format(path: str | os.PathLike) -> str:
+    ext = os.path.splitext(os.fspath(path))[1].lower()
+    if ext not in FORMATS:
+        raise DevtraceError(f"{os.fspath(path)}: use a .csv or .parquet file name")
+    return ext
+
+
+def read_dataset(path: str | os.PathLike) -> pl.DataFrame:
+    ext = file_format(path)
+    if not os.path.isfile(path):
+        raise DevtraceError(f"dataset {os.fspath(path)} does not exist")
+    try:
+        if ext == ".parquet":
+            return pl.read_parquet(path)
+        # Whole-file schema inference: a column that is empty for the first rows (git fields
+        # of commands outside a repo) must not be guessed as text.
+        return pl.read_csv(path, infer_schema_length=None, try_parse_dates=True)
+    except pl.exceptions.NoDataError:
+        raise DevtraceError(f"dataset {os.fspath(path)} is empty") from None
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DevtraceError(f"cannot read dataset {os.fspath(path)}: {first_line}") from None
+
+
+def write_dataset(frame: pl.DataFrame, path: str | os.PathLike) -> None:
+    ext = file_format(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        if ext == ".parquet":
+            frame.write_parquet(path)
+        else:
+            frame.write_csv(path)
+    except OSError as exc:
+        raise DevtraceError(f"cannot write {os.fspath(path)}: {exc.strerror or exc}") from None
