@@ -4,6 +4,7 @@ Everything it does goes through the same commands a user runs, in real subproces
 """
 
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -16,14 +17,17 @@ _GIT_ENV = {
     "GIT_COMMITTER_NAME": "DevTrace Demo", "GIT_COMMITTER_EMAIL": "demo@devtrace.invalid",
 }
 
-# What a short working session looks like: look around, edit, test (fail, fix, pass), hang.
+_TEST = [sys.executable, "-c", "import calc; assert calc.add(2, 2) == 4, 'add(2, 2) != 4'"]
+
+# A short working session on a repo whose `add` is wrong: look around, test (fail, retry),
+# fix, test again (pass), a command that hangs and is stopped, review the change.
 _SESSION = [
     ("human", [], ["git", "status", "--short"]),
-    ("human", [], ["sh", "-c", "printf 'def add(a, b):\\n    return a - b\\n' > calc.py"]),
-    ("agent", [], [sys.executable, "-c", "import calc; assert calc.add(2, 2) == 4, 'add is wrong'"]),
-    ("agent", [], [sys.executable, "-c", "import calc; assert calc.add(2, 2) == 4, 'add is wrong'"]),
-    ("agent", [], ["sh", "-c", "sed -i 's/a - b/a + b/' calc.py"]),
-    ("agent", [], [sys.executable, "-c", "import calc; assert calc.add(2, 2) == 4"]),
+    ("agent", [], _TEST),
+    ("agent", [], _TEST),
+    ("agent", [], ["sed", "-i", "s/a - b/a + b/", "calc.py"]),
+    ("agent", [], _TEST),
+    ("agent", [], ["sh", "-c", "printf 'def sub(a, b):\\n    return a - b\\n' >> calc.py"]),
     ("agent", ["--timeout", "0.5"], ["sleep", "5"]),
     ("human", [], ["git", "diff", "--stat"]),
 ]
@@ -46,16 +50,17 @@ class Demo:
         for args in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-q", "-m", "start"]):
             if args[0] == "add":
                 (self.repo / "README.md").write_text("# calc\n")
-                (self.repo / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+                (self.repo / "calc.py").write_text("def add(a, b):\n    return a - b\n")
             subprocess.run(["git", *args], cwd=self.repo, env=self.env, check=True)
 
     def capture(self) -> None:
         self.console.rule("1. Capture: devtrace run -- <command>")
         for agent, extra, command in _SESSION:
             done = self.devtrace("run", "--keep-noop", "--agent", agent, *extra, "--", *command, check=False)
-            shown = " ".join(Path(c).name if c == sys.executable else c for c in command)
+            shown = shlex.join(Path(c).name if c == sys.executable else c for c in command)
             summary = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
-            self.console.print(f"[bold]$ devtrace run -- {shown}[/]\n  [dim]{summary}[/]")
+            self.console.print(f"$ devtrace run -- {shown}", style="bold", markup=False, highlight=False)
+            self.console.print(f"  {summary}", style="dim", markup=False, highlight=False, soft_wrap=True)
 
     def list_events(self) -> None:
         self.console.rule("2. The store: devtrace events")

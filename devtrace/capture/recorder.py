@@ -58,7 +58,12 @@ class Recorder:
         if after is None:
             where = "git state unknown" if root else "not a git repo"
         else:
-            where = f"{state[0]} files +{state[1]} -{state[2]}"
+            where = f"working tree {_files(state)}"
             if change[0] is not None:
-                where += f" (this command: {change[0]} files +{change[1]} -{change[2]})"
+                where += f" · this command {_files(change)}"
         return f"{took} · {where} · recorded {event['id']}"
+
+
+def _files(counts: tuple[int, int, int]) -> str:
+    files, added, deleted = counts
+    return f"{files} file{'' if files == 1 else 's'} +{added} -{deleted}"
