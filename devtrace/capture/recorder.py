@@ -55,6 +55,9 @@ class Recorder:
             "delta_lines_deleted": change[2],
         }
         insert_event(self.conn, event)
+        from devtrace.ml import autoscore  # stdlib only: scores in a detached process if a model exists
+
+        autoscore.spawn(self.directory, options.get("model_dir"))
         if after is None:
             where = "git state unknown" if root else "not a git repo"
         else:

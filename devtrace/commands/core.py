@@ -35,8 +35,10 @@ def events(
 ) -> None:
     """List the newest events, oldest first."""
     from devtrace import analytics
+    from devtrace.ml.autoscore import score_before_reading
     from devtrace.render import print_events
 
+    score_before_reading(path)  # with an active model, events captured a moment ago show a score
     frame = analytics.events(path=path, limit=limit, agent=agent)
     if as_json:
         typer.echo(frame.write_json())

@@ -36,13 +36,16 @@ def spawn(directory: str, model_dir: str | None = None) -> bool:
     args = [sys.executable, "-m", "devtrace.ml.autoscore", "--path", directory]
     if model_dir:
         args += ["--model-dir", model_dir]
-    subprocess.Popen(
-        args,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    try:
+        subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except OSError:  # the event is recorded; the next `devtrace events` scores it
+        return False
     return True
 
 
