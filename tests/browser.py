@@ -131,8 +131,37 @@ class Browser:
     def toasts(self) -> list[str]:
         return self.evaluate("window.__toasts || []")
 
-    def type_text(self, text: str) -> None:
+    def fill(self, label: str, text: str) -> None:
+        """Replace the text of the input labeled `label` (the nearest text around it), press Enter."""
+        found = self.evaluate(f"""(() => {{
+            const labelOf = (input) => {{
+                for (let node = input, i = 0; node && i < 6; i++) {{
+                    node = node.parentElement || node.getRootNode().host;
+                    const text = (node && node.innerText || '').trim();
+                    if (text) return text;
+                }}
+                return '';
+            }};
+            const input = allElements().find(e => e.tagName === 'INPUT' && labelOf(e).startsWith({json.dumps(label)}));
+            if (!input) return false;
+            input.focus();
+            input.select();
+            return true;
+        }})()""")
+        assert found, f"no input labeled {label!r}"
         self.call("Input.insertText", text=text)
+        for kind in ("keyDown", "keyUp"):
+            self.call("Input.dispatchKeyEvent", type=kind, key="Enter", code="Enter", windowsVirtualKeyCode=13)
+
+    def click(self, text: str) -> None:
+        """Click the button whose text is `text`."""
+        clicked = self.evaluate(f"""(() => {{
+            const button = allElements().find(e => e.tagName === 'BUTTON' && e.innerText.trim() === {json.dumps(text)});
+            if (!button) return false;
+            button.click();
+            return true;
+        }})()""")
+        assert clicked, f"no button {text!r}"
 
     def screenshot(self, file: Path) -> Path:
         data = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"]
