@@ -22,11 +22,14 @@ _EVENT_COLUMNS = {
 }
 
 
-def print_frame(frame: pl.DataFrame, title: str | None = None, console: Console | None = None) -> None:
+def print_frame(
+    frame: pl.DataFrame, title: str | None = None, console: Console | None = None, compact: bool = False
+) -> None:
+    """A table of the frame; `compact`: one line per row, no borders (the caller fits the width)."""
     console = console or Console()
-    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False) if compact else Table(title=title)
     for name, dtype in frame.schema.items():
-        table.add_column(name, justify="right" if dtype.is_numeric() else "left", no_wrap=True)
+        table.add_column(name, justify="right" if dtype.is_numeric() else "left", no_wrap=compact)
     for row in frame.iter_rows():
         table.add_row(*(_cell(v) for v in row))
     console.print(table)
@@ -41,7 +44,7 @@ def print_events(frame: pl.DataFrame, console: Console | None = None) -> None:
     if "executed_at" in view.columns and view.schema["executed_at"] == pl.Datetime:
         view = view.with_columns(pl.col("executed_at").dt.strftime("%m-%d %H:%M:%S"))
     view = view.rename({c: _EVENT_COLUMNS[c] for c in view.columns})
-    print_frame(_fit(view, console.width), console=console)
+    print_frame(_fit(view, console.width), console=console, compact=True)
 
 
 def _fit(frame: pl.DataFrame, width: int) -> pl.DataFrame:
