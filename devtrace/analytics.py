@@ -68,42 +68,39 @@ def extension_path() -> str:
 
 
 def init_script(path: str | os.PathLike | None = None) -> str:
-    """SQL that loads the extension, attaches the store and defines every view: what `connect`
-    runs, as one script for the DuckDB command line (`duckdb -init script.sql`)."""
-    db = os.path.abspath(paths.db_file(path))
-    parts = [
-        f"LOAD {_literal(extension_path())};",
-        f"ATTACH {_literal(db)} AS {STORE_ALIAS} (TYPE sqlite, READ_ONLY);",
-    ]
-    for v in views():
-        with open(v.file, encoding="utf-8") as f:
-            parts.append(f.read().strip())
-    return "\n\n".join(parts) + "\n"
+    """What `connect` runs, as one script for the DuckDB command line (`duckdb -init script.sql`)."""
+    return "\n\n".join(statement.strip() for statement, _ in _setup(os.path.abspath(paths.db_file(path)))) + "\n"
 
 
 def connect(path: str | os.PathLike | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the store attached read-only as `store` and every
     view defined. Each query reads the file afresh, so it sees events captured a moment ago."""
     open_store(path).close()  # a missing, foreign, corrupt or newer store fails here; older ones migrate
-    extension = extension_path()
+    setup = _setup(paths.db_file(path))
     con = duckdb.connect(config=OFFLINE_CONFIG)
     try:
-        con.execute(f"LOAD {_literal(extension)}")
-        con.execute(f"ATTACH {_literal(paths.db_file(path))} AS {STORE_ALIAS} (TYPE sqlite, READ_ONLY)")
-        for v in views():
-            with open(v.file, encoding="utf-8") as f:
-                definition = f.read()
+        for statement, failure in setup:
             try:
-                con.execute(definition)
+                con.execute(statement)
             except duckdb.Error as exc:
-                raise DevtraceError(f"view {v.name} ({v.file}) cannot be defined: {one_line(exc)}") from None
-    except duckdb.Error as exc:
-        con.close()
-        raise DevtraceError(f"cannot attach {paths.db_file(path)}: {one_line(exc)}") from None
+                raise DevtraceError(f"{failure}: {one_line(exc)}") from None
     except BaseException:
         con.close()
         raise
     return con
+
+
+def _setup(db: str) -> list[tuple[str, str]]:
+    """(statement, what its failure means): load the extension, attach the store, define the views."""
+    extension = extension_path()
+    steps = [
+        (f"LOAD {_literal(extension)};", f"cannot load DuckDB's SQLite extension from {extension}"),
+        (f"ATTACH {_literal(db)} AS {STORE_ALIAS} (TYPE sqlite, READ_ONLY);", f"cannot attach {db}"),
+    ]
+    for v in views():
+        with open(v.file, encoding="utf-8") as f:
+            steps.append((f.read(), f"view {v.name} ({v.file}) cannot be defined"))
+    return steps
 
 
 def query(con: duckdb.DuckDBPyConnection, text: str, params: list | None = None) -> pl.DataFrame:
