@@ -240,9 +240,14 @@ def _num(value, digits: int = 2) -> str:
 
 @contextmanager
 def _status(text: str):
+    """A spinner on stderr while `text` is being done (nothing when stderr is not a terminal)."""
     from rich.console import Console
 
-    with Console(stderr=True).status(text):
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield
+        return
+    with console.status(text):
         yield
 
 
@@ -252,7 +257,8 @@ def _progress(text: str, total: int | None = None):
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    console = Console(stderr=True)
     columns = [TextColumn(text), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task(text, total=total)
         yield lambda done: progress.update(task, completed=done)

@@ -1,0 +1,130 @@
+"""The model and the store: label blending, pending scores, auto-scoring of captured events."""
+
+import time
+
+import numpy as np
+import polars as pl
+import pytest
+
+import devtrace
+from devtrace.features import FEATURES
+from devtrace.ml import pipeline, training
+from devtrace.store import open_store
+from devtrace.store.scores import write_scores
+from tests.ml_support import add_events, cli, cli_json, dataset, model_store, score_row  # noqa: F401  (fixtures)
+from tests.support import devtrace as run_cli
+from tests.support import rows
+
+
+def test_training_labels_blend_human_pseudo_and_predictions(store):
+    ids = add_events(store, 14)
+    devtrace.label(ids[0], 80, by="ana", path=store)
+    devtrace.label(ids[0], 90, by="ana", note="second look", path=store)  # the latest label counts
+    devtrace.label(ids[1], 40, path=store, source="pseudo")
+    devtrace.label(ids[1], 70, by="bo", path=store)  # a human label beats a pseudo-label
+    devtrace.label(ids[2], 30, path=store, source="pseudo")
+    devtrace.label(ids[2], 35, path=store, source="pseudo")
+    conn = open_store(store)
+    write_scores(conn, [(i, 50.0 + n, "exit_class", 1.0) for n, i in enumerate(ids[3:13])], "v9")
+    conn.close()
+    # ids[13] has neither a label nor a score: it is not a training row, but its features
+    # still come from the whole session.
+
+    data = training.store_training_data(pipeline.read_training_set(store), pseudo_weight=0.25)
+    assert data.rows == 13
+    assert data.label_sources == {"human": 2, "pseudo": 1, "prediction": 10}
+    assert data.label[:3].tolist() == [90, 70, 35]
+    assert data.label[3:].tolist() == [50.0 + n for n in range(10)]
+    assert data.weight.tolist() == [1.0, 1.0] + [0.25] * 11
+    session_rows = training.store_training_data(pipeline.read_training_set(store), 1.0).features
+    assert session_rows["repeat_count"].to_list()[:6] == [0, 0, 0, 1, 1, 1]
+
+    metadata = cli_json("ml", "train", "--from-store", "--path", str(store), "--pseudo-weight", "0.25", cwd=store.parent)
+    assert metadata["label_sources"] == {"human": 2, "pseudo": 1, "prediction": 10}
+    assert metadata["pseudo_weight"] == 0.25 and metadata["source"].startswith("store:")
+    assert metadata["version"] == "v1" and metadata["active"] is True
+
+
+def test_pseudo_labels_weigh_less_in_training(store):
+    """Two conflicting labels of identical events: the model follows the human one."""
+    ids = add_events(store, 40)
+    for event in ids:
+        devtrace.label(event, 90, path=store, source="pseudo")
+    for event in ids[::2]:
+        devtrace.label(event, 10, by="ana", path=store)
+    frame = pipeline.read_training_set(store)
+    trusting_humans = training.train(training.store_training_data(frame, 0.05), early_stopping_rounds=None, n_estimators=50)
+    equal = training.train(training.store_training_data(frame, 1.0), early_stopping_rounds=None, n_estimators=50)
+    from devtrace.ml import xgb
+
+    everything = xgb.load().DMatrix(training.store_training_data(frame, 1.0).features.to_numpy(), feature_names=FEATURES)
+    assert trusting_humans.booster.predict(everything).mean() < equal.booster.predict(everything).mean() - 10
+
+
+def test_score_pending_scores_only_unscored_events_with_the_model_version(store, model_store):
+    ids = add_events(store, 6)
+    conn = open_store(store)
+    write_scores(conn, [(ids[0], 12.5, "exit_class", -3.0)], "old")
+    conn.close()
+    out = cli("ml", "score", "--pending", "--path", str(store), "--model-dir", str(model_store / "model-xgb"),
+              cwd=store.parent).stdout
+    assert "Scored 5 pending events" in out
+    first = score_row(store, ids[0])
+    assert (first["predicted_productivity"], first["model_ref"]) == (12.5, "old")  # left alone
+    for event in ids[1:]:
+        row = score_row(store, event)
+        assert row["model_ref"] == "v1" and 0 <= row["predicted_productivity"] <= 100
+        assert row["top_contribution_feature"] in FEATURES and row["scored_at"] is not None
+    # The same numbers as scoring the exported events as a dataset: no train/serve skew.
+    cli("export", "--path", str(store), "--out", "events.csv", cwd=store.parent)
+    cli("ml", "score", "--model-dir", str(model_store / "model-xgb"), "--dataset", "events.csv", "--out", "s.csv",
+        cwd=store.parent)
+    batch = pl.read_csv(store.parent / "s.csv").filter(pl.col("id").is_in(ids[1:])).sort("id")
+    stored = [score_row(store, event)["predicted_productivity"] for event in sorted(ids[1:])]
+    assert np.allclose(batch["predicted_productivity"].to_numpy(), stored, atol=1e-4)
+
+
+def wait_for_score(store, event_id, seconds=60.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        row = score_row(store, event_id)
+        if row["scored_at"] is not None:
+            return row
+        time.sleep(0.2)
+    pytest.fail(f"{event_id} was not scored within {seconds:.0f} s")
+
+
+def test_a_captured_event_is_scored_in_the_background(repo, dataset, tmp_path):
+    store = tmp_path / "capture-store"
+    cli("ml", "train", "--dataset", str(dataset), "--path", str(store), cwd=tmp_path)  # v1, active
+    done = run_cli("run", "--path", str(store), "--", "sh", "-c", "echo more >> a.txt", cwd=repo, text=True)
+    assert done.returncode == 0, done.stderr
+    event = rows(store)[-1]["id"]
+    row = wait_for_score(store, event)
+    assert row["model_ref"] == "v1" and 0 <= row["predicted_productivity"] <= 100
+    assert row["top_contribution_feature"] in FEATURES
+    assert not (store / "autoscore.log").exists()
+
+
+def test_events_right_after_a_capture_shows_its_score(repo, model_store, tmp_path):
+    store = tmp_path / "s"
+    done = run_cli("run", "--path", str(store), "--model-dir", str(model_store / "model-xgb"), "--",
+                   "sh", "-c", "echo x >> b.txt; exit 1", cwd=repo, text=True)
+    assert done.returncode == 1
+    # No active model in this store: the run's --model-dir scored it, in the background.
+    event = rows(store)[-1]["id"]
+    assert wait_for_score(store, event)["model_ref"] == "v1"
+    (store / "model-xgb").mkdir()
+    for name in ("model.json", "metadata.json"):
+        (store / "model-xgb" / name).write_bytes((model_store / "model-xgb" / name).read_bytes())
+    run_cli("run", "--path", str(store), "--", "sh", "-c", "echo y >> b.txt", cwd=repo, check=True)
+    listed = cli_json("events", "--path", str(store), "--limit", "5", cwd=repo)
+    assert len(listed) == 2 and all(e["predicted_productivity"] is not None for e in listed)
+    assert listed[-1]["top_contribution_feature"] in FEATURES and listed[-1]["model_ref"] == "v1"
+
+
+def test_without_a_model_capture_records_and_scores_stay_null(repo, tmp_path):
+    store = tmp_path / "plain"
+    run_cli("run", "--path", str(store), "--", "sh", "-c", "echo z >> a.txt", cwd=repo, check=True)
+    listed = cli_json("events", "--path", str(store), cwd=repo)
+    assert len(listed) == 1 and listed[0]["predicted_productivity"] is None and listed[0]["scored_at"] is None
