@@ -153,15 +153,14 @@ class Browser:
         for kind in ("keyDown", "keyUp"):
             self.call("Input.dispatchKeyEvent", type=kind, key="Enter", code="Enter", windowsVirtualKeyCode=13)
 
-    def click(self, text: str) -> None:
-        """Click the button whose text is `text`."""
-        clicked = self.evaluate(f"""(() => {{
+    def click(self, text: str, timeout: float = 30.0) -> None:
+        """Click the button whose text is `text`, once it is on the page."""
+        self.wait_for(f"""(() => {{
             const button = allElements().find(e => e.tagName === 'BUTTON' && e.innerText.trim() === {json.dumps(text)});
             if (!button) return false;
             button.click();
             return true;
-        }})()""")
-        assert clicked, f"no button {text!r}"
+        }})()""", timeout=timeout)
 
     def screenshot(self, file: Path) -> Path:
         data = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"]

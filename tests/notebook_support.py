@@ -51,6 +51,28 @@ def insert_synthetic_sessions(store: Path, rows: int = SYNTHETIC_EVENTS, seed: i
     return frame
 
 
+def train_active_model(store: Path, frame) -> str:
+    """A small real XGBoost model on the generated labels, registered and promoted; the
+    store's events are then scored with it. Returns its version."""
+    from devtrace.ml.pipeline import score_pending_events, train_and_register
+    from devtrace.ml.training import dataset_training_data
+
+    metadata = train_and_register(
+        dataset_training_data(frame), source="notebook test fixture", path=store, promote=True,
+        n_estimators=40, max_depth=3, learning_rate=0.3,
+    )
+    score_pending_events(store)
+    return metadata["version"]
+
+
+def label_a_few(store: Path, frame, count: int = 5) -> None:
+    """Human labels on some events (their true synthetic label), so novelty has references."""
+    from devtrace.labels import label
+
+    for row in frame.head(count).iter_rows(named=True):
+        label(row["id"], round(row["productivity_label"]), by="fixture", path=store)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -1,7 +1,7 @@
 """The marimo notebooks against a fixture store with a trained model: run in-process with
 `app.run()`, as scripts, through `marimo export html`, via the CLI, and in headless Chromium."""
 
-import re
+import json
 import shutil
 import subprocess
 import sys
@@ -13,12 +13,14 @@ import pytest
 
 from tests.browser import Browser, chromium_path
 from tests.notebook_support import (
-    NOTEBOOKS, REPO, MarimoServer, capture_real_commands, init_repo, insert_synthetic_sessions, marimo_env,
-    run_notebook,
+    NOTEBOOKS, REPO, MarimoServer, capture_real_commands, init_repo, insert_synthetic_sessions, label_a_few, marimo_env,
+    run_notebook, train_active_model,
 )
+from devtrace.features import FEATURES
+from devtrace.ml.pipeline import train_and_register
 from tests.support import devtrace, devtrace_env, rows
 
-NAMES = ["analysis"]
+NAMES = ["analysis", "labeling", "retraining"]
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +28,9 @@ def base_store(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("notebooks")
     store = root / "store"
     capture_real_commands(init_repo(root / "repo"), store)
-    insert_synthetic_sessions(store)
+    frame = insert_synthetic_sessions(store)
+    assert train_active_model(store, frame) == "v1"
+    label_a_few(store, frame)
     return store
 
 
@@ -175,3 +179,97 @@ def test_analysis_in_headless_chromium(base_store, tmp_path):
     assert not toasts and not exceptions, (toasts, exceptions)
     assert "Traceback" not in server_log and "error" not in server_log.lower(), server_log
     assert shot.stat().st_size > 50_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_labeling_defines_a_queue_and_explains_its_first_event(base_store, monkeypatch):
+    defs = run_notebook("labeling", base_store, monkeypatch)
+    queue = defs["queue"]
+    assert queue.height == 1206 - 5  # every event but the five labeled ones
+    assert queue["human_label"].null_count() == queue.height
+    assert queue["priority"].is_sorted(descending=True) and queue["uncertainty"].null_count() == 0
+    assert defs["current"]["id"] == queue["id"][0]
+    reasons = defs["reasons"]
+    assert set(reasons["feature"]) == set(FEATURES) and set(reasons["event"]) == {queue["id"][0]}
+    assert {"contribution", "reason"} <= chart_fields(defs["reasons_chart"])
+    assert defs["reasons_chart"].data.height == len(FEATURES)
+
+
+def test_retraining_trains_nothing_on_load(base_store, monkeypatch):
+    defs = run_notebook("retraining", base_store, monkeypatch)
+    assert "candidate" not in defs and "comparison" not in defs
+    assert [v["version"] for v in defs["versions"]] == ["v1"] and defs["active_version"] == "v1"
+    assert dict(defs["label_counts"].iter_rows()) == {"human": 5, "prediction": 1201}
+
+
+def test_retraining_loads_without_xgboost(base_store):
+    """Nothing heavy on load: running the notebook imports no XGBoost and trains nothing."""
+    check = (
+        "import sys; sys.path.insert(0, 'notebooks'); from retraining import app; app.run(); "
+        "print(sorted(m for m in ('xgboost', 'shap') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", check], cwd=REPO, env=marimo_env(base_store),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert sorted(p.name for p in (base_store / "models").iterdir()) == ["v1"]
+
+
+# --- the loop in a real browser: label, retrain, promote, auto-score -----------------------------
+
+
+def test_a_label_saved_in_the_browser_is_used_by_the_next_training_run(store, tmp_path):
+    from devtrace.candidate_review import load_training
+
+    with MarimoServer.run("labeling", store, tmp_path / "marimo.log") as server, Browser() as browser:
+        browser.open(server.url)
+        first = browser.wait_for(r"allText().includes('0 / 1201') && allText().match(/evt_[0-9a-f]{12}/)?.[0]", timeout=90)
+        browser.fill("Your name", "tester")
+        browser.fill("Productivity label", "83")
+        browser.fill("Note", "fixed it on the second try")
+        browser.click("Save label")
+        browser.wait_for("allText().includes('1 / 1201')")
+        saved = rows(store, "SELECT event_id, value, source, labeled_by, note FROM labels ORDER BY id DESC LIMIT 1")[0]
+        browser.click("Skip")
+        browser.wait_for("allText().includes('This sitting') && allText().includes('skipped')")
+        browser.click("Undo last")  # takes back the skip
+        browser.click("Undo last")  # takes back the label
+        browser.wait_for("allText().includes('0 / 1201') && !allText().includes('This sitting')")
+        retracted = rows(store, "SELECT count(*) AS n FROM labels WHERE event_id = '%s'" % first)[0]["n"]
+        browser.fill("Productivity label", "83")
+        browser.click("Save label")
+        browser.wait_for("allText().includes('1 / 1201')")
+        toasts, exceptions, log = browser.toasts(), browser.exceptions, server.log()
+    assert tuple(saved) == (first, 83.0, "human", "tester", "fixed it on the second try")
+    assert retracted == 0
+    assert not toasts and not exceptions and "Traceback" not in log, (toasts, exceptions, log)
+
+    frame, data = load_training(store, "blend", pseudo_weight=0.5)
+    assert data.label_sources["human"] == 6
+    assert frame.filter(frame["id"] == first)["productivity_label"].to_list() == [83.0]
+    metadata = train_and_register(data, source="test", path=store, promote=False, n_estimators=20)
+    assert metadata["label_sources"]["human"] == 6
+
+
+def test_a_version_promoted_in_the_browser_scores_the_next_captured_event(store, tmp_path):
+    with MarimoServer.run("retraining", store, tmp_path / "marimo.log") as server, Browser() as browser:
+        browser.open(server.url)
+        browser.click("Train candidate", timeout=90)
+        browser.wait_for("allText().includes('Candidate v2 beside the active model')", timeout=120)
+        comparison = browser.evaluate("allText()")
+        browser.click("Promote v2")
+        browser.wait_for("allText().includes('v2 is now the active model')")
+        shot = browser.screenshot(tmp_path / "retraining.png")
+        toasts, exceptions, log = browser.toasts(), browser.exceptions, server.log()
+    assert "candidate v2" in comparison and "active v1" in comparison and "mean predictor" in comparison
+    assert not toasts and not exceptions and "Traceback" not in log, (toasts, exceptions, log)
+    assert shot.stat().st_size > 50_000
+
+    repo = init_repo(tmp_path / "repo")
+    env = devtrace_env(DEVTRACE_PATH=str(store))
+    done = devtrace("run", "--keep-noop", "--agent", "tester", "--", "git", "status", cwd=repo, env=env)
+    assert done.returncode == 0, done.stderr
+    shown = devtrace("events", "--limit", "1", "--json", cwd=repo, env=env, text=True)
+    assert shown.returncode == 0, shown.stderr
+    newest = json.loads(shown.stdout)[0]
+    assert newest["agent_id"] == "tester" and newest["model_ref"] == "v2"
+    assert 0 <= newest["predicted_productivity"] <= 100

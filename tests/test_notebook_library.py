@@ -1,0 +1,127 @@
+"""The package functions behind the notebooks: event filter, labeling queue, undo, candidate review."""
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from devtrace import analytics
+from devtrace.candidate_review import compare_on_validation, load_training, shap_dependence
+from devtrace.errors import DevtraceError
+from devtrace.event_filter import filter_events
+from devtrace.features import FEATURES
+from devtrace.label_undo import retract_label
+from devtrace.labeling_queue import labeling_queue
+from devtrace.labels import label
+from devtrace.ml import registry, training
+from devtrace.ml.pipeline import train_and_register
+from tests.analytics_support import DAY, JAN_1, build_store, event
+from tests.support import rows
+
+
+@pytest.fixture
+def small_store(tmp_path):
+    return build_store(tmp_path / "store", [
+        event(JAN_1, id="a1", agent_id="claude", program="pytest", exit_code=1),
+        event(JAN_1 + 60, id="a2", agent_id="claude", program="make"),
+        event(JAN_1 + DAY, id="b1", agent_id="codex", program="pytest"),
+        event(JAN_1 + 2 * DAY, id="n1", agent_id=None, program="git"),
+    ])
+
+
+def test_filter_narrows_every_view_and_can_be_changed(small_store):
+    with analytics.connect(small_store) as con:
+        filter_events(con, agents=["claude"])
+        assert con.sql("SELECT sum(commands), sum(failures) FROM daily_activity").fetchone() == (2, 1)
+        filter_events(con, programs=["pytest"], days=(dt.date(2024, 1, 2), dt.date(2024, 1, 3)))
+        assert con.sql("SELECT agent_id, commands FROM agent_summary").fetchall() == [("codex", 1)]
+        filter_events(con, agents=[None, "codex"])
+        assert sorted(r[0] for r in con.sql("SELECT id FROM events").fetchall()) == ["b1", "n1"]
+        filter_events(con)
+        assert con.sql("SELECT count(*) FROM events").fetchone() == (4,)
+
+
+def test_filter_quotes_its_values(small_store):
+    with analytics.connect(small_store) as con:
+        filter_events(con, agents=["o'brien"])
+        assert con.sql("SELECT count(*) FROM command_stats").fetchone() == (0,)
+
+
+def test_queue_puts_the_event_unlike_the_labeled_ones_first(tmp_path):
+    usual = [event(JAN_1 + i * 10, id=f"u{i}", session_id=f"s{i}", duration_ms=100) for i in range(8)]
+    odd = event(JAN_1 + 100, id="odd", session_id="s9", duration_ms=3_600_000, exit_code=1, delta_lines_added=900)
+    store = build_store(tmp_path / "store", [*usual, odd])
+    label("u0", 60, path=store)
+    label("u1", 62, path=store)
+    queue = labeling_queue(analytics.events(path=store))
+    assert queue["id"][0] == "odd" and queue.height == 7
+    assert queue["uncertainty"].null_count() == queue.height
+    assert set(queue["features"].struct.fields) == set(FEATURES)
+    assert labeling_queue(analytics.events(path=store), pool=3)["id"].to_list()[0] == "odd"
+
+
+def test_queue_ranks_by_uncertainty_too_when_a_model_is_given(tmp_path):
+    from devtrace.ml.synthetic import generate
+    from devtrace.store import create_store, insert_event
+
+    frame = generate(300, seed=3)
+    conn = create_store(tmp_path / "store")
+    for row in frame.drop("productivity_label").iter_rows(named=True):
+        insert_event(conn, row)
+    conn.close()
+    version = train_and_register(training.dataset_training_data(frame), source="test", path=tmp_path / "store",
+                                 n_estimators=30)["version"]
+    model = registry.load(registry.active_dir(tmp_path / "store"))
+    queue = labeling_queue(analytics.events(path=tmp_path / "store"), model.booster)
+    assert version == "v1" and queue.height == 300
+    assert (queue["uncertainty"] >= 0).all() and queue["uncertainty"].max() > 0
+    both = queue["priority"].to_numpy()
+    assert np.all(np.diff(both) <= 0) and 0 <= both.min() and both.max() <= 1
+
+
+def test_undo_takes_back_only_the_newest_human_label(small_store):
+    first = label("a1", 40, path=small_store)
+    second = label("a1", 70, path=small_store)
+    with pytest.raises(DevtraceError, match="superseded"):
+        retract_label(first, path=small_store)
+    assert retract_label(second, path=small_store) == "a1"
+    assert [r["value"] for r in rows(small_store, "SELECT value FROM labels")] == [40.0]
+    pseudo = label("a2", 50, source="pseudo", path=small_store)
+    with pytest.raises(DevtraceError, match="only human labels"):
+        retract_label(pseudo, path=small_store)
+    with pytest.raises(DevtraceError, match="no label 999"):
+        retract_label(999, path=small_store)
+
+
+def test_candidate_review_on_a_store(tmp_path):
+    from devtrace.ml.synthetic import generate
+    from devtrace.store import create_store, insert_event
+
+    store = tmp_path / "store"
+    frame = generate(400, seed=5)
+    conn = create_store(store)
+    for row in frame.drop("productivity_label").iter_rows(named=True):
+        insert_event(conn, row)
+    conn.close()
+    with pytest.raises(DevtraceError, match="no event has a human label"):
+        load_training(store, "human")
+    for row in frame.head(12).iter_rows(named=True):
+        label(row["id"], row["productivity_label"], path=store)
+    _, human = load_training(store, "human")
+    assert human.label_sources == {"human": 12} and human.rows == 12
+    _, blend = load_training(store, "blend", 0.5)
+    assert blend.label_sources == {"human": 12}  # nothing scored yet: no pseudo-labels
+    with pytest.raises(DevtraceError, match="unknown label mix"):
+        load_training(store, "everything")
+
+    metadata = train_and_register(blend, source="test", path=store, n_estimators=20, seed=1)
+    model = registry.load(registry.active_dir(store))
+    table = compare_on_validation(blend, 1, {"v1": model})
+    assert table["model"].to_list() == ["v1", "mean predictor (baseline)"]
+    # The very rows training held out: the same count and the same error as training measured.
+    assert table["validation_rows"].to_list() == [metadata["validation_rows"]] * 2
+    assert table["mae"].to_list() == pytest.approx(
+        [metadata["metrics"]["validation"]["mae"], metadata["metrics"]["baseline_validation"]["mae"]], rel=1e-5
+    )
+    dependence = shap_dependence(model, blend.features, sample=5)
+    assert dependence.height == 5 * len(FEATURES) and set(dependence["feature"]) == set(FEATURES)
