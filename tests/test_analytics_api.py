@@ -6,11 +6,9 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import duckdb
-import polars as pl
 import pytest
 
 import devtrace
