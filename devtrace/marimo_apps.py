@@ -5,8 +5,11 @@ environment of the marimo process, as an absolute path (marimo may change direct
 """
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from typing import NoReturn
 
 from devtrace import paths
 from devtrace.errors import DevtraceError
@@ -46,19 +49,18 @@ def serve(
     host: str = "127.0.0.1",
     port: int | None = None,
     headless: bool = False,
-) -> int:
-    """Run `marimo run` (or `marimo edit`) on a notebook until it stops; returns its exit code."""
+) -> NoReturn:
+    """Become `marimo run` (or `marimo edit`) on a notebook: the process is replaced, so
+    Ctrl-C and signals reach marimo itself and nothing is left behind when it stops."""
     command = [sys.executable, "-m", "marimo", "edit" if edit else "run", notebook_file(name), "--host", host]
     if port is not None:
         command += ["--port", str(port)]
     if headless:
         command.append("--headless")
-    process = subprocess.Popen(command, env=marimo_env(path))
-    try:
-        return process.wait()
-    except KeyboardInterrupt:
-        # The terminal's Ctrl-C reached marimo too (same process group): let it shut down.
-        return process.wait()
+    env = marimo_env(path)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, command, env)
 
 
 def export_report(out: str | os.PathLike, path: str | os.PathLike | None = None) -> None:
@@ -69,11 +71,13 @@ def export_report(out: str | os.PathLike, path: str | os.PathLike | None = None)
     out = os.path.abspath(os.fspath(out))
     if not os.path.isdir(os.path.dirname(out)):
         raise DevtraceError(f"cannot write {out}: folder {os.path.dirname(out)} does not exist")
-    command = [
-        sys.executable, "-m", "marimo", "export", "html", notebook_file("analysis"),
-        "--output", out, "--no-include-code", "--force",
-    ]
-    done = subprocess.run(command, env=marimo_env(path), capture_output=True, text=True)
+    env = marimo_env(path)
+    # marimo saves a snapshot of the outputs in __marimo__/ beside the notebook it exports:
+    # export a copy, so the store's data is not left inside the installed package.
+    with tempfile.TemporaryDirectory(prefix="devtrace-report-") as scratch:
+        notebook = shutil.copy(notebook_file("analysis"), scratch)
+        command = [sys.executable, "-m", "marimo", "export", "html", notebook, "--output", out, "--no-include-code", "--force"]
+        done = subprocess.run(command, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         # marimo names the first failure first, then sums up ("some cells failed to execute").
         reason = _first_line(done.stderr) or _first_line(done.stdout) or f"marimo exited with {done.returncode}"

@@ -13,7 +13,7 @@ import pytest
 
 from tests.browser import Browser, chromium_path
 from tests.notebook_support import (
-    NOTEBOOKS, REPO, MarimoServer, capture_real_commands, init_repo, insert_synthetic_sessions, label_a_few, marimo_env,
+    NOTEBOOKS, REPO, MarimoServer, capture_real_commands, free_port, init_repo, insert_synthetic_sessions, label_a_few, marimo_env,
     run_notebook, train_active_model,
 )
 from devtrace.features import FEATURES
@@ -149,6 +149,18 @@ def test_user_errors_end_in_one_line(args, message, base_store, tmp_path):
     assert done.returncode == 1
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert not (tmp_path / "report.html").exists()
+
+
+def test_notebook_command_serves_the_notebook_on_the_store(base_store, tmp_path):
+    port = free_port()
+    command = [sys.executable, "-m", "devtrace", "notebook", "labeling", "--path", str(base_store),
+               "--headless", "--port", str(port)]
+    with MarimoServer(command, devtrace_env(), tmp_path / "marimo.log", port) as server, Browser() as browser:
+        browser.open(server.url)
+        store_shown = f"allElements().some(e => e.tagName === 'INPUT' && e.value === {json.dumps(str(base_store))})"
+        browser.wait_for(f"{store_shown} && allText().includes('Save label')")
+        title = browser.evaluate("document.title")
+    assert title == "DevTrace labeling"
 
 
 def test_unknown_notebook_is_refused(tmp_path):

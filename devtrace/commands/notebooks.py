@@ -30,7 +30,7 @@ def notebook(
     """Serve a marimo notebook (analysis, labeling or retraining) on the store."""
     from devtrace.marimo_apps import serve
 
-    raise typer.Exit(serve(name.value, path=path, edit=edit, port=port, headless=headless))
+    serve(name.value, path=path, edit=edit, port=port, headless=headless)
 
 
 def report(
