@@ -1,12 +1,14 @@
 """Feature engineering: the one Polars function behind training, batch and event scoring.
 
-Churn is the command's own change (`delta_lines_*`, the lines it added and deleted);
-`files_touched` and `log_tree_churn` describe the working tree it left behind (vs HEAD).
-
 Input is a frame of raw event columns, as written by `devtrace export` or `devtrace ml
 generate`. Output is one row per input row, in the same order, with the columns of
 `FEATURES`. Missing values (a command outside a git repo, the first command of a session)
 stay null; XGBoost treats them as missing.
+
+Churn is the command's own change (`delta_lines_*`); `files_touched` and `log_tree_churn`
+describe the working tree it left behind (vs HEAD). Session context only looks back in
+time, so an event's features do not change when later events arrive: scoring one new
+event with its session's history gives the numbers a batch over the whole store gives.
 """
 
 import polars as pl

@@ -150,7 +150,8 @@ def models(path: PathOption = None, as_json: JsonOption = False) -> None:
         val, base = metrics.get("validation", {}), metrics.get("baseline_validation", {})
         labels = ", ".join(f"{k} {n:,}" for k, n in (v.get("label_sources") or {}).items())
         table.add_row(
-            "*" if v["active"] else "", v["version"], v.get("created_at", "?"), f"{v.get('rows', 0):,}", labels,
+            "*" if v["active"] else "", v["version"], v.get("created_at", "?")[:16].replace("T", " "),
+            f"{v.get('rows', 0):,}", labels,
             str(v.get("trees", "?")), _num(val.get("mae")), _num(val.get("rmse")), _num(val.get("r2"), 3),
             _num(base.get("mae")),
         )
