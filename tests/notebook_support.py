@@ -5,7 +5,6 @@ sessions written through the store's own insert function; the model is a real sm
 XGBoost model trained, registered and used for scoring through the ML package.
 """
 
-import os
 import socket
 import subprocess
 import sys

@@ -11,13 +11,13 @@ import altair as alt
 import marimo as mo
 import pytest
 
-from tests.browser import Browser, chromium_path
-from tests.notebook_support import (
-    NOTEBOOKS, REPO, MarimoServer, capture_real_commands, free_port, init_repo, insert_synthetic_sessions, label_a_few, marimo_env,
-    run_notebook, train_active_model,
-)
 from devtrace.features import FEATURES
 from devtrace.ml.pipeline import train_and_register
+from tests.browser import Browser, chromium_path
+from tests.notebook_support import (
+    NOTEBOOKS, REPO, MarimoServer, capture_real_commands, free_port, init_repo, insert_synthetic_sessions,
+    label_a_few, marimo_env, run_notebook, train_active_model,
+)
 from tests.support import devtrace, devtrace_env, rows
 
 NAMES = ["analysis", "labeling", "retraining"]
@@ -238,18 +238,21 @@ def test_a_label_saved_in_the_browser_is_used_by_the_next_training_run(store, tm
         browser.fill("Your name", "tester")
         browser.fill("Productivity label", "83")
         browser.fill("Note", "fixed it on the second try")
+        # Each step waits for the table of this sitting, the last cell to re-run, so the next
+        # click lands on the buttons of the re-drawn form.
         browser.click("Save label")
-        browser.wait_for("allText().includes('1 / 1201')")
+        browser.wait_for("allText().includes('1 / 1201') && allText().includes('1 row,')")
         saved = rows(store, "SELECT event_id, value, source, labeled_by, note FROM labels ORDER BY id DESC LIMIT 1")[0]
         browser.click("Skip")
-        browser.wait_for("allText().includes('This sitting') && allText().includes('skipped')")
+        browser.wait_for("allText().includes('Skipped1') && allText().includes('2 rows,')")
         browser.click("Undo last")  # takes back the skip
+        browser.wait_for("allText().includes('Skipped0') && allText().includes('1 row,')")
         browser.click("Undo last")  # takes back the label
         browser.wait_for("allText().includes('0 / 1201') && !allText().includes('This sitting')")
         retracted = rows(store, "SELECT count(*) AS n FROM labels WHERE event_id = '%s'" % first)[0]["n"]
         browser.fill("Productivity label", "83")
         browser.click("Save label")
-        browser.wait_for("allText().includes('1 / 1201')")
+        browser.wait_for("allText().includes('1 / 1201') && allText().includes('1 row,')")
         toasts, exceptions, log = browser.toasts(), browser.exceptions, server.log()
     assert tuple(saved) == (first, 83.0, "human", "tester", "fixed it on the second try")
     assert retracted == 0
