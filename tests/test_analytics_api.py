@@ -81,8 +81,8 @@ def test_querying_while_another_process_captures(tmp_path):
     finally:
         _, err = writer.communicate(timeout=120)
     assert writer.returncode == 0, err
-    assert len(seen) > 3 and seen == sorted(seen)
-    assert any(0 < n < captures for n in seen)  # some queries ran mid-capture
+    assert len(seen) > 3 and seen == sorted(seen), seen
+    assert any(0 < n < captures for n in seen), seen  # some queries ran mid-capture
     assert devtrace.sql("SELECT count(*) AS n FROM events", path=store)["n"][0] == captures
     assert analytics.sql("SELECT sum(commands) AS n FROM daily_activity", path=store)["n"][0] == captures
 
