@@ -31,8 +31,12 @@ def marimo_env(path: str | os.PathLike | None) -> dict:
 
     The store must exist: a notebook on a store that is not there shows nothing useful.
     """
+    import importlib.util
+
     from devtrace.store import open_store
 
+    if importlib.util.find_spec("marimo") is None:
+        raise DevtraceError("the notebooks need marimo: pip install 'devtrace[notebooks]'")
     open_store(path).close()
     return {
         **os.environ,
