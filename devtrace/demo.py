@@ -17,7 +17,7 @@ _GIT_ENV = {
     "GIT_COMMITTER_NAME": "DevTrace Demo", "GIT_COMMITTER_EMAIL": "demo@devtrace.invalid",
 }
 
-_TEST = [sys.executable, "-c", "import calc; assert calc.add(2, 2) == 4, 'add(2, 2) != 4'"]
+_TEST = [sys.executable, "test_calc.py"]
 
 # A short working session on a repo whose `add` is wrong: look around, test (fail, retry),
 # fix, test again (pass), a command that hangs and is stopped, review the change.
@@ -39,7 +39,8 @@ class Demo:
         self.store = workdir / "store"
         self.console = console
         self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("DEVTRACE_")},
-                    **_GIT_ENV, "DEVTRACE_PATH": str(self.store), "DEVTRACE_SESSION": "demo-session"}
+                    **_GIT_ENV, "DEVTRACE_PATH": str(self.store), "DEVTRACE_SESSION": "demo-session",
+                    "COLUMNS": str(console.width)}
 
     def devtrace(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "devtrace", *args], cwd=self.repo, env=self.env,
@@ -51,6 +52,7 @@ class Demo:
             if args[0] == "add":
                 (self.repo / "README.md").write_text("# calc\n")
                 (self.repo / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+                (self.repo / "test_calc.py").write_text("import calc\n\nassert calc.add(2, 2) == 4, 'add(2, 2) != 4'\n")
             subprocess.run(["git", *args], cwd=self.repo, env=self.env, check=True)
 
     def capture(self) -> None:
@@ -62,20 +64,47 @@ class Demo:
             self.console.print(f"$ devtrace run -- {shown}", style="bold", markup=False, highlight=False)
             self.console.print(f"  {summary}", style="dim", markup=False, highlight=False, soft_wrap=True)
 
-    def list_events(self) -> None:
-        self.console.rule("2. The store: devtrace events")
-        from devtrace import analytics
-        from devtrace.render import print_events
+    def show(self, title: str, *args: str) -> subprocess.CompletedProcess:
+        """Run `devtrace ARGS` as a user would and show the command with its output."""
+        self.console.print(f"$ devtrace {shlex.join(args)}", style="bold", markup=False, highlight=False)
+        done = self.devtrace(*args, check=False)
+        self.console.out(done.stdout.rstrip("\n"), highlight=False)
+        if done.returncode != 0:
+            self.console.print(done.stderr.strip(), style="red", markup=False, highlight=False)
+            raise SystemExit(f"devtrace demo: `devtrace {args[0]}` failed during: {title}")
+        return done
 
-        print_events(analytics.events(path=self.store), console=self.console)
+    def analyse(self) -> None:
+        self.console.rule("2. SQL over the store: devtrace sql (DuckDB views in sql/views)")
+        self.show("analytics", "sql", "SELECT agent_id, commands, failures, timeouts, "
+                  "round(failure_rate, 2) AS failure_rate FROM agent_summary ORDER BY agent_id")
+        self.show("analytics", "sql", "SELECT program, runs, retries, resolved FROM retry_loops")
 
-    def next_steps(self) -> None:
+    def score(self, workdir: Path) -> None:
+        self.console.rule("3. A scoring model: bootstrap data, XGBoost, SHAP")
+        data = workdir / "synthetic.parquet"
+        self.show("ml", "ml", "generate", "--out", str(data), "--rows", "20000", "--seed", "42")
+        self.show("ml", "ml", "train", "--dataset", str(data))
+        self.console.rule("4. Every event scored and explained: devtrace events")
+        self.show("events", "events")
+
+    def report(self, workdir: Path) -> Path:
+        self.console.rule("5. The analysis notebook as a report: devtrace report")
+        out = workdir / "report.html"
+        self.show("report", "report", "--out", str(out))
+        return out
+
+    def next_steps(self, report: Path) -> None:
         self.console.rule("Try next")
         self.console.print(
             f"  export DEVTRACE_PATH={self.store}\n"
-            "  devtrace events --limit 5\n"
-            "  devtrace export --format parquet --out events.parquet\n"
-            "  devtrace run -- <any command you run anyway>"
+            f"  open {report}\n"
+            "  devtrace notebook analysis        # the interactive notebooks: analysis, labeling, retraining\n"
+            "  devtrace views                    # every metric, one SQL view each\n"
+            "  devtrace ml explain --from-store --limit 3\n"
+            "  devtrace label <event id> 80 --by you\n"
+            "  devtrace run -- <any command you run anyway>",
+            markup=False, highlight=False,
         )
 
 
@@ -87,6 +116,7 @@ def run_demo(workdir: Path | None = None, console: Console | None = None) -> Pat
     console.print(f"[bold]DevTrace demo[/] in {workdir} (a scratch git repo and store)")
     demo.make_repo()
     demo.capture()
-    demo.list_events()
-    demo.next_steps()
+    demo.analyse()
+    demo.score(workdir)
+    demo.next_steps(demo.report(workdir))
     return demo.store

@@ -11,14 +11,14 @@ _EVENT_COLUMNS = {
     "exit_code": "exit",
     "duration_ms": "ms",
     "program": "program",
+    "predicted_productivity": "score",
+    "top_contribution_feature": "top reason",
     "files_touched_count": "files",
     "lines_added": "+",
     "lines_deleted": "-",
-    "executed_at": "when",
-    "agent_id": "agent",
     "delta_files": "Δ files",
-    "predicted_productivity": "score",
-    "top_contribution_feature": "top reason",
+    "agent_id": "agent",
+    "executed_at": "when",
 }
 
 

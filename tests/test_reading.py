@@ -103,4 +103,6 @@ def test_demo_runs_end_to_end(tmp_path):
     events = rows(work / "store")
     assert len(events) >= 8
     assert {e["exit_code"] for e in events} >= {0, 1, 124}
-    assert b"Try next" in done.stdout
+    assert all(e["predicted_productivity"] is not None and e["model_ref"] == "v1" for e in events)
+    assert (work / "report.html").stat().st_size > 10_000
+    assert b"retry_loops" in done.stdout and b"Try next" in done.stdout
