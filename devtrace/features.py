@@ -54,6 +54,7 @@ NUMERIC = (
     "lines_added", "lines_deleted", "delta_files", "delta_lines_added", "delta_lines_deleted",
 )
 TEXT = ("session_id", "command_hash", "program")
+TIMES = ("executed_at", "ended_at")
 
 
 def build_features(frame: pl.DataFrame) -> pl.DataFrame:
@@ -149,9 +150,14 @@ def numeric_column(frame: pl.DataFrame, name: str) -> pl.Expr:
     if dtype.is_numeric() or dtype == pl.Boolean or dtype == pl.Null:
         return pl.col(name).cast(pl.Float64)
     if dtype == pl.String:
-        text = frame.get_column(name).str.strip_chars()
+        text = frame.get_column(name).str.strip_chars().replace("", None)
         parsed = text.cast(pl.Float64, strict=False)
-        bad = text.filter(parsed.is_null() & text.is_not_null() & (text != ""))
+        bad = text.filter(parsed.is_null() & text.is_not_null())
+        if bad.len() and name in TIMES:  # a CSV export writes timestamps as ISO text
+            try:
+                return pl.lit(text.str.to_datetime(time_unit="us").dt.epoch("us") / 1_000_000)
+            except pl.exceptions.PolarsError:
+                raise DevtraceError(f"column {name} holds a value that is not a time: {bad[0]!r}") from None
         if bad.len():
             raise DevtraceError(f"column {name} holds a value that is not a number: {bad[0]!r}")
         return pl.lit(parsed)

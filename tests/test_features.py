@@ -69,6 +69,11 @@ def test_timestamps_and_text_columns_give_the_same_features():
     )
     assert typed.schema["executed_at"] == pl.Datetime
     assert_features(build_features(typed), "abcdefg")
+    as_text = typed.with_columns(pl.col("executed_at").dt.to_string("%Y-%m-%dT%H:%M:%S%.f"))  # a CSV export
+    assert as_text.schema["executed_at"] == pl.String
+    assert_features(build_features(as_text), "abcdefg")
+    with pytest.raises(DevtraceError, match="column executed_at holds a value that is not a time: 'soon'"):
+        build_features(as_text.with_columns(pl.lit("soon").alias("executed_at")))
 
 
 def test_exit_classes():

@@ -17,15 +17,18 @@ def file_format(path: str | os.PathLike) -> str:
 
 
 def read_dataset(path: str | os.PathLike) -> pl.DataFrame:
+    """The file as a frame. CSV columns keep the types Polars infers (text where unsure,
+    timestamps as text): `devtrace.features` turns the columns it needs into numbers."""
     ext = file_format(path)
     if not os.path.isfile(path):
         raise DevtraceError(f"dataset {os.fspath(path)} does not exist")
     try:
         if ext == ".parquet":
             return pl.read_parquet(path)
-        # Whole-file schema inference: a column that is empty for the first rows (git fields
-        # of commands outside a repo) must not be guessed as text.
-        return pl.read_csv(path, infer_schema_length=None, try_parse_dates=True)
+        try:
+            return pl.read_csv(path, infer_schema_length=10_000)
+        except pl.exceptions.ComputeError:  # a column's type changes after the first rows
+            return pl.read_csv(path, infer_schema_length=None)
     except pl.exceptions.NoDataError:
         raise DevtraceError(f"dataset {os.fspath(path)} is empty") from None
     except (pl.exceptions.PolarsError, OSError) as exc:
