@@ -119,3 +119,56 @@ def test_git_metrics_do_not_take_the_index_lock(repo, store):
     assert rows(store)[0]["files_touched_count"] == 1
     lock.unlink()
     assert subprocess.run(["git", "status"], cwd=repo, capture_output=True).returncode == 0
+
+
+def test_a_commit_is_not_mistaken_for_deleting_lines(repo, store):
+    (repo / "a.txt").write_text("one\ntwo\nthree\n" + "new\n" * 51)
+    capture(repo, store, "git", "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qam", "wip")
+    assert rows(store) == []  # the tree is clean after the commit: a no-op, as in 0.2.0
+    (repo / "b.txt").write_text("b\nmore\n")
+    done = devtrace("run", "--keep-noop", "--path", str(store), "--",
+                    "git", "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qam", "again", cwd=repo)
+    assert done.returncode == 0
+    [event] = rows(store)
+    assert (event["files_touched_count"], event["lines_added"], event["lines_deleted"]) == (0, 0, 0)
+    assert (event["delta_files"], event["delta_lines_added"], event["delta_lines_deleted"]) == (0, 0, 0)
+
+
+def test_first_commit_of_a_new_repo_changes_nothing_in_the_tree(tmp_path, store):
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    git(fresh, "init", "-q")
+    (fresh / "x.txt").write_text("1\n2\n")
+    git(fresh, "add", "x.txt")
+    done = devtrace("run", "--keep-noop", "--path", str(store), "--",
+                    "git", "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qm", "first", cwd=fresh)
+    assert done.returncode == 0
+    [event] = rows(store)
+    assert (event["delta_files"], event["delta_lines_added"], event["delta_lines_deleted"]) == (0, 0, 0)
+
+
+def test_checkout_of_another_branch_counts_what_the_tree_gained(repo, store):
+    git(repo, "checkout", "-q", "-b", "feature")
+    (repo / "a.txt").write_text("one\ntwo\nthree\nfour\n")
+    git(repo, "commit", "-qam", "four")
+    git(repo, "checkout", "-q", "main")
+    done = devtrace("run", "--keep-noop", "--path", str(store), "--", "git", "checkout", "-q", "feature", cwd=repo)
+    assert done.returncode == 0
+    [event] = rows(store)
+    # Against the commit it started from, the checkout added one line to a.txt.
+    assert (event["delta_files"], event["delta_lines_added"], event["delta_lines_deleted"]) == (1, 1, 0)
+    assert event["files_touched_count"] == 0  # and the tree is clean against the new HEAD
+
+
+def test_head_is_read_from_loose_packed_and_detached_refs(repo):
+    from devtrace.capture.git import head
+
+    commit = git(repo, "rev-parse", "HEAD").strip()
+    assert head(str(repo)) == commit
+    git(repo, "pack-refs", "--all")
+    assert head(str(repo)) == commit
+    git(repo, "checkout", "-q", "--detach")
+    assert head(str(repo)) == commit
+    worktree = repo.parent / "wt"
+    git(repo, "worktree", "add", "-q", str(worktree), "main")
+    assert head(str(worktree)) == commit

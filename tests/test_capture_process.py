@@ -128,13 +128,13 @@ def test_sigkill_mid_capture_leaves_a_healthy_store(repo, store, tmp_path):
     ready = tmp_path / "ready"
     proc = subprocess.Popen(
         [sys.executable, "-m", "devtrace", "run", "--keep-noop", "--path", str(store), "--",
-         "sh", "-c", f"echo $$ > {ready}.tmp; mv {ready}.tmp {ready}; sleep 60"],
+         "sh", "-c", f"echo $$ > {ready}.tmp; mv {ready}.tmp {ready}; exec sleep 60"],
         cwd=repo, env=devtrace_env(),
     )
     _wait_for(ready.exists)
     proc.kill()
     proc.wait(timeout=10)
-    os.killpg(int(ready.read_text()), signal.SIGKILL)  # the orphaned command, left by the kill
+    os.kill(int(ready.read_text()), signal.SIGKILL)  # the orphaned command, left by the kill
     import sqlite3
 
     conn = sqlite3.connect(store / "devtrace.db")

@@ -98,18 +98,24 @@ def capture(argv: list[str], options: dict, signals) -> int:
         print(f"devtrace run: --repo {repo} is not a directory", file=sys.stderr)
         return 2
     root = git.find_repo(repo)
+    start_commit = git.head(root) if root else None
     pending = git.start_snapshot(root) if root else None
     from devtrace.capture import recorder  # loads while git works
 
-    before = git.finish_snapshot(root, pending) if root else None
+    before = git.finish_snapshot(root, pending)
+    if signals.pending:  # interrupted before the command started: run nothing, as bare
+        return 128 + signals.pending[0]
     outcome = runner.run(argv, signals, options.get("timeout"))
     pending = git.start_snapshot(root) if root else None
+    moved = root is not None and git.head(root) != start_commit  # commit, checkout, reset...
+    pending_from_start = git.start_snapshot(root, start_commit or git.empty_tree(root)) if moved else None
     if outcome.error:
         print(f"devtrace: {outcome.error}", file=sys.stderr)
     try:
         with recorder.Recorder(options.get("path")) as rec:  # opens the store while git works
-            after = git.finish_snapshot(root, pending) if root else None
-            summary = rec.record(argv, options, outcome, root, before, after)
+            after = git.finish_snapshot(root, pending)
+            from_start = git.finish_snapshot(root, pending_from_start) if moved else after
+            summary = rec.record(argv, options, outcome, root, before, after, from_start)
     except Exception as exc:  # the command's result stands whatever happened to the store
         print(f"devtrace: event not recorded: {_reason(exc)}", file=sys.stderr)
     else:

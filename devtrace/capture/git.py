@@ -2,7 +2,9 @@
 
 One `git diff --numstat HEAD` compares the working tree (staged and unstaged edits
 together) with the last commit, so a file edited in both places is counted once.
-Untracked files are not counted, as in DevTrace 0.2.0.
+Untracked files are not counted, as in DevTrace 0.2.0. When a command moves HEAD (commit,
+checkout, reset), its own change is measured against the commit it started from, so a
+`git commit` is not mistaken for deleting the lines it committed.
 """
 
 import os
@@ -29,17 +31,67 @@ def find_repo(start: str) -> str | None:
         current = parent
 
 
-def start_snapshot(root: str) -> subprocess.Popen | None:
-    """Start `git diff --numstat HEAD` without waiting, so the caller can work meanwhile."""
+def head(root: str) -> str | None:
+    """The commit HEAD points at, read from the repository's files without running git.
+
+    None in a repo without commits, or where the layout is not one this reader knows (the
+    caller then cannot tell whether HEAD moved, and assumes it did not).
+    """
+    git_dir = _git_dir(root)
+    if git_dir is None:
+        return None
+    common = git_dir
     try:
-        return subprocess.Popen([*_DIFF, "HEAD", "--"], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        with open(os.path.join(git_dir, "commondir"), encoding="utf-8") as f:  # linked worktree
+            common = os.path.join(git_dir, f.read().strip())
+    except OSError:
+        pass
+    text = _read(os.path.join(git_dir, "HEAD"))
+    if text is None or not text.startswith("ref: "):
+        return text  # detached: the commit id itself
+    ref = text[5:]
+    for folder in (git_dir, common):
+        loose = _read(os.path.join(folder, ref))
+        if loose:
+            return loose
+    for line in (_read(os.path.join(common, "packed-refs")) or "").splitlines():
+        commit, _, name = line.partition(" ")
+        if name == ref:
+            return commit
+    return None
+
+
+def _git_dir(root: str) -> str | None:
+    dot_git = os.path.join(root, ".git")
+    if os.path.isdir(dot_git):
+        return dot_git
+    text = _read(dot_git)  # a worktree or submodule: "gitdir: <path>"
+    if text and text.startswith("gitdir: "):
+        return os.path.join(root, text[8:])
+    return None
+
+
+def _read(file: str) -> str | None:
+    try:
+        with open(file, encoding="utf-8") as f:
+            return f.read().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def start_snapshot(root: str, commit: str | None = "HEAD") -> subprocess.Popen | None:
+    """Start `git diff --numstat <commit>` without waiting, so the caller can work meanwhile."""
+    if commit is None:
+        return None
+    try:
+        return subprocess.Popen([*_DIFF, commit, "--"], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     except OSError:  # git is not installed
         return None
 
 
 def finish_snapshot(root: str, started: subprocess.Popen | None) -> Snapshot | None:
-    """Per-file numstat against HEAD (the empty tree in a repo with no commit yet),
-    or None when git cannot tell (git missing, a broken repo)."""
+    """Per-file numstat against the commit (the empty tree for HEAD in a repo with no commit
+    yet), or None when git cannot tell (git missing, a broken repo)."""
     if started is None:
         return None
     out, _ = started.communicate()
@@ -55,15 +107,14 @@ def finish_snapshot(root: str, started: subprocess.Popen | None) -> Snapshot | N
 
 
 def _empty_tree(root: str) -> str | None:
-    """The empty tree's id, if the failure was a repo without commits (any hash format)."""
-    head = subprocess.run(
-        ["git", "rev-parse", "-q", "--verify", "HEAD"], cwd=root, capture_output=True
-    )
-    if head.returncode == 0:
-        return None  # HEAD exists, so the diff failed for another reason
-    tree = subprocess.run(
-        ["git", "hash-object", "-t", "tree", os.devnull], cwd=root, capture_output=True, text=True
-    )
+    """The empty tree's id, if the failure was a repo without commits."""
+    has_head = subprocess.run(["git", "rev-parse", "-q", "--verify", "HEAD"], cwd=root, capture_output=True)
+    return None if has_head.returncode == 0 else empty_tree(root)
+
+
+def empty_tree(root: str) -> str | None:
+    """The id of the empty tree in this repository's hash format (SHA-1 or SHA-256)."""
+    tree = subprocess.run(["git", "hash-object", "-t", "tree", os.devnull], cwd=root, capture_output=True, text=True)
     return tree.stdout.strip() if tree.returncode == 0 else None
 
 

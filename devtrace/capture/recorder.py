@@ -27,10 +27,14 @@ class Recorder:
     def __exit__(self, *exc) -> None:
         self.conn.close()
 
-    def record(self, argv, options, outcome, root, before, after) -> str:
-        """Store the event (unless it is a no-op) and return the summary line for the user."""
+    def record(self, argv, options, outcome, root, before, after, after_from_start) -> str:
+        """Store the event (unless it is a no-op) and return the summary line for the user.
+
+        `before` and `after` are snapshots against HEAD at each moment; `after_from_start` is
+        the end state against the commit the command started from (the change it made)."""
         state = git.totals(after) if after is not None else (None, None, None)
-        change = git.delta(before, after) if before is not None and after is not None else (None, None, None)
+        known = before is not None and after_from_start is not None
+        change = git.delta(before, after_from_start) if known else (None, None, None)
         took = f"exit {outcome.exit_code}{' (timed out)' if outcome.timed_out else ''} · {outcome.duration_ms} ms"
         if state == (0, 0, 0) and not (options.get("keep_noop") or self.settings.keep_noop):
             return f"{took} · not recorded: no changes in the working tree (--keep-noop records it)"

@@ -1,10 +1,20 @@
 """Run a command as if it were run bare: same terminal, same streams, same exit status.
 
-The command gets its own process group, so a timeout can stop the whole tree
-(grandchildren included). On a terminal, that group is made the terminal's foreground
-group for the duration, so Ctrl-C, Ctrl-Z, prompts and full-screen programs reach the
-command exactly as they would without DevTrace; signals sent to DevTrace itself
-(SIGINT, SIGTERM, SIGHUP, SIGQUIT) are forwarded to the command.
+Where the command runs, and who delivers signals to it:
+
+- DevTrace leads its own process group (a shell job, or a harness that gave it a session)
+  or has a timeout: the command gets a process group of its own, so a timeout can stop the
+  whole tree, grandchildren included, and every signal sent to DevTrace (INT, TERM, HUP,
+  QUIT) is forwarded to that group. If DevTrace is the terminal's foreground job, the
+  command's group becomes the foreground for the duration: Ctrl-C, Ctrl-Z, prompts and
+  full-screen programs reach it exactly as without DevTrace.
+- Otherwise (started by make, xargs, a script: DevTrace shares its caller's group) the
+  command stays in that group, like `system(3)`, so Ctrl-C and a kill of the group reach
+  it and its siblings alike and no terminal is taken from them. TERM and HUP sent to
+  DevTrace are forwarded; INT and QUIT too, unless the keyboard sent them (DevTrace is
+  then in the terminal's foreground group, and the command already has them).
+
+Signals the caller ignores (nohup, `&` in a script) stay ignored, for the command too.
 """
 
 import os
@@ -35,50 +45,66 @@ class Signals:
     runs and never interrupt DevTrace halfway through recording an event."""
 
     def __init__(self) -> None:
-        self.pgid: int | None = None
+        self.pid: int | None = None
+        self.own_group = False
+        self.keyboard = False  # INT/QUIT come from the terminal to the command as well
         self.pending: list[int] = []
         for sig in FORWARDED:
-            signal.signal(sig, self._handle)
+            if signal.getsignal(sig) is not signal.SIG_IGN:
+                signal.signal(sig, self._handle)
 
     def _handle(self, signum: int, frame) -> None:
-        if self.pgid is None:
+        if self.pid is None:
             self.pending.append(signum)
         else:
-            _killpg(self.pgid, signum)
+            self._forward(signum)
 
-    def attach(self, pgid: int) -> None:
-        self.pgid = pgid
+    def _forward(self, signum: int) -> None:
+        if self.own_group:
+            _killpg(self.pid, signum)
+        elif not (self.keyboard and signum in (signal.SIGINT, signal.SIGQUIT)):
+            try:
+                os.kill(self.pid, signum)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def attach(self, pid: int, own_group: bool, keyboard: bool) -> None:
+        self.pid, self.own_group, self.keyboard = pid, own_group, keyboard
         for signum in self.pending:
-            _killpg(pgid, signum)
+            self._forward(signum)
         self.pending.clear()
 
     def detach(self) -> None:
-        self.pgid = None
+        self.pid = None
 
 
 def run(argv: list[str], signals: Signals, timeout: float | None = None) -> Outcome:
-    tty = _foreground_tty()
+    own_group = os.getpgrp() == os.getpid() or timeout is not None
+    terminal = _controlling_tty()
+    foreground = terminal is not None and _is_foreground(terminal)
+    tty = terminal if own_group and foreground else None
+    if terminal is not None and tty is None:
+        os.close(terminal)
     started_at = time.time()
     t0 = time.perf_counter()
     try:
-        if tty is None:  # no preexec_fn: Python can then use vfork, much cheaper than fork
-            proc = subprocess.Popen(argv, process_group=0)
-        else:
+        if tty is not None:
             proc = subprocess.Popen(argv, preexec_fn=_take_terminal(tty))
+        else:  # no preexec_fn: Python can then use vfork, much cheaper than fork
+            proc = subprocess.Popen(argv, process_group=0 if own_group else None)
     except FileNotFoundError:
-        return _failed(EXIT_NOT_FOUND, f"command not found: {argv[0]}", started_at, t0, tty)
+        return _failed(EXIT_NOT_FOUND, _not_found(argv[0]), started_at, t0, tty)
     except PermissionError:
         return _failed(EXIT_CANNOT_EXECUTE, f"permission denied: {argv[0]}", started_at, t0, tty)
     except OSError as exc:
         return _failed(EXIT_CANNOT_EXECUTE, f"cannot execute {argv[0]}: {exc.strerror}", started_at, t0, tty)
 
-    pgid = proc.pid
     if tty is not None:
-        _set_foreground(tty, pgid)  # the child did it too; whoever runs first wins the race
-    signals.attach(pgid)
-    timer = _Timer(pgid, timeout) if timeout else None
+        _set_foreground(tty, proc.pid)  # the child did it too; whoever runs first wins the race
+    signals.attach(proc.pid, own_group, keyboard=foreground and not own_group)
+    timer = _Timer(proc.pid, timeout) if timeout else None
     try:
-        status = _wait(proc.pid, pgid, tty)
+        status = _wait(proc.pid, tty)
     finally:
         if timer:
             timer.cancel()
@@ -100,13 +126,20 @@ def run(argv: list[str], signals: Signals, timeout: float | None = None) -> Outc
     return Outcome(exit_code, timed_out, started_at, duration_ms, None)
 
 
+def _not_found(program: str) -> str:
+    """bash's distinction: a missing program, or a script whose interpreter is missing."""
+    if os.sep in program and os.path.isfile(program):
+        return f"bad interpreter: {program} names an interpreter that does not exist"
+    return f"command not found: {program}"
+
+
 def _failed(code: int, message: str, started_at: float, t0: float, tty: int | None) -> Outcome:
     if tty is not None:
         os.close(tty)
     return Outcome(code, False, started_at, round((time.perf_counter() - t0) * 1000), message)
 
 
-def _wait(pid: int, pgid: int, tty: int | None) -> int:
+def _wait(pid: int, tty: int | None) -> int:
     while True:
         _, status = os.waitpid(pid, os.WUNTRACED)
         if not os.WIFSTOPPED(status):
@@ -115,8 +148,8 @@ def _wait(pid: int, pgid: int, tty: int | None) -> int:
             _set_foreground(tty, os.getpgrp())
             os.kill(os.getpid(), signal.SIGSTOP)
             if os.tcgetpgrp(tty) == os.getpgrp():  # resumed with `fg`, not `bg`
-                _set_foreground(tty, pgid)
-            _killpg(pgid, signal.SIGCONT)
+                _set_foreground(tty, pid)
+            _killpg(pid, signal.SIGCONT)
 
 
 class _Timer:
@@ -151,19 +184,19 @@ class _Timer:
         _killpg(self.pgid, signal.SIGKILL)
 
 
-def _foreground_tty() -> int | None:
-    """A descriptor of our controlling terminal if we are its foreground job, else None."""
+def _controlling_tty() -> int | None:
+    """A descriptor of our controlling terminal, or None without one."""
     try:
-        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+        return os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError:
         return None
+
+
+def _is_foreground(tty: int) -> bool:
     try:
-        if os.tcgetpgrp(fd) == os.getpgrp():
-            return fd
+        return os.tcgetpgrp(tty) == os.getpgrp()
     except OSError:
-        pass
-    os.close(fd)
-    return None
+        return False
 
 
 def _take_terminal(tty: int):
