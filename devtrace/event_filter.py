@@ -37,6 +37,12 @@ def filter_events(
     return con
 
 
+def chosen_days(picked: tuple[dt.date, dt.date], initial: tuple[dt.date, dt.date]) -> tuple[dt.date, dt.date] | None:
+    """The day range to filter on: None (no bound) while the picker still shows the range it
+    started with, so that days captured after it was drawn are not silently left out."""
+    return None if picked == initial else picked
+
+
 def _one_of(column: str, values: Iterable[str | None] | None) -> str:
     chosen = list(values or [])
     if not chosen:

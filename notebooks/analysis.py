@@ -9,7 +9,7 @@ with app.setup:
 
     from devtrace import analytics, paths
     from devtrace.errors import DevtraceError
-    from devtrace.event_filter import filter_events
+    from devtrace.event_filter import chosen_days, filter_events
 
 
 @app.cell(hide_code=True)
@@ -65,8 +65,11 @@ def _(agent_names, program_names, span):
 
 
 @app.cell
-def _(agent_select, con, day_range, program_select):
-    scoped = filter_events(con, agents=agent_select.value, days=day_range.value, programs=program_select.value)
+def _(agent_select, con, day_range, program_select, span):
+    # The picker starts on the days seen at load: left there, it bounds nothing, so days
+    # captured since are not dropped.
+    _days = chosen_days(day_range.value, (span["first_day"], span["last_day"]))
+    scoped = filter_events(con, agents=agent_select.value, days=_days, programs=program_select.value)
     return (scoped,)
 
 
@@ -74,8 +77,11 @@ def _(agent_select, con, day_range, program_select):
 def _(scoped):
     totals = mo.sql(
         f"""
+        -- agents: distinct named agents (commands captured without one are not an agent);
+        -- the mean score is over the scored events, so each event weighs the same.
         SELECT sum(commands) AS commands, sum(failures) AS failures, sum(failures) / sum(commands) AS failure_rate,
-               count(*) AS agents, avg(mean_predicted_productivity) AS mean_predicted_productivity
+               count(agent_id) AS agents,
+               (SELECT avg(predicted_productivity) FROM events) AS mean_predicted_productivity
         FROM agent_summary
         """,
         engine=scoped,
@@ -93,9 +99,9 @@ def _(loops, totals):
         [
             mo.stat(f"{_row['commands']:,}", label="Commands"),
             mo.stat(f"{_row['failure_rate']:.1%}", label="Failure rate", caption=f"{_row['failures']:,} failed"),
-            mo.stat(str(_row["agents"]), label="Agents"),
+            mo.stat(str(_row["agents"]), label="Agents", caption="distinct, named"),
             mo.stat(f"{loops.height:,}", label="Retry loops"),
-            mo.stat("—" if _score is None else f"{_score:.1f}", label="Mean predicted productivity"),
+            mo.stat("—" if _score is None else f"{_score:.1f}", label="Mean predicted productivity", caption="per scored event"),
         ],
         widths="equal",
     )

@@ -1,18 +1,23 @@
 """The marimo notebooks against a fixture store with a trained model: run in-process with
 `app.run()`, as scripts, through `marimo export html`, via the CLI, and in headless Chromium."""
 
+import datetime as dt
 import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import altair as alt
 import marimo as mo
 import pytest
 
+from devtrace import analytics
 from devtrace.features import FEATURES
 from devtrace.ml.pipeline import train_and_register
+from devtrace.store import create_store, insert_event
+from tests.analytics_support import event
 from tests.browser import Browser, chromium_path
 from tests.notebook_support import (
     NOTEBOOKS, REPO, MarimoServer, capture_real_commands, free_port, init_repo, insert_synthetic_sessions,
@@ -89,6 +94,37 @@ def test_analysis_filters_narrow_every_view(base_store, monkeypatch):
     assert set(narrowed["per_command"]["program"]) <= {"git", "sh"}
     assert 0 < narrowed["totals"]["commands"][0] < full["totals"]["commands"][0]
     assert set(narrowed["recent_events"]["program"]) <= {"git", "sh"}
+
+
+def test_analysis_headline_weighs_every_event_and_counts_named_agents(store, monkeypatch):
+    conn = create_store(store)
+    try:
+        insert_event(conn, event(time.time(), id="evt_no_agent", agent_id=None, program="ls"))
+    finally:
+        conn.close()
+    events = analytics.events(path=store)
+    totals = run_notebook("analysis", store, monkeypatch)["totals"].row(0, named=True)
+    # The one human session weighs six events' worth, not as much as an agent with hundreds.
+    assert totals["mean_predicted_productivity"] == pytest.approx(events["predicted_productivity"].mean())
+    assert totals["agents"] == events["agent_id"].drop_nulls().n_unique()  # no agent is not an agent
+    assert totals["commands"] == events.height
+
+
+def test_analysis_day_picker_left_alone_keeps_days_captured_after_it_was_drawn(base_store, monkeypatch):
+    full = run_notebook("analysis", base_store, monkeypatch)
+    first_day, last_day = full["span"]["first_day"], full["span"]["last_day"]
+    # The notebook as loaded the day before the newest events were captured:
+    loaded_earlier = {**full["span"], "last_day": last_day - dt.timedelta(days=1)}
+    loaded = {"agent_names": full["agent_names"], "program_names": full["program_names"], "span": loaded_earlier}
+    with analytics.connect(base_store) as con:
+        untouched = run_notebook("analysis", base_store, monkeypatch, con=con, **loaded)
+        assert untouched["recent_events"].height == full["recent_events"].height
+    with analytics.connect(base_store) as con:
+        widgets = {"agent_select": mo.ui.multiselect(options=[]), "program_select": mo.ui.multiselect(options=[]),
+                   "day_range": mo.ui.date_range(value=(first_day, first_day))}
+        chosen = run_notebook("analysis", base_store, monkeypatch, con=con, **loaded, **widgets)
+        assert 0 < chosen["recent_events"].height < full["recent_events"].height
+        assert {d.date() for d in chosen["recent_events"]["executed_at"]} == {first_day}
 
 
 
