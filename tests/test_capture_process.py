@@ -178,3 +178,75 @@ def _wait_for(condition, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting for the command to start")
         time.sleep(0.01)
+
+
+def test_signals_the_caller_ignores_stay_ignored_for_the_command(repo, store):
+    """`nohup devtrace run -- job`: the job must still survive a hang-up."""
+    def ignore_hup_and_int():
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    show = ["sh", "-c", "grep SigIgn /proc/$$/status"]
+    bare = subprocess.run(show, preexec_fn=ignore_hup_and_int, capture_output=True, text=True)
+    wrapped = subprocess.run(
+        [sys.executable, "-m", "devtrace", "run", "--keep-noop", "--quiet", "--path", str(store), "--", *show],
+        cwd=repo, env=devtrace_env(), preexec_fn=ignore_hup_and_int, capture_output=True, text=True,
+    )
+    ignored = int(wrapped.stdout.split()[1], 16)
+    assert ignored & (1 << (signal.SIGHUP - 1)) and ignored & (1 << (signal.SIGINT - 1))
+    assert wrapped.stdout == bare.stdout
+
+
+def test_killing_the_callers_process_group_stops_the_command(repo, store, tmp_path):
+    """An agent harness that kills its process group must not leave the command running."""
+    ready = tmp_path / "ready"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "devtrace", "run", "--keep-noop", "--path", str(store), "--",
+         "sh", "-c", f"echo $$ > {ready}.tmp; mv {ready}.tmp {ready}; exec sleep 60"],
+        cwd=repo, env=devtrace_env(), start_new_session=True,
+    )
+    _wait_for(ready.exists)
+    command = int(ready.read_text())
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=10)
+    assert proc.returncode == 128 + signal.SIGTERM
+    _wait_for(lambda: not _alive(command))
+    assert rows(store)[0]["exit_code"] == 128 + signal.SIGTERM
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "1e300", "0", "-1"])
+def test_unusable_timeouts_are_refused_before_anything_runs(repo, store, tmp_path, value):
+    marker = tmp_path / "ran"
+    done = devtrace("run", "--timeout", value, "--path", str(store), "--", "touch", str(marker), cwd=repo)
+    assert done.returncode == 2
+    assert b"--timeout" in done.stderr and b"Traceback" not in done.stderr
+    assert not marker.exists()
+
+
+def test_script_without_a_shebang_runs_with_sh_as_in_a_shell(repo, store):
+    script = repo / "noshebang"
+    script.write_text("echo from-sh\n")
+    script.chmod(0o755)
+    done = run_in(repo, store, "./noshebang")
+    assert (done.returncode, done.stdout) == (0, b"from-sh\n")
+
+
+def test_missing_interpreter_and_empty_command_are_reported_like_a_shell(repo, store):
+    script = repo / "bad"
+    script.write_text("#!/no/such/interpreter\n")
+    script.chmod(0o755)
+    done = run_in(repo, store, "./bad")
+    assert done.returncode == 127 and b"bad interpreter" in done.stderr  # bash: 127 too
+    assert run_in(repo, store, "").returncode == 127
+
+
+def test_non_utf8_arguments_and_names_are_recorded(repo, store):
+    odd = os.fsdecode(b"prog\xff")
+    done = subprocess.run(
+        [sys.executable, "-m", "devtrace", "run", "--keep-noop", "--agent", os.fsdecode(b"a\xfe"),
+         "--path", str(store), "--", odd],
+        cwd=repo, env=devtrace_env(DEVTRACE_SESSION=os.fsdecode(b"s\xfd")), capture_output=True,
+    )
+    assert done.returncode == 127 and b"event not recorded" not in done.stderr
+    [event] = rows(store)
+    assert event["program"] == "prog\ufffd" and event["agent_id"] == "a\ufffd" and event["session_id"] == "s\ufffd"

@@ -75,3 +75,58 @@ def test_command_sees_a_terminal(repo, store):
     assert b"tty-ok" in read_until(fd, b"tty-ok")
     assert wait_exit(pid) == 0
     os.close(fd)
+
+
+def test_ctrl_c_reaches_parallel_captures_and_their_caller(repo, store, tmp_path):
+    """make -j / xargs -P style: captures share their caller's group and none takes the terminal."""
+    script = tmp_path / "parallel.py"
+    script.write_text(
+        "import subprocess, sys, time\n"
+        f"args = [sys.executable, '-m', 'devtrace', 'run', '--keep-noop', '--quiet', '--path', {str(store)!r}, '--', 'sleep', '30']\n"
+        "procs = [subprocess.Popen(args) for _ in range(2)]\n"
+        "print('started', flush=True)\n"
+        "try:\n"
+        "    codes = [p.wait() for p in procs]\n"
+        "    print('no interrupt', codes, flush=True)\n"
+        "except KeyboardInterrupt:\n"
+        "    codes = [p.wait() for p in procs]\n"
+        "    print('interrupted', codes, flush=True)\n"
+    )
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(repo)
+        os.execvpe(sys.executable, [sys.executable, str(script)], devtrace_env())
+    read_until(fd, b"started")
+    deadline = time.monotonic() + 10
+    while len(_sleeps_under(pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    started = time.monotonic()
+    os.write(fd, b"\x03")
+    output = read_until(fd, b"[130, 130]")
+    assert b"interrupted" in output
+    assert time.monotonic() - started < 5
+    wait_exit(pid)
+    os.close(fd)
+    assert [r["exit_code"] for r in rows(store)] == [130, 130]
+
+
+def _sleeps_under(root: int) -> list[int]:
+    """`sleep` processes among the descendants of `root`."""
+    children: dict[int, list[int]] = {}
+    names: dict[int, str] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            names[int(entry)] = stat[stat.index("(") + 1: stat.rindex(")")]
+            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            todo.append(child)
+            if names.get(child) == "sleep":
+                found.append(child)
+    return found

@@ -23,6 +23,7 @@ Run CMD exactly as if it were run bare and record one telemetry event.
   --quiet        no summary line on stderr
 """
 
+MAX_TIMEOUT_S = 1e8  # about three years; the interval timer cannot hold much more
 _VALUED = {"--agent", "--path", "--repo", "--timeout", "--model-dir"}
 _FLAGS = {"--keep-noop", "--quiet"}
 
@@ -65,8 +66,8 @@ def parse(args: list[str]) -> tuple[dict, list[str]]:
             options["timeout"] = float(options["timeout"])
         except ValueError:
             options["timeout"] = -1.0
-        if not options["timeout"] > 0:
-            raise UsageError("--timeout takes a number of seconds greater than 0")
+        if not 0 < options["timeout"] <= MAX_TIMEOUT_S:  # also refuses nan and inf
+            raise UsageError(f"--timeout takes a number of seconds from 0 to {MAX_TIMEOUT_S:.0f}")
     return options, command
 
 

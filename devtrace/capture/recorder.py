@@ -40,7 +40,7 @@ class Recorder:
             return f"{took} · not recorded: no changes in the working tree (--keep-noop records it)"
         event = {
             "id": new_event_id(),
-            "agent_id": options.get("agent") or os.environ.get("DEVTRACE_AGENT") or None,
+            "agent_id": _text(options.get("agent") or os.environ.get("DEVTRACE_AGENT")),
             "executed_at": outcome.started_at,
             "command_hash": identity.command_hash(self.key, argv),
             "duration_ms": outcome.duration_ms,
@@ -51,9 +51,9 @@ class Recorder:
             "lines_deleted": state[2],
             "started_at": outcome.started_at,
             "ended_at": outcome.started_at + outcome.duration_ms / 1000,
-            "session_id": identity.session_id(self.key),
+            "session_id": _text(identity.session_id(self.key)),
             "repo_id": identity.repo_id(self.key, root) if root else None,
-            "program": identity.program(argv) if self.settings.record_program else None,
+            "program": _text(identity.program(argv)) if self.settings.record_program else None,
             "delta_files": change[0],
             "delta_lines_added": change[1],
             "delta_lines_deleted": change[2],
@@ -69,6 +69,13 @@ class Recorder:
             if change[0] is not None:
                 where += f" · this command {_files(change)}"
         return f"{took} · {where} · recorded {event['id']}"
+
+
+def _text(value: str | None) -> str | None:
+    """Text for the store: bytes that are not UTF-8 (argv, environment) become U+FFFD."""
+    if not value:
+        return None
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _files(counts: tuple[int, int, int]) -> str:

@@ -17,6 +17,7 @@ Where the command runs, and who delivers signals to it:
 Signals the caller ignores (nohup, `&` in a script) stay ignored, for the command too.
 """
 
+import errno
 import os
 import signal
 import subprocess
@@ -88,10 +89,7 @@ def run(argv: list[str], signals: Signals, timeout: float | None = None) -> Outc
     started_at = time.time()
     t0 = time.perf_counter()
     try:
-        if tty is not None:
-            proc = subprocess.Popen(argv, preexec_fn=_take_terminal(tty))
-        else:  # no preexec_fn: Python can then use vfork, much cheaper than fork
-            proc = subprocess.Popen(argv, process_group=0 if own_group else None)
+        proc = _spawn(argv, tty, own_group)
     except FileNotFoundError:
         return _failed(EXIT_NOT_FOUND, _not_found(argv[0]), started_at, t0, tty)
     except PermissionError:
@@ -124,6 +122,23 @@ def run(argv: list[str], signals: Signals, timeout: float | None = None) -> Outc
     else:
         exit_code = status
     return Outcome(exit_code, timed_out, started_at, duration_ms, None)
+
+
+def _spawn(argv: list[str], tty: int | None, own_group: bool) -> subprocess.Popen:
+    if not argv[0]:
+        raise FileNotFoundError(argv[0])
+    try:
+        if tty is not None:
+            return subprocess.Popen(argv, preexec_fn=_take_terminal(tty))
+        # Without preexec_fn Python can use vfork, much cheaper than fork.
+        return subprocess.Popen(argv, process_group=0 if own_group else None)
+    except OSError as exc:
+        if exc.errno != errno.ENOEXEC:
+            raise
+        import shutil
+
+        # A script without a shebang: shells and execvp(3) run it with /bin/sh.
+        return _spawn(["/bin/sh", shutil.which(argv[0]) or argv[0], *argv[1:]], tty, own_group)
 
 
 def _not_found(program: str) -> str:
