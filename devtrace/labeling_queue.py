@@ -52,6 +52,15 @@ def labeling_queue(events: pl.DataFrame, booster=None, *, pool: int = POOL) -> p
     ).sort("priority", descending=True, maintain_order=True)
 
 
+def session_context(events: pl.DataFrame, event: dict) -> pl.DataFrame:
+    """The events `event` (a row of `events`) is explained with: its whole session, whose
+    earlier commands give its session features (previous exit, repeats, gap), or the event
+    alone when it belongs to no session."""
+    if event["session_id"] is None:
+        return events.filter(pl.col("id") == event["id"])
+    return events.filter(pl.col("session_id") == event["session_id"])
+
+
 def _standardized(matrix: np.ndarray) -> np.ndarray:
     """Columns scaled to mean 0 and standard deviation 1; missing values at the mean (0)."""
     with warnings.catch_warnings():  # a column with no value at all (no git anywhere) is fine

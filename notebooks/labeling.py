@@ -14,7 +14,7 @@ with app.setup:
     from devtrace.errors import DevtraceError
     from devtrace.features import FEATURES
     from devtrace.label_undo import retract_label
-    from devtrace.labeling_queue import labeling_queue
+    from devtrace.labeling_queue import labeling_queue, session_context
     from devtrace.labels import label
     from devtrace.ml import registry
     from devtrace.ml.explain import describe, explain
@@ -93,12 +93,9 @@ def _(history, model, queue):
 @app.cell
 def _(current, events, model):
     mo.stop(current is None, mo.callout(mo.md("Nothing left to label here: every event in the queue is done."), kind="success"))
-    # The event's session gives its session features (previous exit, repeats, gap).
-    _session = events.filter(
-        pl.col("id") == current["id"] if current["session_id"] is None else pl.col("session_id") == current["session_id"]
-    )
     if model:
-        reasons = explain(model, _session, events=[current["id"]], top_k=len(FEATURES), sample=None).reasons
+        _context = session_context(events, current)
+        reasons = explain(model, _context, events=[current["id"]], top_k=len(FEATURES), sample=None).reasons
     else:
         reasons = pl.DataFrame({"feature": FEATURES, "value": [describe(f, current["features"][f]) for f in FEATURES]})
     return (reasons,)
@@ -181,7 +178,10 @@ def _(get_history, set_history, store, undo_button):
     _steps = get_history()
     mo.stop(not _steps, mo.callout(mo.md("Nothing to undo yet."), kind="info"))
     if _steps[-1]["label_id"] is not None:
-        retract_label(_steps[-1]["label_id"], path=store)
+        try:
+            retract_label(_steps[-1]["label_id"], path=store)
+        except DevtraceError as _exc:
+            mo.stop(True, mo.callout(mo.md(f"**Cannot undo: the label stays.** {_exc}"), kind="warn"))
     set_history(_steps[:-1])
     return
 

@@ -129,16 +129,22 @@ class MarimoServer:
         self.stop()
 
 
-def run_notebook(name: str, store: Path, monkeypatch, **defs) -> dict:
+def run_notebook(name: str, store: Path, monkeypatch, /, **defs) -> dict:
     """Import a notebook and run it in this process on `store`, with `defs` in place of the
     cells that define them; returns its definitions."""
+    return run_notebook_with_outputs(name, store, monkeypatch, **defs)[1]
+
+
+def run_notebook_with_outputs(name: str, store: Path, monkeypatch, /, **defs) -> tuple[list, dict]:
+    """`run_notebook`, returning the cells' outputs (in cell order) beside the definitions."""
     import importlib.util
 
     monkeypatch.setenv("DEVTRACE_PATH", str(store))
     spec = importlib.util.spec_from_file_location(f"notebook_{name}", NOTEBOOKS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.app.run(defs=defs or None)[1]
+    outputs, definitions = module.app.run(defs=defs or None)
+    return list(outputs), definitions
 
 
 def init_repo(root: Path) -> Path:

@@ -11,7 +11,7 @@ from devtrace.errors import DevtraceError
 from devtrace.event_filter import filter_events
 from devtrace.features import FEATURES
 from devtrace.label_undo import retract_label
-from devtrace.labeling_queue import labeling_queue
+from devtrace.labeling_queue import labeling_queue, session_context
 from devtrace.labels import label
 from devtrace.ml import registry, training
 from devtrace.ml.pipeline import train_and_register
@@ -77,6 +77,20 @@ def test_queue_ranks_by_uncertainty_too_when_a_model_is_given(tmp_path):
     assert (queue["uncertainty"] >= 0).all() and queue["uncertainty"].max() > 0
     both = queue["priority"].to_numpy()
     assert np.all(np.diff(both) <= 0) and 0 <= both.min() and both.max() <= 1
+
+
+def test_session_context_is_the_events_session_or_the_event_alone(tmp_path):
+    store = build_store(tmp_path / "store", [
+        event(JAN_1, id="s1a", session_id="s1"),
+        event(JAN_1 + 10, id="s2a", session_id="s2"),
+        event(JAN_1 + 20, id="s1b", session_id="s1", exit_code=1),
+        event(JAN_1 + 30, id="lone", session_id=None),
+        event(JAN_1 + 40, id="lone2", session_id=None),
+    ])
+    events = analytics.events(path=store)
+    by_id = {row["id"]: row for row in events.iter_rows(named=True)}
+    assert session_context(events, by_id["s1b"])["id"].to_list() == ["s1a", "s1b"]
+    assert session_context(events, by_id["lone"])["id"].to_list() == ["lone"]
 
 
 def test_undo_takes_back_only_the_newest_human_label(small_store):

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import altair as alt
 import marimo as mo
@@ -21,7 +22,7 @@ from tests.analytics_support import event
 from tests.browser import Browser, chromium_path
 from tests.notebook_support import (
     NOTEBOOKS, REPO, MarimoServer, capture_real_commands, free_port, init_repo, insert_synthetic_sessions,
-    label_a_few, marimo_env, run_notebook, train_active_model,
+    label_a_few, marimo_env, run_notebook, run_notebook_with_outputs, train_active_model,
 )
 from tests.support import devtrace, devtrace_env, rows
 
@@ -240,6 +241,30 @@ def test_labeling_defines_a_queue_and_explains_its_first_event(base_store, monke
     assert set(reasons["feature"]) == set(FEATURES) and set(reasons["event"]) == {queue["id"][0]}
     assert {"contribution", "reason"} <= chart_fields(defs["reasons_chart"])
     assert defs["reasons_chart"].data.height == len(FEATURES)
+
+
+def test_labeling_undo_of_a_label_given_again_since_says_so(store, monkeypatch):
+    from devtrace.labeling_queue import labeling_queue
+    from devtrace.labels import label
+    from devtrace.ml import registry
+
+    events = analytics.events(path=store)
+    model = registry.load(registry.active_dir(store))
+    queue = labeling_queue(events, model.booster)
+    event_id = queue["id"][0]
+    mine = label(event_id, 40, by="me", path=store)
+    label(event_id, 70, by="someone else", path=store)
+    history = [{"event_id": event_id, "label_id": mine, "value": 40}]
+    changes = []
+    sitting = {"events": events, "model": model, "queue": queue, "store": str(store),
+               "get_history": lambda: history, "set_history": changes.append}
+    form = {"value_input": mo.ui.number(value=50), "note_input": mo.ui.text(), "save_button": mo.ui.run_button(),
+            "skip_button": mo.ui.run_button(), "undo_button": SimpleNamespace(value=True)}  # Undo pressed
+    outputs, _ = run_notebook_with_outputs("labeling", store, monkeypatch, **sitting, **form)
+    shown = [o.text for o in outputs if o is not None and hasattr(o, "text")]
+    assert any("Cannot undo" in text and "superseded" in text for text in shown), shown
+    assert changes == []  # the step stays in this sitting: its label was not taken back
+    assert [r["value"] for r in rows(store, f"SELECT value FROM labels WHERE event_id = '{event_id}' ORDER BY id")] == [40.0, 70.0]
 
 
 def test_retraining_trains_nothing_on_load(base_store, monkeypatch):
