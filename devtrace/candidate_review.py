@@ -1,5 +1,8 @@
 """Retraining from the store with a chosen label mix, and judging a candidate model against
-the active one: same validation rows, same metrics; SHAP values for dependence charts."""
+the active one: same validation rows (ones neither trained on), same metrics; SHAP values
+for dependence charts."""
+
+import datetime as dt
 
 import numpy as np
 import polars as pl
@@ -31,10 +34,17 @@ def load_training(path=None, mix: str = "blend", pseudo_weight: float = 0.3) -> 
     return frame, training.store_training_data(frame, pseudo_weight)
 
 
-def compare_on_validation(data: training.TrainingData, seed: int, models: dict[str, Model]) -> pl.DataFrame:
+def compare_on_validation(
+    data: training.TrainingData, seed: int, models: dict[str, Model], among: np.ndarray | None = None
+) -> pl.DataFrame:
     """MAE, RMSE and R² of each model on the validation rows `training.train` holds out for this
-    data and seed (so a candidate trained with that seed never saw them), beside the mean predictor."""
+    data and seed (so a candidate trained with that seed never saw them), narrowed to the rows
+    `among` (a mask over the data's rows) marks if given, beside the mean predictor."""
     train_idx, valid_idx = training.split(data.rows, seed)
+    if among is not None:
+        valid_idx = valid_idx[among[valid_idx]]
+    if len(valid_idx) == 0:
+        raise DevtraceError("no validation rows to compare the models on")
     actual = data.label[valid_idx]
     matrix = xgb.load().DMatrix(data.features[valid_idx].select(FEATURES).to_numpy(), feature_names=FEATURES)
     predictions = {name: np.clip(model.booster.predict(matrix), 0, 100) for name, model in models.items()}
@@ -42,6 +52,52 @@ def compare_on_validation(data: training.TrainingData, seed: int, models: dict[s
     predictions["mean predictor (baseline)"] = np.full(len(valid_idx), mean)
     rows = [{"model": name, **training.regression_metrics(actual, predicted)} for name, predicted in predictions.items()]
     return pl.DataFrame(rows).with_columns(validation_rows=pl.lit(len(valid_idx)))
+
+
+def compare_with_active(
+    frame: pl.DataFrame, data: training.TrainingData, seed: int, candidate: Model, active: Model | None
+) -> tuple[pl.DataFrame, str]:
+    """The candidate beside the active model on rows neither trained on, and a sentence saying
+    which rows those are. The active model may have trained on any label that existed when it
+    was created, so the rows are the candidate's validation rows whose human label came later.
+    When there are none (or no active model), the candidate and the mean predictor are compared
+    on all its validation rows and the sentence says why the active model is not there."""
+    candidate_name = f"candidate {candidate.ref}"
+    held_out = training.split(data.rows, seed)[1]
+    everything = f"all {len(held_out)} validation rows held out from the candidate"
+    if active is None:
+        return compare_on_validation(data, seed, {candidate_name: candidate}), f"{everything}; there is no active model yet"
+    created = _created_at(active)
+    new = labeled_after(frame, created)
+    compared = int(new[held_out].sum())
+    if compared == 0:
+        return compare_on_validation(data, seed, {candidate_name: candidate}), (
+            f"{everything}; active {active.ref} is left out: none of them has a human label given after it was "
+            f"created ({created or 'when is not recorded'}), so it may have trained on every one"
+        )
+    models = {candidate_name: candidate, f"active {active.ref}": active}
+    return compare_on_validation(data, seed, models, among=new), (
+        f"the {compared} of the {len(held_out)} validation rows held out from the candidate whose human label was "
+        f"given after active {active.ref} was created ({created}): rows neither model trained on"
+    )
+
+
+def labeled_after(frame: pl.DataFrame, moment: dt.datetime | None) -> np.ndarray:
+    """A mask over the labeled rows of `training_set` rows `frame` (the rows of its TrainingData):
+    rows whose human label was given after `moment` (UTC, whole seconds: labels within that
+    second do not count). All False when `moment` is None."""
+    labeled = frame.filter(pl.col(training.LABEL).is_not_null())
+    if moment is None:
+        return np.zeros(labeled.height, dtype=bool)
+    cutoff = moment.astimezone(dt.timezone.utc).replace(tzinfo=None) + dt.timedelta(seconds=1)
+    return labeled.select((pl.col("human_label_at") >= cutoff).fill_null(False)).to_series().to_numpy()
+
+
+def _created_at(model: Model) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(model.metadata["created_at"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def shap_dependence(model: Model, features: pl.DataFrame, sample: int = 2000, seed: int = 42) -> pl.DataFrame:

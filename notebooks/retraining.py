@@ -11,7 +11,7 @@ with app.setup:
     import polars as pl
 
     from devtrace import analytics, paths
-    from devtrace.candidate_review import MIXES, compare_on_validation, load_training, shap_dependence
+    from devtrace.candidate_review import MIXES, compare_with_active, load_training, shap_dependence
     from devtrace.errors import DevtraceError
     from devtrace.ml import registry, training
     from devtrace.ml.explain import explain
@@ -25,7 +25,8 @@ def _():
         # DevTrace retraining
 
         Train a candidate model from the store's labels, compare it with the active model on
-        the same validation rows, read its SHAP explanations, and promote it if it is better.
+        the same validation rows (ones neither model trained on), read its SHAP explanations,
+        and promote it if it is better.
         Nothing is trained until you press **Train candidate**.
         """
     )
@@ -115,14 +116,12 @@ def _(learning_rate, max_depth, mix_radio, n_estimators, pseudo_weight, seed, st
 
 
 @app.cell
-def _(candidate, candidate_meta, seed, store, training_data):
-    _models = {f"candidate {candidate_meta['version']}": candidate}
+def _(candidate, candidate_meta, seed, store, training_data, training_frame):
     try:
         _active = registry.load(registry.active_dir(store))
-        _models[f"active {_active.ref}"] = _active
     except DevtraceError:
-        pass  # no active model yet: the candidate is compared with the baseline only
-    comparison = compare_on_validation(training_data, int(seed.value), _models)
+        _active = None  # no active model yet: the candidate is compared with the baseline only
+    comparison, compared_rows = compare_with_active(training_frame, training_data, int(seed.value), candidate, _active)
     comparison_chart = (
         alt.Chart(comparison)
         .mark_bar()
@@ -132,17 +131,18 @@ def _(candidate, candidate_meta, seed, store, training_data):
             color=alt.Color("model:N", legend=None),
             tooltip=["model:N", alt.Tooltip("mae:Q", format=".2f"), alt.Tooltip("rmse:Q", format=".2f"), alt.Tooltip("r2:Q", format=".3f")],
         )
-        .properties(title=f"Same {comparison['validation_rows'][0]} validation rows", width="container", height=120)
+        .properties(title=f"The same {comparison['validation_rows'][0]} validation rows", width="container", height=120)
     )
     _sources = ", ".join(f"{n} {s}" for s, n in candidate_meta["label_sources"].items())
     mo.vstack(
         [
             mo.md(f"### Candidate {candidate_meta['version']} beside the active model\n\nTrained on {candidate_meta['rows']} events ({_sources}); {candidate_meta['trees']} trees after early stopping."),
+            mo.md(f"Compared on {compared_rows}."),
             mo.ui.table(comparison.with_columns(pl.col("mae", "rmse", "r2").round(3)), selection=None, show_download=False),
             comparison_chart,
         ]
     )
-    return comparison, comparison_chart
+    return compared_rows, comparison, comparison_chart
 
 
 @app.cell

@@ -1,19 +1,21 @@
 """The package functions behind the notebooks: event filter, labeling queue, undo, candidate review."""
 
 import datetime as dt
+import os
+import time
 
 import numpy as np
 import pytest
 
 from devtrace import analytics
-from devtrace.candidate_review import compare_on_validation, load_training, shap_dependence
+from devtrace.candidate_review import compare_on_validation, compare_with_active, load_training, shap_dependence
 from devtrace.errors import DevtraceError
 from devtrace.event_filter import filter_events
 from devtrace.features import FEATURES
 from devtrace.label_undo import retract_label
 from devtrace.labeling_queue import labeling_queue, session_context
 from devtrace.labels import label
-from devtrace.ml import registry, training
+from devtrace.ml import registry, training, xgb
 from devtrace.ml.pipeline import train_and_register
 from tests.analytics_support import DAY, JAN_1, build_store, event
 from tests.support import rows
@@ -139,3 +141,52 @@ def test_candidate_review_on_a_store(tmp_path):
     )
     dependence = shap_dependence(model, blend.features, sample=5)
     assert dependence.height == 5 * len(FEATURES) and set(dependence["feature"]) == set(FEATURES)
+
+
+def train_candidate(data, store, seed: int) -> registry.Model:
+    version = train_and_register(data, source="test", path=store, promote=False, n_estimators=20, seed=seed)["version"]
+    return registry.load(os.path.join(registry.versions_dir(store), version))
+
+
+def test_candidate_is_compared_with_the_active_model_on_labels_given_after_it(tmp_path):
+    from devtrace.ml.synthetic import generate
+    from devtrace.store import create_store, insert_event
+
+    store = tmp_path / "store"
+    frame = generate(400, seed=5)
+    conn = create_store(store)
+    for row in frame.drop("productivity_label").iter_rows(named=True):
+        insert_event(conn, row)
+    conn.close()
+    for row in frame.head(30).iter_rows(named=True):
+        label(row["id"], row["productivity_label"], path=store)
+    _, data = load_training(store, "human")
+    train_and_register(data, source="test", path=store, promote=True, n_estimators=20, seed=1)
+    active = registry.load(registry.active_dir(store))
+
+    # Every label is one the active model may have trained on: it is left out, and that is said.
+    training_frame, data = load_training(store, "human")
+    candidate = train_candidate(data, store, seed=3)
+    table, said = compare_with_active(training_frame, data, 3, candidate, active)
+    assert table["model"].to_list() == ["candidate v2", "mean predictor (baseline)"]
+    assert table["validation_rows"][0] == 6 and said.startswith("all 6 validation rows held out from the candidate")
+    assert "active v1 is left out" in said
+
+    time.sleep(1.1)  # labels given after the second v1 was created in
+    for row in frame[30:90].iter_rows(named=True):
+        label(row["id"], row["productivity_label"], path=store)
+    training_frame, data = load_training(store, "human")
+    candidate = train_candidate(data, store, seed=3)
+    table, said = compare_with_active(training_frame, data, 3, candidate, active)
+    ids = training_frame.filter(training_frame["productivity_label"].is_not_null())["id"].to_list()
+    new_ids = set(frame[30:90]["id"])
+    held_out = training.split(data.rows, 3)[1]
+    compared = [i for i in held_out if ids[i] in new_ids]
+    assert 0 < len(compared) < len(held_out)
+    assert table["model"].to_list() == ["candidate v3", "active v1", "mean predictor (baseline)"]
+    assert table["validation_rows"][0] == len(compared)
+    assert said.startswith(f"the {len(compared)} of the {len(held_out)} validation rows held out from the candidate")
+    assert "after active v1 was created" in said
+    matrix = xgb.load().DMatrix(data.features[compared].select(FEATURES).to_numpy(), feature_names=FEATURES)
+    active_error = np.mean(np.abs(np.clip(active.booster.predict(matrix), 0, 100) - data.label[compared]))
+    assert table.filter(table["model"] == "active v1")["mae"][0] == pytest.approx(active_error, rel=1e-5)

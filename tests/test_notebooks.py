@@ -12,10 +12,12 @@ from types import SimpleNamespace
 
 import altair as alt
 import marimo as mo
+import polars as pl
 import pytest
 
 from devtrace import analytics
 from devtrace.features import FEATURES
+from devtrace.ml import training
 from devtrace.ml.pipeline import train_and_register
 from devtrace.store import create_store, insert_event
 from tests.analytics_support import event
@@ -272,6 +274,32 @@ def test_retraining_trains_nothing_on_load(base_store, monkeypatch):
     assert "candidate" not in defs and "comparison" not in defs
     assert [v["version"] for v in defs["versions"]] == ["v1"] and defs["active_version"] == "v1"
     assert dict(defs["label_counts"].iter_rows()) == {"human": 5, "prediction": 1201}
+
+
+def test_retraining_compares_with_the_active_model_only_on_labels_given_after_it(store, monkeypatch):
+    from devtrace.labels import label
+
+    time.sleep(1.1)  # after the second v1 was created in
+    newer = analytics.sql("SELECT id FROM events WHERE human_label IS NULL ORDER BY id LIMIT 60", path=store)["id"]
+    for event_id in newer:
+        label(event_id, 50, by="tester", path=store)
+    form = {"mix_radio": mo.ui.radio(options=["human", "blend"], value="human"),
+            "pseudo_weight": mo.ui.slider(0.05, 1.0, value=0.3), "n_estimators": mo.ui.number(value=30),
+            "max_depth": mo.ui.slider(1, 10, value=3), "learning_rate": mo.ui.number(value=0.3),
+            "seed": mo.ui.number(value=42), "train_button": SimpleNamespace(value=True)}  # Train pressed
+    defs = run_notebook("retraining", store, monkeypatch, **form)
+    comparison, said = defs["comparison"], defs["compared_rows"]
+    # Labels given in a later second than the one v1 records as its creation: the 60, and the
+    # fixture's 5 if they came that late.
+    v1_created = dt.datetime.fromisoformat(defs["versions"][0]["created_at"]).replace(tzinfo=None)
+    labeled = defs["training_frame"].filter(pl.col("productivity_label").is_not_null())
+    unseen = set(labeled.filter(pl.col("human_label_at") >= v1_created + dt.timedelta(seconds=1))["id"])
+    held_out = training.split(labeled.height, 42)[1]
+    compared = sum(labeled["id"][int(i)] in unseen for i in held_out)
+    assert labeled.height == 5 + 60 and set(newer) <= unseen and compared > 0
+    assert comparison["model"].to_list() == ["candidate v2", "active v1", "mean predictor (baseline)"]
+    assert comparison["validation_rows"][0] == compared
+    assert said.startswith(f"the {compared} of the {len(held_out)} validation rows") and "after active v1" in said
 
 
 def test_retraining_loads_without_xgboost(base_store):
