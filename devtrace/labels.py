@@ -10,6 +10,7 @@ import time
 
 from devtrace.errors import DevtraceError
 from devtrace.store import open_store
+from devtrace.store.transaction import write_transaction
 
 SOURCES = ("human", "pseudo")
 
@@ -29,8 +30,7 @@ def label(
         raise DevtraceError(f"label source must be 'human' or 'pseudo' (got {source!r})")
     conn = open_store(path)
     try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(conn):
             if conn.execute("SELECT 1 FROM command_events WHERE id = ?", (event_id,)).fetchone() is None:
                 raise DevtraceError(f"no event {event_id!r} in the store (see `devtrace events`)")
             cursor = conn.execute(
@@ -38,10 +38,6 @@ def label(
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (event_id, float(value), source, by, note, time.time()),
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
     finally:
         conn.close()
     return cursor.lastrowid

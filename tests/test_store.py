@@ -165,3 +165,76 @@ def test_statement_splitter_keeps_triggers_whole():
     assert len(statements(script)) == 2
     with pytest.raises(ValueError):
         statements("CREATE TABLE t (a")
+
+
+def test_refused_foreign_file_leaves_the_folder_untouched_too(store):
+    store.mkdir()
+    db = store / "devtrace.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE command_events (x)")  # a name clash, not a DevTrace store
+    conn.commit()
+    conn.close()
+    before = digest(db)
+    with pytest.raises(StoreError, match="left as it was"):
+        create_store(store)
+    assert digest(db) == before
+    assert sorted(p.name for p in store.iterdir()) == ["devtrace.db"]
+
+
+def test_store_in_a_project_folder_does_not_hide_the_project_from_git(repo):
+    done = devtrace("run", "--path", ".", "--", "sh", "-c", "echo new > new.py && echo x >> a.txt", cwd=repo)
+    assert done.returncode == 0 and b"recorded" in done.stderr
+    assert not (repo / ".gitignore").exists()
+    from tests.support import git
+
+    assert "new.py" in git(repo, "status", "--porcelain")
+
+
+def test_events_cannot_be_deleted_even_through_a_writable_connection(store, repo):
+    assert devtrace("run", "--keep-noop", "--path", str(store), "--", "true", cwd=repo).returncode == 0
+    conn = sqlite3.connect(store / "devtrace.db")
+    with pytest.raises(sqlite3.IntegrityError, match="never deleted"):
+        conn.execute("DELETE FROM command_events")
+    conn.close()
+    assert len(rows(store)) == 1
+
+
+def test_a_store_without_write_access_gets_a_clear_sentence():
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    top = Path(tempfile.mkdtemp(prefix="devtrace-readonly-"))  # traversable by another user
+    try:
+        store = top / "store"
+        create_store(store).close()
+        os.chmod(top, 0o755)
+        os.chmod(store, 0o555)
+        os.chmod(store / "devtrace.db", 0o444)
+        done = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m", "devtrace",
+             "events", "--path", str(store)],
+            capture_output=True, text=True, cwd=top, env={**os.environ, "HOME": str(top)},
+        )
+    finally:
+        os.chmod(top / "store", 0o755)
+        shutil.rmtree(top)
+    assert done.returncode == 1
+    assert "write access" in done.stderr and done.stderr.count("\n") == 1, done.stderr
+
+
+def test_an_id_collision_gets_a_new_id_instead_of_losing_the_event(store):
+    from devtrace.store import insert_event
+
+    conn = create_store(store)
+    event = {"id": "evt_000000000001", "executed_at": 1.0, "command_hash": "h", "duration_ms": 1,
+             "exit_code": 0, "timed_out": 0}
+    insert_event(conn, dict(event))
+    second = dict(event)
+    insert_event(conn, second)
+    conn.close()
+    assert second["id"] != event["id"]
+    assert len(rows(store)) == 2

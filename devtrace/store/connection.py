@@ -28,11 +28,16 @@ def create_store(path: str | os.PathLike | None = None) -> sqlite3.Connection:
         raise StoreError(f"{directory} exists and is not a directory")
     try:
         os.makedirs(directory, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the store at {directory}: {exc.strerror}") from None
+    conn = _connect(os.path.join(directory, paths.DB_NAME))  # refuses a foreign file untouched
+    try:
         _ignore_in_git(directory)
         _create_key(os.path.join(directory, paths.KEY_NAME))
     except OSError as exc:
-        raise StoreError(f"cannot create the store at {directory}: {exc.strerror}") from None
-    return _connect(os.path.join(directory, paths.DB_NAME))
+        conn.close()
+        raise StoreError(f"cannot write to the store at {directory}: {exc.strerror}") from None
+    return conn
 
 
 def _connect(db: str) -> sqlite3.Connection:
@@ -50,6 +55,8 @@ def _connect(db: str) -> sqlite3.Connection:
         conn.execute("PRAGMA foreign_keys = ON")
     except sqlite3.DatabaseError as exc:
         conn.close()
+        if "readonly" in str(exc) or "unable to open" in str(exc):
+            raise StoreError(f"cannot write to {db}: DevTrace needs write access to the store and its folder") from None
         raise StoreError(f"{db} is not a usable DevTrace store ({exc})") from None
     except StoreError:
         conn.close()
@@ -57,10 +64,18 @@ def _connect(db: str) -> sqlite3.Connection:
     return conn
 
 
+# What DevTrace itself keeps in a store folder.
+_OWN_FILES = {paths.DB_NAME, f"{paths.DB_NAME}-wal", f"{paths.DB_NAME}-shm", f"{paths.DB_NAME}-journal",
+              paths.KEY_NAME, paths.CONFIG_NAME, "model-xgb", "models", "scoring.lock", "autoscore.log"}
+
+
 def _ignore_in_git(directory: str) -> None:
-    """Keep the store out of version control wherever it is created."""
+    """Keep the store out of version control: a `.gitignore` of `*` in its folder, but only
+    when the folder holds nothing but the store (`--path .` must not hide a project)."""
     ignore = os.path.join(directory, ".gitignore")
-    if not os.path.exists(ignore):
+    if os.path.exists(ignore):
+        return
+    if all(name in _OWN_FILES or name.startswith(paths.KEY_NAME) for name in os.listdir(directory)):
         with open(ignore, "w") as f:
             f.write("# Created by DevTrace: the store stays out of version control.\n*\n")
 

@@ -43,7 +43,6 @@ def upgrade(conn: sqlite3.Connection, db: str) -> None:
     """Bring the store to the latest schema, or refuse a file that is not a DevTrace store."""
     latest = latest_version()
     _check(conn, db, latest)
-    conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("BEGIN IMMEDIATE")
     try:
         current = _check(conn, db, latest)  # another process may have migrated meanwhile
@@ -70,6 +69,7 @@ def upgrade(conn: sqlite3.Connection, db: str) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+    conn.execute("PRAGMA journal_mode = WAL")  # only now: a refused file keeps its journal mode
 
 
 def _check(conn: sqlite3.Connection, db: str, latest: int) -> int:

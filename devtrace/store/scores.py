@@ -8,6 +8,8 @@ import sqlite3
 import time
 from collections.abc import Iterable
 
+from devtrace.store.transaction import write_transaction
+
 PENDING = "SELECT count(*) FROM command_events WHERE scored_at IS NULL"
 
 
@@ -20,15 +22,10 @@ def write_scores(conn: sqlite3.Connection, scores: Iterable[tuple], model_ref: s
     transaction; returns how many events were updated."""
     now = time.time()
     rows = [(pred, feature, value, model_ref, now, event_id) for event_id, pred, feature, value in scores]
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(conn):
         cursor = conn.executemany(
             "UPDATE command_events SET predicted_productivity = ?, top_contribution_feature = ?,"
             " top_contribution_value = ?, model_ref = ?, scored_at = ? WHERE id = ?",
             rows,
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return cursor.rowcount
