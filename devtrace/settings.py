@@ -1,19 +1,17 @@
 """Capture settings: command-line flag > environment > `<path>/config.toml` > default.
 
-Standard library only, and no dataclasses: this is read on every captured command.
+A mistake in a setting never costs an event: the setting falls back to its default and the
+problem is reported. Standard library only, and no dataclasses: this is read on every
+captured command.
 """
 
 import os
 
 from devtrace import paths
-from devtrace.errors import DevtraceError
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
-
-
-class SettingsError(DevtraceError):
-    """The config file or an environment variable holds a value DevTrace cannot use."""
+KNOWN_KEYS = ("keep_noop", "record_program", "hash_key")
 
 
 class Settings:
@@ -28,42 +26,52 @@ class Settings:
         self.hash_key = hash_key
 
 
-def load(directory: str) -> Settings:
-    values = _read_config(os.path.join(directory, paths.CONFIG_NAME))
+def load(directory: str) -> tuple[Settings, list[str]]:
+    """The settings in force, and a sentence for each problem found on the way."""
+    problems: list[str] = []
+    values = _read_config(os.path.join(directory, paths.CONFIG_NAME), problems)
     return Settings(
-        keep_noop=_flag("DEVTRACE_KEEP_NOOP", values, "keep_noop", False),
-        record_program=_flag("DEVTRACE_RECORD_PROGRAM", values, "record_program", True),
-        hash_key=os.environ.get("DEVTRACE_HASH_KEY") or _text(values, "hash_key"),
-    )
+        keep_noop=_flag("DEVTRACE_KEEP_NOOP", values, "keep_noop", False, problems),
+        record_program=_flag("DEVTRACE_RECORD_PROGRAM", values, "record_program", True, problems),
+        hash_key=os.environ.get("DEVTRACE_HASH_KEY") or _text(values, "hash_key", problems),
+    ), problems
 
 
-def _read_config(file: str) -> dict:
+def _read_config(file: str, problems: list[str]) -> dict:
     if not os.path.isfile(file):
         return {}
     import tomllib  # only paid for by stores that have a config file
 
     try:
         with open(file, "rb") as f:
-            return tomllib.load(f)
+            values = tomllib.load(f)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise SettingsError(f"{file} is not valid TOML ({exc})") from None
+        problems.append(f"{file} is not valid TOML ({exc}); using the defaults")
+        return {}
+    for key in values:
+        if key not in KNOWN_KEYS:
+            problems.append(f"{file}: unknown setting {key!r} ignored (known: {', '.join(KNOWN_KEYS)})")
+    return values
 
 
-def _flag(env: str, values: dict, key: str, default: bool) -> bool:
+def _flag(env: str, values: dict, key: str, default: bool, problems: list[str]) -> bool:
     raw = os.environ.get(env)
     if raw is not None and raw.strip():
         word = raw.strip().lower()
         if word in _TRUE or word in _FALSE:
             return word in _TRUE
-        raise SettingsError(f"{env}={raw!r} is not a yes/no value (use 1 or 0)")
+        problems.append(f"{env}={raw!r} is not a yes/no value (use 1 or 0); using {key} = {str(default).lower()}")
+        return default
     value = values.get(key, default)
     if not isinstance(value, bool):
-        raise SettingsError(f"{key} in {paths.CONFIG_NAME} must be true or false")
+        problems.append(f"{key} in {paths.CONFIG_NAME} must be true or false; using {str(default).lower()}")
+        return default
     return value
 
 
-def _text(values: dict, key: str) -> str | None:
+def _text(values: dict, key: str, problems: list[str]) -> str | None:
     value = values.get(key)
     if value is not None and not (isinstance(value, str) and value):
-        raise SettingsError(f"{key} in {paths.CONFIG_NAME} must be a non-empty string")
+        problems.append(f"{key} in {paths.CONFIG_NAME} must be a non-empty string; ignored")
+        return None
     return value

@@ -5,6 +5,8 @@ import hmac
 import subprocess
 import sys
 
+import pytest
+
 from devtrace.capture.hmac256 import hmac_sha256_hex
 from tests.support import devtrace, devtrace_env, rows
 
@@ -88,12 +90,23 @@ def test_store_path_from_environment(repo, tmp_path):
     assert len(rows(shared)) == 1
 
 
-def test_bad_config_is_reported_and_the_command_result_stands(repo, store):
+@pytest.mark.parametrize(
+    "config, env, warning",
+    [
+        ("keep_noop = maybe\n", {}, b"not valid TOML"),
+        ('keep_noop = "yes"\n', {}, b"must be true or false"),
+        ("keep-noop = true\n", {}, b"unknown setting 'keep-noop'"),
+        ("", {"DEVTRACE_RECORD_PROGRAM": "perhaps"}, b"not a yes/no value"),
+    ],
+)
+def test_a_bad_setting_is_reported_and_the_event_still_recorded(repo, store, config, env, warning):
     store.mkdir()
-    (store / "config.toml").write_text("keep_noop = maybe\n")
-    done = devtrace("run", "--path", str(store), "--", "sh", "-c", "exit 4", cwd=repo)
+    (store / "config.toml").write_text(config)
+    (repo / "a.txt").write_text("dirty\n")  # not a no-op, whatever keep_noop says
+    done = devtrace("run", "--path", str(store), "--", "sh", "-c", "exit 4", cwd=repo, env=devtrace_env(**env))
     assert done.returncode == 4
-    assert b"event not recorded" in done.stderr and b"not valid TOML" in done.stderr
+    assert warning in done.stderr and b"recorded evt_" in done.stderr
+    assert rows(store)[0]["exit_code"] == 4
 
 
 def test_usage_errors_are_one_line_with_exit_2(repo):

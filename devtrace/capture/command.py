@@ -114,6 +114,8 @@ def capture(argv: list[str], options: dict, signals) -> int:
         print(f"devtrace: {outcome.error}", file=sys.stderr)
     try:
         with recorder.Recorder(options.get("path")) as rec:  # opens the store while git works
+            for problem in rec.problems:
+                print(f"devtrace: warning: {problem}", file=sys.stderr)
             after = git.finish_snapshot(root, pending)
             from_start = git.finish_snapshot(root, pending_from_start) if moved else after
             summary = rec.record(argv, options, outcome, root, before, after, from_start)

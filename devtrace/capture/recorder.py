@@ -17,7 +17,7 @@ class Recorder:
 
     def __enter__(self) -> "Recorder":
         try:
-            self.settings = settings_mod.load(self.directory)
+            self.settings, self.problems = settings_mod.load(self.directory)
             self.key = identity.load_key(self.directory, self.settings)
         except BaseException:
             self.conn.close()
