@@ -3,7 +3,9 @@
 Nothing is ever downloaded. DuckDB's SQLite extension is loaded from the
 duckdb-extension-sqlite-scanner package (its version must equal DuckDB's), and extension
 auto-install and auto-load are off, so a missing piece fails instead of reaching the network.
-The store is attached read-only: a query can never change it.
+The store is attached read-only, so a query through `store` cannot change it (SQL that
+attaches the file again for writing still meets the store's triggers: events are never
+deleted, and only their score columns can change).
 """
 
 import importlib.util

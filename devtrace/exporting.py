@@ -14,6 +14,8 @@ def export_events(out: str | Path, fmt: str, path: str | None = None) -> int:
     if fmt not in FORMATS:
         raise DevtraceError(f"unknown export format {fmt!r} (choose one of {', '.join(FORMATS)})")
     out = Path(out)
+    if out.is_dir():
+        raise DevtraceError(f"cannot write {out}: it is a folder (give a file name)")
     if not out.parent.is_dir():
         raise DevtraceError(f"cannot write {out}: folder {out.parent} does not exist")
     frame = analytics.events(path=path)
@@ -25,5 +27,5 @@ def export_events(out: str | Path, fmt: str, path: str | None = None) -> int:
         else:
             frame.write_ndjson(out)
     except OSError as exc:
-        raise DevtraceError(f"cannot write {out}: {exc.strerror}") from None
+        raise DevtraceError(f"cannot write {out}: {exc.strerror or exc}") from None
     return frame.height

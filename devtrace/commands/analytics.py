@@ -121,7 +121,7 @@ def _write(frame, fmt: str, out: Path | None) -> None:
         else:
             text = frame.write_parquet(out)
     except OSError as exc:
-        raise DevtraceError(f"cannot write {out}: {exc.strerror}") from None
+        raise DevtraceError(f"cannot write {out}: {exc.strerror or exc}") from None
     except pl.exceptions.PolarsError as exc:
         raise DevtraceError(f"cannot write the result as {fmt}: {str(exc).splitlines()[0]}") from None
     if out is None:
