@@ -127,3 +127,27 @@ def test_capture_path_imports_only_the_standard_library(repo, store):
     heavy = {"typer", "click", "rich", "polars", "duckdb", "numpy", "xgboost", "shap", "pyarrow"}
     assert not {name.split(".")[0] for name in imported} & heavy
     assert "devtrace.capture.runner" in imported  # the measurement did see the capture path
+
+
+def test_a_worktree_has_the_repo_id_of_its_main_checkout(repo, store):
+    from tests.support import git
+
+    worktree = repo.parent / "wt"
+    git(repo, "worktree", "add", "-q", "-b", "side", str(worktree))
+    for where in (repo, worktree):
+        devtrace("run", "--keep-noop", "--path", str(store), "--", "true", cwd=where)
+    main, linked = rows(store)
+    assert main["repo_id"] == linked["repo_id"]
+
+
+def test_repo_id_follows_the_origin_url_across_clones(repo, tmp_path):
+    from tests.support import git
+
+    git(repo, "remote", "add", "origin", "https://example.com/team/project.git")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    git(clone, "remote", "set-url", "origin", "https://example.com/team/project.git")
+    env = devtrace_env(DEVTRACE_HASH_KEY="org")
+    for where, store in ((repo, tmp_path / "s1"), (clone, tmp_path / "s2")):
+        devtrace("run", "--keep-noop", "--path", str(store), "--", "true", cwd=where, env=env)
+    assert rows(tmp_path / "s1")[0]["repo_id"] == rows(tmp_path / "s2")[0]["repo_id"]

@@ -40,12 +40,7 @@ def head(root: str) -> str | None:
     git_dir = _git_dir(root)
     if git_dir is None:
         return None
-    common = git_dir
-    try:
-        with open(os.path.join(git_dir, "commondir"), encoding="utf-8") as f:  # linked worktree
-            common = os.path.join(git_dir, f.read().strip())
-    except OSError:
-        pass
+    common = common_dir(root)
     text = _read(os.path.join(git_dir, "HEAD"))
     if text is None or not text.startswith("ref: "):
         return text  # detached: the commit id itself
@@ -59,6 +54,16 @@ def head(root: str) -> str | None:
         if name == ref:
             return commit
     return None
+
+
+def common_dir(root: str) -> str | None:
+    """The repository's shared git directory: config, refs and objects live there, also
+    for a linked worktree (whose own git directory holds only its HEAD and index)."""
+    git_dir = _git_dir(root)
+    if git_dir is None:
+        return None
+    linked = _read(os.path.join(git_dir, "commondir"))
+    return os.path.normpath(os.path.join(git_dir, linked)) if linked else git_dir
 
 
 def _git_dir(root: str) -> str | None:

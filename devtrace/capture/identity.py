@@ -3,6 +3,7 @@
 import os
 
 from devtrace import paths
+from devtrace.capture.git import common_dir
 from devtrace.capture.hmac256 import hmac_sha256_hex
 from devtrace.settings import Settings
 
@@ -46,15 +47,18 @@ def _start_time(pid: int) -> str:
 
 
 def repo_id(key: bytes, root: str) -> str:
-    """The origin remote's URL if there is one (the same repo on every machine), else the path."""
-    return "repo_" + keyed_hash(key, _origin_url(root) or os.path.realpath(root))[:16]
+    """The origin remote's URL if there is one (the same repo on every machine), else the
+    repository's shared git directory (a worktree counts as its main checkout)."""
+    shared = common_dir(root)
+    origin = _origin_url(shared) if shared else None
+    return "repo_" + keyed_hash(key, origin or os.path.realpath(shared or root))[:16]
 
 
-def _origin_url(root: str) -> str | None:
+def _origin_url(git_dir: str) -> str | None:
     try:
-        with open(os.path.join(root, ".git", "config"), encoding="utf-8", errors="replace") as f:
+        with open(os.path.join(git_dir, "config"), encoding="utf-8", errors="replace") as f:
             lines = f.read().splitlines()
-    except OSError:  # also a worktree, whose .git is a file: the path identifies it then
+    except OSError:
         return None
     in_origin = False
     for line in lines:

@@ -14,6 +14,8 @@ def open_store(path: str | os.PathLike | None = None) -> sqlite3.Connection:
     """Open an existing store (migrating it if it is older), or fail with a StoreError."""
     directory = paths.store_dir(path)
     db = os.path.join(directory, paths.DB_NAME)
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise StoreError(f"the store path {directory} is a file; a store is a folder (see --path, $DEVTRACE_PATH)")
     if not os.path.isfile(db):
         raise StoreError(
             f"no DevTrace store at {directory} (create one with `devtrace init --path {directory}`)"
