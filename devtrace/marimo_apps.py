@@ -73,8 +73,7 @@ def export_report(out: str | os.PathLike, path: str | os.PathLike | None = None)
     The page renders with marimo's frontend, which it loads from the jsDelivr CDN.
     """
     out = os.path.abspath(os.fspath(out))
-    if not os.path.isdir(os.path.dirname(out)):
-        raise DevtraceError(f"cannot write {out}: folder {os.path.dirname(out)} does not exist")
+    _check_writable(out)
     env = marimo_env(path)
     # marimo saves a snapshot of the outputs in __marimo__/ beside the notebook it exports:
     # export a copy, so the store's data is not left inside the installed package.
@@ -83,9 +82,29 @@ def export_report(out: str | os.PathLike, path: str | os.PathLike | None = None)
         command = [sys.executable, "-m", "marimo", "export", "html", notebook, "--output", out, "--no-include-code", "--force"]
         done = subprocess.run(command, env=env, capture_output=True, text=True)
     if done.returncode != 0:
-        # marimo names the first failure first, then sums up ("some cells failed to execute").
+        crash = _exception_line(done.stderr)
+        if crash:  # marimo itself stopped, not a cell
+            raise DevtraceError(f"cannot write the report to {out}: {crash}")
+        # marimo names the first failing cell first, then sums up ("some cells failed to execute").
         reason = _first_line(done.stderr) or _first_line(done.stdout) or f"marimo exited with {done.returncode}"
         raise DevtraceError(f"the analysis notebook failed on this store: {reason}")
+
+
+def _check_writable(out: str) -> None:
+    if os.path.isdir(out):
+        raise DevtraceError(f"cannot write the report to {out}: it is a folder (name the file, e.g. {os.path.join(out, 'report.html')})")
+    if not os.path.isdir(os.path.dirname(out)):
+        raise DevtraceError(f"cannot write {out}: folder {os.path.dirname(out)} does not exist")
+
+
+def _exception_line(text: str) -> str:
+    """The exception the last Python traceback in `text` ends in ("OSError: ..."), or ""."""
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last):")]
+    if not starts:
+        return ""
+    # A traceback's frames are indented; the first line after them names the exception.
+    return next((line.strip() for line in lines[starts[-1] + 1:] if line.strip() and not line[0].isspace()), "")
 
 
 def _first_line(text: str) -> str:

@@ -20,7 +20,7 @@ from devtrace.features import FEATURES
 from devtrace.ml import training
 from devtrace.ml.pipeline import train_and_register
 from devtrace.store import create_store, insert_event
-from tests.analytics_support import event
+from tests.analytics_support import build_store, event
 from tests.browser import Browser, chromium_path
 from tests.notebook_support import (
     NOTEBOOKS, REPO, MarimoServer, capture_real_commands, free_port, init_repo, insert_synthetic_sessions,
@@ -180,6 +180,8 @@ def test_report_uses_devtrace_path_by_default(base_store, tmp_path):
     [
         (["report", "--path", "nowhere"], "no DevTrace store at nowhere"),
         (["report", "--out", "missing/report.html"], "folder"),
+        (["report", "--out", "."], "it is a folder (name the file, e.g."),
+        (["report", "--out", "r" * 300 + ".html"], "OSError: [Errno 36] File name too long"),
         (["notebook", "analysis", "--path", "nowhere"], "no DevTrace store at nowhere"),
     ],
 )
@@ -188,6 +190,15 @@ def test_user_errors_end_in_one_line(args, message, base_store, tmp_path):
     assert done.returncode == 1
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert not (tmp_path / "report.html").exists()
+
+
+def test_report_on_a_store_the_notebook_fails_on_names_the_failing_cell(tmp_path):
+    # A damaged row: SQLite keeps a value of any type.
+    damaged = event(time.time(), id="evt_bad", executed_at="yesterday")
+    store = build_store(tmp_path / "store", [event(time.time(), id="evt_ok"), damaged])
+    done = devtrace("report", "--path", str(store), cwd=tmp_path, text=True)
+    assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "the analysis notebook failed on this store: MarimoExceptionRaisedError: Mismatch Type Error" in done.stderr
 
 
 def test_notebook_command_serves_the_notebook_on_the_store(base_store, tmp_path):
