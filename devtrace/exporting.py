@@ -3,8 +3,9 @@
 from pathlib import Path
 
 from devtrace.errors import DevtraceError
+from devtrace.frames import WRITERS, write_frame
 
-FORMATS = ("csv", "parquet", "jsonl")
+FORMATS = tuple(WRITERS)
 
 
 def export_events(out: str | Path, fmt: str, path: str | None = None) -> int:
@@ -14,18 +15,8 @@ def export_events(out: str | Path, fmt: str, path: str | None = None) -> int:
     if fmt not in FORMATS:
         raise DevtraceError(f"unknown export format {fmt!r} (choose one of {', '.join(FORMATS)})")
     out = Path(out)
-    if out.is_dir():
-        raise DevtraceError(f"cannot write {out}: it is a folder (give a file name)")
     if not out.parent.is_dir():
         raise DevtraceError(f"cannot write {out}: folder {out.parent} does not exist")
     frame = analytics.events(path=path)
-    try:
-        if fmt == "csv":
-            frame.write_csv(out)
-        elif fmt == "parquet":
-            frame.write_parquet(out)
-        else:
-            frame.write_ndjson(out)
-    except OSError as exc:
-        raise DevtraceError(f"cannot write {out}: {exc.strerror or exc}") from None
+    write_frame(frame, out, fmt)
     return frame.height

@@ -5,6 +5,7 @@ import os
 import polars as pl
 
 from devtrace.errors import DevtraceError
+from devtrace.frames import write_frame
 
 FORMATS = (".csv", ".parquet")
 
@@ -37,13 +38,9 @@ def read_dataset(path: str | os.PathLike) -> pl.DataFrame:
 
 
 def write_dataset(frame: pl.DataFrame, path: str | os.PathLike) -> None:
-    ext = file_format(path)
-    folder = os.path.dirname(os.path.abspath(path))
+    fmt = file_format(path).lstrip(".")
     try:
-        os.makedirs(folder, exist_ok=True)
-        if ext == ".parquet":
-            frame.write_parquet(path)
-        else:
-            frame.write_csv(path)
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     except OSError as exc:
         raise DevtraceError(f"cannot write {os.fspath(path)}: {exc.strerror or exc}") from None
+    write_frame(frame, path, fmt)
