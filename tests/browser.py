@@ -131,9 +131,10 @@ class Browser:
     def toasts(self) -> list[str]:
         return self.evaluate("window.__toasts || []")
 
-    def fill(self, label: str, text: str) -> None:
-        """Replace the text of the input labeled `label` (the nearest text around it), press Enter."""
-        found = self.evaluate(f"""(() => {{
+    def fill(self, label: str, text: str, timeout: float = 30.0) -> None:
+        """Replace the text of the input labeled `label` (the nearest text around it), press
+        Enter; waits for the input, which a re-running cell may still be drawing."""
+        self.wait_for(f"""(() => {{
             const labelOf = (input) => {{
                 for (let node = input, i = 0; node && i < 6; i++) {{
                     node = node.parentElement || node.getRootNode().host;
@@ -147,8 +148,7 @@ class Browser:
             input.focus();
             input.select();
             return true;
-        }})()""")
-        assert found, f"no input labeled {label!r}"
+        }})()""", timeout=timeout)
         self.call("Input.insertText", text=text)
         for kind in ("keyDown", "keyUp"):
             self.call("Input.dispatchKeyEvent", type=kind, key="Enter", code="Enter", windowsVirtualKeyCode=13)
