@@ -1,5 +1,9 @@
 """The model and the store: label blending, pending scores, auto-scoring of captured events."""
 
+import fcntl
+import json
+import os
+import shutil
 import time
 
 import numpy as np
@@ -8,7 +12,7 @@ import pytest
 
 import devtrace
 from devtrace.features import FEATURES
-from devtrace.ml import pipeline, training
+from devtrace.ml import autoscore, pipeline, training
 from devtrace.store import open_store
 from devtrace.store.scores import write_scores
 from tests.ml_support import add_events, cli, cli_json, dataset, model_store, score_row  # noqa: F401  (fixtures)
@@ -128,3 +132,24 @@ def test_without_a_model_capture_records_and_scores_stay_null(repo, tmp_path):
     run_cli("run", "--path", str(store), "--", "sh", "-c", "echo z >> a.txt", cwd=repo, check=True)
     listed = cli_json("events", "--path", str(store), cwd=repo)
     assert len(listed) == 1 and listed[0]["predicted_productivity"] is None and listed[0]["scored_at"] is None
+
+
+def test_events_does_not_wait_forever_for_a_busy_scorer(repo, model_store, tmp_path):
+    """A scorer stuck on the lock: `devtrace events` waits a bounded time, then lists the event unscored."""
+    store = tmp_path / "busy"
+    shutil.copytree(model_store / "model-xgb", store / "model-xgb")
+    lock = os.open(store / "scoring.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(lock, fcntl.LOCK_EX)  # what a scorer at work holds
+    try:
+        run_cli("run", "--path", str(store), "--", "sh", "-c", "echo w >> a.txt", cwd=repo, check=True)
+        started = time.monotonic()
+        listed = run_cli("events", "--path", str(store), "--json", cwd=repo, text=True)
+        waited = time.monotonic() - started
+    finally:
+        os.close(lock)
+    assert listed.returncode == 0, listed.stderr
+    assert autoscore.READER_WAIT_SECONDS <= waited < autoscore.READER_WAIT_SECONDS + 20
+    assert "another scorer is still at work" in listed.stderr
+    assert [e["predicted_productivity"] for e in json.loads(listed.stdout)] == [None]
+    after = cli_json("events", "--path", str(store), cwd=repo)  # the lock is free again: this reader scores
+    assert after[0]["model_ref"] == "v1" and after[0]["predicted_productivity"] is not None

@@ -5,6 +5,8 @@ model file exists and starts `python -m devtrace.ml.autoscore` detached. That pr
 `devtrace events` before it reads, score whatever is pending. One scorer works at a time
 (an flock on `<path>/scoring.lock`); a scorer that finds the lock taken leaves the work to
 the holder, which looks for pending events again after releasing it, so none is missed.
+A reader waits for the holder at most READER_WAIT_SECONDS, then shows the events unscored:
+a scorer working through a large backlog must not hold `devtrace events` hostage.
 
 This module imports Polars and XGBoost only once it knows there is something to score.
 """
@@ -21,6 +23,7 @@ from devtrace.errors import DevtraceError
 LOCK_NAME = "scoring.lock"
 LOG_NAME = "autoscore.log"
 ACTIVE_MODEL = os.path.join("model-xgb", "model.json")
+READER_WAIT_SECONDS = 5.0
 
 
 def has_model(directory: str, model_dir: str | None = None) -> bool:
@@ -49,19 +52,23 @@ def spawn(directory: str, model_dir: str | None = None) -> bool:
     return True
 
 
-def score_pending(path=None, model_dir: str | None = None, *, wait: bool = True) -> int:
+def score_pending(path=None, model_dir: str | None = None, *, wait: float = 0.0) -> int:
     """Score every unscored event; returns how many were scored by this call.
 
-    With `wait`, first waits for a scorer already at work (a reader wants fresh scores);
-    without it, leaves the work to that scorer.
+    With `wait` > 0, first waits up to that many seconds for a scorer already at work (a
+    reader wants fresh scores) and fails if it is still at work then; without it, leaves the
+    work to that scorer.
     """
     directory = paths.store_dir(path)
     if not has_model(directory, model_dir) or not os.path.isfile(os.path.join(directory, paths.DB_NAME)):
         return 0
-    scored, blocking = 0, wait
+    scored, patience = 0, wait
     while _pending(directory):
-        lock = _lock(directory, blocking)
+        lock = _lock(directory, patience)
         if lock is None:
+            if patience:
+                raise DevtraceError(f"another scorer is still at work after {patience:g} s; "
+                                    "its scores appear when it finishes")
             return scored
         try:
             while _pending(directory):
@@ -73,14 +80,14 @@ def score_pending(path=None, model_dir: str | None = None, *, wait: bool = True)
                 scored += done
         finally:
             os.close(lock)
-        blocking = False
+        patience = 0.0
     return scored
 
 
 def score_before_reading(path=None) -> None:
     """Bring scores up to date before the store is shown; a failure is reported, not fatal."""
     try:
-        score_pending(path, wait=True)
+        score_pending(path, wait=READER_WAIT_SECONDS)
     except DevtraceError as exc:
         print(f"devtrace: events not scored: {exc}", file=sys.stderr)
 
@@ -96,14 +103,19 @@ def _pending(directory: str) -> int:
         conn.close()
 
 
-def _lock(directory: str, blocking: bool) -> int | None:
+def _lock(directory: str, patience: float) -> int | None:
+    """The scoring lock's descriptor, trying for up to `patience` seconds; None if still taken."""
     fd = os.open(os.path.join(directory, LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                return None
+            time.sleep(0.05)
 
 
 def main(argv: list[str]) -> int:
@@ -114,7 +126,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--model-dir")
     args = parser.parse_args(argv)
     try:
-        score_pending(args.path, args.model_dir, wait=False)
+        score_pending(args.path, args.model_dir)
     except Exception as exc:  # detached: nobody sees stderr, so leave the reason in the store
         with open(os.path.join(paths.store_dir(args.path), LOG_NAME), "a", encoding="utf-8") as log:
             log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {type(exc).__name__}: {exc}\n")
