@@ -14,7 +14,7 @@ with app.setup:
     from devtrace.candidate_review import MIXES, compare_with_active, load_training, shap_dependence
     from devtrace.errors import DevtraceError
     from devtrace.ml import registry, training
-    from devtrace.ml.explain import explain
+    from devtrace.ml.explain import explain, importance_chart as global_importance_chart
     from devtrace.ml.pipeline import train_and_register
 
 
@@ -149,16 +149,7 @@ def _(candidate, candidate_meta, seed, store, training_data, training_frame):
 def _(candidate, training_data, training_frame):
     importance = explain(candidate, training_frame, limit=1, sample=5000).importance
     dependence = shap_dependence(candidate, training_data.features)
-    importance_chart = (
-        alt.Chart(importance)
-        .mark_bar()
-        .encode(
-            x=alt.X("mean_abs_shap:Q", title="Mean |SHAP| (productivity points)"),
-            y=alt.Y("feature:N", sort="-x", title=None),
-            tooltip=["feature:N", alt.Tooltip("mean_abs_shap:Q", format=".2f"), alt.Tooltip("share:Q", format=".1%")],
-        )
-        .properties(title="Global importance", width="container", height=300)
-    )
+    importance_chart = global_importance_chart(importance).properties(width="container", height=300)
     feature_select = mo.ui.dropdown(options=importance["feature"].to_list(), value=importance["feature"][0], label="Dependence of")
     return dependence, feature_select, importance, importance_chart
 

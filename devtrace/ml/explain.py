@@ -115,6 +115,21 @@ def describe(feature: str, value: float | None) -> str:
     return f"{value:.3g}"
 
 
+def importance_chart(importance: pl.DataFrame):
+    """Global importance as an altair bar chart: mean |SHAP| per feature, largest first."""
+    import altair as alt
+
+    return (
+        alt.Chart(importance, title="Global importance: mean |SHAP| (productivity points)")
+        .mark_bar()
+        .encode(
+            x=alt.X("mean_abs_shap:Q", title="mean |SHAP value|"),
+            y=alt.Y("feature:N", sort="-x", title=None),
+            tooltip=["feature", alt.Tooltip("mean_abs_shap:Q", format=".2f"), alt.Tooltip("share:Q", format=".1%")],
+        )
+    )
+
+
 def save_charts(explanation: Explanation, out_dir: str | os.PathLike) -> list[str]:
     """Importance and per-event reason charts, each as HTML (self-contained) and PNG."""
     import altair as alt
@@ -124,15 +139,7 @@ def save_charts(explanation: Explanation, out_dir: str | os.PathLike) -> list[st
         os.makedirs(out_dir, exist_ok=True)
     except OSError as exc:
         raise DevtraceError(f"cannot create {out_dir}: {exc.strerror}") from None
-    importance = (
-        alt.Chart(explanation.importance, title="Global importance: mean |SHAP| (productivity points)")
-        .mark_bar()
-        .encode(
-            x=alt.X("mean_abs_shap:Q", title="mean |SHAP value|"),
-            y=alt.Y("feature:N", sort="-x", title=None),
-            tooltip=["feature", alt.Tooltip("mean_abs_shap:Q", format=".2f"), alt.Tooltip("share:Q", format=".1%")],
-        )
-    )
+    importance = importance_chart(explanation.importance)
     reasons = (
         alt.Chart(explanation.reasons.with_columns(label=pl.col("feature") + " = " + pl.col("value")),
                   title="Top reasons per event (SHAP contribution)")
