@@ -17,6 +17,8 @@ from pathlib import Path
 
 from websockets.sync.client import connect
 
+from tests.support import stop_process
+
 # Every element, and all text, of the page: light DOM and open shadow roots alike.
 ALL_ELEMENTS_JS = """
 function allElements(root = document) {
@@ -171,12 +173,7 @@ class Browser:
         try:
             self._stack.close()
         finally:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+            stop_process(self._process, grace=10)
             shutil.rmtree(self._profile, ignore_errors=True)
 
     def __enter__(self) -> "Browser":

@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 from devtrace.store import create_store, insert_event
-from tests.support import devtrace, devtrace_env, git
+from tests.support import devtrace, devtrace_env, git, stop_process
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
@@ -114,13 +114,7 @@ class MarimoServer:
         return self._log_file.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        stop_process(self._process, grace=15)
 
     def __enter__(self) -> "MarimoServer":
         return self

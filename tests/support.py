@@ -43,3 +43,15 @@ def rows(store: Path, sql: str = "SELECT * FROM command_events ORDER BY executed
         return conn.execute(sql).fetchall()
     finally:
         conn.close()
+
+
+def stop_process(process: subprocess.Popen, grace: float) -> None:
+    """Ask a helper process (browser, server) to end; kill it if it is still there after `grace` s."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -12,6 +12,16 @@ def capture(repo, store, *command, env=None):
     return done
 
 
+def repo_without_a_commit(tmp_path):
+    """A new repository whose only change is a staged two-line file, x.txt."""
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    git(fresh, "init", "-q")
+    (fresh / "x.txt").write_text("1\n2\n")
+    git(fresh, "add", "x.txt")
+    return fresh
+
+
 def test_staged_and_unstaged_edits_of_one_file_are_counted_once(repo, store):
     (repo / "a.txt").write_text("one\ntwo\nthree\nfour\n")
     git(repo, "add", "a.txt")
@@ -66,11 +76,7 @@ def test_outside_a_git_repo_git_fields_are_null_and_the_event_is_recorded(tmp_pa
 
 
 def test_repo_without_a_commit_counts_staged_files(tmp_path, store):
-    fresh = tmp_path / "fresh"
-    fresh.mkdir()
-    git(fresh, "init", "-q")
-    (fresh / "x.txt").write_text("1\n2\n")
-    git(fresh, "add", "x.txt")
+    fresh = repo_without_a_commit(tmp_path)
     (fresh / "untracked.txt").write_text("nope\n")
     capture(fresh, store, "true")
     [event] = rows(store)
@@ -135,11 +141,7 @@ def test_a_commit_is_not_mistaken_for_deleting_lines(repo, store):
 
 
 def test_first_commit_of_a_new_repo_changes_nothing_in_the_tree(tmp_path, store):
-    fresh = tmp_path / "fresh"
-    fresh.mkdir()
-    git(fresh, "init", "-q")
-    (fresh / "x.txt").write_text("1\n2\n")
-    git(fresh, "add", "x.txt")
+    fresh = repo_without_a_commit(tmp_path)
     done = devtrace("run", "--keep-noop", "--path", str(store), "--",
                     "git", "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qm", "first", cwd=fresh)
     assert done.returncode == 0

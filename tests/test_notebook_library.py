@@ -18,6 +18,7 @@ from devtrace.labels import label
 from devtrace.ml import registry, training, xgb
 from devtrace.ml.pipeline import train_and_register
 from tests.analytics_support import DAY, JAN_1, build_store, event
+from tests.notebook_support import insert_synthetic_sessions
 from tests.support import rows
 
 
@@ -63,14 +64,7 @@ def test_queue_puts_the_event_unlike_the_labeled_ones_first(tmp_path):
 
 
 def test_queue_ranks_by_uncertainty_too_when_a_model_is_given(tmp_path):
-    from devtrace.ml.synthetic import generate
-    from devtrace.store import create_store, insert_event
-
-    frame = generate(300, seed=3)
-    conn = create_store(tmp_path / "store")
-    for row in frame.drop("productivity_label").iter_rows(named=True):
-        insert_event(conn, row)
-    conn.close()
+    frame = insert_synthetic_sessions(tmp_path / "store", rows=300, seed=3)
     version = train_and_register(training.dataset_training_data(frame), source="test", path=tmp_path / "store",
                                  n_estimators=30)["version"]
     model = registry.load(registry.active_dir(tmp_path / "store"))
@@ -110,15 +104,8 @@ def test_undo_takes_back_only_the_newest_human_label(small_store):
 
 
 def test_candidate_review_on_a_store(tmp_path):
-    from devtrace.ml.synthetic import generate
-    from devtrace.store import create_store, insert_event
-
     store = tmp_path / "store"
-    frame = generate(400, seed=5)
-    conn = create_store(store)
-    for row in frame.drop("productivity_label").iter_rows(named=True):
-        insert_event(conn, row)
-    conn.close()
+    frame = insert_synthetic_sessions(store, rows=400, seed=5)
     with pytest.raises(DevtraceError, match="no event has a human label"):
         load_training(store, "human")
     for row in frame.head(12).iter_rows(named=True):
@@ -149,15 +136,8 @@ def train_candidate(data, store, seed: int) -> registry.Model:
 
 
 def test_candidate_is_compared_with_the_active_model_on_labels_given_after_it(tmp_path):
-    from devtrace.ml.synthetic import generate
-    from devtrace.store import create_store, insert_event
-
     store = tmp_path / "store"
-    frame = generate(400, seed=5)
-    conn = create_store(store)
-    for row in frame.drop("productivity_label").iter_rows(named=True):
-        insert_event(conn, row)
-    conn.close()
+    frame = insert_synthetic_sessions(store, rows=400, seed=5)
     for row in frame.head(30).iter_rows(named=True):
         label(row["id"], row["productivity_label"], path=store)
     _, data = load_training(store, "human")

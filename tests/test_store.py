@@ -41,6 +41,17 @@ def digest(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def foreign_database(directory, schema):
+    """A SQLite file named like a store but made by something else."""
+    directory.mkdir()
+    db = directory / "devtrace.db"
+    conn = sqlite3.connect(db)
+    conn.execute(schema)
+    conn.commit()
+    conn.close()
+    return db
+
+
 def test_new_store_is_wal_versioned_ignored_by_git_with_a_private_key(store):
     create_store(store).close()
     conn = sqlite3.connect(store / "devtrace.db")
@@ -107,12 +118,7 @@ def test_corrupt_file_is_refused_and_left_untouched(store, make, message):
 
 
 def test_other_sqlite_database_is_refused_untouched(store):
-    store.mkdir()
-    db = store / "devtrace.db"
-    conn = sqlite3.connect(db)
-    conn.execute("CREATE TABLE invoices (id INTEGER)")
-    conn.commit()
-    conn.close()
+    db = foreign_database(store, "CREATE TABLE invoices (id INTEGER)")
     before = digest(db)
     with pytest.raises(StoreError, match="not a DevTrace store"):
         open_store(store)
@@ -168,12 +174,7 @@ def test_statement_splitter_keeps_triggers_whole():
 
 
 def test_refused_foreign_file_leaves_the_folder_untouched_too(store):
-    store.mkdir()
-    db = store / "devtrace.db"
-    conn = sqlite3.connect(db)
-    conn.execute("CREATE TABLE command_events (x)")  # a name clash, not a DevTrace store
-    conn.commit()
-    conn.close()
+    db = foreign_database(store, "CREATE TABLE command_events (x)")  # a name clash, not a DevTrace store
     before = digest(db)
     with pytest.raises(StoreError, match="left as it was"):
         create_store(store)
