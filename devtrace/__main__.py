@@ -1,7 +1,8 @@
 """Entry point of the `devtrace` command.
 
-`devtrace run` is dispatched before typer is imported: capture is the hot path and must
-cost no more than the standard library.
+`devtrace run` and `devtrace hook record` (called by shell and agent hooks after every
+command) are dispatched before typer is imported: capture is the hot path and must cost no
+more than the standard library.
 """
 
 import os
@@ -21,6 +22,10 @@ def main() -> None:
             except (OSError, ValueError):  # closed or broken pipe: nothing left to say
                 pass
         os._exit(code)
+    if sys.argv[1:3] == ["hook", "record"]:
+        from devtrace.capture.hooks.record import main as record_main
+
+        record_main(sys.argv[3:])  # exits 0 whatever happens
     from devtrace.cli import main as cli_main
 
     cli_main()

@@ -4,7 +4,7 @@ import sys
 
 import typer
 
-from devtrace.commands import analytics, core, ml, notebooks
+from devtrace.commands import analytics, core, hook, ml, notebooks
 from devtrace.errors import DevtraceError
 
 app = typer.Typer(
@@ -37,6 +37,7 @@ core.register(app)
 notebooks.register(app)
 analytics.register(app)
 ml.register(app)
+hook.register(app)
 
 
 def main() -> None:

@@ -9,6 +9,8 @@ DEFAULT_DIR = ".devtrace"
 DB_NAME = "devtrace.db"
 KEY_NAME = "hash.key"
 CONFIG_NAME = "config.toml"
+HOOKS_LOG = "hooks.log"  # why a hook writer could not record an event (never what the command was)
+HOOKS_STORE = os.path.join("~", ".devtrace")  # the hooks' store unless --path or $DEVTRACE_PATH says otherwise
 
 
 def store_dir(path: str | os.PathLike | None = None) -> str:

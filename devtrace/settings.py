@@ -11,19 +11,22 @@ from devtrace import paths
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
-KNOWN_KEYS = ("keep_noop", "record_program", "hash_key")
+KNOWN_KEYS = ("keep_noop", "record_program", "hash_key", "ignore")
 
 
 class Settings:
-    """keep_noop: record events whose git state is clean. record_program: store argv[0]'s
-    basename. hash_key: the organisation's key for command hashes (else the store's key)."""
+    """keep_noop: record events whose git state is clean (`devtrace run` only). record_program:
+    store the program's basename. hash_key: the organisation's key for command hashes (else the
+    store's key). ignore: regular expressions; a hooked command line matching one is not recorded."""
 
-    __slots__ = ("keep_noop", "record_program", "hash_key")
+    __slots__ = ("keep_noop", "record_program", "hash_key", "ignore")
 
-    def __init__(self, keep_noop: bool = False, record_program: bool = True, hash_key: str | None = None):
+    def __init__(self, keep_noop: bool = False, record_program: bool = True, hash_key: str | None = None,
+                 ignore: tuple[str, ...] = ()):
         self.keep_noop = keep_noop
         self.record_program = record_program
         self.hash_key = hash_key
+        self.ignore = ignore
 
 
 def load(directory: str) -> tuple[Settings, list[str]]:
@@ -34,6 +37,7 @@ def load(directory: str) -> tuple[Settings, list[str]]:
         keep_noop=_flag("DEVTRACE_KEEP_NOOP", values, "keep_noop", False, problems),
         record_program=_flag("DEVTRACE_RECORD_PROGRAM", values, "record_program", True, problems),
         hash_key=os.environ.get("DEVTRACE_HASH_KEY") or _text(values, "hash_key", problems),
+        ignore=_patterns(values, problems),
     ), problems
 
 
@@ -75,3 +79,22 @@ def _text(values: dict, key: str, problems: list[str]) -> str | None:
         problems.append(f"{key} in {paths.CONFIG_NAME} must be a non-empty string; ignored")
         return None
     return value
+
+
+def _patterns(values: dict, problems: list[str]) -> tuple[str, ...]:
+    """`ignore = ["^ls$", ...]`: the valid regular expressions; each invalid one is reported."""
+    value = values.get("ignore", [])
+    if not isinstance(value, list):
+        problems.append(f"ignore in {paths.CONFIG_NAME} must be a list of regular expressions; ignored")
+        return ()
+    import re
+
+    kept = []
+    for pattern in value:
+        try:
+            re.compile(pattern)
+        except (re.error, TypeError) as exc:
+            problems.append(f"ignore pattern {pattern!r} in {paths.CONFIG_NAME} is not a regular expression ({exc}); skipped")
+        else:
+            kept.append(pattern)
+    return tuple(kept)

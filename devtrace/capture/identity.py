@@ -20,9 +20,27 @@ def keyed_hash(key: bytes, text: str) -> str:
     return hmac_sha256_hex(key, text.encode("utf-8", "surrogateescape"))
 
 
-def command_hash(key: bytes, argv: list[str]) -> str:
-    """HMAC-SHA256 of the exact argv (NUL-joined, so ["a b"] and ["a", "b"] differ)."""
-    return keyed_hash(key, "\0".join(argv))
+def command_hash(key: bytes, words: list[str]) -> str:
+    """HMAC-SHA256 of a command's words, NUL-joined (so ["a b"] and ["a", "b"] differ).
+
+    `devtrace run` hashes its argv; a command line from a shell or an agent is first split
+    into the same words by `command_words`, so all three give one hash for one command."""
+    return keyed_hash(key, "\0".join(words))
+
+
+def command_words(line: str) -> list[str]:
+    """The words of a command line as a POSIX shell splits them: quotes and backslashes
+    resolved, `|`, `&&`, `;`, `<`, `>`, `(` and `)` words of their own whatever the spacing,
+    `#` kept as text. A line that does not split (an open quote) is split on whitespace."""
+    import shlex  # not on `devtrace run`'s path, which has its argv already
+
+    lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    try:
+        return list(lexer)
+    except ValueError:
+        return line.split()
 
 
 def session_id(key: bytes) -> str:
@@ -70,5 +88,38 @@ def _origin_url(git_dir: str) -> str | None:
     return None
 
 
-def program(argv: list[str]) -> str:
-    return os.path.basename(argv[0])
+_WRAPPERS = {"sudo", "env", "time", "command", "exec", "nohup", "nice"}
+
+
+def program(words: list[str]) -> str | None:
+    """The basename of the program a command runs: its first word that is not an environment
+    assignment (`A=1`), a wrapper (`sudo`, `env`, `time`, ...) or one of a wrapper's options."""
+    index = program_index(words)
+    return None if index is None else os.path.basename(words[index]) or words[index]
+
+
+def program_index(words: list[str]) -> int | None:
+    after_wrapper = False
+    for index, word in enumerate(words):
+        if after_wrapper and word.startswith("-"):
+            continue
+        if word in _WRAPPERS:
+            after_wrapper = True
+            continue
+        name, eq, _ = word.partition("=")
+        if eq and name.isidentifier():
+            continue
+        return index
+    return None
+
+
+# Environment variables that the coding agents set for the commands they run.
+AGENT_ENVIRONMENT = {"CLAUDECODE": "claude-code", "CODEX_THREAD_ID": "codex", "CODEX_SANDBOX": "codex",
+                     "GEMINI_CLI": "gemini"}
+
+
+def agent_from_environment() -> str | None:
+    for variable, agent in AGENT_ENVIRONMENT.items():
+        if os.environ.get(variable):
+            return agent
+    return None

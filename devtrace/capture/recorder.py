@@ -38,26 +38,21 @@ class Recorder:
         took = f"exit {outcome.exit_code}{' (timed out)' if outcome.timed_out else ''} · {outcome.duration_ms} ms"
         if state == (0, 0, 0) and not (options.get("keep_noop") or self.settings.keep_noop):
             return f"{took} · not recorded: no changes in the working tree (--keep-noop records it)"
-        event = {
-            "id": new_event_id(),
-            "agent_id": _text(options.get("agent") or os.environ.get("DEVTRACE_AGENT")),
-            "executed_at": outcome.started_at,
-            "command_hash": identity.command_hash(self.key, argv),
-            "duration_ms": outcome.duration_ms,
-            "exit_code": outcome.exit_code,
-            "timed_out": int(outcome.timed_out),
-            "files_touched_count": state[0],
-            "lines_added": state[1],
-            "lines_deleted": state[2],
-            "started_at": outcome.started_at,
-            "ended_at": outcome.started_at + outcome.duration_ms / 1000,
-            "session_id": _text(identity.session_id(self.key)),
-            "repo_id": identity.repo_id(self.key, root) if root else None,
-            "program": _text(identity.program(argv)) if self.settings.record_program else None,
-            "delta_files": change[0],
-            "delta_lines_added": change[1],
-            "delta_lines_deleted": change[2],
-        }
+        agent = _text(options.get("agent") or os.environ.get("DEVTRACE_AGENT"))
+        event = self.event(
+            argv,
+            started_at=outcome.started_at,
+            duration_ms=outcome.duration_ms,
+            exit_code=outcome.exit_code,
+            timed_out=outcome.timed_out,
+            session_id=identity.session_id(self.key),
+            agent_id=agent,
+            author_kind=_run_author(agent),
+            captured_by="run",
+            repo_id=identity.repo_id(self.key, root) if root else None,
+            state=state,
+            change=change,
+        )
         insert_event(self.conn, event)
         from devtrace.ml import autoscore  # stdlib only: scores in a detached process if a model exists
 
@@ -69,6 +64,47 @@ class Recorder:
             if change[0] is not None:
                 where += f" · this command {_files(change)}"
         return f"{took} · {where} · recorded {event['id']}"
+
+
+    def event(self, words: list[str], *, started_at: float, duration_ms: int | None, exit_code: int | None,
+              timed_out: bool | None, session_id: str | None, agent_id: str | None, author_kind: str | None,
+              captured_by: str, repo_id: str | None, state: tuple, change: tuple,
+              duration_approximate: bool = False) -> dict:
+        """The one place an event's columns are filled, for `devtrace run` and every hook.
+
+        `words` is the command as words (argv, or a line split by identity.command_words);
+        `state` and `change` are (files, lines added, lines deleted), None where unknown."""
+        return {
+            "id": new_event_id(),
+            "agent_id": agent_id,
+            "executed_at": started_at,
+            "command_hash": identity.command_hash(self.key, words),
+            "duration_ms": duration_ms,
+            "exit_code": exit_code,
+            "timed_out": None if timed_out is None else int(timed_out),
+            "files_touched_count": state[0],
+            "lines_added": state[1],
+            "lines_deleted": state[2],
+            "started_at": started_at,
+            "ended_at": started_at + (duration_ms or 0) / 1000,
+            "session_id": _text(session_id),
+            "repo_id": repo_id,
+            "program": _text(identity.program(words)) if self.settings.record_program else None,
+            "delta_files": change[0],
+            "delta_lines_added": change[1],
+            "delta_lines_deleted": change[2],
+            "author_kind": author_kind,
+            "captured_by": captured_by,
+            "duration_approximate": int(duration_approximate),
+        }
+
+
+def _run_author(agent: str | None) -> str | None:
+    """Who ran `devtrace run`: an agent when one is named or its environment is there, a
+    person when it runs on a terminal, else unknown (a script, CI)."""
+    if agent or identity.agent_from_environment():
+        return "agent"
+    return "human" if os.isatty(0) or os.isatty(2) else None
 
 
 def _text(value: str | None) -> str | None:

@@ -10,14 +10,17 @@ def new_event_id() -> str:
     return "evt_" + os.urandom(6).hex()
 
 
-def insert_event(conn: sqlite3.Connection, event: dict) -> None:
+def insert_event(conn: sqlite3.Connection, event: dict, also=None) -> None:
     """Insert the event and queue it for sync. Ids are 48 random bits: on the rare collision
-    the event gets a new id (updated in `event`) rather than being lost."""
+    the event gets a new id (updated in `event`) rather than being lost. `also(conn)`, if
+    given, runs in the same transaction (a hook writer saves its session's git state)."""
     columns = ", ".join(event)
     marks = ", ".join("?" * len(event))
     for attempt in range(3):
         try:
             with write_transaction(conn):
+                if also is not None:
+                    also(conn)
                 conn.execute(f"INSERT INTO command_events ({columns}) VALUES ({marks})", list(event.values()))
                 conn.execute("INSERT INTO sync_queue (event_id) VALUES (?)", (event["id"],))
             return

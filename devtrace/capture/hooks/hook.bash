@@ -1,0 +1,42 @@
+# DevTrace: record every command of this interactive bash (eval "$(devtrace hook bash)" in ~/.bashrc).
+# On the prompt's path only builtins run: PS0 keeps the start time, the prompt command starts
+# one detached writer that reads the command line from bash's history on its stdin.
+if [[ $- == *i* && -z ${__devtrace_loaded-} && -z ${CLAUDECODE-}${CODEX_THREAD_ID-}${GEMINI_CLI-} ]] \
+    && ((BASH_VERSINFO[0] >= 5)); then
+    __devtrace_loaded=1
+    # Not exported: a nested shell makes its own session.
+    __devtrace_session=$$.${EPOCHREALTIME//[!0-9]/}.$RANDOM
+    __devtrace_ran= __devtrace_start= __devtrace_seen= __devtrace_hist=$HISTCMD __devtrace_last= __devtrace_prev=
+    __devtrace_none=()
+
+    __devtrace_precmd() {
+        local end=${EPOCHREALTIME//[!0-9]/}
+        if [[ -n $__devtrace_ran ]]; then
+            __devtrace_ran=
+            # Bash saved the line (its history number moved on), or it is a repeat that
+            # ignoredups did not save (same last argument as the previous command). A line
+            # bash kept out of its history (ignorespace, HISTIGNORE) is not recorded.
+            if ((__devtrace_seen > __devtrace_hist)) \
+                || [[ -o history && $__devtrace_last == "$__devtrace_prev" ]]; then
+                (__devtrace_write "$__devtrace_status" "$__devtrace_start" $((end - __devtrace_start)) &)
+            fi
+        fi
+        __devtrace_hist=$HISTCMD
+        __devtrace_prev=$__devtrace_last
+        return "$__devtrace_status"
+    }
+
+    __devtrace_write() {
+        { printf '%s %s %s %s\n' "$1" "$2" "$3" "$__devtrace_session"; HISTTIMEFORMAT= builtin history 1; } \
+            | @WRITER@ bash @ARGS@ >/dev/null 2>&1
+    }
+
+    PS0=${PS0-}'${__devtrace_none[(__devtrace_start=${EPOCHREALTIME//[!0-9]/})+(__devtrace_seen=HISTCMD)+(__devtrace_ran=1)]-}'
+    __devtrace_hook='__devtrace_status=$? __devtrace_last=$_; __devtrace_precmd'
+    if [[ ${PROMPT_COMMAND@a} == *a* ]]; then
+        PROMPT_COMMAND=("$__devtrace_hook" "${PROMPT_COMMAND[@]}")
+    else
+        PROMPT_COMMAND=$__devtrace_hook$'\n'${PROMPT_COMMAND-}
+    fi
+    unset __devtrace_hook
+fi

@@ -1,0 +1,73 @@
+"""The shell hooks: the scripts `devtrace hook bash|zsh|fish` prints, and what their writer
+reads on its stdin.
+
+Each shell sends one header line, `STATUS START_US DURATION_US SESSION` (START_US is 0 where
+the shell has no clock builtin: fish), then the command line: for bash, the `history 1`
+entry it was read from; for zsh and fish, the line itself.
+"""
+
+import os
+import sys
+import time
+
+from devtrace.capture.hooks.writer import SHELLS, Finished
+
+_SCRIPTS = {"bash": "hook.bash", "zsh": "hook.zsh", "fish": "hook.fish"}
+
+
+def script(shell: str, path: str | None = None) -> str:
+    """The script to load in the shell's rc file. It runs this interpreter's DevTrace by
+    absolute path (-I: no current folder on sys.path, no PYTHON* variables), so the hook
+    works whatever PATH or virtualenv is active later."""
+    with open(os.path.join(os.path.dirname(__file__), _SCRIPTS[shell]), encoding="utf-8") as f:
+        text = f.read()
+    quote = _fish_quote if shell == "fish" else _sh_quote
+    writer = " ".join(quote(word) for word in (sys.executable, "-I", "-m", "devtrace", "hook", "record"))
+    args = f"--path {quote(os.path.abspath(os.path.expanduser(path)))}" if path else ""
+    return text.replace("@WRITER@", writer).replace(" @ARGS@", f" {args}" if args else "")
+
+
+def parse(shell: str, data: bytes) -> Finished | None:
+    header, _, rest = data.partition(b"\n")
+    fields = header.split()
+    if len(fields) != 4 or shell not in SHELLS:
+        return None
+    status, start_us, duration_us = (int(field) for field in fields[:3])
+    line = rest.decode("utf-8", "surrogateescape")
+    if shell == "bash":
+        line = _history_entry(line)
+        if line is None:
+            return None
+    ended_at = (start_us + duration_us) / 1e6 if start_us else time.time()
+    return Finished(
+        shell, line.rstrip("\n"), exit_code=status, timed_out=False, duration_ms=round(duration_us / 1000),
+        ended_at=ended_at, session=fields[3].decode(), cwd=_cwd(), agent_id=None, author_kind="human",
+    )
+
+
+def _cwd() -> str:
+    try:
+        return os.getcwd()  # the writer starts in the shell's folder
+    except OSError:  # the folder was deleted
+        return "/"
+
+
+def _history_entry(text: str) -> str | None:
+    """The command of a `history 1` entry: `%5d` number, a `*` or space, a space, the line."""
+    stripped = text.lstrip(" ")
+    digits = len(stripped) - len(stripped.lstrip("0123456789"))
+    if digits == 0 or len(stripped) < digits + 2:
+        return None
+    return stripped[digits + 2:]
+
+
+def _sh_quote(word: str) -> str:
+    if word and all(c.isalnum() or c in "@%+=:,./_-" for c in word):
+        return word
+    return "'" + word.replace("'", "'\\''") + "'"
+
+
+def _fish_quote(word: str) -> str:
+    if word and all(c.isalnum() or c in "@%+=:,./_-" for c in word):
+        return word
+    return "'" + word.replace("\\", "\\\\").replace("'", "\\'") + "'"

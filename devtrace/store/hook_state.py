@@ -1,0 +1,54 @@
+"""What the hook writers keep between commands (migration 0004): Pre/Post pairs waiting for
+their end, and each session's last git state per repository. Standard library only."""
+
+import json
+import sqlite3
+
+from devtrace.store.transaction import write_transaction
+
+PENDING_MAX_AGE_S = 86400.0  # a Pre whose Post never came (the agent was killed) is dropped after a day
+
+
+def add_pending(conn: sqlite3.Connection, captured_by: str, session_id: str, call_key: str, started_at: float) -> None:
+    with write_transaction(conn):
+        conn.execute("DELETE FROM hook_pending WHERE started_at < ?", (started_at - PENDING_MAX_AGE_S,))
+        conn.execute("INSERT OR IGNORE INTO hook_pending VALUES (?, ?, ?, ?)", (captured_by, session_id, call_key, started_at))
+
+
+def take_pending(conn: sqlite3.Connection, captured_by: str, session_id: str, call_key: str) -> float | None:
+    """The start of the oldest waiting Pre for this call, removed; None if there is none."""
+    with write_transaction(conn):
+        row = conn.execute(
+            "SELECT started_at FROM hook_pending WHERE captured_by = ? AND session_id = ? AND call_key = ?"
+            " ORDER BY started_at LIMIT 1",
+            (captured_by, session_id, call_key),
+        ).fetchone()
+        if row is None:
+            return None
+        conn.execute(
+            "DELETE FROM hook_pending WHERE captured_by = ? AND session_id = ? AND call_key = ? AND started_at = ?",
+            (captured_by, session_id, call_key, row[0]),
+        )
+    return row[0]
+
+
+def previous_state(conn: sqlite3.Connection, session_id: str, repo_id: str) -> tuple[str | None, dict] | None:
+    """(HEAD, {path hash: (added, deleted)}) after the session's last command in the repo."""
+    row = conn.execute(
+        "SELECT head, files FROM hook_git_state WHERE session_id = ? AND repo_id = ?", (session_id, repo_id)
+    ).fetchone()
+    if row is None:
+        return None
+    return row[0], {path: tuple(counts) for path, counts in json.loads(row[1]).items()}
+
+
+def save_state(conn: sqlite3.Connection, session_id: str, repo_id: str, head: str | None, files: dict,
+               ended_at: float) -> None:
+    """Keep this state unless a command that ended later already left its own (writers are
+    detached, so two of one session may finish out of order). Call inside a transaction."""
+    conn.execute(
+        "INSERT INTO hook_git_state VALUES (?, ?, ?, ?, ?) ON CONFLICT (session_id, repo_id) DO UPDATE SET"
+        " head = excluded.head, files = excluded.files, ended_at = excluded.ended_at"
+        " WHERE excluded.ended_at >= hook_git_state.ended_at",
+        (session_id, repo_id, head, json.dumps(files), ended_at),
+    )
