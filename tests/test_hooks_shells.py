@@ -1,0 +1,149 @@
+"""Shell hooks in real interactive bash, zsh and fish on a terminal (tmux)."""
+
+import subprocess
+
+import pytest
+
+from tests.hook_support import Shell, files_containing, require, wait_events
+from tests.support import rows
+
+SHELLS = ["bash", "zsh", "fish"]
+SECRET = "hunter2-s3cr3t-typed"
+
+
+@pytest.fixture
+def shells():
+    opened = []
+    yield opened
+    for shell in opened:
+        shell.close()
+
+
+@pytest.mark.parametrize("name", SHELLS)
+def test_each_command_at_the_prompt_is_one_event(name, tmp_path, repo, store, shells):
+    store.mkdir()
+    (store / "config.toml").write_text('ignore = ["^ls( |$)"]\n')
+    shell = Shell(tmp_path, name, store, repo)
+    shells.append(shell)
+    shell.type("true")
+    shell.type("true")  # a repeat: bash's ignoredups does not save it, it is recorded all the same
+    shell.type("false")
+    shell.type("sh -c 'exit 3'")
+    shell.type("sleep 0.3")
+    shell.type(f" echo {SECRET}")  # a leading space: not recorded, as HISTCONTROL=ignorespace
+    shell.type("")  # an empty line: nothing ran
+    shell.type("ls")  # matches an ignore pattern
+    shell.interrupt("sleep 30", after=0.5)
+    events = wait_events(store, 6)
+    assert [e["exit_code"] for e in events] == [0, 0, 1, 3, 0, 130]
+    assert [e["program"] for e in events] == ["true", "true", "false", "sh", "sleep", "sleep"]
+    assert events[0]["command_hash"] == events[1]["command_hash"]
+    assert 300 <= events[4]["duration_ms"] <= 360  # measured by the shell itself
+    assert 400 <= events[5]["duration_ms"] <= 1500
+    assert {(e["captured_by"], e["author_kind"], e["agent_id"], e["timed_out"]) for e in events} == {(name, "human", None, 0)}
+    assert len({e["session_id"] for e in events}) == 1
+    assert {e["repo_id"] for e in events} != {None}
+    assert files_containing(store, SECRET.encode()) == []
+    assert files_containing(shell.home / "tmp", SECRET.encode()) == []
+
+
+@pytest.mark.parametrize("name", SHELLS)
+def test_git_state_and_the_change_since_the_previous_prompt(name, tmp_path, repo, store, shells):
+    shell = Shell(tmp_path, name, store, repo)
+    shells.append(shell)
+    # The writer reads git just after the command ends; a person is slower than that, this
+    # test is not, so it waits for each event before typing on.
+    shell.type("true")  # the session's first command here: its change is unknown
+    wait_events(store, 1)
+    shell.type("printf 'x\\ny\\n' >> a.txt")
+    wait_events(store, 2)
+    shell.type("true")
+    events = wait_events(store, 3)
+    assert [e["files_touched_count"] for e in events] == [0, 1, 1]
+    assert [e["delta_files"] for e in events] == [None, 1, 0]
+    assert [e["delta_lines_added"] for e in events] == [None, 2, 0]
+
+
+@pytest.mark.parametrize("name", ["bash", "zsh"])
+def test_a_nested_shell_has_its_own_session(name, tmp_path, repo, store, shells):
+    shell = Shell(tmp_path, name, store, repo)
+    shells.append(shell)
+    shell.type("true")
+    shell.type(" ".join(shell.argv[-5:] if name == "bash" else shell.argv))  # the same shell, nested
+    shell.type("false")
+    shell.type("exit 5")
+    shell.type("true")
+    events = wait_events(store, 4)
+    outer, inner = events[0]["session_id"], events[2]["session_id"]
+    assert [e["exit_code"] for e in events] == [0, 5, 1, 0]  # by start: true, the nested shell, false, true
+    assert inner != outer
+    assert [e["session_id"] for e in events] == [outer, outer, inner, outer]
+
+
+def test_an_existing_prompt_command_keeps_working_and_sees_the_status(tmp_path, repo, store, shells):
+    shell = Shell(tmp_path, "bash", store, repo, rc="PROMPT_COMMAND='echo \"[pc:$?]\"'", loads=2)
+    shells.append(shell)
+    shell.type("false")
+    shell.type("true")
+    assert "[pc:1]" in shell.screen() and "[pc:0]" in shell.screen()
+    assert [e["exit_code"] for e in wait_events(store, 2)] == [1, 0]  # loaded twice, recorded once
+
+
+def test_other_zsh_precmd_hooks_keep_working_and_loading_twice_records_once(tmp_path, repo, store, shells):
+    rc = "show_status() { print -r -- \"[pc:$?]\" }\nprecmd_functions+=(show_status)"
+    shell = Shell(tmp_path, "zsh", store, repo, rc=rc, loads=2)
+    shells.append(shell)
+    shell.type("false")
+    assert "[pc:1]" in shell.screen()
+    assert [e["exit_code"] for e in wait_events(store, 1)] == [1]
+
+
+def test_fish_loaded_twice_records_once(tmp_path, repo, store, shells):
+    shell = Shell(tmp_path, "fish", store, repo, loads=2)
+    shells.append(shell)
+    shell.type("false")
+    assert [e["exit_code"] for e in wait_events(store, 1)] == [1]
+
+
+@pytest.mark.parametrize("name", SHELLS)
+def test_the_hook_stays_silent_in_an_agent_and_in_non_interactive_shells(name, tmp_path, repo, store, shells):
+    shell = Shell(tmp_path, name, store, repo, env={"CLAUDECODE": "1"})  # an agent's interactive shell
+    shells.append(shell)
+    shell.type("true")
+    loaded = {"fish": f"cat {shell.script} | source; true; false"}.get(name, f'eval "$(cat {shell.script})"; true; false')
+    subprocess.run([name, "-c", loaded], cwd=repo, env=shell.env, check=False)  # an agent's `bash -c`
+    wait_events(store, 0, timeout=2)
+
+
+def test_eight_shells_at_once_lose_nothing(tmp_path, repo, store, shells):
+    require("tmux", "bash")
+    opened = [Shell(tmp_path, "bash", store, repo) for _ in range(8)]
+    shells.extend(opened)
+    for shell in opened:  # typed ahead: each shell runs its 100 commands as fast as it can
+        for i in range(100):
+            shell.tmux("send-keys", "-t", "0", "-l", f"true {i}")
+            shell.tmux("send-keys", "-t", "0", "Enter")
+    for shell in opened:
+        shell.wait_prompts(101, timeout=240)
+    events = wait_events(store, 800, timeout=300)
+    assert len({e["session_id"] for e in events}) == 8
+    assert rows(store, "PRAGMA integrity_check")[0][0] == "ok"
+
+
+def test_a_locked_store_does_not_delay_the_prompt(tmp_path, repo, store, shells):
+    import sqlite3
+    import time
+
+    shell = Shell(tmp_path, "bash", store, repo)
+    shells.append(shell)
+    shell.type("true")
+    wait_events(store, 1)
+    lock = sqlite3.connect(store / "devtrace.db", isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    started = time.monotonic()
+    for _ in range(5):
+        shell.type("true")
+    assert time.monotonic() - started < 5  # the prompts came back while the store was locked
+    lock.execute("ROLLBACK")
+    lock.close()
+    wait_events(store, 6)
