@@ -1,4 +1,4 @@
-"""Writing command events: one short transaction per event, queued for sync."""
+"""Writing command events: one short transaction per event."""
 
 import os
 import sqlite3
@@ -11,9 +11,10 @@ def new_event_id() -> str:
 
 
 def insert_event(conn: sqlite3.Connection, event: dict, also=None) -> None:
-    """Insert the event and queue it for sync. Ids are 48 random bits: on the rare collision
-    the event gets a new id (updated in `event`) rather than being lost. `also(conn)`, if
-    given, runs in the same transaction (a hook writer saves its session's git state)."""
+    """Insert the event, and its row in `sync_queue` (DevTrace 0.2.0's table, kept for the
+    sync client; nothing reads it yet). Ids are 48 random bits: on the rare collision the
+    event gets a new id (updated in `event`) rather than being lost. `also(conn)`, if given,
+    runs in the same transaction (a hook writer saves its session's git state)."""
     columns = ", ".join(event)
     marks = ", ".join("?" * len(event))
     for attempt in range(3):

@@ -9,7 +9,6 @@ go to `<store>/hooks.log` as one line naming what failed, never the command.
 
 import os
 import signal
-import sys
 import time
 
 from devtrace import paths

@@ -8,7 +8,7 @@ no text, argument or path of it is stored or logged.
 import os
 
 from devtrace import paths
-from devtrace.capture import git, identity
+from devtrace.capture import git, identity, scorer
 from devtrace.capture.recorder import Recorder
 from devtrace.store import hook_state, insert_event
 
@@ -100,9 +100,7 @@ def write(report: Finished | Started, path: str | None) -> str | None:
             def also(conn):
                 hook_state.save_state(conn, session, repo_id, head, files, report.ended_at)
         insert_event(rec.conn, event, also)
-        from devtrace.ml import autoscore  # stdlib only: scores in a detached process if a model exists
-
-        autoscore.spawn(rec.directory)
+        scorer.spawn(rec.directory)  # scores it in a detached process if there is a model
         return event["id"]
 
 
