@@ -2,7 +2,7 @@
 reads on its stdin.
 
 Each shell sends one header line, `STATUS START_US DURATION_US SESSION` (START_US is 0 where
-the shell has no clock builtin: fish), then the command line: for bash, the `history 1`
+the shell has no clock builtin: fish, whose command then ended when it started the writer), then the command line: for bash, the `history 1`
 entry it was read from; for zsh and fish, the line itself.
 """
 
@@ -38,11 +38,24 @@ def parse(shell: str, data: bytes) -> Finished | None:
         line = _history_entry(line)
         if line is None:
             return None
-    ended_at = (start_us + duration_us) / 1e6 if start_us else time.time()
+    ended_at = (start_us + duration_us) / 1e6 if start_us else _forked_at()
     return Finished(
         shell, line.rstrip("\n"), exit_code=status, timed_out=False, duration_ms=round(duration_us / 1000),
         ended_at=ended_at, session=fields[3].decode(), cwd=_cwd(), agent_id=None, author_kind="human",
     )
+
+
+def _forked_at() -> float:
+    """When the shell started this writer, i.e. when the command ended (to a clock tick, 10 ms):
+    for fish, which has no clock builtin. The writer itself may start much later on a busy
+    machine, and events are ordered by their start."""
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            ticks = int(f.read().rsplit(b")", 1)[-1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return time.time()
+    age = time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
+    return time.time() - max(age, 0.0)
 
 
 def _cwd() -> str:
