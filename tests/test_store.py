@@ -88,6 +88,7 @@ def test_v020_store_is_migrated_in_place_losing_nothing(tmp_path):
     assert first["started_at"] == 1_700_000_000.0
     assert first["ended_at"] == pytest.approx(1_700_000_000.1)
     assert first["delta_files"] is None and first["session_id"] is None
+    assert (first["captured_by"], first["author_kind"], first["duration_approximate"]) == ("run", None, 0)
     assert len(rows(old, "SELECT * FROM sync_queue")) == 3
 
 

@@ -63,6 +63,7 @@ def build_features(frame: pl.DataFrame) -> pl.DataFrame:
     exit_code, timed_out = pl.col("exit_code"), pl.col("timed_out")
     exit_class = (
         pl.when(timed_out.fill_null(0) == 1).then(4)
+        .when(exit_code.is_null()).then(None)  # the agent did not say (Codex): unknown, not a failure
         .when(exit_code == 0).then(0)
         .when(exit_code == 124).then(4)
         .when(exit_code == 2).then(2)

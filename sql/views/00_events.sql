@@ -2,7 +2,9 @@
 --
 -- Timestamps are UTC TIMESTAMPs. Git columns (files_touched_count, lines_*, delta_*) are NULL
 -- where the state was unknown (not a git repo): unknown, not zero. `failed` = non-zero exit
--- (a timeout exits 124, so it is a failure too). Every view in this folder reads the SQLite
+-- or a timeout; NULL where an agent does not say (Codex gives no exit code). `author_kind`
+-- (human/agent), `captured_by` (run, a shell, an agent) and `duration_approximate` (timed by
+-- a Pre/Post hook pair) come from the hooks. Every view in this folder reads the SQLite
 -- store attached as `store`:  ATTACH '<path>/devtrace.db' AS store (TYPE sqlite, READ_ONLY);
 CREATE OR REPLACE VIEW events AS
 WITH latest_human_label AS (
@@ -35,7 +37,10 @@ SELECT
     e.delta_lines_added,
     e.delta_lines_deleted,
     make_timestamp(CAST(e.scored_at * 1e6 AS BIGINT)) AS scored_at,
-    e.exit_code <> 0 AS failed,
+    e.author_kind,
+    e.captured_by,
+    e.duration_approximate <> 0 AS duration_approximate,
+    e.exit_code <> 0 OR e.timed_out <> 0 AS failed,
     l.value AS human_label,
     l.labeled_by AS human_label_by,
     make_timestamp(CAST(l.created_at * 1e6 AS BIGINT)) AS human_label_at,
