@@ -3,3 +3,6 @@ Gemini CLI). The shells run only builtins on the prompt's path and hand each fin
 to a detached `devtrace hook record SHELL`; agents call `devtrace hook record AGENT` with their
 JSON payload. Both end in `writer.write`, which builds the event through capture.recorder.
 Standard library only."""
+
+SHELLS = ("bash", "zsh", "fish")
+AGENTS = ("claude-code", "codex", "gemini")

@@ -17,7 +17,6 @@ import time
 
 from devtrace.capture.hooks.writer import Finished, Started
 
-AGENTS = ("claude-code", "codex", "gemini")
 INTERRUPTED = 130
 
 _SHELL_TOOL = {"claude-code": "Bash", "codex": "Bash", "gemini": "run_shell_command"}

@@ -28,7 +28,7 @@ if [[ $- == *i* && -z ${__devtrace_loaded-} && -z ${CLAUDECODE-}${CODEX_THREAD_I
 
     __devtrace_write() {
         { printf '%s %s %s %s\n' "$1" "$2" "$3" "$__devtrace_session"; HISTTIMEFORMAT= builtin history 1; } \
-            | @WRITER@ bash @ARGS@ >/dev/null 2>&1
+            | @WRITER@ >/dev/null 2>&1
     }
 
     PS0=${PS0-}'${__devtrace_none[(__devtrace_start=${EPOCHREALTIME//[!0-9]/})+(__devtrace_seen=HISTCMD)+(__devtrace_ran=1)]-}'

@@ -11,7 +11,7 @@ if status is-interactive; and not set -q __devtrace_loaded; and not set -q CLAUD
         set -l duration $CMD_DURATION
         if not set -q fish_private_mode; or test -z "$fish_private_mode"
             printf '%s 0 %s000 %s\n%s' $devtrace_status $duration $__devtrace_session $argv[1] \
-                | @WRITER@ fish @ARGS@ >/dev/null 2>&1 &
+                | @WRITER@ >/dev/null 2>&1 &
             disown
         end
     end

@@ -8,11 +8,9 @@ not shaped as the agent expects, is refused in one sentence and left untouched.
 
 import json
 import os
-import sys
 
 from devtrace.capture import git
-from devtrace.capture.hooks import jsonspan
-from devtrace.capture.hooks.agents import AGENTS
+from devtrace.capture.hooks import AGENTS, jsonspan, launcher
 from devtrace.errors import DevtraceError
 
 SCOPES = ("user", "project")
@@ -39,19 +37,16 @@ def settings_file(agent: str, scope: str, cwd: str | None = None) -> str:
 
 def hook_command(agent: str, path: str | None = None) -> str:
     """What the agent runs: this interpreter's DevTrace by absolute path, as the shell hooks do."""
-    from devtrace.capture.hooks.shells import _sh_quote
+    from devtrace.capture.hooks.shells import sh_quote
 
-    words = [sys.executable, "-I", "-m", "devtrace", "hook", "record", agent]
-    if path:
-        words += ["--path", os.path.abspath(os.path.expanduser(path))]
-    return " ".join(_sh_quote(word) for word in words)
+    return " ".join(sh_quote(word) for word in launcher.argv(agent, path))
 
 
 def install(agent: str, scope: str = "user", path: str | None = None, cwd: str | None = None) -> tuple[str, bool]:
     """Add (or update) DevTrace's entries; returns the file and whether it changed."""
     file = settings_file(agent, scope, cwd)
     old = _read(file)
-    text = _without_ours(file, old or "{}\n", agent)
+    text = _without_ours(file, old or "{\n}\n", agent)
     _, tool, events = _AGENTS[agent]
     group = {"matcher": tool, "hooks": [{"type": "command", "command": hook_command(agent, path)}]}
     for event in events:
@@ -127,7 +122,7 @@ def _parse(file: str, text: str) -> jsonspan.Node:
 
 def _is_mine(hook, agent: str) -> bool:
     command = hook.get("command") if isinstance(hook, dict) else None
-    return isinstance(command, str) and f"devtrace hook record {agent}" in command.replace("'", "")
+    return isinstance(command, str) and "devtrace.capture.hooks.record" in command and f" {agent}" in command
 
 
 def _mine(group, agent: str) -> bool:

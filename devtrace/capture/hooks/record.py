@@ -7,11 +7,14 @@ written by the detached child. A shell's writer is already detached by the shell
 go to `<store>/hooks.log` as one line naming what failed, never the command.
 """
 
+# The C module under `signal`: `signal` itself imports enum, functools and collections, a
+# few milliseconds of the time an agent waits for this hook.
+import _signal
 import os
-import signal
 import time
 
 from devtrace import paths
+from devtrace.capture.hooks import AGENTS, SHELLS
 
 MAX_PAYLOAD = 64 * 1024 * 1024  # an agent's payload holds the command's output
 
@@ -20,14 +23,12 @@ def main(args: list[str]) -> None:
     """Never returns: exits 0."""
     path = None
     try:
-        for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
-            signal.signal(sig, signal.SIG_IGN)  # a Ctrl-C or closed terminal must not cost the event
+        for sig in (_signal.SIGINT, _signal.SIGHUP, _signal.SIGPIPE):
+            _signal.signal(sig, _signal.SIG_IGN)  # a Ctrl-C or closed terminal must not cost the event
         source = args[0] if args else ""
         if len(args) == 3 and args[1] == "--path":
             path = args[2]
         data = _read_stdin()
-        from devtrace.capture.hooks.writer import SHELLS
-
         if source not in SHELLS:
             _detach()
         else:
@@ -41,16 +42,16 @@ def main(args: list[str]) -> None:
 def _record(source: str, data: bytes, path: str | None) -> None:
     from devtrace.capture.hooks import writer
 
-    if source in writer.SHELLS:
+    if source in SHELLS:
         from devtrace.capture.hooks import shells
 
         report = shells.parse(source, data)
-    else:
+    elif source in AGENTS:
         from devtrace.capture.hooks import agents
 
-        if source not in agents.AGENTS:
-            raise ValueError(f"unknown hook source {source!r} (known: {', '.join(writer.SHELLS + agents.AGENTS)})")
         report = agents.parse(source, data)
+    else:
+        raise ValueError("unknown hook source")
     if report is not None:
         writer.write(report, path)
 

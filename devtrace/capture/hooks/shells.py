@@ -7,24 +7,22 @@ entry it was read from; for zsh and fish, the line itself.
 """
 
 import os
-import sys
 import time
 
-from devtrace.capture.hooks.writer import SHELLS, Finished
+from devtrace.capture.hooks import SHELLS, launcher
+from devtrace.capture.hooks.writer import Finished
 
 _SCRIPTS = {"bash": "hook.bash", "zsh": "hook.zsh", "fish": "hook.fish"}
 
 
 def script(shell: str, path: str | None = None) -> str:
-    """The script to load in the shell's rc file. It runs this interpreter's DevTrace by
-    absolute path (-I: no current folder on sys.path, no PYTHON* variables), so the hook
-    works whatever PATH or virtualenv is active later."""
+    """The script to load in the shell's rc file. Its writer is this interpreter's DevTrace
+    by absolute path (see launcher), so the hook works whatever PATH or virtualenv is
+    active later."""
     with open(os.path.join(os.path.dirname(__file__), _SCRIPTS[shell]), encoding="utf-8") as f:
         text = f.read()
-    quote = _fish_quote if shell == "fish" else _sh_quote
-    writer = " ".join(quote(word) for word in (sys.executable, "-I", "-m", "devtrace", "hook", "record"))
-    args = f"--path {quote(os.path.abspath(os.path.expanduser(path)))}" if path else ""
-    return text.replace("@WRITER@", writer).replace(" @ARGS@", f" {args}" if args else "")
+    quote = _fish_quote if shell == "fish" else sh_quote
+    return text.replace("@WRITER@", " ".join(quote(word) for word in launcher.argv(shell, path)))
 
 
 def parse(shell: str, data: bytes) -> Finished | None:
@@ -74,7 +72,7 @@ def _history_entry(text: str) -> str | None:
     return stripped[digits + 2:]
 
 
-def _sh_quote(word: str) -> str:
+def sh_quote(word: str) -> str:
     if word and all(c.isalnum() or c in "@%+=:,./_-" for c in word):
         return word
     return "'" + word.replace("'", "'\\''") + "'"

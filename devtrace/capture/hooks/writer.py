@@ -9,6 +9,7 @@ import os
 
 from devtrace import paths
 from devtrace.capture import git, identity, scorer
+from devtrace.capture.hooks import SHELLS
 from devtrace.capture.recorder import Recorder
 from devtrace.store import hook_state, insert_event
 
@@ -39,9 +40,6 @@ class Started:
     def __init__(self, captured_by: str, line: str, session: str, call_key: str, started_at: float):
         self.captured_by, self.line, self.session = captured_by, line, session
         self.call_key, self.started_at = call_key, started_at
-
-
-SHELLS = ("bash", "zsh", "fish")
 
 
 def store_path(path: str | None) -> str:
