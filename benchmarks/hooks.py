@@ -1,0 +1,203 @@
+"""What the hooks cost: the prompt's path, the writer, and the agent hook program.
+
+1. Prompt: an interactive bash and zsh in a pty each run N short commands (`true`) with and
+   without DevTrace's hook, interleaved (with, without, with, ...). Prints the median time
+   from Enter to the next prompt and the difference: the time the hook adds per command on
+   the prompt's path (target <= 2 ms; Atuin runs `atuin history start` synchronously there).
+   Paced: the next command is typed once the previous event is stored, as a person types
+   (tens of ms of writer CPU are then not competing with the prompt); typed ahead: back to
+   back, the writers of earlier commands still running.
+2. Writer: the detached `hook record bash` a prompt starts, run on a shell's report in a git
+   repo with one dirty file: CPU ms (its own and its git's) and peak MiB per event.
+3. Agent hook program: the command `devtrace hook install claude-code` puts in the settings,
+   fed Claude Code's PostToolUse sample: wall ms from start to exit (what the agent waits
+   for; target <= 20 ms), next to the interpreter's own floor `python -I -S -c pass`.
+
+    python benchmarks/hooks.py [--commands 200] [--events 50]
+"""
+
+import argparse
+import json
+import os
+import pty
+import resource
+import select
+import shlex
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PROMPT = b"@@P@@ "
+GIT_ENV = {"GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@example.com",
+           "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@example.com"}
+
+
+class PtyShell:
+    def __init__(self, argv: list[str], env: dict, cwd: Path):
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:
+            os.chdir(cwd)
+            os.execvpe(argv[0], argv, env)
+        self.read_until_prompt()
+
+    def read_until_prompt(self, timeout: float = 30.0) -> None:
+        seen = b""
+        deadline = time.monotonic() + timeout
+        while not seen.endswith(PROMPT):
+            if not select.select([self.fd], [], [], max(deadline - time.monotonic(), 0))[0]:
+                raise SystemExit(f"no prompt from the shell; last output: {seen[-200:]!r}")
+            seen += os.read(self.fd, 65536)
+
+    def run(self, line: bytes) -> float:
+        start = time.perf_counter()
+        os.write(self.fd, line + b"\n")
+        self.read_until_prompt()
+        return time.perf_counter() - start
+
+    def close(self) -> None:
+        os.write(self.fd, b"exit\n")
+        os.waitpid(self.pid, 0)
+        os.close(self.fd)
+
+
+def shell_argv(shell: str, home: Path, hook: str | None) -> tuple[list[str], dict]:
+    home.mkdir(parents=True)
+    load = f"{hook}\n" if hook else ""
+    env = {"HOME": str(home), "PATH": os.environ["PATH"], "TERM": "dumb", "LANG": "C.UTF-8"}
+    if shell == "bash":
+        (home / ".bashrc").write_text(f"PS1='{PROMPT.decode()}'\nHISTFILE={home}/hist\n{load}")
+        return ["bash", "--noprofile", "--rcfile", str(home / ".bashrc"), "-i"], env
+    (home / ".zshrc").write_text(f"PS1='{PROMPT.decode()}'\nHISTFILE={home}/hist\nHISTSIZE=1000\nunsetopt ZLE\n{load}")
+    return ["zsh", "-i"], {**env, "ZDOTDIR": str(home)}
+
+
+def prompt_cost(shell: str, work: Path, repo: Path, commands: int, paced: bool) -> tuple[float, float]:
+    store = work / f"store-{shell}-{paced}"
+    script = subprocess.run([sys.executable, "-m", "devtrace", "hook", shell, "--path", str(store)],
+                            capture_output=True, text=True, check=True).stdout
+    (work / f"hook.{shell}").write_text(script)
+    plain = PtyShell(*shell_argv(shell, work / f"{shell}-plain-{paced}", None), cwd=repo)
+    hooked = PtyShell(*shell_argv(shell, work / f"{shell}-hooked-{paced}", f"source {work}/hook.{shell}"), cwd=repo)
+    samples = {"plain": [], "hooked": []}
+    try:
+        for i in range(commands + 10):
+            order = [("plain", plain), ("hooked", hooked)] if i % 2 else [("hooked", hooked), ("plain", plain)]
+            for name, sh in order:
+                took = sh.run(b"true")
+                if i >= 10:  # the first runs warm caches
+                    samples[name].append(took)
+            if paced:
+                wait_for(store, i + 1)
+    finally:
+        plain.close()
+        hooked.close()
+    wait_for(store, commands + 10)
+    return statistics.median(samples["plain"]) * 1000, statistics.median(samples["hooked"]) * 1000
+
+
+def wait_for(store: Path, count: int, timeout: float = 300.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with sqlite3.connect(store / "devtrace.db") as conn:
+                if conn.execute("SELECT count(*) FROM command_events").fetchone()[0] >= count:
+                    return
+        except sqlite3.Error:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"the writers did not record {count} events in {timeout:.0f} s")
+
+
+def writer_cost(work: Path, repo: Path, events: int) -> tuple[float, float]:
+    """Median CPU ms (writer + the git it runs) and max peak MiB of one writer."""
+    sys.path.insert(0, str(ROOT))
+    from devtrace.capture.hooks import launcher
+
+    argv = launcher.argv("bash", str(work / "store-writer"))
+    cpu, peak = [], []
+    for i in range(events + 3):
+        report = f"0 {int(time.time() * 1e6)} 1000 bench\n    {i}  pytest -q tests/test_{i}.py\n".encode()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, cwd=repo)
+        proc.stdin.write(report)
+        proc.stdin.close()
+        _, _, usage = os.wait4(proc.pid, 0)
+        proc.returncode = 0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if i >= 3:
+            cpu.append((after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) * 1000)
+            peak.append(usage.ru_maxrss / 1024)
+    wait_for(work / "store-writer", events + 3)
+    return statistics.median(cpu), max(peak)
+
+
+def agent_cost(work: Path, repo: Path, runs: int) -> tuple[float, float, float]:
+    home = work / "agent-home"
+    home.mkdir()
+    store = work / "store-agent"
+    env = {**os.environ, "HOME": str(home)}
+    subprocess.run([sys.executable, "-m", "devtrace", "hook", "install", "claude-code", "--path", str(store)],
+                   env=env, check=True, stdout=subprocess.DEVNULL)
+    settings = json.loads((home / ".claude" / "settings.json").read_text())
+    command = settings["hooks"]["PostToolUse"][0]["hooks"][0]["command"]
+    payload = json.loads((ROOT / "tests" / "fixtures" / "agents" / "claude-code" / "PostToolUse.json").read_text())
+    payload["cwd"] = str(repo)
+    data = json.dumps(payload).encode()
+    hook, floor = [], []
+    for i in range(runs + 3):
+        for argv, into in ((shlex.split(command), hook), ([sys.executable, "-I", "-S", "-c", "pass"], floor)):
+            start = time.perf_counter()
+            subprocess.run(argv, input=data, stdout=subprocess.DEVNULL, env=env, cwd=repo)
+            if i >= 3:
+                into.append((time.perf_counter() - start) * 1000)
+        wait_for(store, i + 1)  # one detached writer at a time: measure the hook, not a backlog
+    return statistics.median(hook), min(hook), statistics.median(floor)
+
+
+def make_repo(root: Path) -> Path:
+    root.mkdir(parents=True)
+    env = {**os.environ, **GIT_ENV}
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True, env=env)
+    for i in range(50):
+        (root / f"m{i}.py").write_text(f"V = {i}\n")
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True, env=env)
+    subprocess.run(["git", "commit", "-q", "-m", "init"], cwd=root, check=True, env=env)
+    (root / "m0.py").write_text("V = 'dirty'\nW = 1\n")
+    return root
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--commands", type=int, default=200)
+    parser.add_argument("--events", type=int, default=50)
+    args = parser.parse_args()
+    missing = [tool for tool in ("bash", "zsh", "git") if shutil.which(tool) is None]
+    if missing:
+        raise SystemExit(f"this benchmark needs {', '.join(missing)}")
+    work = Path(tempfile.mkdtemp(prefix="devtrace-hooks-bench-"))
+    try:
+        repo = make_repo(work / "repo")
+        print(f"prompt's path, {args.commands} x `true` per shell, with and without the hook, interleaved:")
+        for paced in (True, False):
+            for shell in ("bash", "zsh"):
+                plain, hooked = prompt_cost(shell, work, repo, args.commands, paced)
+                print(f"  {shell:<5} {'paced' if paced else 'typed ahead':<11} median Enter->prompt {plain:6.2f} ms bare, "
+                      f"{hooked:6.2f} ms hooked: +{hooked - plain:.2f} ms per command")
+        cpu, peak = writer_cost(work, repo, args.events)
+        print(f"writer (hook record bash, git repo with a dirty file), {args.events} events: "
+              f"median {cpu:.1f} CPU ms per event (with its git), peak {peak:.1f} MiB")
+        median, best, floor = agent_cost(work, repo, args.events)
+        print(f"agent hook program (Claude Code PostToolUse), {args.events} runs: median {median:.1f} ms wall, "
+              f"best {best:.1f} ms; interpreter floor `python -I -S -c pass` median {floor:.1f} ms")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
