@@ -1,7 +1,7 @@
 # DevTrace: record every command of this interactive bash (eval "$(devtrace hook bash)" in ~/.bashrc).
 # On the prompt's path only builtins run: PS0 keeps the start time, the prompt command starts
 # one detached writer that reads the command line from bash's history on its stdin.
-if [[ $- == *i* && -z ${__devtrace_loaded-} && -z ${CLAUDECODE-}${CODEX_THREAD_ID-}${GEMINI_CLI-} ]] \
+if [[ $- == *i* && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]] \
     && ((BASH_VERSINFO[0] >= 5)); then
     __devtrace_loaded=1
     # Not exported: a nested shell makes its own session.

@@ -1,7 +1,7 @@
 # DevTrace: record every command of this interactive fish (devtrace hook fish | source in config.fish).
 # On the prompt's path only builtins run: fish_postexec starts one detached writer that reads
 # the line, its status and fish's own CMD_DURATION on its stdin.
-if status is-interactive; and not set -q __devtrace_loaded; and not set -q CLAUDECODE; and not set -q CODEX_THREAD_ID; and not set -q GEMINI_CLI
+if status is-interactive; and not set -q __devtrace_loaded; and test -z @AGENT_VARIABLES@
     set -g __devtrace_loaded 1
     # Not exported: a nested shell makes its own session.
     set -g __devtrace_session $fish_pid.(random).(random).(random)

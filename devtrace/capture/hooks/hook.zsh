@@ -1,7 +1,7 @@
 # DevTrace: record every command of this interactive zsh (eval "$(devtrace hook zsh)" in ~/.zshrc).
 # On the prompt's path only builtins run: preexec keeps the line and start time in shell
 # variables (times in microseconds from zsh/datetime's epochtime), precmd starts one detached writer that reads them on its stdin.
-if [[ -o interactive && -z ${__devtrace_loaded-} && -z ${CLAUDECODE-}${CODEX_THREAD_ID-}${GEMINI_CLI-} ]]; then
+if [[ -o interactive && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]]; then
     typeset -g __devtrace_loaded=1
     zmodload zsh/datetime
     # Not exported: a nested shell makes its own session.

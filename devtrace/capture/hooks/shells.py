@@ -11,6 +11,7 @@ import time
 
 from devtrace.capture.hooks import SHELLS, launcher
 from devtrace.capture.hooks.writer import Finished
+from devtrace.capture.identity import AGENT_ENVIRONMENT
 
 _SCRIPTS = {"bash": "hook.bash", "zsh": "hook.zsh", "fish": "hook.fish"}
 
@@ -22,7 +23,13 @@ def script(shell: str, path: str | None = None) -> str:
     with open(os.path.join(os.path.dirname(__file__), _SCRIPTS[shell]), encoding="utf-8") as f:
         text = f.read()
     quote = _fish_quote if shell == "fish" else sh_quote
-    return text.replace("@WRITER@", " ".join(quote(word) for word in launcher.argv(shell, path)))
+    # A shell inside a coding agent records nothing: the agent's own hook records its commands.
+    if shell == "fish":
+        agent_variables = "".join(f'"${name}"' for name in AGENT_ENVIRONMENT)
+    else:
+        agent_variables = '"' + "".join(f"${{{name}-}}" for name in AGENT_ENVIRONMENT) + '"'
+    return (text.replace("@WRITER@", " ".join(quote(word) for word in launcher.argv(shell, path)))
+            .replace("@AGENT_VARIABLES@", agent_variables))
 
 
 def parse(shell: str, data: bytes) -> Finished | None:

@@ -75,7 +75,7 @@ def write(report: Finished | Started, path: str | None) -> str | None:
         after = git.finish_snapshot(root, pending)
         repo_id = identity.repo_id(rec.key, root) if root else None
         state = git.totals(after) if after is not None else (None, None, None)
-        files = {identity.keyed_hash(rec.key, p)[:32]: v for p, v in after.items()} if after is not None else None
+        files = _hashed_paths(rec.key, after) if after is not None else None
         head = git.head(root) if root else None
         change = _change(rec, root, session, repo_id, head, files)
         event = rec.event(
@@ -118,7 +118,13 @@ def _change(rec: Recorder, root, session, repo_id, head, files) -> tuple:
     from_before = git.finish_snapshot(root, git.start_snapshot(root, before_head))
     if from_before is None:
         return None, None, None
-    return git.delta(before, {identity.keyed_hash(rec.key, p)[:32]: v for p, v in from_before.items()})
+    return git.delta(before, _hashed_paths(rec.key, from_before))
+
+
+def _hashed_paths(key: bytes, snapshot: git.Snapshot) -> dict:
+    """The snapshot with each path replaced by its keyed hash: the writer keeps git states in
+    the store between commands, and no path may be stored."""
+    return {identity.keyed_hash(key, path)[:32]: counts for path, counts in snapshot.items()}
 
 
 def _runs_devtrace(words: list[str]) -> bool:
