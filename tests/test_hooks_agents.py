@@ -76,7 +76,7 @@ def test_codex_has_no_exit_code_and_a_duration_from_its_pair(home, store, repo):
     assert fire("codex", "PostToolUse", home, store, repo).returncode == 0
     (event,) = wait_events(store, 1)
     assert event["exit_code"] is None and event["timed_out"] is None
-    assert 300 <= event["duration_ms"] <= 2000 and event["duration_approximate"] == 1
+    assert 300 <= event["duration_ms"] <= 5000 and event["duration_approximate"] == 1  # each hook's start, however busy
     assert (event["agent_id"], event["author_kind"], event["session_id"]) == (
         "codex", "agent", "0199a4b2-6c1d-7e3f-8a90-b1c2d3e4f506")
     fire("codex", "PostToolUse", home, store, repo)  # a Post without its Pre: duration unknown
@@ -89,7 +89,7 @@ def test_gemini_exit_code_from_its_text_and_duration_from_before_and_after(home,
     fire("gemini", "AfterTool", home, store, repo)
     (event,) = wait_events(store, 1)
     assert (event["exit_code"], event["agent_id"], event["author_kind"]) == (1, "gemini", "agent")
-    assert 300 <= event["duration_ms"] <= 2000 and event["duration_approximate"] == 1
+    assert 300 <= event["duration_ms"] <= 5000 and event["duration_approximate"] == 1
     assert rows(store, "SELECT count(*) FROM hook_pending")[0][0] == 0
 
 

@@ -13,7 +13,6 @@ they pair by the command's hash: Gemini runs tools one at a time).
 
 import json
 import re
-import time
 
 from devtrace.capture.hooks.writer import Finished, Started
 
@@ -23,8 +22,9 @@ _SHELL_TOOL = {"claude-code": "Bash", "codex": "Bash", "gemini": "run_shell_comm
 _STARTS = {"codex": "PreToolUse", "gemini": "BeforeTool"}
 
 
-def parse(agent: str, data: bytes) -> Finished | Started | None:
-    """The report in an agent's payload, or None when it is not about a shell command."""
+def parse(agent: str, data: bytes, called_at: float) -> Finished | Started | None:
+    """The report in an agent's payload, or None when it is not about a shell command.
+    `called_at`: when the agent called the hook (the end, or for a Pre hook the start)."""
     payload = json.loads(data)
     if not isinstance(payload, dict) or payload.get("tool_name") != _SHELL_TOOL.get(agent):
         return None
@@ -33,11 +33,10 @@ def parse(agent: str, data: bytes) -> Finished | Started | None:
     if line is None or not isinstance(session, str) or not session:
         return None
     event = payload.get("hook_event_name")
-    now = time.time()
     if event == _STARTS.get(agent):
-        return Started(agent, line, session, _text(payload.get("tool_use_id")) if agent == "codex" else "", now)
+        return Started(agent, line, session, _text(payload.get("tool_use_id")) if agent == "codex" else "", called_at)
     cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else "/"
-    common = {"ended_at": now, "session": session, "cwd": cwd, "agent_id": agent, "author_kind": "agent"}
+    common = {"ended_at": called_at, "session": session, "cwd": cwd, "agent_id": agent, "author_kind": "agent"}
     if agent == "claude-code" and event in ("PostToolUse", "PostToolUseFailure"):
         exit_code, timed_out = _claude_outcome(event, payload)
         duration = payload.get("duration_ms")

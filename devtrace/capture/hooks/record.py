@@ -21,6 +21,7 @@ MAX_PAYLOAD = 64 * 1024 * 1024  # an agent's payload holds the command's output
 
 def main(args: list[str]) -> None:
     """Never returns: exits 0."""
+    called_at = time.time()  # before anything else: a Pre/Post pair is timed by it
     path = None
     try:
         for sig in (_signal.SIGINT, _signal.SIGHUP, _signal.SIGPIPE):
@@ -33,13 +34,13 @@ def main(args: list[str]) -> None:
             _detach()
         else:
             _leave_terminal()
-        _record(source, data, path)
+        _record(source, data, path, called_at)
     except BaseException as exc:  # the hook never fails its shell or agent
         _log(path, exc)
     os._exit(0)
 
 
-def _record(source: str, data: bytes, path: str | None) -> None:
+def _record(source: str, data: bytes, path: str | None, called_at: float) -> None:
     from devtrace.capture.hooks import writer
 
     if source in SHELLS:
@@ -49,7 +50,7 @@ def _record(source: str, data: bytes, path: str | None) -> None:
     elif source in AGENTS:
         from devtrace.capture.hooks import agents
 
-        report = agents.parse(source, data)
+        report = agents.parse(source, data, called_at)
     else:
         raise ValueError("unknown hook source")
     if report is not None:
