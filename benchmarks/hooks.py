@@ -4,9 +4,12 @@
    without DevTrace's hook, interleaved (with, without, with, ...). Prints the median time
    from Enter to the next prompt and the difference: the time the hook adds per command on
    the prompt's path (target <= 2 ms; Atuin runs `atuin history start` synchronously there).
-   Paced: the next command is typed once the previous event is stored, as a person types
-   (tens of ms of writer CPU are then not competing with the prompt); typed ahead: back to
-   back, the writers of earlier commands still running.
+   Paced: the next command is typed once the previous event is stored, as a person types;
+   typed ahead: back to back, the writers of earlier commands still running. "Shell side":
+   the same hook with its writer replaced by `cat`, i.e. the builtins and forks on the
+   prompt's path without the writer's CPU competing with the shell (on a machine whose
+   cores are all busy, the writer's start-up delays the prompt; on one with a free core it
+   does not).
 2. Writer: the detached `hook record bash` a prompt starts, run on a shell's report in a git
    repo with one dirty file: CPU ms (its own and its git's) and peak MiB per event.
 3. Agent hook program: the command `devtrace hook install claude-code` puts in the settings,
@@ -77,13 +80,21 @@ def shell_argv(shell: str, home: Path, hook: str | None) -> tuple[list[str], dic
     return ["zsh", "-i"], {**env, "ZDOTDIR": str(home)}
 
 
-def prompt_cost(shell: str, work: Path, repo: Path, commands: int, paced: bool) -> tuple[float, float]:
-    store = work / f"store-{shell}-{paced}"
-    script = subprocess.run([sys.executable, "-m", "devtrace", "hook", shell, "--path", str(store)],
-                            capture_output=True, text=True, check=True).stdout
-    (work / f"hook.{shell}").write_text(script)
-    plain = PtyShell(*shell_argv(shell, work / f"{shell}-plain-{paced}", None), cwd=repo)
-    hooked = PtyShell(*shell_argv(shell, work / f"{shell}-hooked-{paced}", f"source {work}/hook.{shell}"), cwd=repo)
+def prompt_cost(shell: str, work: Path, repo: Path, commands: int, mode: str) -> tuple[float, float]:
+    store = work / f"store-{shell}-{mode}"
+    sys.path.insert(0, str(ROOT))
+    from devtrace.capture.hooks import launcher, shells
+
+    script = shells.script(shell, str(store))
+    if mode == "shell side":
+        writer = " ".join((shells._fish_quote if shell == "fish" else shells.sh_quote)(w)
+                          for w in launcher.argv(shell, str(store)))
+        script = script.replace(writer, "cat")
+    (work / f"hook.{shell}.{mode}").write_text(script)
+    paced = mode != "typed ahead"
+    plain = PtyShell(*shell_argv(shell, work / f"{shell}-plain-{mode}", None), cwd=repo)
+    hooked = PtyShell(*shell_argv(shell, work / f"{shell}-hooked-{mode}", f"source '{work}/hook.{shell}.{mode}'"),
+                      cwd=repo)
     samples = {"plain": [], "hooked": []}
     try:
         for i in range(commands + 10):
@@ -92,12 +103,15 @@ def prompt_cost(shell: str, work: Path, repo: Path, commands: int, paced: bool) 
                 took = sh.run(b"true")
                 if i >= 10:  # the first runs warm caches
                     samples[name].append(took)
-            if paced:
+            if mode == "paced":
                 wait_for(store, i + 1)
+            elif paced:
+                time.sleep(0.05)
     finally:
         plain.close()
         hooked.close()
-    wait_for(store, commands + 10)
+    if mode != "shell side":
+        wait_for(store, commands + 10)
     return statistics.median(samples["plain"]) * 1000, statistics.median(samples["hooked"]) * 1000
 
 
@@ -184,10 +198,10 @@ def main() -> None:
     try:
         repo = make_repo(work / "repo")
         print(f"prompt's path, {args.commands} x `true` per shell, with and without the hook, interleaved:")
-        for paced in (True, False):
+        for mode in ("shell side", "paced", "typed ahead"):
             for shell in ("bash", "zsh"):
-                plain, hooked = prompt_cost(shell, work, repo, args.commands, paced)
-                print(f"  {shell:<5} {'paced' if paced else 'typed ahead':<11} median Enter->prompt {plain:6.2f} ms bare, "
+                plain, hooked = prompt_cost(shell, work, repo, args.commands, mode)
+                print(f"  {shell:<5} {mode:<11} median Enter->prompt {plain:6.2f} ms bare, "
                       f"{hooked:6.2f} ms hooked: +{hooked - plain:.2f} ms per command")
         cpu, peak = writer_cost(work, repo, args.events)
         print(f"writer (hook record bash, git repo with a dirty file), {args.events} events: "

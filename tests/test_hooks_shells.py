@@ -109,6 +109,17 @@ def test_an_existing_prompt_command_keeps_working_and_sees_the_status(tmp_path, 
     assert [e["exit_code"] for e in wait_events(store, 2)] == [1, 0]  # loaded twice, recorded once
 
 
+@pytest.mark.parametrize("name", ["bash", "zsh"])
+def test_the_users_last_background_job_stays_in_dollar_bang(name, tmp_path, repo, store, shells):
+    shell = Shell(tmp_path, name, store, repo)
+    shells.append(shell)
+    shell.type("sleep 30 & echo started:$!")
+    shell.type("true")
+    shell.type("echo still:$!; kill %1")
+    started = re.search(r"started:(\d+)", shell.screen()).group(1)
+    assert f"still:{started}" in shell.screen()
+
+
 def test_other_zsh_precmd_hooks_keep_working_and_loading_twice_records_once(tmp_path, repo, store, shells):
     rc = "show_status() { print -r -- \"[pc:$?]\" }\nprecmd_functions+=(show_status)"
     shell = Shell(tmp_path, "zsh", store, repo, rc=rc, loads=2)

@@ -18,6 +18,7 @@ if [[ $- == *i* && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]] \
             # bash kept out of its history (ignorespace, HISTIGNORE) is not recorded.
             if ((__devtrace_seen > __devtrace_hist)) \
                 || [[ -o history && $__devtrace_last == "$__devtrace_prev" ]]; then
+                # In a subshell, so that $! stays the user's last background job.
                 (__devtrace_write "$__devtrace_status" "$__devtrace_start" $((end - __devtrace_start)) &)
             fi
         fi
@@ -27,7 +28,7 @@ if [[ $- == *i* && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]] \
     }
 
     __devtrace_write() {
-        { printf '%s %s %s %s\n' "$1" "$2" "$3" "$__devtrace_session"; HISTTIMEFORMAT= builtin history 1; } \
+        { printf '%s %s %s %s\n' "$1" "$2" "$3" "$__devtrace_session"; HISTTIMEFORMAT= builtin history 1; } 2>/dev/null \
             | @WRITER@ >/dev/null 2>&1
     }
 

@@ -15,8 +15,9 @@ if [[ -o interactive && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]]; the
     __devtrace_precmd() {
         local __devtrace_status=$? end=$(( epochtime[1] * 1000000 + epochtime[2] / 1000 ))
         if [[ -n $__devtrace_start ]]; then
-            { print -r -- "$__devtrace_status $__devtrace_start $((end - __devtrace_start)) $__devtrace_session"
-              print -rn -- "$__devtrace_line"; } | @WRITER@ >/dev/null 2>&1 &!
+            # In a subshell, so that $! stays the user's last background job.
+            ( { print -r -- "$__devtrace_status $__devtrace_start $((end - __devtrace_start)) $__devtrace_session"
+                print -rn -- "$__devtrace_line"; } 2>/dev/null | @WRITER@ >/dev/null 2>&1 & )
             __devtrace_start=
         fi
         return $__devtrace_status
