@@ -34,16 +34,18 @@ def events(
     as_json: Annotated[bool, typer.Option("--json", help="JSON array of full rows.")] = False,
 ) -> None:
     """List the newest events, oldest first."""
-    from devtrace import analytics
-    from devtrace.cli.render import print_events
+    from devtrace.analytics.connection import connect, event_rows
+    from devtrace.cli.render import events_json, print_events
     from devtrace.ml.autoscore import score_before_reading
 
     score_before_reading(path)  # with an active model, events captured a moment ago show a score
-    frame = analytics.events(path=path, limit=limit, agent=agent)
+    with connect(path, only=["events"]) as con:
+        relation = event_rows(con, limit=limit, agent=agent)
+        columns, rows = relation.columns, relation.fetchall()
     if as_json:
-        typer.echo(frame.write_json())
+        typer.echo(events_json(columns, rows))
     else:
-        print_events(frame)
+        print_events(columns, rows)
 
 
 def export(
