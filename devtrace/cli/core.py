@@ -41,11 +41,11 @@ def events(
     score_before_reading(path)  # with an active model, events captured a moment ago show a score
     with connect(path, only=["events"]) as con:
         relation = event_rows(con, limit=limit, agent=agent)
-        columns, rows = relation.columns, relation.fetchall()
+        columns, types, rows = relation.columns, relation.types, relation.fetchall()
     if as_json:
         typer.echo(events_json(columns, rows))
     else:
-        print_events(columns, rows)
+        print_events(columns, types, rows)
 
 
 def export(

@@ -29,7 +29,7 @@ _NUMBERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "
             "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL"}
 
 
-def print_events(columns: list[str], rows: list[tuple], width: int | None = None) -> None:
+def print_events(columns: list[str], types: list, rows: list[tuple], width: int | None = None) -> None:
     """The events as plain text: the EVENT_COLUMNS that fit in `width` characters (default:
     the terminal's width, else $COLUMNS, else 80), one line per event."""
     if not rows:
@@ -38,7 +38,7 @@ def print_events(columns: list[str], rows: list[tuple], width: int | None = None
     width = width or shutil.get_terminal_size().columns
     names = [name for name in EVENT_COLUMNS if name in columns]
     cells = [[_event_cell(name, row[columns.index(name)]) for name in names] for row in rows]
-    numeric = [any(isinstance(row[columns.index(name)], int | float) for row in rows) for name in names]
+    numeric = [_is_number(types[columns.index(name)]) for name in names]
     widths, used = [], -len(GAP)
     for j, name in enumerate(names):
         need = max(len(EVENT_COLUMNS[name]), *(len(line[j]) for line in cells))
@@ -73,7 +73,7 @@ def print_table(columns: list[str], types: list, rows: list[tuple], title: str |
 
     table = Table(title=title)
     for name, kind in zip(columns, types, strict=True):
-        table.add_column(name, justify="right" if str(kind).partition("(")[0] in _NUMBERS else "left")
+        table.add_column(name, justify="right" if _is_number(kind) else "left")
     for row in rows:
         table.add_row(*(_cell(v) for v in row))
     (console or Console()).print(table)
@@ -83,6 +83,11 @@ def print_frame(frame, title: str | None = None) -> None:
     """A bordered table of a Polars frame."""
     types = ["DOUBLE" if dtype.is_numeric() else "VARCHAR" for dtype in frame.dtypes]
     print_table(frame.columns, types, frame.rows(), title)
+
+
+def _is_number(kind) -> bool:
+    """Whether a DuckDB type (or its name) is a number's: numbers are right-aligned."""
+    return str(kind).partition("(")[0] in _NUMBERS
 
 
 def _event_cell(name: str, value) -> str:
