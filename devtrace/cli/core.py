@@ -57,7 +57,9 @@ def export(
 ) -> None:
     """Export every event, all columns, to csv, json, jsonl or parquet."""
     from devtrace.analytics.export import export_events
+    from devtrace.ml.autoscore import score_before_reading
 
+    score_before_reading(path)  # as `devtrace events` does: an export right after a capture has its score
     rows = export_events(out, fmt, path=path)
     typer.echo(f"Wrote {rows} events to {out}")
 
@@ -70,8 +72,11 @@ def demo(
     """Show DevTrace end to end on a scratch git repo and store."""
     from devtrace.cli.demo import run_demo
 
-    if workdir is not None and workdir.exists() and any(workdir.iterdir()):
+    if workdir is not None and workdir.exists():
         from devtrace.errors import DevtraceError
 
-        raise DevtraceError(f"{workdir} is not empty; the demo needs a new or empty folder")
+        if not workdir.is_dir():
+            raise DevtraceError(f"{workdir} is a file; the demo needs a new or empty folder")
+        if any(workdir.iterdir()):
+            raise DevtraceError(f"{workdir} is not empty; the demo needs a new or empty folder")
     run_demo(workdir)
