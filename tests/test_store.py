@@ -320,3 +320,15 @@ def test_a_store_at_every_earlier_schema_level_migrates_keeping_every_value(tmp_
     assert rows(tmp_path / "old", "PRAGMA user_version")[0][0] == latest_version()
     open_store(tmp_path / "old").close()  # opening it again changes nothing
     assert [tuple(r) for r in rows(tmp_path / "old", "SELECT * FROM schema_migrations")] == [tuple(r) for r in applied]
+
+
+def test_the_checkout_guard_sees_another_copy_of_devtrace(tmp_path):
+    """conftest stops the run when subprocesses would import another DevTrace than this one."""
+    from tests.support import CHECKOUT, devtrace_env, imported_checkout
+
+    assert imported_checkout(tmp_path) == CHECKOUT
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "devtrace").mkdir()
+    (other / "devtrace" / "__init__.py").write_text("")
+    assert imported_checkout(tmp_path, devtrace_env(PYTHONPATH=str(other))) == other
