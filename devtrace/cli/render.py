@@ -79,10 +79,10 @@ def print_table(columns: list[str], types: list, rows: list[tuple], title: str |
     (console or Console()).print(table)
 
 
-def print_frame(frame, title: str | None = None) -> None:
+def print_frame(frame, title: str | None = None, console=None) -> None:
     """A bordered table of a Polars frame."""
     types = ["DOUBLE" if dtype.is_numeric() else "VARCHAR" for dtype in frame.dtypes]
-    print_table(frame.columns, types, frame.rows(), title)
+    print_table(frame.columns, types, frame.rows(), title, console)
 
 
 def _is_number(kind) -> bool:
