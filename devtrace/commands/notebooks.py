@@ -1,5 +1,7 @@
 """Notebook commands: `devtrace notebook NAME` and `devtrace report`."""
 
+import os
+from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -7,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from devtrace.commands.core import PathOption
+from devtrace.errors import DevtraceError
 
 
 class Notebook(str, Enum):
@@ -36,9 +39,49 @@ def notebook(
 def report(
     out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")] = Path("report.html"),
     path: PathOption = None,
+    agent: Annotated[
+        Optional[list[str]],
+        typer.Option("--agent", help="Only this agent's events; repeat for several ('' = captured without an agent)."),
+    ] = None,
+    since: Annotated[
+        Optional[datetime], typer.Option("--since", formats=["%Y-%m-%d"], help="First UTC day (YYYY-MM-DD).")
+    ] = None,
+    until: Annotated[
+        Optional[datetime], typer.Option("--until", formats=["%Y-%m-%d"], help="Last UTC day, included (YYYY-MM-DD).")
+    ] = None,
+    program: Annotated[
+        Optional[list[str]], typer.Option("--program", help="Only this program's events; repeat for several.")
+    ] = None,
+    marimo: Annotated[
+        bool,
+        typer.Option(
+            "--marimo",
+            help="Write marimo's export of the analysis notebook instead, on every event: searchable tables,"
+            " but it loads marimo's frontend from the jsDelivr CDN, so it opens blank without internet access.",
+        ),
+    ] = False,
 ) -> None:
-    """Write the analysis notebook, run on the store, as one static HTML page."""
-    from devtrace.marimo_apps import export_report
+    """Write the analysis (headline numbers, charts, tables) as one HTML file that opens offline."""
+    if marimo:
+        from devtrace.marimo_apps import export_report
 
-    export_report(out, path=path)
+        if agent or program or since or until:
+            raise DevtraceError("--marimo exports the notebook on every event: drop --agent, --program, --since and --until")
+        export_report(out, path=path)
+    else:
+        import importlib.util
+
+        if not all(importlib.util.find_spec(m) for m in ("altair", "vl_convert")):
+            raise DevtraceError("the report needs altair and vl-convert-python: pip install 'devtrace[report]'")
+        from devtrace import analytics, paths
+        from devtrace.report import Filters, write_report
+
+        chosen = Filters(
+            agents=[name or None for name in agent or []],
+            since=since and since.date(),
+            until=until and until.date(),
+            programs=program or [],
+        )
+        with analytics.connect(path) as con:
+            write_report(con, out, f"store {os.path.abspath(paths.store_dir(path))}", chosen)
     typer.echo(f"Wrote the analysis report to {out}")
