@@ -74,7 +74,6 @@ def test_analysis_defines_frames_and_charts_on_their_columns(base_store, monkeyp
         "churn_chart": ("per_day", {"day", "lines"}),
         "duration_chart": ("duration_bins", {"log10_ms", "commands", "agent_id"}),
         "failing_chart": ("per_command", {"command", "failures", "failure_rate"}),
-        "retry_chart": ("loops", {"started_at", "retries", "resolved"}),
     }
     for name, (frame, fields) in expected.items():
         chart = defs[name]
@@ -82,6 +81,11 @@ def test_analysis_defines_frames_and_charts_on_their_columns(base_store, monkeyp
         assert chart.data.height > 0 and set(chart.data.columns) <= set(defs[frame].columns), name
         assert fields - {"lines", "change"} <= set(chart.data.columns), name
     assert {"lines_added", "lines_deleted"} <= set(defs["churn_chart"].data.columns)
+    # The retry chart carries one row per day and outcome: every loop and retry is in it once.
+    retries, loops = defs["retry_chart"].data, defs["loops"]
+    assert {"day", "retries", "resolved", "loops"} <= chart_fields(defs["retry_chart"])
+    assert retries["loops"].sum() == loops.height and retries["retries"].sum() == loops["retries"].sum()
+    assert retries.select("day", "resolved").is_unique().all() and retries.height < loops.height
 
 
 def test_analysis_filters_narrow_every_view(base_store, monkeypatch):
