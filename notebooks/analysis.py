@@ -6,9 +6,10 @@ app = marimo.App(width="medium", app_title="DevTrace analysis")
 with app.setup:
     import marimo as mo
 
-    from devtrace import analytics, charts, overview, paths
+    from devtrace import analytics, paths
+    from devtrace.analytics import charts, overview
+    from devtrace.analytics.filters import chosen_days, filter_events
     from devtrace.errors import DevtraceError
-    from devtrace.event_filter import chosen_days, filter_events
 
 
 @app.cell(hide_code=True)

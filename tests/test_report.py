@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from devtrace import analytics
-from devtrace.report import Filters, build_report
+from devtrace.analytics.report import Filters, build_report
 from tests.analytics_support import DAY, JAN_1, build_store, event
 from tests.browser import Browser, chromium_path
 from tests.notebook_support import insert_synthetic_sessions, train_active_model

@@ -4,7 +4,7 @@ import sys
 
 import typer
 
-from devtrace.commands import analytics, core, ml, notebooks
+from devtrace.cli import analytics, core, ml, notebooks, report
 from devtrace.errors import DevtraceError
 
 app = typer.Typer(
@@ -35,6 +35,7 @@ def run(ctx: typer.Context) -> None:
 
 core.register(app)
 notebooks.register(app)
+report.register(app)
 analytics.register(app)
 ml.register(app)
 
@@ -45,7 +46,3 @@ def main() -> None:
     except DevtraceError as exc:
         print(f"devtrace: {exc}", file=sys.stderr)
         sys.exit(1)
-
-
-if __name__ == "__main__":
-    main()

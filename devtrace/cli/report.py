@@ -1,39 +1,18 @@
-"""Notebook commands: `devtrace notebook NAME` and `devtrace report`."""
+"""`devtrace report`: the analysis as one HTML file that opens offline (or marimo's export)."""
 
 import os
 from datetime import datetime
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from devtrace.commands.core import PathOption
+from devtrace.cli.core import PathOption
 from devtrace.errors import DevtraceError
 
 
-class Notebook(str, Enum):
-    analysis = "analysis"
-    labeling = "labeling"
-    retraining = "retraining"
-
-
 def register(app: typer.Typer) -> None:
-    app.command("notebook")(notebook)
     app.command("report")(report)
-
-
-def notebook(
-    name: Annotated[Notebook, typer.Argument(help="Which notebook to open.")],
-    path: PathOption = None,
-    edit: Annotated[bool, typer.Option("--edit", help="Open the notebook's code in marimo's editor.")] = False,
-    port: Annotated[Optional[int], typer.Option("--port", help="Port to serve on (default: a free one).")] = None,
-    headless: Annotated[bool, typer.Option("--headless", help="Do not open a web browser.")] = False,
-) -> None:
-    """Serve a marimo notebook (analysis, labeling or retraining) on the store."""
-    from devtrace.marimo_apps import serve
-
-    serve(name.value, path=path, edit=edit, port=port, headless=headless)
 
 
 def report(
@@ -63,7 +42,7 @@ def report(
 ) -> None:
     """Write the analysis (headline numbers, charts, tables) as one HTML file that opens offline."""
     if marimo:
-        from devtrace.marimo_apps import export_report
+        from devtrace.cli.marimo_apps import export_report
 
         if agent or program or since or until:
             raise DevtraceError("--marimo exports the notebook on every event: drop --agent, --program, --since and --until")
@@ -74,7 +53,7 @@ def report(
         if not all(importlib.util.find_spec(m) for m in ("altair", "vl_convert")):
             raise DevtraceError("the report needs altair and vl-convert-python: pip install 'devtrace[report]'")
         from devtrace import analytics, paths
-        from devtrace.report import Filters, write_report
+        from devtrace.analytics.report import Filters, write_report
 
         chosen = Filters(
             agents=[name or None for name in agent or []],

@@ -9,7 +9,7 @@ from typing import NamedTuple
 import duckdb
 import polars as pl
 
-from devtrace.analytics import query
+from devtrace.analytics.connection import query
 
 RECENT_EVENTS = 5000
 """The analysis lists at most this many events, the newest."""

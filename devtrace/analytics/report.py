@@ -20,9 +20,10 @@ import duckdb
 import polars as pl
 import vl_convert
 
-from devtrace import __version__, charts, overview
+from devtrace import __version__
+from devtrace.analytics import charts, overview
+from devtrace.analytics.filters import filter_events
 from devtrace.errors import DevtraceError
-from devtrace.event_filter import filter_events
 
 TABLE_ROWS = 200
 """Each table shows at most this many rows (the page says how many there are)."""
@@ -106,7 +107,7 @@ def build_report(
         ("Retry loops", loops, loops.height),
         ("Events", recent, totals["commands"][0]),
     ]
-    made_at = made_at or dt.datetime.now(dt.timezone.utc)
+    made_at = made_at or dt.datetime.now(dt.UTC)
     return _PAGE.format(
         title="DevTrace analysis",
         made=html.escape(f"{source} · made {made_at:%Y-%m-%d %H:%M} UTC by DevTrace {__version__}"),
@@ -161,9 +162,9 @@ def _table(title: str, frame: pl.DataFrame, rows: int) -> str:
     else:
         count = f"the first {shown.height:,} of {rows:,} rows (devtrace sql or devtrace export for all)"
     numeric = [dtype.is_numeric() for dtype in shown.dtypes]
-    head = "".join(f'<th{_num(n)}>{html.escape(c)}</th>' for c, n in zip(shown.columns, numeric))
+    head = "".join(f'<th{_num(n)}>{html.escape(c)}</th>' for c, n in zip(shown.columns, numeric, strict=True))
     body = "".join(
-        "<tr>" + "".join(f"<td{_num(n)}>{html.escape(_cell(v))}</td>" for v, n in zip(row, numeric)) + "</tr>"
+        "<tr>" + "".join(f"<td{_num(n)}>{html.escape(_cell(v))}</td>" for v, n in zip(row, numeric, strict=True)) + "</tr>"
         for row in shown.iter_rows()
     )
     return (
