@@ -48,7 +48,7 @@ def _(store_input):
 @app.cell(hide_code=True)
 def _(agent_names, program_names, span):
     agent_select = mo.ui.multiselect(
-        options={name or "(no agent)": name for name in agent_names}, label="Agents (none chosen: all)"
+        options={overview.NO_AGENT if name is None else name: name for name in agent_names}, label="Agents (none chosen: all)"
     )
     day_range = mo.ui.date_range(
         start=span["first_day"], stop=span["last_day"], value=(span["first_day"], span["last_day"]), label="Days (UTC)"

@@ -14,6 +14,9 @@ from tests.browser import Browser, chromium_path
 from tests.notebook_support import insert_synthetic_sessions, train_active_model
 from tests.support import devtrace, devtrace_env
 
+ODD_AGENT = "</script><script>window.injected = 1</script>"
+"""An agent name that runs a script wherever it is not escaped."""
+
 CHART_TITLES = {
     "Daily activity", "Failure rate per agent", "Churn over time", "Duration distribution",
     "Predicted productivity per model version", "Most-failing commands",
@@ -45,8 +48,8 @@ def scored_store(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def small_store(tmp_path_factory) -> Path:
-    """Eight events over four days; one agent's name is markup that must stay text."""
-    odd = "</script><i>claude"
+    """Nine events over four days; one agent's name is markup that must stay text."""
+    odd = ODD_AGENT
     at = [JAN_1 + d * DAY + 3600 for d in range(4)]
     events = [
         event(at[0], agent_id=odd), event(at[0], agent_id="codex", exit_code=1),
@@ -72,6 +75,7 @@ def open_offline(page: Path) -> dict:
                 "Object.fromEntries([...document.querySelectorAll('.stat')].map(s =>"
                 " [s.querySelector('.label').textContent, s.querySelector('.value').textContent]))"
             ),
+            "legends": browser.evaluate("[...document.querySelectorAll('g.role-legend-label text')].map(t => t.textContent)"),
             "injected": browser.evaluate("typeof window.injected"),
             "requests": browser.requests,
             "exceptions": browser.exceptions,
@@ -114,12 +118,12 @@ def test_the_marimo_export_opens_blank_offline_and_the_request_log_shows_why(sco
 
 def test_a_filtered_report_prints_its_filters_and_counts_only_their_events(small_store, tmp_path):
     done = devtrace(
-        "report", "--path", str(small_store), "--agent", "</script><i>claude", "--agent", "", "--program", "pytest",
+        "report", "--path", str(small_store), "--agent", ODD_AGENT, "--agent", "", "--program", "pytest",
         "--since", "2024-01-02", "--until", "2024-01-03", cwd=tmp_path, text=True,
     )
     assert done.returncode == 0, done.stderr
     shown = open_offline(tmp_path / "report.html")
-    assert shown["filters"] == ["</script><i>claude, (no agent)", "2024-01-02 to 2024-01-03", "pytest"]
+    assert shown["filters"] == [f"{ODD_AGENT}, (no agent)", "2024-01-02 to 2024-01-03", "pytest"]
     # Of the nine events: the odd agent's pytest runs of 2 and 3 January (one failed) and the
     # agent-less pytest run of 2 January. Agents count named ones only.
     assert shown["stats"] == {"Commands": "3", "Failure rate": "33.3%", "Agents": "1", "Retry loops": "0",
@@ -127,6 +131,7 @@ def test_a_filtered_report_prints_its_filters_and_counts_only_their_events(small
     assert shown["injected"] == "undefined" and shown["requests"] == [(tmp_path / "report.html").as_uri()]
     # No scores and no retry loops: those two charts are notes, the five others are drawn.
     assert shown["charts"]["figures"] == shown["charts"]["drawn"] == 5
+    assert "(no agent)" in shown["legends"] and "null" not in shown["legends"]
     assert "No scored events here yet" in shown["text"] and "No retry loops" in shown["text"]
 
 
@@ -135,7 +140,7 @@ def test_the_builder_takes_an_analytics_connection(small_store):
         page = build_report(con, "a test", Filters(agents=["codex"]), made_at=dt.datetime(2024, 2, 1, 12, 0))
     assert "a test · made 2024-02-01 12:00 UTC" in page
     assert "<dt>Agents</dt><dd>codex</dd>" in page and "2 rows" in page
-    assert "</script><i>" not in page  # the odd agent is out of this report, and escaped where it is in
+    assert "window.injected" not in page  # the odd agent is not in this report
 
 
 @pytest.mark.parametrize(

@@ -4,14 +4,17 @@ the analysis notebook and the report. Each fills its container's width."""
 import altair as alt
 import polars as pl
 
+from devtrace.analytics.overview import NO_AGENT
+
 HEIGHT = 220
+_agent_id = pl.col("agent_id").fill_null(NO_AGENT)
 NO_SCORES = "No scored events here yet: train a model with `devtrace ml train`."
 NO_LOOPS = "No retry loops: no command was re-run soon after failing."
 
 
 def activity_chart(per_day: pl.DataFrame) -> alt.Chart:
     return (
-        alt.Chart(per_day.select("day", "agent_id", "commands", "failures"))
+        alt.Chart(per_day.select("day", _agent_id, "commands", "failures"))
         .mark_bar()
         .encode(
             x=alt.X("day:T", title="Day"),
@@ -25,7 +28,7 @@ def activity_chart(per_day: pl.DataFrame) -> alt.Chart:
 
 def failure_chart(per_day: pl.DataFrame) -> alt.Chart:
     return (
-        alt.Chart(per_day.select("day", "agent_id", "failure_rate", "failures"))
+        alt.Chart(per_day.select("day", _agent_id, "failure_rate", "failures"))
         .mark_line(point=True)
         .encode(
             x=alt.X("day:T", title="Day"),
@@ -55,7 +58,7 @@ def churn_chart(per_day: pl.DataFrame) -> alt.Chart:
 
 def duration_chart(duration_bins: pl.DataFrame) -> alt.Chart:
     return (
-        alt.Chart(duration_bins)
+        alt.Chart(duration_bins.with_columns(_agent_id))
         .mark_bar(opacity=0.8)
         .encode(
             x=alt.X("log10_ms:Q", bin=alt.Bin(step=0.25), title="Duration (log10 ms: 0 = 1 ms, 3 = 1 s, 5 = 100 s)"),

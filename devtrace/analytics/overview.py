@@ -11,6 +11,8 @@ import polars as pl
 
 from devtrace.analytics.connection import query
 
+NO_AGENT = "(no agent)"
+"""How events captured without an agent are named on screen."""
 RECENT_EVENTS = 5000
 """The analysis lists at most this many events, the newest."""
 

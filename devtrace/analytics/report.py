@@ -102,10 +102,10 @@ def build_report(
                 figures.append(f'<figure class="chart" data-chart="{len(specs)}"></figure>')
                 specs.append(chart.to_dict())
     tables = [
-        ("Daily activity", per_day, per_day.height),
-        ("Commands", per_command, per_command.height),
-        ("Retry loops", loops, loops.height),
-        ("Events", recent, totals["commands"][0]),
+        ("Daily activity", "by day", per_day, per_day.height),
+        ("Commands", "the most failing first", per_command, per_command.height),
+        ("Retry loops", "the newest first", loops, loops.height),
+        ("Events", "the newest first", recent, totals["commands"][0]),
     ]
     made_at = made_at or dt.datetime.now(dt.UTC)
     return _PAGE.format(
@@ -118,7 +118,7 @@ def build_report(
             for s in overview.headline(totals, loops)
         ),
         charts="".join(figures),
-        tables="".join(_table(title, frame, rows) for title, frame, rows in tables),
+        tables="".join(_table(*table) for table in tables),
         # In JSON, "<" only occurs inside strings, where \u003c means the same.
         specs=json.dumps(specs, separators=(",", ":")).replace("<", "\\u003c"),
         vega=_script_text(_vega_bundle()),
@@ -134,13 +134,13 @@ def _check_names(kind: str, chosen: Sequence[str | None], known: list[str | None
 
 
 def _name(value: str | None) -> str:
-    return "(no agent)" if value is None else repr(value)
+    return overview.NO_AGENT if value is None else repr(value)
 
 
 def _describe(filters: Filters, days: tuple[dt.date, dt.date] | None, span: dict) -> list[tuple[str, str]]:
     """The filters as printed at the top of the report."""
     return [
-        ("Agents", ", ".join("(no agent)" if a is None else a for a in filters.agents) or "all"),
+        ("Agents", ", ".join(overview.NO_AGENT if a is None else a for a in filters.agents) or "all"),
         ("Days (UTC)", f"all ({span['first_day']} to {span['last_day']})" if days is None else f"{days[0]} to {days[1]}"),
         ("Programs", ", ".join(filters.programs) or "all"),
     ]
@@ -155,12 +155,13 @@ def _vega_bundle() -> str:
         raise DevtraceError(f"vl-convert-python cannot bundle Vega-Lite {version}, which altair writes: {exc}") from None
 
 
-def _table(title: str, frame: pl.DataFrame, rows: int) -> str:
+def _table(title: str, order: str, frame: pl.DataFrame, rows: int) -> str:
+    """`frame` as a table of at most TABLE_ROWS of its `rows` rows."""
     shown = frame.head(TABLE_ROWS)
     if shown.height == rows:
-        count = f"{rows:,} row{'' if rows == 1 else 's'}"
+        count = f"{rows:,} row{'' if rows == 1 else 's'}, {order}"
     else:
-        count = f"the first {shown.height:,} of {rows:,} rows (devtrace sql or devtrace export for all)"
+        count = f"the first {shown.height:,} of {rows:,} rows, {order} (devtrace sql or devtrace export for all)"
     numeric = [dtype.is_numeric() for dtype in shown.dtypes]
     head = "".join(f'<th{_num(n)}>{html.escape(c)}</th>' for c, n in zip(shown.columns, numeric, strict=True))
     body = "".join(
