@@ -62,16 +62,23 @@ class Browser:
     """
 
     def __init__(self, width: int = 1280, height: int = 1600, offline: bool = False):
+        namespace = []
+        if offline:
+            # As root a network namespace needs nothing else; otherwise a user namespace grants it.
+            namespace = ["unshare", "--net", *([] if os.geteuid() == 0 else ["--map-root-user"])]
+            tried = subprocess.run([*namespace, "true"], capture_output=True, text=True)
+            if tried.returncode != 0:
+                raise RuntimeError(
+                    f"cannot start Chromium without a network: {' '.join(namespace)} failed here"
+                    f" ({tried.stderr.strip()}); run the tests as root or with user namespaces enabled"
+                )
         self._profile = tempfile.mkdtemp(prefix="devtrace-chromium-")
         command = [
-            chromium_path() or "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+            *namespace, chromium_path() or "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
             "--no-first-run", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", f"--user-data-dir={self._profile}", "--remote-debugging-pipe",
             f"--window-size={width},{height}", "about:blank",
         ]
-        if offline:
-            # As root a network namespace needs nothing else; otherwise a user namespace grants it.
-            command = ["unshare", "--net", *([] if os.geteuid() == 0 else ["--map-root-user"]), *command]
         # Chromium reads the protocol from its fd 3 and writes it to its fd 4.
         to_chromium, self._commands = os.pipe()
         self._replies, from_chromium = os.pipe()
