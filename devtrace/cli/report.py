@@ -20,16 +20,16 @@ def report(
     path: PathOption = None,
     agent: Annotated[
         Optional[list[str]],
-        typer.Option("--agent", help="Only this agent's events; repeat for several ('' = captured without an agent)."),
+        typer.Option("--agent", metavar="AGENT", help="Only this agent's events; repeat for several ('' = captured without an agent)."),
     ] = None,
     since: Annotated[
-        Optional[datetime], typer.Option("--since", formats=["%Y-%m-%d"], help="First UTC day (YYYY-MM-DD).")
+        Optional[datetime], typer.Option("--since", formats=["%Y-%m-%d"], metavar="DAY", help="First UTC day (YYYY-MM-DD).")
     ] = None,
     until: Annotated[
-        Optional[datetime], typer.Option("--until", formats=["%Y-%m-%d"], help="Last UTC day, included (YYYY-MM-DD).")
+        Optional[datetime], typer.Option("--until", formats=["%Y-%m-%d"], metavar="DAY", help="Last UTC day, included (YYYY-MM-DD).")
     ] = None,
     program: Annotated[
-        Optional[list[str]], typer.Option("--program", help="Only this program's events; repeat for several.")
+        Optional[list[str]], typer.Option("--program", metavar="PROGRAM", help="Only this program's events; repeat for several.")
     ] = None,
     marimo: Annotated[
         bool,
