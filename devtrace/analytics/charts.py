@@ -7,9 +7,11 @@ import polars as pl
 from devtrace.analytics.overview import NO_AGENT
 
 HEIGHT = 220
-_agent_id = pl.col("agent_id").fill_null(NO_AGENT)
+# What the analysis shows (markdown) in place of a chart that has nothing to draw.
 NO_SCORES = "No scored events here yet: train a model with `devtrace ml train`."
 NO_LOOPS = "No retry loops: no command was re-run soon after failing."
+
+_agent_id = pl.col("agent_id").fill_null(NO_AGENT)
 
 
 def activity_chart(per_day: pl.DataFrame) -> alt.Chart:
