@@ -86,6 +86,7 @@ def test_the_report_renders_every_chart_offline_and_requests_nothing(scored_stor
     done = devtrace("report", "--out", "report.html", "--path", str(scored_store), cwd=tmp_path, text=True)
     assert done.returncode == 0, done.stderr
     page = tmp_path / "report.html"
+    assert done.stdout == f"Wrote the analysis report to report.html ({page.stat().st_size / 1e6:.1f} MB, one file that opens offline)\n"
     shown = open_offline(page)
     charts = shown["charts"]
     assert charts["figures"] == charts["drawn"] == 7 and charts["failed"] == [], charts

@@ -42,25 +42,26 @@ def report(
 ) -> None:
     """Write the analysis (headline numbers, charts, tables) as one HTML file that opens offline."""
     if marimo:
-        from devtrace.cli.marimo_apps import export_report
-
         if agent or program or since or until:
             raise DevtraceError("--marimo exports the notebook on every event: drop --agent, --program, --since and --until")
+        from devtrace.cli.marimo_apps import export_report
+
         export_report(out, path=path)
-    else:
-        import importlib.util
+        typer.echo(f"Wrote marimo's export of the analysis notebook to {out} (it needs internet access to open)")
+        return
+    import importlib.util
 
-        if not all(importlib.util.find_spec(m) for m in ("altair", "vl_convert")):
-            raise DevtraceError("the report needs altair and vl-convert-python: pip install 'devtrace[report]'")
-        from devtrace import analytics, paths
-        from devtrace.analytics.report import Filters, write_report
+    if not all(importlib.util.find_spec(m) for m in ("altair", "vl_convert")):
+        raise DevtraceError("the report needs altair and vl-convert-python: pip install 'devtrace[report]'")
+    from devtrace import analytics, paths
+    from devtrace.analytics.report import Filters, write_report
 
-        chosen = Filters(
-            agents=[name or None for name in agent or []],
-            since=since and since.date(),
-            until=until and until.date(),
-            programs=program or [],
-        )
-        with analytics.connect(path) as con:
-            write_report(con, out, f"store {os.path.abspath(paths.store_dir(path))}", chosen)
-    typer.echo(f"Wrote the analysis report to {out}")
+    chosen = Filters(
+        agents=[name or None for name in agent or []],
+        since=since and since.date(),
+        until=until and until.date(),
+        programs=program or [],
+    )
+    with analytics.connect(path) as con:
+        size = write_report(con, out, f"store {os.path.abspath(paths.store_dir(path))}", chosen)
+    typer.echo(f"Wrote the analysis report to {out} ({size / 1e6:.1f} MB, one file that opens offline)")
