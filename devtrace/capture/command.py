@@ -139,7 +139,7 @@ def capture(argv: list[str], options: dict, signals) -> int:
     else:
         if not options.get("quiet"):
             say(f"devtrace: {summary}")
-    return -outcome.signal if outcome.signal else outcome.exit_code
+    return -outcome.killed_by if outcome.killed_by else outcome.exit_code
 
 
 def _git_budget_s(options: dict) -> float:

@@ -35,16 +35,16 @@ EXIT_NOT_FOUND = 127
 
 
 class Outcome:
-    __slots__ = ("exit_code", "timed_out", "started_at", "duration_ms", "error", "signal")
+    __slots__ = ("exit_code", "timed_out", "started_at", "duration_ms", "error", "killed_by")
 
     def __init__(self, exit_code: int, timed_out: bool, started_at: float, duration_ms: int, error: str | None,
-                 signal: int | None = None):
+                 killed_by: int | None = None):
         self.exit_code = exit_code
         self.timed_out = timed_out
         self.started_at = started_at
         self.duration_ms = duration_ms
         self.error = error  # why the command could not start, for the user
-        self.signal = signal  # the signal that killed the command, which DevTrace then dies of
+        self.killed_by = killed_by  # the signal that killed the command, which DevTrace then dies of
 
 
 class Signals:
@@ -126,7 +126,7 @@ def run(argv: list[str], signals: Signals, timeout: float | None = None) -> Outc
     if timed_out:
         return Outcome(EXIT_TIMEOUT, True, started_at, duration_ms, None)
     if status < 0:  # killed by signal N: 128 + N, as shells report it
-        return Outcome(128 - status, False, started_at, duration_ms, None, signal=-status)
+        return Outcome(128 - status, False, started_at, duration_ms, None, killed_by=-status)
     return Outcome(status, False, started_at, duration_ms, None)
 
 
