@@ -43,6 +43,10 @@ class Bash:
         self.send("printf 'R%sC\\n' \"$?\"\n")
         return int(self.expect(_STATUS, timeout).group(1))
 
+    def prompt(self, timeout: float = 20.0) -> None:
+        """Wait for the shell's prompt: it is reading the terminal again."""
+        self.expect(rb"(^|\n)\$ ", timeout)
+
     def job_state(self, timeout: float = 20.0) -> bytes:
         """The next job state bash reports: `Stopped`, `Stopped (tty input)`, `Terminated`..."""
         return self.expect(_JOB_STATE, timeout).group(1)

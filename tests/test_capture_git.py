@@ -215,7 +215,7 @@ def test_a_git_snapshot_past_its_budget_is_unknown_and_does_not_hold_the_command
     done = devtrace("run", "--path", str(store), "--", "sh", "-c", "exit 5", cwd=repo, env=env)
     elapsed = time.monotonic() - started
     assert done.returncode == 5
-    assert elapsed < 5, elapsed
+    assert elapsed < 10, elapsed  # git would take 30 s
     [event] = rows(store)  # unknown is not clean: recorded without --keep-noop
     assert event["exit_code"] == 5
     for column in ("files_touched_count", "lines_added", "lines_deleted", "delta_files", "delta_lines_added"):

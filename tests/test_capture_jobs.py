@@ -32,12 +32,25 @@ def test_ctrl_z_stops_the_job_with_sigtstp_and_fg_resumes_it(bash, store, timeou
     bash.expect(rb"reading-\d+")
     bash.send(b"\x1a")  # Ctrl-Z
     assert bash.job_state() == b"Stopped"  # as bare; SIGSTOP would show "Stopped (signal)"
+    bash.prompt()
     assert bash.status() == 128 + 20  # SIGTSTP
     bash.send("fg\n")
     bash.send("hello\n")
     bash.expect(b"got-hello")
     assert bash.status() == 0
     assert [r["exit_code"] for r in rows(store)] == [0]
+
+
+def test_ctrl_z_does_not_stop_devtrace_while_the_command_goes_on(bash, store):
+    """A command that ignores Ctrl-Z keeps its job, and the terminal, as bare."""
+    bash.send(run_line(store, "sh -c 'trap \"\" TSTP; echo reading-$$; read x; echo got-$x'") + "\n")
+    bash.expect(rb"reading-\d+")
+    bash.send(b"\x1a")
+    bash.send("hello\n")
+    bash.expect(b"got-hello", timeout=10)
+    bash.prompt()
+    assert bash.status() == 0
+    assert b"Stopped" not in bash.seen
 
 
 @WITH_AND_WITHOUT_TIMEOUT
@@ -51,8 +64,9 @@ def test_a_pipeline_partner_keeps_the_terminal(bash, store, timeout):
     assert bash.status() == 0
 
 
-def test_a_background_job_that_reads_the_terminal_stops_and_fg_resumes_it(bash, store):
-    bash.send(run_line(store, "sh -c 'read x; echo got-$x'") + " &\n")
+@WITH_AND_WITHOUT_TIMEOUT
+def test_a_background_job_that_reads_the_terminal_stops_and_fg_resumes_it(bash, store, timeout):
+    bash.send(run_line(store, "sh -c 'read x; echo got-$x'", timeout) + " &\n")
     assert bash.job_state(timeout=10).startswith(b"Stopped")
     bash.send("fg\n")
     bash.send("hello\n")
@@ -61,8 +75,9 @@ def test_a_background_job_that_reads_the_terminal_stops_and_fg_resumes_it(bash, 
     assert [r["exit_code"] for r in rows(store)] == [0]
 
 
-def test_a_background_job_stopped_on_the_terminal_can_be_killed(bash, store):
-    bash.send(run_line(store, "sh -c 'read x; echo got-$x'") + " &\n")
+@WITH_AND_WITHOUT_TIMEOUT
+def test_a_background_job_stopped_on_the_terminal_can_be_killed(bash, store, timeout):
+    bash.send(run_line(store, "sh -c 'read x; echo got-$x'", timeout) + " &\n")
     assert bash.job_state(timeout=10).startswith(b"Stopped")
     bash.send("kill %1\n")
     bash.expect(rb"\[1\][+-]? +Terminated", timeout=10)
@@ -74,6 +89,7 @@ def test_one_ctrl_c_stops_a_loop_in_an_interactive_shell(bash, store):
     bash.send(loop + "\n")
     bash.expect(b"started-1")
     bash.send(b"\x03")
+    bash.prompt()
     assert bash.status() == 130
     assert b"started-2" not in bash.quiet_for(1.0)
     assert [r["exit_code"] for r in rows(store)] == [130]
@@ -85,6 +101,7 @@ def test_one_ctrl_c_stops_a_loop_in_bash_c(bash, store):
     bash.send(f"bash -c '{loop}'\n")
     bash.expect(b"started-1")
     bash.send(b"\x03")
+    bash.prompt()
     assert bash.status() == 130
     assert b"started-2" not in bash.quiet_for(1.0)
     assert [r["exit_code"] for r in rows(store)] == [130]

@@ -7,16 +7,17 @@ Where the command runs, and who delivers signals to it:
   part of the caller's job. The terminal's Ctrl-C, Ctrl-Z and `fg`, a shell's `kill %1`, a
   harness killing its process group, all reach DevTrace and the command together, and a
   pipeline partner (`devtrace run -- cat f | less`) keeps the terminal it shares with them.
-  TERM and HUP sent to DevTrace alone are forwarded to the command; INT and QUIT too, unless
-  the job is the terminal's foreground (then the keyboard sent them to the command as well).
+  TERM and HUP sent to DevTrace alone are forwarded to the command; INT, QUIT and TSTP too,
+  unless the job is the terminal's foreground (the keyboard sent them to the command as well).
 - With a timeout the command gets a process group of its own, so that the timeout can stop
   its whole tree, grandchildren included, and every signal sent to DevTrace (INT, TERM, HUP,
   QUIT, TSTP) is forwarded to that group. DevTrace hands it the terminal only when DevTrace
   is the foreground job's leader and alone in that job (not in a pipeline).
 
-Either way, when the command stops (Ctrl-Z, or a background read of the terminal) DevTrace
-stops with the same signal, so the shell sees its job stop as it would bare; continued, it
-continues the command. Signals the caller ignores (nohup, `&` in a script) stay ignored, for
+Either way, DevTrace does not stop on Ctrl-Z itself: when the command stops (Ctrl-Z, a
+background read of the terminal), DevTrace then stops with the same signal, so the shell
+sees its job stop as it would bare, never before the command has; continued, it continues
+the command. Signals the caller ignores (nohup, `&` in a script) stay ignored, for
 the command too. Every descriptor DevTrace inherited is passed on (process substitution's
 /dev/fd/63, `3>file`, make's jobserver); DevTrace's own are close-on-exec.
 """
@@ -29,6 +30,7 @@ import time
 
 GRACE_S = 2.0
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+_KEYBOARD = (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP)  # what a terminal sends its foreground job
 EXIT_TIMEOUT = 124
 EXIT_CANNOT_EXECUTE = 126
 EXIT_NOT_FOUND = 127
@@ -69,21 +71,24 @@ class Signals:
     def _forward(self, signum: int) -> None:
         if self.own_group:
             _killpg(self.pid, signum)
-        elif signum in (signal.SIGINT, signal.SIGQUIT) and self.tty is not None and _is_foreground(self.tty):
+        elif signum in _KEYBOARD and self.tty is not None and _is_foreground(self.tty):
             pass  # the terminal sent it to the whole foreground job, the command included
         else:
             _kill(self.pid, signum)
 
     def attach(self, pid: int, own_group: bool, tty: int | None) -> None:
+        """From now on signals go to the command. Ctrl-Z too: DevTrace stops only once the
+        command has stopped (see _wait), never before it, or the shell would take the
+        terminal back while the command may still read from it."""
         self.pid, self.own_group, self.tty = pid, own_group, tty
-        if own_group and signal.getsignal(signal.SIGTSTP) is signal.SIG_DFL:
-            signal.signal(signal.SIGTSTP, self._handle)  # Ctrl-Z sent to DevTrace's job only
+        if signal.getsignal(signal.SIGTSTP) is signal.SIG_DFL:
+            signal.signal(signal.SIGTSTP, self._handle)
         for signum in self.pending:
             self._forward(signum)
         self.pending.clear()
 
     def detach(self) -> None:
-        if self.own_group and signal.getsignal(signal.SIGTSTP) == self._handle:
+        if signal.getsignal(signal.SIGTSTP) == self._handle:
             signal.signal(signal.SIGTSTP, signal.SIG_DFL)
         self.pid = self.tty = None
 
@@ -191,8 +196,7 @@ def _wait(pid: int, own_group: bool, tty: int | None, lead: bool) -> int:
         _, status = os.waitpid(pid, os.WUNTRACED)
         if not os.WIFSTOPPED(status):
             return os.waitstatus_to_exitcode(status)
-        # In DevTrace's own group a Ctrl-Z has stopped DevTrace too, and `fg` continued both:
-        # only a command still stopped was stopped alone (a background read, a signal of its own).
+        # Stopped and still stopped (not continued meanwhile by its job's `fg`): stop with it.
         if tty is not None and _still_stopped(pid):
             if lead and _foreground_group(tty) == pid:
                 _set_foreground(tty, os.getpgrp())
