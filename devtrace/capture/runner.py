@@ -76,13 +76,16 @@ class Signals:
         else:
             _kill(self.pid, signum)
 
-    def attach(self, pid: int, own_group: bool, tty: int | None) -> None:
-        """From now on signals go to the command. Ctrl-Z too: DevTrace stops only once the
-        command has stopped (see _wait), never before it, or the shell would take the
-        terminal back while the command may still read from it."""
-        self.pid, self.own_group, self.tty = pid, own_group, tty
+    def catch_stops(self) -> None:
+        """From just before the command starts, Ctrl-Z is the command's too: DevTrace stops
+        only once the command has stopped (see _wait), never before it, or the shell would
+        take the terminal back while the command may still read from it."""
         if signal.getsignal(signal.SIGTSTP) is signal.SIG_DFL:
             signal.signal(signal.SIGTSTP, self._handle)
+
+    def attach(self, pid: int, own_group: bool, tty: int | None) -> None:
+        """From now on signals go to the command."""
+        self.pid, self.own_group, self.tty = pid, own_group, tty
         for signum in self.pending:
             self._forward(signum)
         self.pending.clear()
@@ -100,14 +103,15 @@ def run(argv: list[str], signals: Signals, timeout: float | None = None) -> Outc
     give = lead and _is_foreground(tty)
     started_at = time.time()
     t0 = time.perf_counter()
+    signals.catch_stops()
     try:
         proc = _spawn(argv, tty if give else None, own_group)
-    except FileNotFoundError:
-        return _failed(EXIT_NOT_FOUND, _not_found(argv[0]), started_at, t0, tty)
-    except PermissionError:
-        return _failed(EXIT_CANNOT_EXECUTE, f"permission denied: {argv[0]}", started_at, t0, tty)
     except OSError as exc:
-        return _failed(EXIT_CANNOT_EXECUTE, f"cannot execute {argv[0]}: {exc.strerror}", started_at, t0, tty)
+        signals.detach()
+        if tty is not None:
+            os.close(tty)
+        code, message = _not_started(argv[0], exc)
+        return Outcome(code, False, started_at, round((time.perf_counter() - t0) * 1000), message)
 
     if give:
         _set_foreground(tty, proc.pid)  # the child did it too; whoever runs first wins the race
@@ -178,17 +182,15 @@ def _spawn(argv: list[str], tty: int | None, own_group: bool) -> subprocess.Pope
         return _spawn(["/bin/sh", shutil.which(argv[0]) or argv[0], *argv[1:]], tty, own_group)
 
 
-def _not_found(program: str) -> str:
-    """bash's distinction: a missing program, or a script whose interpreter is missing."""
-    if os.sep in program and os.path.isfile(program):
-        return f"bad interpreter: {program} names an interpreter that does not exist"
-    return f"command not found: {program}"
-
-
-def _failed(code: int, message: str, started_at: float, t0: float, tty: int | None) -> Outcome:
-    if tty is not None:
-        os.close(tty)
-    return Outcome(code, False, started_at, round((time.perf_counter() - t0) * 1000), message)
+def _not_started(program: str, exc: OSError) -> tuple[int, str]:
+    """The exit status and sentence a shell gives for a command it cannot start."""
+    if isinstance(exc, FileNotFoundError):
+        if os.sep in program and os.path.isfile(program):  # bash's distinction: a missing interpreter
+            return EXIT_NOT_FOUND, f"bad interpreter: {program} names an interpreter that does not exist"
+        return EXIT_NOT_FOUND, f"command not found: {program}"
+    if isinstance(exc, PermissionError):
+        return EXIT_CANNOT_EXECUTE, f"permission denied: {program}"
+    return EXIT_CANNOT_EXECUTE, f"cannot execute {program}: {exc.strerror}"
 
 
 def _wait(pid: int, own_group: bool, tty: int | None, lead: bool) -> int:
