@@ -112,19 +112,19 @@ def capture(argv: list[str], options: dict, signals) -> int:
         say("devtrace: warning: the current directory no longer exists; git state not measured")
         root = None
     start_commit = git.head(root) if root else None
-    pending = git.start_snapshot(root, budget_s) if root else None
+    pending = git.start_snapshot(root, budget_s=budget_s) if root else None
     from devtrace.capture import recorder  # loads while git works
 
     before = git.finish_snapshot(root, pending)
     if signals.pending:  # interrupted before the command started: run nothing, as bare
         return -signals.pending[0]
     outcome = runner.run(argv, signals, options.get("timeout"))
-    pending = git.start_snapshot(root, budget_s) if root else None
+    pending = git.start_snapshot(root, budget_s=budget_s) if root else None
     moved = root is not None and git.head(root) != start_commit  # commit, checkout, reset...
     pending_from_start = None
     if moved:
         since = start_commit or git.empty_tree(root, time.monotonic() + budget_s)
-        pending_from_start = git.start_snapshot(root, budget_s, since)
+        pending_from_start = git.start_snapshot(root, since, budget_s)
     if outcome.error:
         say(f"devtrace: {outcome.error}")
     try:

@@ -15,6 +15,10 @@ import signal
 import subprocess
 import time
 
+from devtrace.settings import GIT_TIMEOUT_MS
+
+BUDGET_S = GIT_TIMEOUT_MS / 1000  # the default; `git_timeout_ms` sets it
+
 # A snapshot maps a path to (lines added, lines deleted) against HEAD; binary files count 0.
 Snapshot = dict[str, tuple[int, int]]
 
@@ -99,7 +103,7 @@ class Pending:
         self.deadline = time.monotonic() + budget_s
 
 
-def start_snapshot(root: str, budget_s: float, commit: str | None = "HEAD") -> Pending | None:
+def start_snapshot(root: str, commit: str | None = "HEAD", budget_s: float = BUDGET_S) -> Pending | None:
     """Start `git diff --numstat <commit>` without waiting, so the caller can work meanwhile.
 
     git runs in a process group of its own: past its budget it is killed with whatever it
@@ -127,7 +131,8 @@ def finish_snapshot(root: str, started: Pending | None) -> Snapshot | None:
             os.killpg(proc.pid, signal.SIGKILL)
         except OSError:
             pass
-        proc.communicate()
+        proc.stdout.close()  # whatever git left running cannot hold DevTrace by its pipe
+        proc.wait()
         return None
     if proc.returncode != 0:
         empty = _empty_tree(root, started.deadline)
@@ -149,9 +154,9 @@ def _empty_tree(root: str, deadline: float) -> str | None:
     return None if has_head is None or has_head.returncode == 0 else empty_tree(root, deadline)
 
 
-def empty_tree(root: str, deadline: float) -> str | None:
+def empty_tree(root: str, deadline: float | None = None) -> str | None:
     """The id of the empty tree in this repository's hash format (SHA-1 or SHA-256)."""
-    tree = _git(["git", "hash-object", "-t", "tree", os.devnull], root, deadline)
+    tree = _git(["git", "hash-object", "-t", "tree", os.devnull], root, deadline or time.monotonic() + BUDGET_S)
     return tree.stdout.decode().strip() if tree is not None and tree.returncode == 0 else None
 
 
