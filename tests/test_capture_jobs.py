@@ -5,7 +5,10 @@ and whether a loop goes on. The `--timeout` variants run the command in a proces
 its own (so that a timeout can stop its whole tree); the others keep it in DevTrace's job.
 """
 
+import os
+import signal
 import sys
+import time
 
 import pytest
 
@@ -105,3 +108,19 @@ def test_one_ctrl_c_stops_a_loop_in_bash_c(bash, store):
     assert bash.status() == 130
     assert b"started-2" not in bash.quiet_for(1.0)
     assert [r["exit_code"] for r in rows(store)] == [130]
+
+
+def test_a_signal_to_devtrace_in_a_pipeline_spares_the_other_commands(bash, store, tmp_path):
+    """DevTrace leads the pipeline's job: a TERM sent to it alone is for its command, not `less`."""
+    parent = tmp_path / "devtrace.pid"
+    command = (f"sh -c 'trap \"echo command-got-term\" TERM; echo $PPID > {parent}.tmp; mv {parent}.tmp {parent}; "
+               "while :; do sleep 0.1; done'")
+    partner = "sh -c 'trap \"echo partner-got-term\" TERM; cat'"
+    bash.send(run_line(store, command) + f" | {partner}\n")
+    deadline = time.monotonic() + 10
+    while not parent.exists():
+        assert time.monotonic() < deadline, "the command never started"
+        time.sleep(0.02)
+    os.kill(int(parent.read_text()), signal.SIGTERM)
+    bash.expect(b"command-got-term")
+    assert b"partner-got-term" not in bash.quiet_for(1.0)

@@ -124,8 +124,9 @@ def test_signals_sent_to_devtrace_reach_the_command_and_the_event_is_recorded(re
 
 
 def test_when_devtrace_leads_its_group_a_signal_reaches_the_commands_whole_group(repo, store, tmp_path):
-    """Started as a group leader (as by a job-control shell), DevTrace runs the command in a
-    group of its own and signals that whole group: a background grandchild stops too."""
+    """Started as a group leader (as by a job-control shell or a harness's new session), with
+    its command's tree the only other members, DevTrace signals that whole group: a background
+    grandchild stops too."""
     ready, grandchild = tmp_path / "ready", tmp_path / "grandchild"
     script = f"sleep 60 & echo $! > {grandchild}; touch {ready}; wait"
     proc = subprocess.Popen(
@@ -136,7 +137,7 @@ def test_when_devtrace_leads_its_group_a_signal_reaches_the_commands_whole_group
         _wait_for(ready.exists)
         proc.send_signal(signal.SIGTERM)  # to DevTrace alone, not to its group
         _, stderr = proc.communicate(timeout=10)
-        assert proc.returncode == 128 + signal.SIGTERM and b"Traceback" not in stderr
+        assert proc.returncode == -signal.SIGTERM and b"Traceback" not in stderr  # as the command died
         _wait_for(lambda: not _alive(int(grandchild.read_text())))
     finally:
         if grandchild.exists() and _alive(int(grandchild.read_text())):

@@ -7,8 +7,10 @@ Where the command runs, and who delivers signals to it:
   part of the caller's job. The terminal's Ctrl-C, Ctrl-Z and `fg`, a shell's `kill %1`, a
   harness killing its process group, all reach DevTrace and the command together, and a
   pipeline partner (`devtrace run -- cat f | less`) keeps the terminal it shares with them.
-  TERM and HUP sent to DevTrace alone are forwarded to the command; INT, QUIT and TSTP too,
-  unless the job is the terminal's foreground (the keyboard sent them to the command as well).
+  TERM and HUP sent to DevTrace alone are forwarded; INT, QUIT and TSTP too, unless the job
+  is the terminal's foreground (the keyboard sent them to the command as well). They go to
+  the command's whole tree when DevTrace leads a job holding nothing else (a harness's
+  session, a shell job that is not a pipeline), else to the command alone.
 - With a timeout the command gets a process group of its own, so that the timeout can stop
   its whole tree, grandchildren included, and every signal sent to DevTrace (INT, TERM, HUP,
   QUIT, TSTP) is forwarded to that group. DevTrace hands it the terminal only when DevTrace
@@ -73,6 +75,8 @@ class Signals:
             _killpg(self.pid, signum)
         elif signum in _KEYBOARD and self.tty is not None and _is_foreground(self.tty):
             pass  # the terminal sent it to the whole foreground job, the command included
+        elif _job_is_ours(self.pid):  # a harness's session, a shell job that is not a pipeline
+            _signal_job(signum)
         else:
             _kill(self.pid, signum)
 
@@ -230,24 +234,55 @@ def _still_stopped(pid: int) -> bool:
         return False
 
 
-def _leads_alone() -> bool:
-    """DevTrace leads its process group and no other process is in it (not a pipeline)."""
+def _job_is_ours(child: int) -> bool:
+    """DevTrace leads its process group and everything else in it descends from `child`:
+    the job is DevTrace and its command's tree (no pipeline partner, no unrelated caller)."""
     me = os.getpid()
     if os.getpgrp() != me:
         return False
+    parents, members = {}, []
+    for pid, ppid, pgrp in _processes():
+        parents[pid] = ppid
+        if pgrp == me and pid != me:
+            members.append(pid)
+    for pid in members:
+        while pid not in (child, 0, 1) and pid in parents:
+            pid = parents[pid]
+        if pid != child:
+            return False
+    return True
+
+
+def _signal_job(signum: int) -> None:
+    """The signal to DevTrace's whole job but DevTrace itself (the kernel drops a signal its
+    receiver ignores at the moment it is sent)."""
+    previous = signal.signal(signum, signal.SIG_IGN)
+    try:
+        _killpg(os.getpgrp(), signum)
+    finally:
+        signal.signal(signum, previous)
+
+
+def _processes():
+    """(pid, parent pid, process group) of every process that can be read in /proc."""
     try:
         entries = os.listdir("/proc")
     except OSError:
-        return False
+        return
     for entry in entries:
-        if entry.isdigit() and int(entry) != me:
+        if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/stat", "rb") as f:
-                    if int(f.read().rsplit(b")", 1)[1].split()[2]) == me:
-                        return False
+                    fields = f.read().rsplit(b")", 1)[1].split()
+                yield int(entry), int(fields[1]), int(fields[2])
             except (OSError, IndexError, ValueError):
                 continue
-    return True
+
+
+def _leads_alone() -> bool:
+    """DevTrace leads its process group and no other process is in it (not a pipeline)."""
+    me = os.getpid()
+    return os.getpgrp() == me and not any(pgrp == me and pid != me for pid, _, pgrp in _processes())
 
 
 class _Timer:
