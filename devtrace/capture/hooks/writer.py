@@ -55,10 +55,11 @@ def write(report: Finished | Started, path: str | None) -> str | None:
     if not words or report.line[:1].isspace() or _runs_devtrace(words):
         return None
     root = git.find_repo(report.cwd) if isinstance(report, Finished) else None
-    pending = git.start_snapshot(root) if root else None  # git works while the store opens
     with Recorder(store_path(path)) as rec:
         if _ignored(report.line, rec.settings.ignore):
             return None
+        budget_s = rec.settings.git_timeout_ms / 1000
+        pending = git.start_snapshot(root, budget_s=budget_s) if root else None  # git works meanwhile
         session = report.session
         if report.captured_by in SHELLS:
             session = "ses_" + identity.keyed_hash(rec.key, f"{report.captured_by}:{session}")[:16]
@@ -77,7 +78,7 @@ def write(report: Finished | Started, path: str | None) -> str | None:
         state = git.totals(after) if after is not None else (None, None, None)
         files = _hashed_paths(rec.key, after) if after is not None else None
         head = git.head(root) if root else None
-        change = _change(rec, root, session, repo_id, head, files)
+        change = _change(rec, root, session, repo_id, head, files, budget_s)
         event = rec.event(
             words,
             started_at=report.ended_at - (duration_ms or 0) / 1000,
@@ -102,7 +103,7 @@ def write(report: Finished | Started, path: str | None) -> str | None:
         return event["id"]
 
 
-def _change(rec: Recorder, root, session, repo_id, head, files) -> tuple:
+def _change(rec: Recorder, root, session, repo_id, head, files, budget_s: float) -> tuple:
     """What this command changed: its end state against the state the session's previous
     command in this repo left (unknown for a session's first command in a repo). If HEAD
     moved since (a commit, a checkout), the end state is measured against that earlier
@@ -115,7 +116,7 @@ def _change(rec: Recorder, root, session, repo_id, head, files) -> tuple:
     before_head, before = previous
     if before_head == head:
         return git.delta(before, files)
-    from_before = git.finish_snapshot(root, git.start_snapshot(root, before_head))
+    from_before = git.finish_snapshot(root, git.start_snapshot(root, before_head, budget_s))
     if from_before is None:
         return None, None, None
     return git.delta(before, _hashed_paths(rec.key, from_before))
