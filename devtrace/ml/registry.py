@@ -10,6 +10,7 @@ its files there, each replaced atomically. The version id is also stored inside 
 (a booster attribute), so a scorer never pairs a model with the wrong id.
 """
 
+import hashlib
 import json
 import os
 import re
@@ -24,6 +25,7 @@ ACTIVE_DIR = "model-xgb"
 VERSIONS_DIR = "models"
 MODEL_FILE = "model.json"
 METADATA_FILE = "metadata.json"
+SHAP_TABLES_FILE = "shap-tables.npz"
 VERSION_ATTR = "devtrace_version"
 _VERSION = re.compile(r"^v(\d+)$")
 
@@ -33,6 +35,12 @@ class Model:
     booster: object
     metadata: dict
     directory: str
+    sha256: str = ""  # of the model.json bytes the booster was read from
+
+    @property
+    def tables_file(self) -> str:
+        """Where the SHAP engine caches this model's pattern tables (devtrace.ml.treeshap)."""
+        return os.path.join(self.directory, SHAP_TABLES_FILE)
 
     @property
     def ref(self) -> str:
@@ -133,7 +141,11 @@ def load(directory: str | os.PathLike) -> Model:
         raise DevtraceError(f"{os.path.join(directory, METADATA_FILE)} is missing or not valid JSON")
     xgboost = xgb.load()
     try:
-        booster = xgboost.Booster(model_file=model_file)
+        with open(model_file, "rb") as f:
+            raw = f.read()
+        booster = xgboost.Booster(model_file=bytearray(raw))
+    except OSError as exc:
+        raise DevtraceError(f"cannot read {model_file}: {exc.strerror}") from None
     except xgboost.core.XGBoostError:
         raise DevtraceError(f"{model_file} is not a readable XGBoost model (corrupt or truncated)") from None
     names = list(booster.feature_names or [])
@@ -143,7 +155,7 @@ def load(directory: str | os.PathLike) -> Model:
             f"computes ({', '.join(FEATURES)}); retrain it with `devtrace ml train`"
         )
     booster.set_param({"nthread": os.cpu_count() or 1})
-    return Model(booster, metadata, directory)
+    return Model(booster, metadata, directory, hashlib.sha256(raw).hexdigest())
 
 
 def _read_metadata(directory: str) -> dict | None:
