@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from devtrace.features import FEATURES, build_features
+from devtrace import paths
 from devtrace.ml import registry, scoring, treeshap, xgb
 from devtrace.ml.explain import explain
-from tests.ml_support import dataset, model_store  # noqa: F401  (fixtures)
+from devtrace.ml.features import FEATURES, build_features
 
 xgboost = xgb.load()
 
@@ -150,7 +150,7 @@ def test_scores_and_explanations_are_the_same_with_tables(dataset, model_copy):
                           np.clip(expected.sum(axis=1, dtype=np.float64), 0, 100))
 
     explanation = explain(model, frame, sample=None, limit=3)
-    mean_abs = dict(zip(FEATURES, np.abs(expected[:, :-1]).mean(axis=0).astype(np.float64)))
+    mean_abs = dict(zip(FEATURES, np.abs(expected[:, :-1]).mean(axis=0).astype(np.float64), strict=True))
     assert dict(explanation.importance.select("feature", "mean_abs_shap").iter_rows()) == mean_abs
     assert explanation.local_accuracy_error < scoring.LOCAL_ACCURACY_TOLERANCE
 
@@ -177,7 +177,7 @@ def test_tables_are_cached_beside_the_model_and_rebuilt_for_another(model_copy, 
 def test_small_batches_never_load_the_engine(model_copy, dataset):
     code = (
         "import sys, polars as pl\n"
-        "from devtrace.features import build_features\n"
+        "from devtrace.ml.features import build_features\n"
         "from devtrace.ml import registry, scoring\n"
         f"model = registry.load({str(model_copy)!r})\n"
         f"scoring.score_columns(model, build_features(pl.read_csv({str(dataset)!r}).head(50)))\n"
@@ -185,4 +185,4 @@ def test_small_batches_never_load_the_engine(model_copy, dataset):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
-    assert not (model_copy / registry.SHAP_TABLES_FILE).exists()
+    assert not (model_copy / paths.SHAP_TABLES).exists()

@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from devtrace.errors import DevtraceError
-from devtrace.features import FEATURES, build_features
+from devtrace.ml.features import FEATURES, build_features
 from devtrace.ml.registry import Model
 
 SCORE_COLUMNS = ("predicted_productivity", "top_contribution_feature", "top_contribution_value")

@@ -158,7 +158,7 @@ class _Plan:
         """One input per pattern, pattern p at row p (features the tree does not use: NaN)."""
         rows = np.full((self.patterns, features), np.nan, dtype=np.float32)
         index = np.arange(self.patterns)
-        for (feature, stride, _, _), values in zip(self.entries, self.values):
+        for (feature, stride, _, _), values in zip(self.entries, self.values, strict=True):
             rows[:, feature] = values[(index // stride) % len(values)]
         return rows
 
@@ -197,7 +197,7 @@ def contributions(tables: Tables, matrix: np.ndarray, threads: int = 1) -> np.nd
     out = np.zeros((tables.features + 1, len(matrix)), dtype=np.float32)
     arrays = [getattr(tables, name) for name in Tables.ARRAYS[:-1]]
     cuts = np.linspace(0, len(matrix), max(1, threads) + 1).astype(int)
-    shares = [(a, b) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+    shares = [(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
     if len(shares) == 1:
         accumulate(columns, out, *shares[0], *arrays)
     elif shares:
