@@ -15,6 +15,7 @@ from devtrace import paths
 from devtrace.ml import registry, scoring, treeshap, xgb
 from devtrace.ml.explain import explain
 from devtrace.ml.features import FEATURES, build_features
+from tests.ml_support import cli
 
 xgboost = xgb.load()
 
@@ -186,3 +187,15 @@ def test_small_batches_never_load_the_engine(model_copy, dataset):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
     assert not (model_copy / paths.SHAP_TABLES).exists()
+
+
+def test_promoting_a_version_brings_its_tables(tmp_path, dataset):
+    store = tmp_path / "store"
+    cli("ml", "train", "--dataset", str(dataset), "--path", str(store), "--max-depth", "2", cwd=tmp_path)
+    cli("ml", "train", "--dataset", str(dataset), "--path", str(store), "--no-promote", cwd=tmp_path)
+    version = registry.load(store / "models" / "v2")
+    treeshap.load_or_build(version.booster, version.sha256, version.tables_file)
+    cli("ml", "promote", "v2", "--path", str(store), cwd=tmp_path)
+    active = registry.load(store / "model-xgb")
+    assert (store / "model-xgb" / paths.SHAP_TABLES).read_bytes() == (store / "models" / "v2" / paths.SHAP_TABLES).read_bytes()
+    assert treeshap.load_or_build(active.booster, active.sha256, active.tables_file).key.endswith(version.sha256)

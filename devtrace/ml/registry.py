@@ -114,7 +114,10 @@ def promote(version: str, path=None) -> dict:
     target = active_dir(path)
     try:
         os.makedirs(target, exist_ok=True)
-        for name in (paths.METADATA_FILE, paths.MODEL_FILE):  # model.json last: it is what capture checks
+        # The SHAP tables too when the version has them (keyed by model.json's sha256, so never
+        # mistaken for another model's); model.json last: it is what capture checks.
+        tables = [paths.SHAP_TABLES] if os.path.isfile(os.path.join(source, paths.SHAP_TABLES)) else []
+        for name in (*tables, paths.METADATA_FILE, paths.MODEL_FILE):
             tmp = os.path.join(target, f".{name}.{os.getpid()}.tmp")
             shutil.copyfile(os.path.join(source, name), tmp)
             os.replace(tmp, os.path.join(target, name))

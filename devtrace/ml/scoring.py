@@ -20,10 +20,12 @@ from devtrace.ml.registry import Model
 SCORE_COLUMNS = ("predicted_productivity", "top_contribution_feature", "top_contribution_value")
 CHUNK_ROWS = 50_000
 LOCAL_ACCURACY_TOLERANCE = 1e-2  # float32 sums over hundreds of trees
-# Below this many (rows × trees) XGBoost's TreeSHAP answers sooner than the tables: loading
-# numba and the compiled loop costs about 0.5 s, building a model's tables once 0.2-0.5 s,
-# while pred_contribs takes about 0.2 µs per tree and row (see benchmarks/ml.py).
-TABLES_FROM_TREE_ROWS = 5_000_000
+# Below this many (rows × trees) XGBoost's TreeSHAP answers sooner than the tables, whose
+# first use in a process loads numba and the compiled loop (about 1.3 s on a busy machine;
+# benchmarks/ml.py measured the two equal at 5,000 rows of a 151-tree model, 0.75M), and
+# whose first use for a model builds them (0.4 s for 241 trees). Above the measured
+# crossover (about three times), so that a batch over the line also pays for building them.
+TABLES_FROM_TREE_ROWS = 2_000_000
 
 
 @dataclass

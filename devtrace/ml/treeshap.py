@@ -88,13 +88,10 @@ def build(booster, key: str = "") -> "Tables | None":
     """Every tree's pattern tables, or None when the model is not one they cover."""
     from devtrace.ml import xgb
 
-    trees = _trees(booster)
-    if trees is None:
+    plans = _plans(booster)
+    if plans is None or sum(plan.cells for plan in plans) > MAX_CELLS:
         return None
     features = booster.num_features()
-    plans = [_plan(tree) for tree in trees]
-    if sum(plan.cells for plan in plans) > MAX_CELLS:
-        return None
     xgboost = xgb.load()
     tree_ptr, entries, tables = [0], [], []
     for number, plan in enumerate(plans):
@@ -120,6 +117,17 @@ def build(booster, key: str = "") -> "Tables | None":
         values=np.concatenate(tables or [np.zeros(0)]).astype(np.float32),
         bias=np.array(bias, dtype=np.float32),
     )
+
+
+def table_cells(booster) -> int | None:
+    """How many cells the model's tables need (None: not a model they can cover)."""
+    plans = _plans(booster)
+    return None if plans is None else sum(plan.cells for plan in plans)
+
+
+def _plans(booster) -> "list[_Plan] | None":
+    trees = _trees(booster)
+    return None if trees is None else [_plan(tree) for tree in trees]
 
 
 def _trees(booster) -> list | None:
