@@ -46,12 +46,12 @@ def explain_rows(model: Model, features: pl.DataFrame, on_rows=None) -> Contribu
     output = np.empty(len(matrix), dtype=np.float32)
     for start in range(0, len(matrix), CHUNK_ROWS):
         rows = slice(start, start + CHUNK_ROWS)
-        chunk = xgboost.DMatrix(matrix[rows], feature_names=FEATURES)
         if tables is None:
+            chunk = xgboost.DMatrix(matrix[rows], feature_names=FEATURES)
             values[rows] = model.booster.predict(chunk, pred_contribs=True)
         else:
             values[rows] = treeshap.contributions(tables, matrix[rows], os.cpu_count() or 1)
-        output[rows] = model.booster.predict(chunk, output_margin=True)
+        output[rows] = model.booster.inplace_predict(matrix[rows], predict_type="margin")
         if on_rows:
             on_rows(min(start + CHUNK_ROWS, len(matrix)))
     error = float(np.max(np.abs(values.sum(axis=1, dtype=np.float64) - output), initial=0.0))

@@ -8,8 +8,9 @@ patterns a tree can see are every combination of its features' bins: a depth-3 t
 most 2^7 = 128 of them.
 
 `build` computes each tree's contribution vector for each of its patterns once per model,
-with XGBoost's own TreeSHAP on one representative input per pattern (iteration range: that
-one tree), so every table entry is the float32 number XGBoost adds for that tree. Scoring a
+with XGBoost's own TreeSHAP on one representative input per pattern (on the model sliced to
+that one tree), so every table entry is the float32 number XGBoost adds for that tree. The
+bias is the same for every row: XGBoost's, for a row with every value missing. Scoring a
 row then finds each tree's pattern (float32 comparisons `x < threshold`, as XGBoost makes
 them) and adds the table rows in tree order in float32, as XGBoost does: the result is
 pred_contribs, bit for bit (and shap.TreeExplainer, which asks XGBoost for the same numbers).

@@ -18,15 +18,16 @@ def accumulate(columns, out, start, stop, tree_ptr, feature, stride, missing_bin
                table_ptr, values):
     """Add every tree's table row to `out` (features + 1, rows) for rows start:stop of
     `columns` (features, rows), trees in order."""
-    pattern = np.zeros(BLOCK, dtype=np.int32)
+    pattern = np.zeros(BLOCK, dtype=np.int32)  # per row of the block: its cell in the tree's table
     for block in range(start, stop, BLOCK):
         n = min(BLOCK, stop - block)
         for tree in range(tree_ptr.size - 1):
             first, last = tree_ptr[tree], tree_ptr[tree + 1]
+            width = last - first  # cells per pattern: one per feature the tree uses
             pattern[:n] = 0
             for entry in range(first, last):
                 column = columns[feature[entry]]
-                step = np.int32(stride[entry])
+                step = np.int32(stride[entry] * width)
                 for t in range(threshold_ptr[entry], threshold_ptr[entry + 1]):
                     threshold = thresholds[t]
                     for r in range(n):  # NaN >= threshold is false: a missing value stays in bin 0
@@ -35,9 +36,8 @@ def accumulate(columns, out, start, stop, tree_ptr, feature, stride, missing_bin
                 if missing:
                     for r in range(n):
                         pattern[r] += np.int32(column[block + r] != column[block + r]) * missing
-            width = last - first
             for entry in range(first, last):
                 target = out[feature[entry]]
-                offset = table_ptr[tree] + entry - first
+                cells = values[table_ptr[tree] + entry - first :]
                 for r in range(n):
-                    target[block + r] += values[offset + pattern[r] * width]
+                    target[block + r] += cells[pattern[r]]
