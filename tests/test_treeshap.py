@@ -175,6 +175,18 @@ def test_tables_are_cached_beside_the_model_and_rebuilt_for_another(model_copy, 
     assert np.array_equal(treeshap.contributions(rebuilt, matrix), pred_contribs(other, matrix))
 
 
+def test_a_damaged_cache_is_built_again(model_copy):
+    model = registry.load(model_copy)
+    good = treeshap.load_or_build(model.booster, model.sha256, model.tables_file)
+    whole = open(model.tables_file, "rb").read()
+    for damaged in (b"not a table", whole[: len(whole) // 2]):
+        with open(model.tables_file, "wb") as f:
+            f.write(damaged)
+        again = treeshap.load_or_build(model.booster, model.sha256, model.tables_file)
+        assert np.array_equal(again.values, good.values)
+        assert treeshap.Tables.read(model.tables_file).key == good.key  # and cached again
+
+
 def test_small_batches_never_load_the_engine(model_copy, dataset):
     code = (
         "import sys, polars as pl\n"

@@ -23,6 +23,7 @@ has no tables: its rows go to XGBoost's pred_contribs.
 
 import json
 import os
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -57,7 +58,7 @@ class Tables:
         try:
             with np.load(file) as saved:
                 return cls(str(saved["key"]), int(saved["features"]), **{n: saved[n] for n in cls.ARRAYS})
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # damaged: built again
             return None
 
 
