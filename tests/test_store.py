@@ -7,6 +7,7 @@ import stat
 import pytest
 
 from devtrace.store import StoreError, create_store, open_store
+from devtrace.store.migrations import _migration_files as migration_files
 from devtrace.store.migrations import latest_version, statements
 from tests.support import devtrace, rows
 
@@ -58,7 +59,7 @@ def test_new_store_is_wal_versioned_ignored_by_git_with_a_private_key(store):
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA user_version").fetchone()[0] == latest_version()
     applied = [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
-    assert applied == list(range(1, latest_version() + 1))
+    assert applied == [version for version, _, _ in migration_files()] and applied[-1] == latest_version()
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"command_events", "labels", "sync_queue", "schema_migrations"} <= tables
     conn.close()
@@ -198,33 +199,6 @@ def test_events_cannot_be_deleted_even_through_a_writable_connection(store, repo
         conn.execute("DELETE FROM command_events")
     conn.close()
     assert len(rows(store)) == 1
-
-
-def test_a_store_without_write_access_gets_a_clear_sentence():
-    import os
-    import shutil
-    import subprocess
-    import sys
-    import tempfile
-    from pathlib import Path
-
-    top = Path(tempfile.mkdtemp(prefix="devtrace-readonly-"))  # traversable by another user
-    try:
-        store = top / "store"
-        create_store(store).close()
-        os.chmod(top, 0o755)
-        os.chmod(store, 0o555)
-        os.chmod(store / "devtrace.db", 0o444)
-        done = subprocess.run(
-            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m", "devtrace",
-             "events", "--path", str(store)],
-            capture_output=True, text=True, cwd=top, env={**os.environ, "HOME": str(top)},
-        )
-    finally:
-        os.chmod(top / "store", 0o755)
-        shutil.rmtree(top)
-    assert done.returncode == 1
-    assert "write access" in done.stderr and done.stderr.count("\n") == 1, done.stderr
 
 
 def test_an_id_collision_gets_a_new_id_instead_of_losing_the_event(store):
