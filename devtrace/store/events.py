@@ -1,4 +1,4 @@
-"""Writing command events: one short transaction per event, queued for sync."""
+"""Writing command events: one short transaction per event."""
 
 import os
 import sqlite3
@@ -11,8 +11,9 @@ def new_event_id() -> str:
 
 
 def insert_event(conn: sqlite3.Connection, event: dict) -> None:
-    """Insert the event and queue it for sync. Ids are 48 random bits: on the rare collision
-    the event gets a new id (updated in `event`) rather than being lost."""
+    """Insert the event, and its row in `sync_queue` (DevTrace 0.2.0's table, kept for the
+    sync client; nothing reads it yet). Ids are 48 random bits: on the rare collision the
+    event gets a new id (updated in `event`) rather than being lost."""
     columns = ", ".join(event)
     marks = ", ".join("?" * len(event))
     for attempt in range(3):
