@@ -14,9 +14,9 @@ import duckdb
 import pytest
 
 from devtrace import analytics
-from devtrace.label_undo import retract_label
-from devtrace.labels import label
 from devtrace.store import StoreError, create_store, open_store
+from devtrace.store.label_undo import retract_label
+from devtrace.store.labels import label
 from tests.analytics_support import JAN_1, build_store, event
 from tests.support import devtrace, devtrace_env, rows
 
@@ -166,7 +166,7 @@ def test_a_full_disk_is_called_a_full_disk(tmp_path):
     disk = tmp_path / "disk"
     disk.mkdir()
     script = (
-        f'mount -t tmpfs -o size=160k tmpfs "$DISK" && "$PY" -m devtrace init --path "$DISK/st" >/dev/null'
+        'mount -t tmpfs -o size=160k tmpfs "$DISK" && "$PY" -m devtrace init --path "$DISK/st" >/dev/null'
         ' && (dd if=/dev/zero of="$DISK/fill" bs=4k 2>/dev/null; true)'
         ' && "$PY" -m devtrace events --path "$DISK/st"'
     )
@@ -234,7 +234,7 @@ def test_a_store_one_may_read_but_not_write_is_read(shared_store):
 
 
 def test_writing_to_a_read_only_store_still_says_it_needs_write_access(shared_store):
-    script = f'mount --bind -o ro "$STORE" "$STORE" && "$PY" -m devtrace label e1 50 --path "$STORE"'
+    script = 'mount --bind -o ro "$STORE" "$STORE" && "$PY" -m devtrace label e1 50 --path "$STORE"'
     done = subprocess.run(
         ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script], capture_output=True, text=True,
         env=devtrace_env(PY=sys.executable, STORE=str(shared_store)), cwd=shared_store.parent,

@@ -4,7 +4,7 @@ import sys
 
 import typer
 
-from devtrace.cli import analytics, core, ml, notebooks
+from devtrace.cli import analytics, core, ml, notebooks, store
 from devtrace.errors import DevtraceError
 
 app = typer.Typer(
@@ -37,6 +37,7 @@ core.register(app)
 notebooks.register(app)
 analytics.register(app)
 ml.register(app)
+store.register(app)
 
 
 def main() -> None:

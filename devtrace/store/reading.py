@@ -20,7 +20,7 @@ from devtrace import paths
 from devtrace.store.connection import connect_file, open_store
 from devtrace.store.errors import StoreError, StoreReadOnly
 
-_copies: dict[tuple, str] = {}
+_files: dict[tuple, str] = {}
 _folder: list[str] = []
 
 
@@ -37,11 +37,11 @@ def readable_file(path: str | os.PathLike | None = None) -> str:
 
 def read_only_copy(db: str) -> str:
     signature = _signature(db)
-    copy = _copies.get(signature)
+    copy = _files.get(signature)
     if copy is not None and os.path.isfile(copy):
         return copy
-    copy = os.path.join(_private_folder(), f"store-{len(_copies)}.db")
-    source = _open_read_only(db)
+    copy = os.path.join(_private_folder(), f"store-{len(_files)}.db")
+    source = open_read_only(db)
     try:
         target = sqlite3.connect(copy)
         try:
@@ -57,7 +57,7 @@ def read_only_copy(db: str) -> str:
         conn.execute("PRAGMA journal_mode = DELETE")  # readers of the copy need no -shm
     finally:
         conn.close()
-    _copies[signature] = copy
+    _files[signature] = copy
     return copy
 
 
@@ -71,15 +71,15 @@ def _text_name(db: str) -> str:
     except UnicodeEncodeError:
         pass
     key = ("link", os.path.abspath(db))
-    link = _copies.get(key)
+    link = _files.get(key)
     if link is None or not os.path.islink(link):
-        link = os.path.join(_private_folder(), f"store-{len(_copies)}.db")
+        link = os.path.join(_private_folder(), f"store-{len(_files)}.db")
         os.symlink(key[1], link)
-        _copies[key] = link
+        _files[key] = link
     return link
 
 
-def _open_read_only(db: str) -> sqlite3.Connection:
+def open_read_only(db: str) -> sqlite3.Connection:
     """`mode=ro` reads consistently beside a writer at work (through its -shm file). When
     there is no -shm and none can be made, nobody is writing through WAL: read the file as
     it is (`immutable`)."""
