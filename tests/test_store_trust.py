@@ -224,12 +224,14 @@ def test_a_store_one_may_read_but_not_write_is_read(shared_store):
     os.chmod(shared_store, 0o755)
     os.chmod(shared_store / "devtrace.db", 0o644)
     before = digest(shared_store / "devtrace.db")
-    done = subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-c", READ_BOTH],
-        capture_output=True, text=True, cwd=shared_store.parent,
-        env=devtrace_env(PY=sys.executable, STORE=str(shared_store), HOME=str(shared_store.parent)),
-    )
-    assert_read(done)
+    as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m", "devtrace"]
+    outputs = []
+    for args in (["events", "--json"], ["sql", "SELECT count(*) AS n FROM agent_summary", "--format", "csv"]):
+        done = subprocess.run([*as_nobody, *args, "--path", str(shared_store)], capture_output=True, text=True,
+                              cwd=shared_store.parent, env=devtrace_env(HOME=str(shared_store.parent)))
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+    assert_read(subprocess.CompletedProcess([], 0, "".join(outputs), ""))
     assert digest(shared_store / "devtrace.db") == before
 
 

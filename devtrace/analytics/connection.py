@@ -147,7 +147,7 @@ def _refuse_outside_the_store(text: str) -> None:
 def frame_of(relation: duckdb.DuckDBPyRelation) -> pl.DataFrame:
     """The relation as a Polars frame, or one sentence naming a column Polars cannot hold.
     Types and values are checked first: converting or printing them makes Polars panic."""
-    for name, dtype in zip(relation.columns, relation.types):
+    for name, dtype in zip(relation.columns, relation.types, strict=True):
         if NO_POLARS_TYPE.search(str(dtype)):
             raise DevtraceError(
                 f"column {name!r} is of type {dtype}, which Polars cannot hold: CAST it to VARCHAR (or another type) in the query"

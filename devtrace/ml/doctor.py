@@ -17,7 +17,9 @@ def examine(path: str | os.PathLike | None = None) -> list[Check]:
     finally:
         conn.close()
     model = _model(path)
-    checks += [model, _scores(path, pending, has_model=model.status == OK)]
+    checks.append(model)
+    if pending is not None:
+        checks.append(_scores(path, pending, has_model=model.status == OK))
     return checks
 
 

@@ -1,7 +1,7 @@
 """`devtrace doctor`'s look at a store: each check says what it found and what to do.
 
-Nothing here writes: the store is opened read-only and never migrated, so a doctor can look
-at a store it may not write to, or one a newer DevTrace wrote.
+Nothing here writes: the store is only read, never migrated, so a doctor can look at a store
+it may not write to, or one a newer DevTrace wrote.
 """
 
 import os
@@ -33,8 +33,9 @@ def store_checks(path: str | os.PathLike | None = None) -> tuple[list[Check], sq
     db = os.path.join(directory, paths.DB_NAME)
     if not os.path.isfile(db):
         return [Check("store", PROBLEM, f"no DevTrace store at {directory}", f"devtrace init --path {directory}")], None
+    permissions = _permissions(directory, db)  # before opening: SQLite then makes -wal and -shm
     try:
-        conn = open_read_only(db)
+        conn = _open(db)
         integrity = conn.execute("PRAGMA integrity_check").fetchall()
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         mark = conn.execute("PRAGMA application_id").fetchone()[0]
@@ -46,13 +47,25 @@ def store_checks(path: str | os.PathLike | None = None) -> tuple[list[Check], sq
         conn.close()
         return [Check("store", PROBLEM, f"{db} is a SQLite database but not a DevTrace store",
                       "point --path (or $DEVTRACE_PATH) at a DevTrace store")], None
-    checks = [_integrity(db, integrity), _schema(version), *_permissions(directory, db)]
+    checks = [_integrity(db, integrity), _schema(version), *permissions]
     checks.append(_key(directory, conn))
     return checks, conn
 
 
-def pending_scores(conn: sqlite3.Connection) -> int:
-    return conn.execute("SELECT count(*) FROM command_events WHERE scored_at IS NULL").fetchone()[0]
+def _open(db: str) -> sqlite3.Connection:
+    """A plain connection that writes nothing (and, closing last, tidies the -wal and -shm
+    files away), or a read-only one where DevTrace may not write."""
+    if os.access(db, os.W_OK) and os.access(os.path.dirname(db) or ".", os.W_OK):
+        return sqlite3.connect(db)
+    return open_read_only(db)
+
+
+def pending_scores(conn: sqlite3.Connection) -> int | None:
+    """Events without a score; None for a store older than scores' bookkeeping (DevTrace 0.2.0)."""
+    try:
+        return conn.execute("SELECT count(*) FROM command_events WHERE scored_at IS NULL").fetchone()[0]
+    except sqlite3.OperationalError:
+        return None
 
 
 def _integrity(db: str, rows: list) -> Check:
@@ -93,7 +106,7 @@ def _key(directory: str, conn: sqlite3.Connection) -> Check:
     if settings.hash_key:
         return Check("key", OK, "the organisation key from the settings hashes commands (hash.key is not used)")
     file = key_file(directory)
-    if not os.path.exists(file) and not holds_hashed_events(conn):
+    if not os.path.exists(file) and not _holds_hashed_events(conn):
         return Check("key", NOTE, f"no {file} yet", "the next capture creates it")
     try:
         read_key(directory)
@@ -102,6 +115,13 @@ def _key(directory: str, conn: sqlite3.Connection) -> Check:
     if _readable_by_others(file):
         return Check("key", PROBLEM, f"{file} is readable by other users", f"chmod 600 {file}")
     return Check("key", OK, f"{file} is present and private")
+
+
+def _holds_hashed_events(conn: sqlite3.Connection) -> bool:
+    try:
+        return holds_hashed_events(conn)
+    except sqlite3.OperationalError:  # a DevTrace 0.2.0 store: no session ids, no store key yet
+        return False
 
 
 def _readable_by_others(file: str) -> bool:
