@@ -11,7 +11,7 @@ import sqlite3
 from devtrace import paths
 from devtrace.store import migrations
 from devtrace.store.errors import StoreError, StoreReadOnly
-from devtrace.store.key import create_key
+from devtrace.store.key import create_key, key_file
 
 BUSY_TIMEOUT_S = 30.0
 APPLICATION_ID = 1146384995
@@ -47,7 +47,7 @@ def create_store(path: str | os.PathLike | None = None) -> sqlite3.Connection:
     conn = connect_file(db)  # refuses a foreign file untouched
     try:
         _ignore_in_git(directory)
-        if not holds_hashed_events(conn):
+        if not os.path.exists(key_file(directory)) and not holds_hashed_events(conn):
             create_key(directory)
     except OSError as exc:
         conn.close()
