@@ -21,13 +21,19 @@ def doctor(store, ok=True):
     return {c["name"]: c for c in report["checks"]}
 
 
-@pytest.fixture
-def healthy(tmp_path, dataset):
-    store = tmp_path / "store"
+@pytest.fixture(scope="module")
+def healthy_template(tmp_path_factory, dataset):
+    store = tmp_path_factory.mktemp("doctor") / "store"
     add_events(store, 12)
-    cli("ml", "train", "--dataset", str(dataset), "--path", str(store), "--n-estimators", "5", cwd=tmp_path)
-    cli("ml", "score", "--pending", "--path", str(store), cwd=tmp_path)
+    cli("ml", "train", "--dataset", str(dataset), "--path", str(store), "--n-estimators", "5", cwd=store.parent)
+    cli("ml", "score", "--pending", "--path", str(store), cwd=store.parent)
     return store
+
+
+@pytest.fixture
+def healthy(tmp_path, healthy_template):
+    """A store with 12 scored events and an active model (a copy for each test to damage)."""
+    return shutil.copytree(healthy_template, tmp_path / "store")
 
 
 def test_a_healthy_store(healthy):
@@ -111,4 +117,3 @@ def test_no_usable_store(tmp_path, case):
     assert list(checks) == ["store"] and checks["store"]["action"]
     if case != "missing":
         assert sorted(p.name for p in store.iterdir()) == ["devtrace.db"]
-    shutil.rmtree(tmp_path)

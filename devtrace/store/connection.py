@@ -41,7 +41,7 @@ def create_store(path: str | os.PathLike | None = None) -> sqlite3.Connection:
     db = os.path.join(directory, paths.DB_NAME)
     try:
         _make_private_folder(directory)
-        _create_private_file(db)
+        create_private_file(db)
     except OSError as exc:
         raise _os_problem(exc, directory, f"cannot create the store at {directory}") from None
     conn = connect_file(db)  # refuses a foreign file untouched
@@ -110,7 +110,7 @@ def _make_private_folder(directory: str) -> None:
     os.chmod(directory, 0o700)
 
 
-def _create_private_file(db: str) -> None:
+def create_private_file(db: str) -> None:
     try:
         fd = os.open(db, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

@@ -17,7 +17,7 @@ import tempfile
 from urllib.parse import quote
 
 from devtrace import paths
-from devtrace.store.connection import connect_file, open_store
+from devtrace.store.connection import connect_file, create_private_file, open_store
 from devtrace.store.errors import StoreError, StoreReadOnly
 
 _files: dict[tuple, str] = {}
@@ -41,6 +41,7 @@ def read_only_copy(db: str) -> str:
     if copy is not None and os.path.isfile(copy):
         return copy
     copy = os.path.join(_private_folder(), f"store-{len(_files)}.db")
+    create_private_file(copy)
     source = open_read_only(db)
     try:
         target = sqlite3.connect(copy)
