@@ -3,23 +3,22 @@
 Nothing is ever downloaded. DuckDB's SQLite extension is loaded from the
 duckdb-extension-sqlite-scanner package (its version must equal DuckDB's), and extension
 auto-install and auto-load are off, so a missing piece fails instead of reaching the network.
-The store is attached read-only, then the connection is locked: DuckDB may touch no other
-file, no network and no extension (`enable_external_access = false`), and no setting can be
-changed back (`lock_configuration = true`). DuckDB's SQLite extension opens files itself,
-outside that lock, so `query` also refuses SQL that attaches a database or calls the
-extension's functions: that is how `devtrace sql`, `devtrace.sql` and the notebooks run SQL.
+The store is attached read-only, then the connection is locked, and `query` (how `devtrace
+sql`, `devtrace.sql` and the notebooks run SQL) refuses what the lock cannot stop: see
+devtrace.analytics.guard. Results become Polars frames through devtrace.analytics.results.
 A store DevTrace may not write to is read from a private copy (devtrace.store.reading).
 """
 
 import importlib.util
 import os
-import re
 from typing import NamedTuple
 
 import duckdb
 import polars as pl
 
 from devtrace import paths
+from devtrace.analytics.guard import LOCK, refuse_outside_the_store
+from devtrace.analytics.results import frame_of
 from devtrace.errors import DevtraceError
 from devtrace.store.reading import readable_file
 
@@ -28,15 +27,6 @@ STORE_ALIAS = "store"
 
 EXTENSION_PACKAGE = "duckdb_extension_sqlite_scanner"
 OFFLINE_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
-LOCK = (
-    "SET enable_external_access = false;",  # no file but the attached store, no network, no LOAD/INSTALL
-    "SET lock_configuration = true;",  # and no SET can undo that
-)
-REFUSED_STATEMENTS = {duckdb.StatementType.ATTACH, duckdb.StatementType.DETACH}
-NO_POLARS_TYPE = re.compile(r"\bINTERVAL\b|\bUNION\(")
-"""DuckDB types Polars has no column for (also inside a LIST, STRUCT or MAP)."""
-SQLITE_FUNCTIONS = re.compile(r"\bsqlite_(attach|scan|query)\b", re.IGNORECASE)
-"""The SQLite extension's own functions open any file, outside DuckDB's lock."""
 
 
 class View(NamedTuple):
@@ -125,63 +115,13 @@ def query(con: duckdb.DuckDBPyConnection, text: str, params: list | None = None)
     if not text.strip():
         raise DevtraceError("the query is empty")
     try:
-        _refuse_outside_the_store(text)
+        refuse_outside_the_store(text)
         relation = con.sql(text, params=params)
         return frame_of(relation) if relation is not None else pl.DataFrame()
     except duckdb.PermissionException as exc:
         raise DevtraceError(f"{one_line(exc)} (DevTrace queries read the store and nothing else)") from None
     except duckdb.Error as exc:
         raise DevtraceError(one_line(exc)) from None
-
-
-def _refuse_outside_the_store(text: str) -> None:
-    for statement in duckdb.extract_statements(text):
-        if statement.type in REFUSED_STATEMENTS:
-            kind = statement.type.name
-            raise DevtraceError(f"{kind} is refused: DevTrace queries read the store, attached as `store`, and nothing else")
-    found = SQLITE_FUNCTIONS.search(text)
-    if found:
-        raise DevtraceError(f"{found.group(0)} is refused: DevTrace queries read the store, attached as `store`, and nothing else")
-
-
-def frame_of(relation: duckdb.DuckDBPyRelation) -> pl.DataFrame:
-    """The relation as a Polars frame, or one sentence naming a column Polars cannot hold.
-    Types and values are checked first: converting or printing them makes Polars panic."""
-    for name, dtype in zip(relation.columns, relation.types, strict=True):
-        if NO_POLARS_TYPE.search(str(dtype)):
-            raise DevtraceError(
-                f"column {name!r} is of type {dtype}, which Polars cannot hold: CAST it to VARCHAR (or another type) in the query"
-            )
-    try:
-        frame = relation.pl()
-    except (pl.exceptions.PolarsError, ArithmeticError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DevtraceError(f"the result cannot become a Polars frame: {first}") from None
-    for name, dtype in frame.schema.items():
-        if dtype in (pl.Date, pl.Datetime) and not _within_calendar(frame.get_column(name)):
-            raise DevtraceError(
-                f"column {name!r} holds a date Polars cannot show (such as 'infinity'): "
-                "filter those rows out or CAST the column to VARCHAR"
-            )
-    return frame
-
-
-# Polars formats dates and times through chrono, which stops about 262,000 years either side
-# of year 0; DuckDB goes further and has +-infinity (the extreme 64-bit values for times).
-_CALENDAR_DAYS = 95_000_000
-_PER_SECOND = {"ms": 10**3, "us": 10**6, "ns": 10**9}
-_INFINITY = 2**63 - 1
-
-
-def _within_calendar(column: pl.Series) -> bool:
-    values = column.drop_nulls()
-    if values.is_empty():
-        return True
-    if column.dtype == pl.Date:
-        numbers, limit = values.cast(pl.Int32), _CALENDAR_DAYS
-    else:
-        numbers, limit = values.cast(pl.Int64), min(_CALENDAR_DAYS * 86_400 * _PER_SECOND[column.dtype.time_unit], _INFINITY - 1)
-    return -limit <= int(numbers.min()) and int(numbers.max()) <= limit
 
 
 def sql(text: str, path: str | os.PathLike | None = None) -> pl.DataFrame:
