@@ -26,8 +26,8 @@ def _():
         # DevTrace retraining
 
         Train a candidate model from the store's labels, compare it with the active model on
-        the same validation rows (ones neither model trained on), read its SHAP explanations,
-        and promote it if it is better.
+        the same validation rows (rows whose human label neither model saw), read its SHAP
+        explanations, and promote it if it is better.
         Nothing is trained until you press **Train candidate**.
         """
     )

@@ -6,7 +6,19 @@ from pathlib import Path
 import pytest
 
 from tests.ml_support import ROWS, cli
-from tests.support import git
+from tests.support import CHECKOUT, git, imported_checkout
+
+
+@pytest.fixture(scope="session", autouse=True)
+def subprocesses_run_this_checkout(tmp_path_factory):
+    """The CLI tests run `python -m devtrace` from temporary folders, where it is imported from
+    wherever the interpreter finds it: stop at once if that is another copy than this checkout
+    (an install of another worktree, a wheel, a PYTHONPATH), which the tests would then test."""
+    found = imported_checkout(tmp_path_factory.mktemp("import-check"))
+    if found != CHECKOUT:
+        pytest.exit(f"subprocesses import DevTrace from {found}, not from the checkout under test {CHECKOUT}: "
+                    f"run the tests with the interpreter of a venv where `pip install -e {CHECKOUT}` was done",
+                    returncode=1)
 
 
 @pytest.fixture(autouse=True)

@@ -36,6 +36,19 @@ def devtrace(*args: str, cwd: Path, env: dict | None = None, **kwargs) -> subpro
     )
 
 
+CHECKOUT = Path(__file__).resolve().parent.parent
+"""The checkout under test: the `devtrace` package every test, in or out of process, must run."""
+
+
+def imported_checkout(cwd: Path, env: dict | None = None) -> Path:
+    """The folder whose `devtrace` package a `python -m devtrace` subprocess of the tests imports."""
+    done = subprocess.run([sys.executable, "-c", "import devtrace; print(devtrace.__file__)"],
+                          cwd=cwd, env=env or devtrace_env(), capture_output=True, text=True)
+    if done.returncode != 0:
+        raise AssertionError(f"a subprocess cannot import devtrace: {done.stderr.strip().splitlines()[-1]}")
+    return Path(done.stdout.strip()).resolve().parent.parent
+
+
 def rows(store: Path, sql: str = "SELECT * FROM command_events ORDER BY executed_at") -> list[sqlite3.Row]:
     conn = sqlite3.connect(store / "devtrace.db")
     conn.row_factory = sqlite3.Row

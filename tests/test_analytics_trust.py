@@ -4,6 +4,7 @@ unchanged, and ordinary queries keep working on the same connection."""
 
 import hashlib
 import os
+import re
 import sqlite3
 import sys
 from pathlib import Path
@@ -140,12 +141,24 @@ def test_the_locked_connection_still_reads_events_captured_after_it_opened(store
         ("SELECT 'infinity'::TIMESTAMP_NS AS t", "column 't' holds a date Polars cannot show"),
     ],
 )
-@pytest.mark.parametrize("fmt", ["table", "csv"])
+@pytest.mark.parametrize("fmt", ["csv", "json"])
 def test_results_polars_cannot_hold_are_named_in_one_line(store, text, message, fmt):
     done = cli("sql", text, "--format", fmt, "--path", str(store), cwd=store.parent, text=True)
     assert done.returncode == 1
     assert done.stderr == f"devtrace: {message}" + done.stderr.partition(message)[2]
     assert done.stderr.count("\n") == 1 and "panicked" not in done.stderr and "Traceback" not in done.stderr
+    with pytest.raises(DevtraceError, match=re.escape(message)):
+        devtrace.sql(text, path=store)
+
+
+def test_the_table_shows_what_duckdb_holds(store):
+    """`--format table` prints DuckDB's own values, without Polars: infinity as infinity, and a
+    value that looks like rich markup as the text it is."""
+    text = "SELECT 'infinity'::TIMESTAMP AS t, '-infinity'::DATE AS d, INTERVAL 1 DAY AS i, '[bold]x' AS s"
+    done = cli("sql", text, "--path", str(store), cwd=store.parent, text=True)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    row = [cell.strip() for cell in done.stdout.splitlines()[-3].strip("│ ").split("│")]
+    assert row == ["infinity", "-infinity", "1 day, 0:00:00", "[bold]x"]
 
 
 def test_a_store_path_that_is_not_utf8_is_read(tmp_path):

@@ -147,6 +147,25 @@ def test_retry_loops(retry_store):
     ]
 
 
+def test_retry_window_counts_from_the_end_of_the_failed_run_and_includes_its_edge(tmp_path):
+    """Session s1: a 10 s run fails at 0 and is retried exactly 300 s after it ended (at 310).
+    Session s2: a 1,000 s run fails at 0 and is retried 60 s after it ended (at 1,060), long
+    after it started. Session s3: retried 300.5 s after it ended: no loop."""
+    def run(session, at, duration_s, exit_code):
+        return event(JAN_1 + at, session_id=session, command_hash=T, duration_ms=duration_s * 1000, exit_code=exit_code)
+
+    store = build_store(tmp_path / "store", [
+        run("s1", 0, 10, 1), run("s1", 310, 10, 0),
+        run("s2", 0, 1000, 1), run("s2", 1060, 10, 1),
+        run("s3", 0, 10, 1), run("s3", 310.5, 10, 0),
+    ])
+    got = analytics.sql("SELECT * FROM retry_loops", path=store)
+    assert loops(got) == [
+        ("claude", "s1", 0, 320, 2, 1, 1, True),
+        ("claude", "s2", 0, 1070, 2, 1, 2, False),
+    ]
+
+
 def test_retry_window_is_a_variable(retry_store):
     with analytics.connect(retry_store) as con:
         con.execute("SET VARIABLE retry_window_seconds = 1000")

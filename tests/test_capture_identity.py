@@ -151,3 +151,19 @@ def test_repo_id_follows_the_origin_url_across_clones(repo, tmp_path):
     for where, store in ((repo, tmp_path / "s1"), (clone, tmp_path / "s2")):
         devtrace("run", "--keep-noop", "--path", str(store), "--", "true", cwd=where, env=env)
     assert rows(tmp_path / "s1")[0]["repo_id"] == rows(tmp_path / "s2")[0]["repo_id"]
+
+
+def test_the_environment_beats_the_config_file(repo, store):
+    """keep_noop and hash_key set in config.toml, overridden by DEVTRACE_KEEP_NOOP and
+    DEVTRACE_HASH_KEY: the environment wins, and the config file still counts without it."""
+    store.mkdir()
+    (store / "config.toml").write_text('keep_noop = true\nhash_key = "config-key"\n')
+    said_no = devtrace("run", "--path", str(store), "--", "true", cwd=repo, env=devtrace_env(DEVTRACE_KEEP_NOOP="0"))
+    assert said_no.returncode == 0 and b"not recorded" in said_no.stderr
+    assert rows(store) == []  # a clean tree, and the environment says not to keep it
+    for env in ({"DEVTRACE_HASH_KEY": "env-key"}, {}):
+        done = devtrace("run", "--path", str(store), "--", "echo", "x", cwd=repo, env=devtrace_env(**env))
+        assert done.returncode == 0, done.stderr
+    by_env, by_config = (r["command_hash"] for r in rows(store))  # clean tree, kept: the config says so
+    assert by_env == hmac.new(b"env-key", b"echo\0x", hashlib.sha256).hexdigest()
+    assert by_config == hmac.new(b"config-key", b"echo\0x", hashlib.sha256).hexdigest()

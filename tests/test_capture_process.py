@@ -123,6 +123,27 @@ def test_signals_sent_to_devtrace_reach_the_command_and_the_event_is_recorded(re
     assert event["exit_code"] == code
 
 
+def test_when_devtrace_leads_its_group_a_signal_reaches_the_commands_whole_group(repo, store, tmp_path):
+    """Started as a group leader (as by a job-control shell), DevTrace runs the command in a
+    group of its own and signals that whole group: a background grandchild stops too."""
+    ready, grandchild = tmp_path / "ready", tmp_path / "grandchild"
+    script = f"sleep 60 & echo $! > {grandchild}; touch {ready}; wait"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "devtrace", "run", "--keep-noop", "--path", str(store), "--", "sh", "-c", script],
+        cwd=repo, env=devtrace_env(), start_new_session=True, stderr=subprocess.PIPE,
+    )
+    try:
+        _wait_for(ready.exists)
+        proc.send_signal(signal.SIGTERM)  # to DevTrace alone, not to its group
+        _, stderr = proc.communicate(timeout=10)
+        assert proc.returncode == 128 + signal.SIGTERM and b"Traceback" not in stderr
+        _wait_for(lambda: not _alive(int(grandchild.read_text())))
+    finally:
+        if grandchild.exists() and _alive(int(grandchild.read_text())):
+            os.kill(int(grandchild.read_text()), signal.SIGKILL)
+    assert rows(store)[0]["exit_code"] == 128 + signal.SIGTERM
+
+
 def test_sigkill_mid_capture_leaves_a_healthy_store(repo, store, tmp_path):
     assert run_in(repo, store, "true").returncode == 0
     ready = tmp_path / "ready"

@@ -100,3 +100,16 @@ def test_minimal_dataset_has_missing_context_not_zeros():
 def test_bad_input_is_one_sentence(data, message):
     with pytest.raises(DevtraceError, match=message):
         build_features(data)
+
+
+def test_retry_streak_starts_again_after_a_success():
+    """fail, pass, then the same command again: the pass ended the run of retries."""
+    session = pl.DataFrame(
+        [("x", "s1", 100.0, 1000, 1, 0, "h1", "pytest", 0, 0, 0, 0, 0, 0),
+         ("y", "s1", 110.0, 1000, 0, 0, "h1", "pytest", 0, 0, 0, 0, 0, 0),
+         ("z", "s1", 120.0, 1000, 0, 0, "h1", "pytest", 0, 0, 0, 0, 0, 0)],
+        schema=COLUMNS, orient="row",
+    )
+    features = build_features(session)
+    assert features["retry_streak"].to_list() == [0, 1, 0]
+    assert features["repeat_count"].to_list() == [0, 1, 2]  # the command itself did repeat

@@ -153,3 +153,54 @@ def test_events_does_not_wait_forever_for_a_busy_scorer(repo, model_store, tmp_p
     assert [e["predicted_productivity"] for e in json.loads(listed.stdout)] == [None]
     after = cli_json("events", "--path", str(store), cwd=repo)  # the lock is free again: this reader scores
     assert after[0]["model_ref"] == "v1" and after[0]["predicted_productivity"] is not None
+
+
+def test_ml_score_pending_waits_for_the_scoring_lock(model_store, store):
+    """A scorer at work holds the lock: `ml score --pending` must not score beside it."""
+    ids = add_events(store, 3)
+    lock = os.open(store / "scoring.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        done = cli("ml", "score", "--pending", "--path", str(store), "--model-dir", str(model_store / "model-xgb"),
+                   cwd=store.parent, ok=False)
+        unscored = [score_row(store, event)["scored_at"] for event in ids]
+    finally:
+        os.close(lock)
+    assert done.returncode == 1 and "another scorer is still at work" in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and unscored == [None] * 3
+    out = cli("ml", "score", "--pending", "--path", str(store), "--model-dir", str(model_store / "model-xgb"),
+              cwd=store.parent).stdout
+    assert "Scored 3 pending events" in out
+
+
+def test_export_scores_pending_events_first(model_store, store):
+    shutil.copytree(model_store / "model-xgb", store / "model-xgb")
+    ids = add_events(store, 4)  # written without a capture: nothing has scored them yet
+    cli("export", "--path", str(store), "--out", "events.csv", cwd=store.parent)
+    exported = pl.read_csv(store.parent / "events.csv")
+    assert sorted(exported["id"]) == sorted(ids)
+    assert exported["predicted_productivity"].null_count() == 0 and set(exported["model_ref"]) == {"v1"}
+
+
+def test_features_see_a_sessions_events_in_executed_at_then_id_order(model_store, store):
+    """Two events of a session at the same instant, written in the reverse order of their ids:
+    scoring and training both take them by id, as the events view lists them."""
+    from devtrace.ml import registry
+    from devtrace.ml.scoring import score_frame
+    from tests.analytics_support import JAN_1, build_store, event
+
+    build_store(store, [
+        event(JAN_1, id="evt_b", exit_code=0),
+        event(JAN_1, id="evt_a", exit_code=1),
+        event(JAN_1 + 60, id="evt_c", exit_code=0),
+    ])
+    assert [r["id"] for r in rows(store, "SELECT id FROM command_events ORDER BY rowid")] == ["evt_b", "evt_a", "evt_c"]
+    assert pipeline.read_training_set(store)["id"].to_list() == ["evt_a", "evt_b", "evt_c"]
+
+    model = registry.load(model_store / "model-xgb")
+    frame = devtrace.events(path=store)
+    by_id, by_rowid = score_frame(model, frame), score_frame(model, frame[[1, 0, 2]])
+    assert by_id.sort("id")["predicted_productivity"].to_list() != by_rowid.sort("id")["predicted_productivity"].to_list()
+    cli("ml", "score", "--pending", "--path", str(store), "--model-dir", str(model_store / "model-xgb"), cwd=store.parent)
+    stored = [score_row(store, event_id)["predicted_productivity"] for event_id in ("evt_a", "evt_b", "evt_c")]
+    assert np.allclose(stored, by_id["predicted_productivity"].to_numpy(), atol=1e-4)

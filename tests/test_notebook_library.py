@@ -2,7 +2,6 @@
 
 import datetime as dt
 import os
-import time
 
 import numpy as np
 import pytest
@@ -11,7 +10,13 @@ from devtrace import analytics
 from devtrace.analytics.filters import filter_events
 from devtrace.errors import DevtraceError
 from devtrace.ml import registry, training, xgb
-from devtrace.ml.candidate_review import compare_on_validation, compare_with_active, load_training, shap_dependence
+from devtrace.ml.candidate_review import (
+    compare_on_validation,
+    compare_with_active,
+    labeled_after,
+    load_training,
+    shap_dependence,
+)
 from devtrace.ml.features import FEATURES
 from devtrace.ml.labeling_queue import labeling_queue, session_context
 from devtrace.ml.pipeline import train_and_register
@@ -152,8 +157,7 @@ def test_candidate_is_compared_with_the_active_model_on_labels_given_after_it(tm
     assert table["validation_rows"][0] == 6 and said.startswith("all 6 validation rows held out from the candidate")
     assert "active v1 is left out" in said
 
-    time.sleep(1.1)  # labels given after the second v1 was created in
-    for row in frame[30:90].iter_rows(named=True):
+    for row in frame[30:90].iter_rows(named=True):  # given a moment after v1 was created
         label(row["id"], row["productivity_label"], path=store)
     training_frame, data = load_training(store, "human")
     candidate = train_candidate(data, store, seed=3)
@@ -166,7 +170,22 @@ def test_candidate_is_compared_with_the_active_model_on_labels_given_after_it(tm
     assert table["model"].to_list() == ["candidate v3", "active v1", "mean predictor (baseline)"]
     assert table["validation_rows"][0] == len(compared)
     assert said.startswith(f"the {len(compared)} of the {len(held_out)} validation rows held out from the candidate")
-    assert "after active v1 was created" in said
+    assert "after active v1 was created" in said and said.endswith("rows whose human label neither model saw")
     matrix = xgb.load().DMatrix(data.features[compared].select(FEATURES).to_numpy(), feature_names=FEATURES)
     active_error = np.mean(np.abs(np.clip(active.booster.predict(matrix), 0, 100) - data.label[compared]))
     assert table.filter(table["model"] == "active v1")["mae"][0] == pytest.approx(active_error, rel=1e-5)
+
+
+def test_a_label_given_a_moment_after_a_model_was_created_counts_as_given_after_it(tmp_path):
+    store = tmp_path / "store"
+    frame = insert_synthetic_sessions(store, rows=200, seed=5)
+    for row in frame.head(10).iter_rows(named=True):
+        label(row["id"], row["productivity_label"], path=store)
+    _, data = load_training(store, "human")
+    created_at = train_and_register(data, source="test", path=store, promote=True, n_estimators=5)["created_at"]
+    assert len(created_at.partition("+")[0].partition(".")[2]) == 6  # kept to the microsecond
+    label(frame["id"][10], 50, path=store)  # well within the second v1 was created in
+    training_frame, _ = load_training(store, "human")
+    after = labeled_after(training_frame, dt.datetime.fromisoformat(created_at))
+    labeled = training_frame.filter(training_frame["productivity_label"].is_not_null())["id"]
+    assert [event for event, later in zip(labeled, after, strict=True) if later] == [frame["id"][10]]

@@ -117,3 +117,12 @@ def test_demo_runs_end_to_end(tmp_path):
     assert all(e["predicted_productivity"] is not None and e["model_ref"] == "v1" for e in events)
     assert (work / "report.html").stat().st_size > 10_000
     assert b"retry_loops" in done.stdout and b"Try next" in done.stdout
+
+
+def test_demo_refuses_a_file_as_its_folder_in_one_sentence(tmp_path):
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine\n")
+    done = devtrace("demo", "--dir", str(taken), cwd=tmp_path, text=True)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr == f"devtrace: {taken} is a file; the demo needs a new or empty folder\n"
+    assert taken.read_text() == "mine\n"

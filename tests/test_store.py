@@ -3,6 +3,7 @@
 import hashlib
 import sqlite3
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -87,7 +88,7 @@ def test_v020_store_is_migrated_in_place_losing_nothing(tmp_path):
     assert (first["agent_id"], first["duration_ms"], first["lines_deleted"]) == ("codex", 100, 3)
     assert (first["predicted_productivity"], first["model_ref"]) == (55.5, "model-v1")
     assert first["started_at"] == 1_700_000_000.0
-    assert first["ended_at"] == pytest.approx(1_700_000_000.1)
+    assert first["ended_at"] == pytest.approx(1_700_000_000.1, abs=1e-6)  # a relative tolerance allows ±1,700 s
     assert first["delta_files"] is None and first["session_id"] is None
     assert len(rows(old, "SELECT * FROM sync_queue")) == 3
 
@@ -213,3 +214,95 @@ def test_an_id_collision_gets_a_new_id_instead_of_losing_the_event(store):
     conn.close()
     assert second["id"] != event["id"]
     assert len(rows(store)) == 2
+
+
+MIGRATIONS = sorted((Path(__file__).resolve().parent.parent / "sql" / "migrations").glob("[0-9][0-9][0-9][0-9]_*.sql"))
+
+# Rows with a value in every column of the tables each schema level has, as DevTrace wrote them
+# then; a level not listed has the tables of the level listed before it.
+LEVEL_ROWS = {
+    1: {
+        "command_events": [
+            {"id": "evt_000000000001", "agent_id": "codex", "executed_at": 1_700_000_000.25, "command_hash": "ab" * 32,
+             "duration_ms": 1500, "exit_code": 3, "timed_out": 1, "files_touched_count": 4, "lines_added": 5,
+             "lines_deleted": 6, "predicted_productivity": 42.5, "top_contribution_feature": "log_churn",
+             "top_contribution_value": -1.25, "model_ref": "model-v1"},
+        ],
+        "sync_queue": [
+            {"event_id": "evt_000000000001", "status": "failed", "attempts": 2, "last_attempt_at": 1_700_000_100.5,
+             "last_error": "timeout"},
+        ],
+    },
+    2: {
+        "command_events": [
+            {"id": "evt_000000000002", "agent_id": "claude", "executed_at": 1_700_000_000.5, "command_hash": "cd" * 32,
+             "duration_ms": 250, "exit_code": 0, "timed_out": 0, "files_touched_count": None, "lines_added": None,
+             "lines_deleted": None, "predicted_productivity": 71.0, "top_contribution_feature": "exit_class",
+             "top_contribution_value": 2.5, "model_ref": "v3", "started_at": 1_700_000_000.5,
+             "ended_at": 1_700_000_000.75, "session_id": "ses_1", "repo_id": "repo_1", "program": "pytest",
+             "delta_files": 1, "delta_lines_added": 2, "delta_lines_deleted": 3, "scored_at": 1_700_000_001.125},
+        ],
+        "labels": [
+            {"id": 1, "event_id": "evt_000000000002", "value": 80.0, "source": "human", "labeled_by": "ana",
+             "note": "good run", "created_at": 1_700_000_002.0},
+            {"id": 2, "event_id": "evt_000000000002", "value": 65.5, "source": "pseudo", "labeled_by": None,
+             "note": None, "created_at": 1_700_000_003.0},
+        ],
+        "sync_queue": [
+            {"event_id": "evt_000000000002", "status": "pending", "attempts": 0, "last_attempt_at": None,
+             "last_error": None},
+        ],
+    },
+}
+
+
+def level_rows(level: int) -> dict:
+    return LEVEL_ROWS[max(known for known in LEVEL_ROWS if known <= level)]
+
+
+def store_at_level(directory: Path, level: int) -> list:
+    """A store as DevTrace left it at schema `level` (its migrations applied and recorded),
+    holding level_rows(level); returns schema_migrations as it was then."""
+    directory.mkdir(parents=True)
+    conn = sqlite3.connect(directory / "devtrace.db", isolation_level=None)
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)")
+    for file in MIGRATIONS[:level]:
+        for statement in statements(file.read_text()):
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", (int(file.name[:4]), file.stem[5:], 1e9 + level))
+    conn.execute(f"PRAGMA user_version = {level}")
+    for table, table_rows in level_rows(level).items():
+        for row in table_rows:
+            conn.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
+    applied = conn.execute("SELECT * FROM schema_migrations").fetchall()
+    conn.close()
+    return applied
+
+
+@pytest.mark.parametrize("level", range(1, latest_version()))
+def test_a_store_at_every_earlier_schema_level_migrates_keeping_every_value(tmp_path, level):
+    assert len(MIGRATIONS) == latest_version()
+    before = store_at_level(tmp_path / "old", level)
+    open_store(tmp_path / "old").close()
+    for table, table_rows in level_rows(level).items():
+        columns = list(table_rows[0])
+        kept = rows(tmp_path / "old", f"SELECT {', '.join(columns)} FROM {table} ORDER BY rowid")
+        assert [dict(r) for r in kept] == table_rows, table
+    applied = rows(tmp_path / "old", "SELECT * FROM schema_migrations ORDER BY version")
+    assert [r["version"] for r in applied] == list(range(1, latest_version() + 1))  # each once
+    assert [tuple(r) for r in applied[:level]] == before  # the earlier ones were not run again
+    assert rows(tmp_path / "old", "PRAGMA user_version")[0][0] == latest_version()
+    open_store(tmp_path / "old").close()  # opening it again changes nothing
+    assert [tuple(r) for r in rows(tmp_path / "old", "SELECT * FROM schema_migrations")] == [tuple(r) for r in applied]
+
+
+def test_the_checkout_guard_sees_another_copy_of_devtrace(tmp_path):
+    """conftest stops the run when subprocesses would import another DevTrace than this one."""
+    from tests.support import CHECKOUT, devtrace_env, imported_checkout
+
+    assert imported_checkout(tmp_path) == CHECKOUT
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "devtrace").mkdir()
+    (other / "devtrace" / "__init__.py").write_text("")
+    assert imported_checkout(tmp_path, devtrace_env(PYTHONPATH=str(other))) == other

@@ -1,23 +1,37 @@
 """The read side: DuckDB over the store through the views in sql/views, as Polars frames.
 
 `connect`, `sql` and `events` are DevTrace's Python API (also as `devtrace.connect`, ...).
+Names load on first use: listing the views needs no DuckDB, and `devtrace events` no Polars.
 """
 
-from devtrace.analytics.connection import (
-    STORE_ALIAS,
-    View,
-    connect,
-    events,
-    extension_path,
-    init_script,
-    one_line,
-    query,
-    sql,
-    view,
-    views,
-)
+_LAZY = {
+    "View": "devtrace.analytics.view_files",
+    "view": "devtrace.analytics.view_files",
+    "views": "devtrace.analytics.view_files",
+    "STORE_ALIAS": "devtrace.analytics.connection",
+    "connect": "devtrace.analytics.connection",
+    "event_rows": "devtrace.analytics.connection",
+    "events": "devtrace.analytics.connection",
+    "extension_path": "devtrace.analytics.connection",
+    "init_script": "devtrace.analytics.connection",
+    "one_line": "devtrace.analytics.connection",
+    "query": "devtrace.analytics.connection",
+    "run": "devtrace.analytics.connection",
+    "sql": "devtrace.analytics.connection",
+}
+__all__ = sorted(_LAZY)
 
-__all__ = [
-    "STORE_ALIAS", "View", "connect", "events", "extension_path", "init_script", "one_line", "query", "sql",
-    "view", "views",
-]
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'devtrace.analytics' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted([*globals(), *_LAZY])

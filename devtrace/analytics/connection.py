@@ -1,24 +1,26 @@
-"""The read side: DuckDB over the SQLite store, through the views in sql/views, as Polars frames.
+"""The read side: DuckDB over the SQLite store, through the views in sql/views.
+
+Results are Polars frames for the Python API and the notebooks; the CLI's reads take DuckDB's
+rows directly (`run`, `event_rows`), which spares them loading Polars and PyArrow.
 
 Nothing is ever downloaded. DuckDB's SQLite extension is loaded from the
 duckdb-extension-sqlite-scanner package (its version must equal DuckDB's), and extension
 auto-install and auto-load are off, so a missing piece fails instead of reaching the network.
-The store is attached read-only, then the connection is locked, and `query` (how `devtrace
-sql`, `devtrace.sql` and the notebooks run SQL) refuses what the lock cannot stop: see
-devtrace.analytics.guard. Results become Polars frames through devtrace.analytics.results.
-A store DevTrace may not write to is read from a private copy (devtrace.store.reading).
+The store is attached read-only, then the connection is locked, and `run`/`query` (how
+`devtrace sql`, `devtrace.sql` and the notebooks run SQL) refuse what the lock cannot stop:
+see devtrace.analytics.guard. Frames come through devtrace.analytics.results, which names a
+column Polars cannot hold. A store DevTrace may not write to is read from a private copy
+(devtrace.store.reading).
 """
 
 import importlib.util
 import os
-from typing import NamedTuple
 
 import duckdb
-import polars as pl
 
 from devtrace import paths
 from devtrace.analytics.guard import LOCK, refuse_outside_the_store
-from devtrace.analytics.results import frame_of
+from devtrace.analytics.view_files import views
 from devtrace.errors import DevtraceError
 from devtrace.store.reading import readable_file
 
@@ -26,36 +28,14 @@ STORE_ALIAS = "store"
 """The name the SQLite store is attached under; the view files read `store.<table>`."""
 
 EXTENSION_PACKAGE = "duckdb_extension_sqlite_scanner"
-OFFLINE_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
-
-
-class View(NamedTuple):
-    name: str
-    description: str
-    file: str
-
-
-def views() -> list[View]:
-    """The views of sql/views in creation order. Files are `NN_<view>.sql`: NN orders the
-    dependencies (00 = over the store's tables, 10 = over those views)."""
-    folder = os.path.join(paths.sql_dir(), "views")
-    found = []
-    for name in sorted(os.listdir(folder)):
-        if not name.endswith(".sql"):
-            continue
-        file = os.path.join(folder, name)
-        with open(file, encoding="utf-8") as f:
-            first = f.readline()
-        found.append(View(name.removesuffix(".sql").partition("_")[2], first.removeprefix("--").strip(), file))
-    return found
-
-
-def view(name: str) -> View:
-    known = views()
-    for candidate in known:
-        if candidate.name == name:
-            return candidate
-    raise DevtraceError(f"unknown view {name!r} (views: {', '.join(v.name for v in known)})")
+OFFLINE_CONFIG = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    # DuckDB checks a signed extension by hashing the whole file on every LOAD: for the 34 MB
+    # SQLite extension that is 100-150 ms of every read command here. The file comes from a
+    # pip-installed package beside DuckDB's own, so the check proves nothing pip did not.
+    "allow_unsigned_extensions": True,
+}
 
 
 def extension_path() -> str:
@@ -77,13 +57,14 @@ def init_script(path: str | os.PathLike | None = None) -> str:
     return "\n\n".join(statement.strip() for statement, _ in _setup(os.path.abspath(paths.db_file(path)))) + "\n"
 
 
-def connect(path: str | os.PathLike | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with the store attached read-only as `store`, every
-    view defined, then locked (see the module's doc). Each query reads the file afresh, so it
-    sees events captured a moment ago (a store DevTrace may not write to: as it was when the
-    connection opened)."""
+def connect(path: str | os.PathLike | None = None, only: list[str] | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with the store attached read-only as `store` and every
+    view defined (only the views named in `only`, if given: each with the views it reads),
+    then locked (see the module's doc). Each query reads the file afresh, so it sees events
+    captured a moment ago (a store DevTrace may not write to: as it was when the connection
+    opened)."""
     db = readable_file(path)  # a missing, foreign, corrupt or newer store fails here; older ones migrate
-    setup = [*_setup(db), *((statement, "cannot lock the DuckDB connection") for statement in LOCK)]
+    setup = [*_setup(db, only), *((statement, "cannot lock the DuckDB connection") for statement in LOCK)]
     con = duckdb.connect(config=OFFLINE_CONFIG)
     try:
         for statement, failure in setup:
@@ -97,34 +78,50 @@ def connect(path: str | os.PathLike | None = None) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _setup(db: str) -> list[tuple[str, str]]:
-    """(statement, what its failure means): load the extension, attach the store, define the views."""
+def _setup(db: str, only: list[str] | None = None) -> list[tuple[str, str]]:
+    """(statement, what its failure means): load the extension, attach the store, define the
+    views (those in `only`, if given)."""
     extension = extension_path()
     steps = [
         (f"LOAD {sql_literal(extension)};", f"cannot load DuckDB's SQLite extension from {extension}"),
         (f"ATTACH {sql_literal(db)} AS {STORE_ALIAS} (TYPE sqlite, READ_ONLY);", f"cannot attach {db}"),
     ]
     for v in views():
+        if only is not None and v.name not in only:
+            continue
         with open(v.file, encoding="utf-8") as f:
             steps.append((f.read(), f"view {v.name} ({v.file}) cannot be defined"))
     return steps
 
 
-def query(con: duckdb.DuckDBPyConnection, text: str, params: list | None = None) -> pl.DataFrame:
-    """Run SQL (several statements allowed: the last one's result is returned) as a frame."""
+def query(con: duckdb.DuckDBPyConnection, text: str, params: list | None = None):
+    """Run SQL (several statements allowed: the last one's result is returned) as a Polars frame."""
+    import polars as pl
+
+    relation = run(con, text, params)
+    return _frame(relation) if relation is not None else pl.DataFrame()
+
+
+def run(con: duckdb.DuckDBPyConnection, text: str, params: list | None = None) -> duckdb.DuckDBPyRelation | None:
+    """Run SQL (several statements allowed); the last statement's result, None if it has none
+    (SET, CREATE ...). A query that DuckDB or the guard refuses is one sentence."""
     if not text.strip():
         raise DevtraceError("the query is empty")
+    refuse_outside_the_store(text)
+    return _execute(con, text, params)
+
+
+def _execute(con: duckdb.DuckDBPyConnection, text: str, params: list | None = None) -> duckdb.DuckDBPyRelation | None:
+    """`run` for DevTrace's own SQL (which may call sqlite_query on the attached store)."""
     try:
-        refuse_outside_the_store(text)
-        relation = con.sql(text, params=params)
-        return frame_of(relation) if relation is not None else pl.DataFrame()
+        return con.sql(text, params=params)
     except duckdb.PermissionException as exc:
         raise DevtraceError(f"{one_line(exc)} (DevTrace queries read the store and nothing else)") from None
     except duckdb.Error as exc:
         raise DevtraceError(one_line(exc)) from None
 
 
-def sql(text: str, path: str | os.PathLike | None = None) -> pl.DataFrame:
+def sql(text: str, path: str | os.PathLike | None = None):
     """The result of a query over the store's views (and `store.<table>`) as a Polars frame."""
     with connect(path) as con:
         return query(con, text)
@@ -136,24 +133,68 @@ def events(
     limit: int | None = None,
     agent: str | None = None,
     session: str | None = None,
-) -> pl.DataFrame:
-    """The `events` view, oldest first; with `limit`, only the newest `limit` events."""
-    conditions, params = [], []
-    if agent is not None:
-        conditions.append("agent_id = ?")
-        params.append(agent)
-    if session is not None:
-        conditions.append("session_id = ?")
-        params.append(session)
-    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-    text = f"SELECT * FROM events {where} ORDER BY executed_at, id"
-    if limit is not None:
-        if limit < 0:
-            raise DevtraceError(f"limit must be 0 or more, not {limit}")
-        newest = f"SELECT * FROM events {where} ORDER BY executed_at DESC, id DESC LIMIT {int(limit)}"
-        text = f"SELECT * FROM ({newest}) ORDER BY executed_at, id"
-    with connect(path) as con:
-        return query(con, text, params)
+):
+    """The `events` view as a Polars frame, oldest first; with `limit`, only the newest `limit` events."""
+    with connect(path, only=["events"]) as con:
+        return _frame(event_rows(con, limit=limit, agent=agent, session=session))
+
+
+def event_rows(
+    con: duckdb.DuckDBPyConnection, *, limit: int | None = None, agent: str | None = None, session: str | None = None
+) -> duckdb.DuckDBPyRelation:
+    """The `events` view's rows, oldest first, on a connection where it is defined.
+
+    With `limit`, SQLite itself finds the newest `limit` events (through its executed_at
+    index) and their labels, and the view's one definition, the `events_of` macro, is applied
+    to those rows alone: DuckDB's SQLite scanner pushes neither the filter nor the ORDER BY
+    and LIMIT down, so through the view it reads every event of the store to find them.
+    """
+    conditions = {"agent_id": agent, "session_id": session}
+    conditions = {column: value for column, value in conditions.items() if value is not None}
+    values = list(conditions.values())
+    if limit is None:
+        where = " AND ".join(f"{column} = ?" for column in conditions) or "true"
+        return run(con, f"SELECT * FROM events WHERE {where} ORDER BY executed_at, id", values)
+    if limit < 0:
+        raise DevtraceError(f"limit must be 0 or more, not {limit}")
+    where = " AND ".join(f"{column} = ?" for column in conditions) or "1"
+    newest = f"SELECT id FROM command_events WHERE {where} ORDER BY executed_at DESC, id DESC LIMIT {int(limit)}"
+    _read_rows(con, "newest_events", "command_events", f"id IN ({newest})", values)
+    _read_rows(con, "newest_labels", "labels", f"event_id IN ({newest})", values)
+    return run(con, "SELECT * FROM events_of('newest_events', 'newest_labels') ORDER BY executed_at, id")
+
+
+def _read_rows(con: duckdb.DuckDBPyConnection, name: str, table: str, where: str, params: list) -> None:
+    """The temporary table `name`: the rows of the store's `table` that SQLite finds with
+    `where` (SQLite's SQL, `?` for `params`), typed as DuckDB types that table when it scans it.
+
+    sqlite_query hands every value over as text; a REAL goes as 17 significant digits (SQLite's
+    own text form keeps 15 and would lose a timestamp's microseconds) and is cast back exactly.
+    """
+    scanned = con.sql(f"FROM {STORE_ALIAS}.{table} LIMIT 0")
+    picked, typed = [], []
+    for column, kind in zip(scanned.columns, scanned.types, strict=True):
+        quoted = '"' + column.replace('"', '""') + '"'
+        exact = f"iif({quoted} IS NULL, NULL, printf('%!.17g', {quoted}))" if str(kind) == "DOUBLE" else quoted
+        picked.append(f"{exact} AS {quoted}")
+        typed.append(f"CAST({quoted} AS {kind}) AS {quoted}")
+    text = f"SELECT {', '.join(picked)} FROM {table} WHERE {where}"
+    arguments = ", params := {" + ", ".join(f"'p{i}': ?" for i in range(len(params))) + "}" if params else ""
+    _execute(
+        con,
+        f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {', '.join(typed)} "
+        f"FROM sqlite_query({sql_literal(STORE_ALIAS)}, {sql_literal(text)}{arguments})",
+        params or None,
+    )
+
+
+def _frame(relation: duckdb.DuckDBPyRelation):
+    from devtrace.analytics.results import frame_of  # Polars loads here, not for the CLI's reads
+
+    try:
+        return frame_of(relation)
+    except duckdb.Error as exc:
+        raise DevtraceError(one_line(exc)) from None
 
 
 def one_line(exc: Exception) -> str:

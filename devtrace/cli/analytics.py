@@ -1,4 +1,4 @@
-"""Analytics commands: `devtrace sql` and `devtrace views` (DuckDB and Polars load on use)."""
+"""Analytics commands: `devtrace sql` and `devtrace views` (DuckDB loads on use, Polars only to write a file)."""
 
 from pathlib import Path
 from typing import Annotated, Optional
@@ -32,11 +32,18 @@ def sql(
 
     text = _query_text(query, file)
     fmt = _output_format(fmt, out)
-    frame = analytics.sql(text, path=path)
-    if fmt == "table":
-        _print_table(frame)
-    else:
-        _write(frame, fmt, out)
+    if fmt != "table":
+        _write(analytics.sql(text, path=path), fmt, out)
+        return
+    with analytics.connect(path) as con:
+        relation = analytics.run(con, text)
+        if relation is None:  # SET, CREATE ...: nothing to show
+            columns, types, rows, total = [], [], [], 0
+        else:
+            columns, types = relation.columns, relation.types
+            rows = relation.fetchmany(TABLE_ROWS + 1)
+            total = relation.aggregate("count(*)").fetchone()[0] if len(rows) > TABLE_ROWS else len(rows)
+    _print_table(columns, types, rows[:TABLE_ROWS], total)
 
 
 def views(
@@ -58,12 +65,9 @@ def views(
         with open(analytics.view(name).file, encoding="utf-8") as f:
             typer.echo(f.read(), nl=False)
     else:
-        import polars as pl
+        from devtrace.cli.render import print_table
 
-        from devtrace.cli.render import print_frame
-
-        listed = analytics.views()
-        print_frame(pl.DataFrame({"view": [v.name for v in listed], "answers": [v.description for v in listed]}))
+        print_table(["view", "answers"], ["VARCHAR", "VARCHAR"], [(v.name, v.description) for v in analytics.views()])
 
 
 def _query_text(query: str | None, file: Path | None) -> str:
@@ -94,16 +98,15 @@ def _output_format(fmt: str | None, out: Path | None) -> str:
     return fmt
 
 
-def _print_table(frame) -> None:
+def _print_table(columns: list[str], types: list, rows: list[tuple], total: int) -> None:
     from rich.console import Console
 
-    from devtrace.cli.render import print_frame
+    from devtrace.cli.render import print_table
 
     console = Console()
-    print_frame(frame.head(TABLE_ROWS), console=console)
-    shown = min(frame.height, TABLE_ROWS)
-    rows = f"{frame.height} row{'' if frame.height == 1 else 's'}"
-    console.print(rows if shown == frame.height else f"{rows}, first {shown} shown (--format csv for all)")
+    print_table(columns, types, rows, console=console)
+    counted = f"{total} row{'' if total == 1 else 's'}"
+    console.print(counted if len(rows) == total else f"{counted}, first {len(rows)} shown (--format csv for all)")
 
 
 def _write(frame, fmt: str, out: Path | None) -> None:

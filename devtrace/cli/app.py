@@ -12,6 +12,7 @@ app = typer.Typer(
     help="Measure how developers and CLI coding agents execute work.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,  # plain help: formatting it with rich costs more than the rest of `--help`
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

@@ -34,16 +34,18 @@ def events(
     as_json: Annotated[bool, typer.Option("--json", help="JSON array of full rows.")] = False,
 ) -> None:
     """List the newest events, oldest first."""
-    from devtrace import analytics
-    from devtrace.cli.render import print_events
+    from devtrace.analytics.connection import connect, event_rows
+    from devtrace.cli.render import events_json, print_events
     from devtrace.ml.autoscore import score_before_reading
 
     score_before_reading(path)  # with an active model, events captured a moment ago show a score
-    frame = analytics.events(path=path, limit=limit, agent=agent)
+    with connect(path, only=["events"]) as con:
+        relation = event_rows(con, limit=limit, agent=agent)
+        columns, types, rows = relation.columns, relation.types, relation.fetchall()
     if as_json:
-        typer.echo(frame.write_json())
+        typer.echo(events_json(columns, rows))
     else:
-        print_events(frame)
+        print_events(columns, types, rows)
 
 
 def export(
@@ -55,7 +57,9 @@ def export(
 ) -> None:
     """Export every event, all columns, to csv, json, jsonl or parquet."""
     from devtrace.analytics.export import export_events
+    from devtrace.ml.autoscore import score_before_reading
 
+    score_before_reading(path)  # as `devtrace events` does: an export right after a capture has its score
     rows = export_events(out, fmt, path=path)
     typer.echo(f"Wrote {rows} events to {out}")
 
@@ -68,8 +72,11 @@ def demo(
     """Show DevTrace end to end on a scratch git repo and store."""
     from devtrace.cli.demo import run_demo
 
-    if workdir is not None and workdir.exists() and any(workdir.iterdir()):
+    if workdir is not None and workdir.exists():
         from devtrace.errors import DevtraceError
 
-        raise DevtraceError(f"{workdir} is not empty; the demo needs a new or empty folder")
+        if not workdir.is_dir():
+            raise DevtraceError(f"{workdir} is a file; the demo needs a new or empty folder")
+        if any(workdir.iterdir()):
+            raise DevtraceError(f"{workdir} is not empty; the demo needs a new or empty folder")
     run_demo(workdir)

@@ -122,8 +122,15 @@ def score(
     if pending:
         if dataset or out:
             raise DevtraceError("--pending scores the store: leave out --dataset and --out")
-        with _progress("Scoring pending events") as advance:
-            count = pipeline.score_pending_events(path, directory, on_rows=advance)
+        from devtrace.capture.scorer import has_model
+        from devtrace.ml.autoscore import READER_WAIT_SECONDS, score_pending
+        from devtrace.paths import store_dir
+
+        chosen = str(model_dir) if model_dir else None
+        if not has_model(store_dir(path), chosen):
+            registry.load(directory)  # says in one sentence that there is no model to score with
+        with _progress("Scoring pending events") as advance:  # under the scoring lock, as every scorer
+            count = score_pending(path, chosen, wait=READER_WAIT_SECONDS, on_rows=advance)
         typer.echo(f"Scored {count:,} pending events")
         return
     if dataset is None or out is None:

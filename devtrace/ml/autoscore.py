@@ -24,12 +24,12 @@ from devtrace.store.errors import StoreReadOnly
 READER_WAIT_SECONDS = 5.0
 
 
-def score_pending(path=None, model_dir: str | None = None, *, wait: float = 0.0) -> int:
+def score_pending(path=None, model_dir: str | None = None, *, wait: float = 0.0, on_rows=None) -> int:
     """Score every unscored event; returns how many were scored by this call.
 
     With `wait` > 0, first waits up to that many seconds for a scorer already at work (a
     reader wants fresh scores) and fails if it is still at work then; without it, leaves the
-    work to that scorer.
+    work to that scorer. `on_rows(n)` is told the rows scored so far of each batch.
     """
     directory = paths.store_dir(path)
     if not has_model(directory, model_dir) or not os.path.isfile(os.path.join(directory, paths.DB_NAME)):
@@ -46,7 +46,7 @@ def score_pending(path=None, model_dir: str | None = None, *, wait: float = 0.0)
             while _pending(directory):
                 from devtrace.ml.pipeline import score_pending_events
 
-                done = score_pending_events(directory, model_dir)
+                done = score_pending_events(directory, model_dir, on_rows)
                 if not done:
                     return scored
                 scored += done

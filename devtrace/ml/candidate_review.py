@@ -1,6 +1,6 @@
 """Retraining from the store with a chosen label mix, and judging a candidate model against
-the active one: same validation rows (ones neither trained on), same metrics; SHAP values
-for dependence charts."""
+the active one: same validation rows (those whose human label neither model saw), same
+metrics; SHAP values for dependence charts."""
 
 import datetime as dt
 
@@ -57,9 +57,11 @@ def compare_on_validation(
 def compare_with_active(
     frame: pl.DataFrame, data: training.TrainingData, seed: int, candidate: Model, active: Model | None
 ) -> tuple[pl.DataFrame, str]:
-    """The candidate beside the active model on rows neither trained on, and a sentence saying
-    which rows those are. The active model may have trained on any label that existed when it
-    was created, so the rows are the candidate's validation rows whose human label came later.
+    """The candidate beside the active model on rows whose human label neither model saw, and a
+    sentence saying which rows those are. The active model may have trained on any label that
+    existed when it was created (and, trained --from-store, on every scored event, with its own
+    prediction as the label), so the rows are the candidate's validation rows whose human
+    label came later.
     When there are none (or no active model), the candidate and the mean predictor are compared
     on all its validation rows and the sentence says why the active model is not there."""
     candidate_name = f"candidate {candidate.ref}"
@@ -78,18 +80,18 @@ def compare_with_active(
     models = {candidate_name: candidate, f"active {active.ref}": active}
     return compare_on_validation(data, seed, models, among=new), (
         f"the {compared} of the {len(held_out)} validation rows held out from the candidate whose human label was "
-        f"given after active {active.ref} was created ({created}): rows neither model trained on"
+        f"given after active {active.ref} was created ({created}): rows whose human label neither model saw"
     )
 
 
 def labeled_after(frame: pl.DataFrame, moment: dt.datetime | None) -> np.ndarray:
     """A mask over the labeled rows of `training_set` rows `frame` (the rows of its TrainingData):
-    rows whose human label was given after `moment` (UTC, whole seconds: labels within that
-    second do not count). All False when `moment` is None."""
+    rows whose human label was given at or after `moment` (UTC, to the microsecond, as a model
+    version records its creation). All False when `moment` is None."""
     labeled = frame.filter(pl.col(training.LABEL).is_not_null())
     if moment is None:
         return np.zeros(labeled.height, dtype=bool)
-    cutoff = moment.astimezone(dt.UTC).replace(tzinfo=None) + dt.timedelta(seconds=1)
+    cutoff = moment.astimezone(dt.UTC).replace(tzinfo=None)
     return labeled.select((pl.col("human_label_at") >= cutoff).fill_null(False)).to_series().to_numpy()
 
 

@@ -16,7 +16,7 @@ PENDING_WITH_CONTEXT = """
 SELECT * FROM events
 WHERE scored_at IS NULL
    OR session_id IN (SELECT session_id FROM events WHERE scored_at IS NULL)
-ORDER BY executed_at
+ORDER BY executed_at, id
 """
 
 
@@ -24,7 +24,7 @@ def read_training_set(path=None) -> pl.DataFrame:
     """Every event of the store with its blended label (see sql/views/10_training_set.sql)."""
     from devtrace import analytics
 
-    return analytics.sql("SELECT * FROM training_set ORDER BY executed_at", path=path)
+    return analytics.sql("SELECT * FROM training_set ORDER BY executed_at, id", path=path)
 
 
 def train_and_register(
@@ -45,7 +45,7 @@ def train_and_register(
     trained = training.train(data, seed=seed, on_round=on_round, **params)
     metadata = {
         "version": None,
-        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"),
         "source": source,
         "rows": data.rows,
         "train_rows": trained.train_rows,

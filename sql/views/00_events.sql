@@ -4,10 +4,12 @@
 -- where the state was unknown (not a git repo): unknown, not zero. `failed` = non-zero exit
 -- (a timeout exits 124, so it is a failure too). Every view in this folder reads the SQLite
 -- store attached as `store`:  ATTACH '<path>/devtrace.db' AS store (TYPE sqlite, READ_ONLY);
-CREATE OR REPLACE VIEW events AS
+-- `events_of` is this definition over any two relations shaped like store.command_events and
+-- store.labels, named by strings: `devtrace events` applies it to the newest rows only.
+CREATE OR REPLACE MACRO events_of(command_events, labels) AS TABLE
 WITH latest_human_label AS (
     SELECT event_id, value, labeled_by, note, created_at
-    FROM store.labels
+    FROM query_table(labels)
     WHERE source = 'human'
     QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY created_at DESC, id DESC) = 1
 )
@@ -40,5 +42,8 @@ SELECT
     l.labeled_by AS human_label_by,
     make_timestamp(CAST(l.created_at * 1e6 AS BIGINT)) AS human_label_at,
     l.note AS human_label_note
-FROM store.command_events AS e
+FROM query_table(command_events) AS e
 LEFT JOIN latest_human_label AS l ON l.event_id = e.id;
+
+CREATE OR REPLACE VIEW events AS
+FROM events_of('store.command_events', 'store.labels');

@@ -1,0 +1,92 @@
+"""How quickly the read commands answer, whole process, measured side by side in one run.
+
+Prints the median and fastest wall time, the median CPU time (user + system: on a busy machine
+the wall time waits for a core, the CPU time does not) and the peak memory (max RSS, read by
+GNU time) of:
+the interpreter floor `python -c pass`; `devtrace --help`; `devtrace events`, `events --json`,
+`sql "select count(*) from events"` and `views` on a small store (28 events); and
+`devtrace events --limit 5` on a store of 1,000,000 events. Runs are interleaved so that
+drift hits all alike. Targets (issue 9): events <= 250 ms on both stores, sql <= 500 ms,
+--help <= 150 ms.
+
+    python benchmarks/reads.py [--runs 20] [--events 1000000]
+"""
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from analytics import build_store
+from capture_overhead import peak_kib
+
+TARGETS_MS = {"devtrace --help": 150, "devtrace events (small)": 250, "devtrace events --limit 5 (large)": 250,
+              "devtrace sql (small)": 500}
+
+
+def timed(argv: list[str], cwd: Path, env: dict) -> tuple[float, float]:
+    """Wall and CPU seconds of one run of argv."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"benchmark command failed ({done.returncode}): {' '.join(argv)}")
+    return elapsed, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    args = parser.parse_args()
+
+    devtrace = shutil.which("devtrace") or str(Path(sys.executable).parent / "devtrace")
+    work = Path(tempfile.mkdtemp(prefix="devtrace-reads-"))
+    try:
+        print(f"building stores in {work} (small: 28 events, large: {args.events:,}) ...", flush=True)
+        small, large = work / "small", work / "large"
+        build_store(small, 28, seed=1)
+        build_store(large, args.events, seed=1)
+        # As on a user's machine, Python caches compiled modules (some CI images turn it off).
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("DEVTRACE_") and k != "PYTHONDONTWRITEBYTECODE"}
+        count = "select count(*) from events"
+        cases = {
+            "python -c pass (floor)": [sys.executable, "-c", "pass"],
+            "devtrace --help": [devtrace, "--help"],
+            "devtrace events (small)": [devtrace, "events", "--path", str(small)],
+            "devtrace events --json (small)": [devtrace, "events", "--json", "--path", str(small)],
+            "devtrace events --limit 5 (large)": [devtrace, "events", "--limit", "5", "--path", str(large)],
+            "devtrace sql (small)": [devtrace, "sql", count, "--path", str(small)],
+            "devtrace views": [devtrace, "views"],
+        }
+        for argv in cases.values():  # warm caches: first runs compile .pyc, load pages
+            for _ in range(2):
+                timed(argv, work, env)
+        samples = {name: [] for name in cases}
+        for _ in range(args.runs):
+            for name, argv in cases.items():
+                samples[name].append(timed(argv, work, env))
+        peaks = {name: max((peak_kib(argv, work, env) or 0) for _ in range(3)) / 1024 for name, argv in cases.items()}
+
+        print(f"\n{args.runs} interleaved runs each: wall time (median, fastest), CPU time (median), peak RSS\n")
+        print(f"{'case':36} {'median':>9} {'fastest':>9} {'CPU':>9} {'peak RSS':>10}  target")
+        for name, runs in samples.items():
+            walls, cpus = [w for w, _ in runs], [c for _, c in runs]
+            target = f"<= {TARGETS_MS[name]} ms" if name in TARGETS_MS else ""
+            print(f"{name:36} {statistics.median(walls) * 1000:6.0f} ms {min(walls) * 1000:6.0f} ms "
+                  f"{statistics.median(cpus) * 1000:6.0f} ms {peaks[name]:6.1f} MiB  {target}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
