@@ -217,6 +217,7 @@ def test_an_id_collision_gets_a_new_id_instead_of_losing_the_event(store):
 
 
 MIGRATIONS = sorted((Path(__file__).resolve().parent.parent / "sql" / "migrations").glob("[0-9][0-9][0-9][0-9]_*.sql"))
+VERSIONS = [int(file.name[:4]) for file in MIGRATIONS]  # numbers may have gaps while branches merge
 
 # Rows with a value in every column of the tables each schema level has, as DevTrace wrote them
 # then; a level not listed has the tables of the level listed before it.
@@ -266,7 +267,7 @@ def store_at_level(directory: Path, level: int) -> list:
     directory.mkdir(parents=True)
     conn = sqlite3.connect(directory / "devtrace.db", isolation_level=None)
     conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)")
-    for file in MIGRATIONS[:level]:
+    for file in (f for f in MIGRATIONS if int(f.name[:4]) <= level):
         for statement in statements(file.read_text()):
             conn.execute(statement)
         conn.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", (int(file.name[:4]), file.stem[5:], 1e9 + level))
@@ -279,9 +280,9 @@ def store_at_level(directory: Path, level: int) -> list:
     return applied
 
 
-@pytest.mark.parametrize("level", range(1, latest_version()))
+@pytest.mark.parametrize("level", VERSIONS[:-1])
 def test_a_store_at_every_earlier_schema_level_migrates_keeping_every_value(tmp_path, level):
-    assert len(MIGRATIONS) == latest_version()
+    assert VERSIONS[-1] == latest_version()
     before = store_at_level(tmp_path / "old", level)
     open_store(tmp_path / "old").close()
     for table, table_rows in level_rows(level).items():
@@ -289,8 +290,8 @@ def test_a_store_at_every_earlier_schema_level_migrates_keeping_every_value(tmp_
         kept = rows(tmp_path / "old", f"SELECT {', '.join(columns)} FROM {table} ORDER BY rowid")
         assert [dict(r) for r in kept] == table_rows, table
     applied = rows(tmp_path / "old", "SELECT * FROM schema_migrations ORDER BY version")
-    assert [r["version"] for r in applied] == list(range(1, latest_version() + 1))  # each once
-    assert [tuple(r) for r in applied[:level]] == before  # the earlier ones were not run again
+    assert [r["version"] for r in applied] == VERSIONS  # each once
+    assert [tuple(r) for r in applied[:VERSIONS.index(level) + 1]] == before  # the earlier ones were not run again
     assert rows(tmp_path / "old", "PRAGMA user_version")[0][0] == latest_version()
     open_store(tmp_path / "old").close()  # opening it again changes nothing
     assert [tuple(r) for r in rows(tmp_path / "old", "SELECT * FROM schema_migrations")] == [tuple(r) for r in applied]

@@ -26,7 +26,11 @@ _WHY = "DevTrace queries read the store, attached as `store`, and nothing else"
 def refuse_outside_the_store(text: str) -> None:
     """One sentence for SQL that attaches or detaches a database or calls the SQLite
     extension's functions (even inside a string: the check is on the text, and errs safe)."""
-    for statement in duckdb.extract_statements(text):
+    try:
+        statements = duckdb.extract_statements(text)
+    except duckdb.Error:
+        return  # SQL DuckDB cannot parse cannot run either: running it reports the error
+    for statement in statements:
         if statement.type in REFUSED_STATEMENTS:
             raise DevtraceError(f"{statement.type.name} is refused: {_WHY}")
     found = SQLITE_FUNCTIONS.search(text)
