@@ -4,10 +4,10 @@ __generated_with = "0.25.2"
 app = marimo.App(width="medium", app_title="DevTrace analysis")
 
 with app.setup:
-    import altair as alt
     import marimo as mo
 
     from devtrace import analytics, paths
+    from devtrace.analytics import charts, overview
     from devtrace.analytics.filters import chosen_days, filter_events
     from devtrace.errors import DevtraceError
 
@@ -38,23 +38,17 @@ def _(store_input):
         con = analytics.connect(store_input.value.strip() or None)
     except DevtraceError as _exc:
         mo.stop(True, mo.callout(mo.md(f"**Cannot open the store.** {_exc}"), kind="danger"))
-    span = analytics.query(
-        con,
-        "SELECT count(*) AS events, CAST(min(executed_at) AS DATE) AS first_day,"
-        " CAST(max(executed_at) AS DATE) AS last_day FROM events",
-    ).row(0, named=True)
+    span = overview.span(con)
     mo.stop(span["events"] == 0, mo.callout(mo.md("The store has no events yet: capture some with `devtrace run`."), kind="warn"))
-    agent_names = analytics.query(con, "SELECT agent_id FROM agent_summary ORDER BY commands DESC")["agent_id"].to_list()
-    program_names = analytics.query(
-        con, "SELECT program FROM command_stats WHERE program IS NOT NULL GROUP BY program ORDER BY sum(runs) DESC"
-    )["program"].to_list()
+    agent_names = overview.agent_names(con)
+    program_names = overview.program_names(con)
     return agent_names, con, program_names, span
 
 
 @app.cell(hide_code=True)
 def _(agent_names, program_names, span):
     agent_select = mo.ui.multiselect(
-        options={name or "(no agent)": name for name in agent_names}, label="Agents (none chosen: all)"
+        options={overview.NO_AGENT if name is None else name: name for name in agent_names}, label="Agents (none chosen: all)"
     )
     day_range = mo.ui.date_range(
         start=span["first_day"], stop=span["last_day"], value=(span["first_day"], span["last_day"]), label="Days (UTC)"
@@ -75,34 +69,15 @@ def _(agent_select, con, day_range, program_select, span):
 
 @app.cell
 def _(scoped):
-    totals = mo.sql(
-        """
-        -- agents: distinct named agents (commands captured without one are not an agent);
-        -- the mean score is over the scored events, so each event weighs the same.
-        SELECT sum(commands) AS commands, sum(failures) AS failures, sum(failures) / sum(commands) AS failure_rate,
-               count(agent_id) AS agents,
-               (SELECT avg(predicted_productivity) FROM events) AS mean_predicted_productivity
-        FROM agent_summary
-        """,
-        engine=scoped,
-        output=False,
-    )
+    totals = overview.totals(scoped)
     return (totals,)
 
 
 @app.cell(hide_code=True)
 def _(loops, totals):
-    _row = totals.row(0, named=True)
-    mo.stop(not _row["commands"], mo.callout(mo.md("No events match these filters."), kind="warn"))
-    _score = _row["mean_predicted_productivity"]
+    mo.stop(not totals["commands"][0], mo.callout(mo.md("No events match these filters."), kind="warn"))
     mo.hstack(
-        [
-            mo.stat(f"{_row['commands']:,}", label="Commands"),
-            mo.stat(f"{_row['failure_rate']:.1%}", label="Failure rate", caption=f"{_row['failures']:,} failed"),
-            mo.stat(str(_row["agents"]), label="Agents", caption="distinct, named"),
-            mo.stat(f"{loops.height:,}", label="Retry loops"),
-            mo.stat("—" if _score is None else f"{_score:.1f}", label="Mean predicted productivity", caption="per scored event"),
-        ],
+        [mo.stat(s.value, label=s.label, caption=s.caption or None) for s in overview.headline(totals, loops)],
         widths="equal",
     )
     return
@@ -110,191 +85,76 @@ def _(loops, totals):
 
 @app.cell
 def _(scoped):
-    per_day = mo.sql(
-        """
-        SELECT * FROM daily_activity ORDER BY day, agent_id
-        """,
-        engine=scoped,
-        output=False,
-    )
+    per_day = overview.per_day(scoped)
     return (per_day,)
 
 
 @app.cell
 def _(per_day):
-    _base = alt.Chart(per_day).encode(
-        x=alt.X("day:T", title="Day"), color=alt.Color("agent_id:N", title="Agent")
-    )
-    activity_chart = (
-        _base.mark_bar()
-        .encode(y=alt.Y("commands:Q", title="Commands"), tooltip=["day:T", "agent_id:N", "commands:Q", "failures:Q"])
-        .properties(title="Daily activity", width="container", height=220)
-    )
-    failure_chart = (
-        _base.mark_line(point=True)
-        .encode(
-            y=alt.Y("failure_rate:Q", title="Failure rate", axis=alt.Axis(format="%")),
-            tooltip=["day:T", "agent_id:N", alt.Tooltip("failure_rate:Q", format=".1%"), "failures:Q"],
-        )
-        .properties(title="Failure rate per agent", width="container", height=220)
-    )
-    churn_chart = (
-        alt.Chart(per_day)
-        .transform_calculate(added="datum.lines_added", deleted="-datum.lines_deleted")
-        .transform_fold(["added", "deleted"], as_=["change", "lines"])
-        .mark_bar()
-        .encode(
-            x=alt.X("day:T", title="Day"),
-            y=alt.Y("sum(lines):Q", title="Lines added (+) and deleted (−) by commands"),
-            color=alt.Color("change:N", title="", scale=alt.Scale(domain=["added", "deleted"], range=["#54a24b", "#e45756"])),
-            tooltip=["day:T", "change:N", alt.Tooltip("sum(lines):Q", title="lines")],
-        )
-        .properties(title="Churn over time", width="container", height=220)
-    )
+    activity_chart = charts.activity_chart(per_day)
+    failure_chart = charts.failure_chart(per_day)
+    churn_chart = charts.churn_chart(per_day)
     mo.vstack([mo.hstack([activity_chart, failure_chart], widths="equal"), churn_chart])
     return activity_chart, churn_chart, failure_chart
 
 
 @app.cell
 def _(scoped):
-    duration_bins = mo.sql(
-        """
-        -- Durations on a log scale: quarter-decade bins of milliseconds, per agent.
-        SELECT agent_id,
-               floor(log10(greatest(duration_ms, 1)) * 4) / 4 AS log10_ms,
-               count(*) AS commands
-        FROM events
-        GROUP BY ALL
-        ORDER BY log10_ms
-        """,
-        engine=scoped,
-        output=False,
-    )
+    duration_bins = overview.duration_bins(scoped)
     return (duration_bins,)
 
 
 @app.cell
 def _(duration_bins):
-    duration_chart = (
-        alt.Chart(duration_bins)
-        .mark_bar(opacity=0.8)
-        .encode(
-            x=alt.X("log10_ms:Q", bin=alt.Bin(step=0.25), title="Duration (log10 ms: 0 = 1 ms, 3 = 1 s, 5 = 100 s)"),
-            y=alt.Y("sum(commands):Q", title="Commands", stack=True),
-            color=alt.Color("agent_id:N", title="Agent"),
-            tooltip=["agent_id:N", "log10_ms:Q", "sum(commands):Q"],
-        )
-        .properties(title="Duration distribution", width="container", height=220)
-    )
+    duration_chart = charts.duration_chart(duration_bins)
     duration_chart
     return (duration_chart,)
 
 
 @app.cell
 def _(scoped):
-    productivity_trend = mo.sql(
-        """
-        SELECT CAST(executed_at AS DATE) AS day, model_ref,
-               avg(predicted_productivity) AS mean_predicted_productivity, count(*) AS scored
-        FROM events
-        WHERE predicted_productivity IS NOT NULL
-        GROUP BY ALL
-        ORDER BY day, model_ref
-        """,
-        engine=scoped,
-        output=False,
-    )
+    productivity_trend = overview.productivity_trend(scoped)
     return (productivity_trend,)
 
 
 @app.cell
 def _(productivity_trend):
-    productivity_chart = (
-        alt.Chart(productivity_trend)
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("day:T", title="Day"),
-            y=alt.Y("mean_predicted_productivity:Q", title="Mean predicted productivity", scale=alt.Scale(domain=[0, 100])),
-            color=alt.Color("model_ref:N", title="Model version"),
-            tooltip=["day:T", "model_ref:N", alt.Tooltip("mean_predicted_productivity:Q", format=".1f"), "scored:Q"],
-        )
-        .properties(title="Predicted productivity per model version", width="container", height=220)
-    )
-    _empty = mo.callout(mo.md("No scored events here yet: train a model with `devtrace ml train`."), kind="info")
+    productivity_chart = charts.productivity_chart(productivity_trend)
+    _empty = mo.callout(mo.md(charts.NO_SCORES), kind="info")
     productivity_chart if productivity_trend.height else _empty
     return (productivity_chart,)
 
 
 @app.cell
 def _(scoped):
-    per_command = mo.sql(
-        """
-        SELECT coalesce(program, '?') || ' · ' || left(command_hash, 8) AS command, *
-        FROM command_stats
-        ORDER BY failures DESC, runs DESC
-        """,
-        engine=scoped,
-        output=False,
-    )
+    per_command = overview.per_command(scoped)
     return (per_command,)
 
 
 @app.cell
 def _(per_command):
-    failing_chart = (
-        alt.Chart(per_command.filter(per_command["failures"] > 0).head(15))
-        .mark_bar()
-        .encode(
-            y=alt.Y("command:N", sort="-x", title="Command (program · hash)"),
-            x=alt.X("failures:Q", title="Failed runs"),
-            color=alt.Color("failure_rate:Q", title="Failure rate", scale=alt.Scale(scheme="orangered", domain=[0, 1])),
-            tooltip=["command:N", "runs:Q", "failures:Q", alt.Tooltip("failure_rate:Q", format=".1%"), "agents:Q"],
-        )
-        .properties(title="Most-failing commands", width="container", height=260)
-    )
+    failing_chart = charts.failing_chart(per_command)
     failing_chart
     return (failing_chart,)
 
 
 @app.cell
 def _(scoped):
-    loops = mo.sql(
-        """
-        SELECT * FROM retry_loops ORDER BY started_at DESC
-        """,
-        engine=scoped,
-        output=False,
-    )
+    loops = overview.retry_loops(scoped)
     return (loops,)
 
 
 @app.cell
 def _(loops):
-    retry_chart = (
-        alt.Chart(loops)
-        .mark_bar()
-        .encode(
-            x=alt.X("yearmonthdate(started_at):T", title="Day"),
-            y=alt.Y("sum(retries):Q", title="Retries in loops"),
-            color=alt.Color("resolved:N", title="Resolved", scale=alt.Scale(domain=[True, False], range=["#4c78a8", "#e45756"])),
-            tooltip=["yearmonthdate(started_at):T", "resolved:N", "count():Q", "sum(retries):Q"],
-        )
-        .properties(title="Retry loops (a command re-run soon after it failed)", width="container", height=220)
-    )
-    _empty = mo.callout(mo.md("No retry loops: no command was re-run soon after failing."), kind="success")
+    retry_chart = charts.retry_chart(loops)
+    _empty = mo.callout(mo.md(charts.NO_LOOPS), kind="success")
     retry_chart if loops.height else _empty
     return (retry_chart,)
 
 
 @app.cell
 def _(scoped):
-    recent_events = mo.sql(
-        """
-        SELECT * EXCLUDE (repo_id) FROM events ORDER BY executed_at DESC LIMIT 5000
-        """,
-        engine=scoped,
-        output=False,
-    )
+    recent_events = overview.recent_events(scoped)
     return (recent_events,)
 
 
@@ -308,7 +168,7 @@ def _(loops, per_command, per_day, recent_events):
                     "Daily activity": mo.ui.table(per_day, page_size=15, selection=None),
                     "Commands": mo.ui.table(per_command, page_size=15, selection=None),
                     "Retry loops": mo.ui.table(loops, page_size=15, selection=None),
-                    "Events (newest 5,000)": mo.ui.table(recent_events, page_size=15, selection=None),
+                    f"Events (newest {overview.RECENT_EVENTS:,})": mo.ui.table(recent_events, page_size=15, selection=None),
                 }
             ),
         ]

@@ -1,21 +1,21 @@
-"""Headless Chromium driven over the Chrome DevTools Protocol, for the notebook tests.
+"""Headless Chromium driven over the Chrome DevTools Protocol, for the notebook and report tests.
 
 Only what the tests need: open a page, evaluate JavaScript (reaching into the shadow roots
-marimo renders its elements in), wait for a condition, click, type, take a screenshot.
+marimo renders its elements in), wait for a condition, click, type, take a screenshot, and
+list the requests the page made. The protocol runs over a pipe (Chromium's fds 3 and 4), so
+a browser started in a network namespace of its own, with no network at all, is driven too.
 """
 
 import base64
-import contextlib
 import itertools
 import json
+import os
+import select
 import shutil
 import subprocess
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
-
-from websockets.sync.client import connect
 
 from tests.support import stop_process
 
@@ -55,52 +55,97 @@ def chromium_path() -> str | None:
 
 
 class Browser:
-    """One headless Chromium with one page; use as a context manager."""
+    """One headless Chromium with one page; use as a context manager.
 
-    def __init__(self, width: int = 1280, height: int = 1600):
+    `offline`: Chromium runs in a network namespace of its own (`unshare --net`), where no
+    network exists, not even loopback. `requests` lists every URL the page asked for.
+    """
+
+    def __init__(self, width: int = 1280, height: int = 1600, offline: bool = False):
+        namespace = []
+        if offline:
+            # As root a network namespace needs nothing else; otherwise a user namespace grants it.
+            namespace = ["unshare", "--net", *([] if os.geteuid() == 0 else ["--map-root-user"])]
+            tried = subprocess.run([*namespace, "true"], capture_output=True, text=True)
+            if tried.returncode != 0:
+                raise RuntimeError(
+                    f"cannot start Chromium without a network: {' '.join(namespace)} failed here"
+                    f" ({tried.stderr.strip()}); run the tests as root or with user namespaces enabled"
+                )
         self._profile = tempfile.mkdtemp(prefix="devtrace-chromium-")
-        self._process = subprocess.Popen(
-            [
-                chromium_path() or "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", f"--user-data-dir={self._profile}", "--remote-debugging-address=127.0.0.1",
-                "--remote-debugging-port=0", f"--window-size={width},{height}", "about:blank",
-            ],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        self._ids = itertools.count(1)
-        self.exceptions: list[str] = []
-        self._stack = contextlib.ExitStack()
-        self._socket = self._stack.enter_context(connect(self._page_socket(), max_size=None, open_timeout=30))
-        self.call("Page.enable")
-        self.call("Runtime.enable")
-        self.call("Page.addScriptToEvaluateOnNewDocument", source=RECORD_TOASTS_JS)
+        command = [
+            *namespace, chromium_path() or "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", f"--user-data-dir={self._profile}", "--remote-debugging-pipe",
+            f"--window-size={width},{height}", "about:blank",
+        ]
+        # Chromium reads the protocol from its fd 3 and writes it to its fd 4.
+        to_chromium, self._commands = os.pipe()
+        self._replies, from_chromium = os.pipe()
 
-    def _page_socket(self) -> str:
-        """Chromium writes its DevTools port to <profile>/DevToolsActivePort once it listens."""
-        port_file = Path(self._profile) / "DevToolsActivePort"
-        deadline = time.monotonic() + 30
-        while not (port_file.exists() and port_file.read_text().strip()):
-            if self._process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"chromium did not start (exit code {self._process.poll()})")
-            time.sleep(0.05)
-        port = port_file.read_text().split()[0]
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as answer:
-            targets = json.load(answer)
-        return next(t["webSocketDebuggerUrl"] for t in targets if t["type"] == "page")
+        def give_pipes() -> None:  # in the child, before exec (from_chromium, opened later, is never 3)
+            for end, fd in ((to_chromium, 3), (from_chromium, 4)):
+                if end == fd:
+                    os.set_inheritable(fd, True)  # dup2 onto itself would leave it close-on-exec
+                else:
+                    os.dup2(end, fd)
+
+        self._log = tempfile.TemporaryFile()
+        self._process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=self._log, preexec_fn=give_pipes, close_fds=False,
+        )
+        os.close(to_chromium)
+        os.close(from_chromium)
+        self._ids = itertools.count(1)
+        self._unread = b""
+        self._session = None
+        self.exceptions: list[str] = []
+        self.requests: list[str] = []
+        try:
+            page = next(t for t in self.call("Target.getTargets")["targetInfos"] if t["type"] == "page")
+            self._session = self.call("Target.attachToTarget", targetId=page["targetId"], flatten=True)["sessionId"]
+            self.call("Page.enable")
+            self.call("Runtime.enable")
+            self.call("Network.enable")
+            self.call("Page.addScriptToEvaluateOnNewDocument", source=RECORD_TOASTS_JS)
+        except BaseException:
+            self.close()
+            raise
 
     def call(self, method: str, **params) -> dict:
         message_id = next(self._ids)
-        self._socket.send(json.dumps({"id": message_id, "method": method, "params": params}))
+        message = {"id": message_id, "method": method, "params": params}
+        if self._session:
+            message["sessionId"] = self._session
+        os.write(self._commands, json.dumps(message).encode() + b"\0")
         while True:
-            message = json.loads(self._socket.recv(timeout=60))
+            message = self._receive(timeout=60)
             if message.get("method") == "Runtime.exceptionThrown":
                 details = message["params"]["exceptionDetails"]
                 self.exceptions.append(details.get("exception", {}).get("description") or details.get("text", ""))
+            if message.get("method") == "Network.requestWillBeSent":
+                self.requests.append(message["params"]["request"]["url"])
             if message.get("id") == message_id:
                 if "error" in message:
                     raise RuntimeError(f"{method}: {message['error']}")
                 return message["result"]
+
+    def _receive(self, timeout: float) -> dict:
+        """The next protocol message: JSON, each ended by a NUL byte."""
+        deadline = time.monotonic() + timeout
+        while b"\0" not in self._unread:
+            ready, _, _ = select.select([self._replies], [], [], max(0.0, deadline - time.monotonic()))
+            chunk = os.read(self._replies, 1 << 20) if ready else b""
+            if not chunk:
+                self._log.seek(0)
+                said = self._log.read().decode(errors="replace").strip().splitlines()[-3:]
+                raise RuntimeError(
+                    f"chromium stopped answering ({'' if ready else f'nothing for {timeout}s, '}"
+                    f"exit code {self._process.poll()}): {' / '.join(said)}"
+                )
+            self._unread += chunk
+        message, _, self._unread = self._unread.partition(b"\0")
+        return json.loads(message)
 
     def open(self, url: str) -> None:
         self.call("Page.navigate", url=url)
@@ -171,9 +216,11 @@ class Browser:
 
     def close(self) -> None:
         try:
-            self._stack.close()
+            os.close(self._commands)
+            os.close(self._replies)
         finally:
             stop_process(self._process, grace=10)
+            self._log.close()
             shutil.rmtree(self._profile, ignore_errors=True)
 
     def __enter__(self) -> "Browser":

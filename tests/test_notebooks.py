@@ -88,7 +88,6 @@ def test_analysis_defines_frames_and_charts_on_their_columns(base_store, monkeyp
         "churn_chart": ("per_day", {"day", "lines"}),
         "duration_chart": ("duration_bins", {"log10_ms", "commands", "agent_id"}),
         "failing_chart": ("per_command", {"command", "failures", "failure_rate"}),
-        "retry_chart": ("loops", {"started_at", "retries", "resolved"}),
     }
     for name, (frame, fields) in expected.items():
         chart = defs[name]
@@ -96,6 +95,11 @@ def test_analysis_defines_frames_and_charts_on_their_columns(base_store, monkeyp
         assert chart.data.height > 0 and set(chart.data.columns) <= set(defs[frame].columns), name
         assert fields - {"lines", "change"} <= set(chart.data.columns), name
     assert {"lines_added", "lines_deleted"} <= set(defs["churn_chart"].data.columns)
+    # The retry chart carries one row per day and outcome: every loop and retry is in it once.
+    retries, loops = defs["retry_chart"].data, defs["loops"]
+    assert {"day", "retries", "resolved", "loops"} <= chart_fields(defs["retry_chart"])
+    assert retries["loops"].sum() == loops.height and retries["retries"].sum() == loops["retries"].sum()
+    assert retries.select("day", "resolved").is_unique().all() and retries.height < loops.height
 
 
 def test_analysis_filters_narrow_every_view(base_store, monkeypatch):
@@ -206,29 +210,13 @@ def test_notebook_exports_to_html_without_a_failing_cell(name, store, tmp_path):
 # --- the CLI ----------------------------------------------------------------------------------
 
 
-def test_report_writes_the_analysis_with_its_charts(base_store, tmp_path):
-    done = devtrace("report", "--out", "report.html", "--path", str(base_store), cwd=tmp_path, text=True)
-    assert done.returncode == 0, done.stderr
-    html = (tmp_path / "report.html").read_text()
-    for title in ("Daily activity", "Failure rate per agent", "Duration distribution", "Churn over time",
-                  "Most-failing commands", "Retry loops"):
-        assert title in html, title
-    assert "vega-lite" in html and "def _(" not in html  # charts in, code out
-
-
-def test_report_uses_devtrace_path_by_default(base_store, tmp_path):
-    done = devtrace("report", cwd=tmp_path, env=devtrace_env(DEVTRACE_PATH=str(base_store)), text=True)
-    assert done.returncode == 0, done.stderr
-    assert "Daily activity" in (tmp_path / "report.html").read_text()
-
-
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["report", "--path", "nowhere"], "no DevTrace store at nowhere"),
-        (["report", "--out", "missing/report.html"], "folder"),
-        (["report", "--out", "."], "it is a folder (name the file, e.g."),
-        (["report", "--out", "r" * 300 + ".html"], "OSError: [Errno 36] File name too long"),
+        (["report", "--marimo", "--path", "nowhere"], "no DevTrace store at nowhere"),
+        (["report", "--marimo", "--out", "missing/report.html"], "folder"),
+        (["report", "--marimo", "--out", "."], "it is a folder (name the file, e.g."),
+        (["report", "--marimo", "--out", "r" * 300 + ".html"], "OSError: [Errno 36] File name too long"),
         (["notebook", "analysis", "--path", "nowhere"], "no DevTrace store at nowhere"),
     ],
 )
@@ -239,11 +227,11 @@ def test_user_errors_end_in_one_line(args, message, base_store, tmp_path):
     assert not (tmp_path / "report.html").exists()
 
 
-def test_report_on_a_store_the_notebook_fails_on_names_the_failing_cell(tmp_path):
+def test_marimo_report_on_a_store_the_notebook_fails_on_names_the_failing_cell(tmp_path):
     # A damaged row: SQLite keeps a value of any type.
     damaged = event(time.time(), id="evt_bad", executed_at="yesterday")
     store = build_store(tmp_path / "store", [event(time.time(), id="evt_ok"), damaged])
-    done = devtrace("report", "--path", str(store), cwd=tmp_path, text=True)
+    done = devtrace("report", "--marimo", "--path", str(store), cwd=tmp_path, text=True)
     assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "the analysis notebook failed on this store: MarimoExceptionRaisedError: Mismatch Type Error" in done.stderr
 

@@ -4,7 +4,7 @@ import sys
 
 import typer
 
-from devtrace.cli import analytics, core, ml, notebooks, store
+from devtrace.cli import analytics, core, ml, notebooks, report, store
 from devtrace.errors import DevtraceError
 
 app = typer.Typer(
@@ -36,6 +36,7 @@ def run(ctx: typer.Context) -> None:
 
 core.register(app)
 notebooks.register(app)
+report.register(app)
 analytics.register(app)
 ml.register(app)
 store.register(app)

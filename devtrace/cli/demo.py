@@ -89,7 +89,7 @@ class Demo:
         self.show("events", "events")
 
     def report(self, workdir: Path) -> Path:
-        self.console.rule("5. The analysis notebook as a report: devtrace report")
+        self.console.rule("5. The analysis as a report that opens offline: devtrace report")
         out = workdir / "report.html"
         self.show("report", "report", "--out", str(out))
         return out

@@ -1,7 +1,6 @@
-"""Notebook commands: `devtrace notebook NAME` and `devtrace report`."""
+"""`devtrace notebook NAME`: serve a marimo notebook."""
 
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -17,7 +16,6 @@ class Notebook(StrEnum):
 
 def register(app: typer.Typer) -> None:
     app.command("notebook")(notebook)
-    app.command("report")(report)
 
 
 def notebook(
@@ -32,13 +30,3 @@ def notebook(
 
     serve(name.value, path=path, edit=edit, port=port, headless=headless)
 
-
-def report(
-    out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")] = Path("report.html"),
-    path: PathOption = None,
-) -> None:
-    """Write the analysis notebook, run on the store, as one static HTML page."""
-    from devtrace.cli.marimo_apps import export_report
-
-    export_report(out, path=path)
-    typer.echo(f"Wrote the analysis report to {out}")

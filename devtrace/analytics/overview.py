@@ -1,0 +1,111 @@
+"""The analysis's frames: one definition for the analysis notebook and the report.
+
+Each is a query over the views in sql/views on an analytics connection, narrowed or not by
+`filter_events`: the metrics themselves are defined in the SQL files, never here.
+"""
+
+from typing import NamedTuple
+
+import duckdb
+import polars as pl
+
+from devtrace.analytics.connection import query
+
+NO_AGENT = "(no agent)"
+"""How events captured without an agent are named on screen."""
+RECENT_EVENTS = 5000
+"""The analysis lists at most this many events, the newest."""
+
+
+def span(con: duckdb.DuckDBPyConnection) -> dict:
+    """How many events there are and their first and last UTC day."""
+    return query(
+        con,
+        "SELECT count(*) AS events, CAST(min(executed_at) AS DATE) AS first_day,"
+        " CAST(max(executed_at) AS DATE) AS last_day FROM events",
+    ).row(0, named=True)
+
+
+def agent_names(con: duckdb.DuckDBPyConnection) -> list[str | None]:
+    """Every agent (None: captured without one), the busiest first."""
+    return query(con, "SELECT agent_id FROM agent_summary ORDER BY commands DESC, agent_id")["agent_id"].to_list()
+
+
+def program_names(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every program run, the most run first."""
+    return query(
+        con,
+        "SELECT program FROM command_stats WHERE program IS NOT NULL GROUP BY program ORDER BY sum(runs) DESC, program",
+    )["program"].to_list()
+
+
+def totals(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """The headline numbers, one row. Agents: distinct named agents (commands captured without
+    one are not an agent); the mean score is over the scored events, so each event weighs the
+    same. With no events, commands is NULL."""
+    return query(
+        con,
+        "SELECT sum(commands) AS commands, sum(failures) AS failures,"
+        " sum(failures) / sum(commands) AS failure_rate, count(agent_id) AS agents,"
+        " (SELECT avg(predicted_productivity) FROM events) AS mean_predicted_productivity"
+        " FROM agent_summary",
+    )
+
+
+def per_day(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    return query(con, "SELECT * FROM daily_activity ORDER BY day, agent_id")
+
+
+def duration_bins(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Durations on a log scale: quarter-decade bins of milliseconds, per agent."""
+    return query(
+        con,
+        "SELECT agent_id, floor(log10(greatest(duration_ms, 1)) * 4) / 4 AS log10_ms, count(*) AS commands"
+        " FROM events GROUP BY ALL ORDER BY log10_ms, agent_id",
+    )
+
+
+def productivity_trend(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Mean predicted productivity per UTC day and model version, over the scored events."""
+    return query(
+        con,
+        "SELECT CAST(executed_at AS DATE) AS day, model_ref,"
+        " avg(predicted_productivity) AS mean_predicted_productivity, count(*) AS scored"
+        " FROM events WHERE predicted_productivity IS NOT NULL GROUP BY ALL ORDER BY day, model_ref",
+    )
+
+
+def per_command(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Every command with a readable name (program · hash prefix), the most failing first."""
+    return query(
+        con,
+        "SELECT coalesce(program, '?') || ' · ' || left(command_hash, 8) AS command, *"
+        " FROM command_stats ORDER BY failures DESC, runs DESC, command",
+    )
+
+
+def retry_loops(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    return query(con, "SELECT * FROM retry_loops ORDER BY started_at DESC")
+
+
+def recent_events(con: duckdb.DuckDBPyConnection, limit: int = RECENT_EVENTS) -> pl.DataFrame:
+    return query(con, f"SELECT * EXCLUDE (repo_id) FROM events ORDER BY executed_at DESC, id DESC LIMIT {int(limit)}")
+
+
+class Stat(NamedTuple):
+    value: str
+    label: str
+    caption: str = ""
+
+
+def headline(totals: pl.DataFrame, loops: pl.DataFrame) -> list[Stat]:
+    """The headline numbers as shown: commands, failure rate, agents, retry loops, mean score."""
+    row = totals.row(0, named=True)
+    score = row["mean_predicted_productivity"]
+    return [
+        Stat(f"{row['commands']:,}", "Commands"),
+        Stat(f"{row['failure_rate']:.1%}", "Failure rate", f"{row['failures']:,} failed"),
+        Stat(str(row["agents"]), "Agents", "distinct, named"),
+        Stat(f"{loops.height:,}", "Retry loops"),
+        Stat("—" if score is None else f"{score:.1f}", "Mean predicted productivity", "per scored event"),
+    ]
