@@ -6,9 +6,10 @@ bare `true`; the interpreter floor `python -c "import sqlite3, subprocess"`; `de
 -- true` in a small git repo with a dirty file, without and with an active model (capture
 then starts a detached scorer; its own cost is not capture's); and the same in a repo of
 20,000 tracked files, plus where the large-repo time goes. Runs are interleaved so drift
-hits all alike.
+hits all alike. Last, a repo of 100,000 dirty files, where one `git diff` takes seconds:
+there each git snapshot stops at its time budget (`git_timeout_ms`, default 300 ms).
 
-    python benchmarks/capture_overhead.py [--runs 40] [--files 20000]
+    python benchmarks/capture_overhead.py [--runs 40] [--files 20000] [--dirty-files 100000]
 """
 
 import argparse
@@ -50,7 +51,7 @@ def peak_kib(argv: list[str], cwd: Path, env: dict) -> int | None:
     return int(done.stderr.strip().splitlines()[-1])
 
 
-def make_repo(root: Path, files: int) -> Path:
+def make_repo(root: Path, files: int, dirty: int = 1) -> Path:
     root.mkdir(parents=True)
     env = {**os.environ, **GIT_ENV}
     subprocess.run(["git", "init", "-q"], cwd=root, check=True, env=env)
@@ -60,7 +61,8 @@ def make_repo(root: Path, files: int) -> Path:
         (folder / f"mod{i:05d}.py").write_text(f"VALUE = {i}\n")
     subprocess.run(["git", "add", "-A"], cwd=root, check=True, env=env)
     subprocess.run(["git", "commit", "-q", "-m", "init"], cwd=root, check=True, env=env)
-    (root / "pkg000" / "mod00000.py").write_text("VALUE = 'dirty'\nEXTRA = 1\n")  # one dirty file
+    for i in range(dirty):
+        (root / f"pkg{i // 500:03d}" / f"mod{i:05d}.py").write_text("VALUE = 'dirty'\nEXTRA = 1\n")
     subprocess.run(["git", "status", "-s"], cwd=root, check=True, env=env, stdout=subprocess.DEVNULL)
     return root
 
@@ -102,6 +104,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--files", type=int, default=20_000)
+    parser.add_argument("--dirty-files", type=int, default=100_000, help="0 skips the dirty-repo case")
+    parser.add_argument("--dirty-runs", type=int, default=5)
     args = parser.parse_args()
 
     devtrace = shutil.which("devtrace") or str(Path(sys.executable).parent / "devtrace")
@@ -157,8 +161,29 @@ def main() -> None:
         print(f"  the same with an active model: {model_run - floor:+.1f} ms, peak {peak_mib(model_name):.1f} MiB")
         print(f"devtrace run -- true over the interpreter floor, large repo: {large_run - floor:+.1f} ms, "
               f"of which 2 git diffs (before and after): {2 * median_ms(list(parts)[1]):.1f} ms")
+        if args.dirty_files:
+            dirty_case(work, args.dirty_files, args.dirty_runs, devtrace, env, floor)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def dirty_case(work: Path, files: int, runs: int, devtrace: str, env: dict, floor_ms: float) -> None:
+    """`devtrace run -- true` where every one of `files` tracked files is dirty."""
+    print(f"\nbuilding a repo of {files:,} files, all dirty ...", flush=True)
+    repo = make_repo(work / "dirty", files, dirty=files)
+    diff = ["git", "--no-optional-locks", "diff", "--numstat", "-z", "--no-renames", "HEAD", "--"]
+    run = [devtrace, "run", "--path", str(work / "s4"), "--", "true"]
+    wall(run, repo, env)  # warm
+    diff_s = [wall(diff, repo, env) for _ in range(2)]
+    run_s = [wall(run, repo, env) for _ in range(runs)]
+    peak = max(peak_kib(run, repo, env) or 0 for _ in range(2)) / 1024
+    with sqlite3.connect(work / "s4" / "devtrace.db") as conn:
+        unknown = conn.execute("SELECT count(*) FROM command_events WHERE files_touched_count IS NULL").fetchone()[0]
+        total = conn.execute("SELECT count(*) FROM command_events").fetchone()[0]
+    print(f"{files:,} dirty files: git diff --numstat HEAD {statistics.median(diff_s) * 1000:.0f} ms; "
+          f"devtrace run -- true {statistics.median(run_s) * 1000:.0f} ms median of {runs} "
+          f"({statistics.median(run_s) * 1000 - floor_ms:+.0f} ms over the floor), peak {peak:.1f} MiB; "
+          f"git fields NULL in {unknown} of {total} events")
 
 
 if __name__ == "__main__":

@@ -18,8 +18,12 @@ def main() -> None:
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
-            except (OSError, ValueError):  # closed or broken pipe: nothing left to say
+            except (AttributeError, OSError, ValueError):  # closed (None), or a reader gone
                 pass
+        if code < 0:  # the command was killed by signal -code: so is DevTrace
+            from devtrace.capture.runner import die_of
+
+            die_of(-code)
         os._exit(code)
     from devtrace.cli import main as cli_main
 

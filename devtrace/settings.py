@@ -11,19 +11,24 @@ from devtrace import paths
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
-KNOWN_KEYS = ("keep_noop", "record_program", "hash_key")
+KNOWN_KEYS = ("keep_noop", "record_program", "hash_key", "git_timeout_ms")
+GIT_TIMEOUT_MS = 300
+MAX_MILLISECONDS = 3_600_000  # an hour
 
 
 class Settings:
     """keep_noop: record events whose git state is clean. record_program: store argv[0]'s
-    basename. hash_key: the organisation's key for command hashes (else the store's key)."""
+    basename. hash_key: the organisation's key for command hashes (else the store's key).
+    git_timeout_ms: the time budget of each git snapshot; past it the git fields are NULL."""
 
-    __slots__ = ("keep_noop", "record_program", "hash_key")
+    __slots__ = ("keep_noop", "record_program", "hash_key", "git_timeout_ms")
 
-    def __init__(self, keep_noop: bool = False, record_program: bool = True, hash_key: str | None = None):
+    def __init__(self, keep_noop: bool = False, record_program: bool = True, hash_key: str | None = None,
+                 git_timeout_ms: int = GIT_TIMEOUT_MS):
         self.keep_noop = keep_noop
         self.record_program = record_program
         self.hash_key = hash_key
+        self.git_timeout_ms = git_timeout_ms
 
 
 def load(directory: str) -> tuple[Settings, list[str]]:
@@ -34,6 +39,7 @@ def load(directory: str) -> tuple[Settings, list[str]]:
         keep_noop=_flag("DEVTRACE_KEEP_NOOP", values, "keep_noop", False, problems),
         record_program=_flag("DEVTRACE_RECORD_PROGRAM", values, "record_program", True, problems),
         hash_key=os.environ.get("DEVTRACE_HASH_KEY") or _text(values, "hash_key", problems),
+        git_timeout_ms=_milliseconds("DEVTRACE_GIT_TIMEOUT_MS", values, "git_timeout_ms", GIT_TIMEOUT_MS, problems),
     ), problems
 
 
@@ -74,4 +80,20 @@ def _text(values: dict, key: str, problems: list[str]) -> str | None:
     if value is not None and not (isinstance(value, str) and value):
         problems.append(f"{key} in {paths.CONFIG_NAME} must be a non-empty string; ignored")
         return None
+    return value
+
+
+def _milliseconds(env: str, values: dict, key: str, default: int, problems: list[str]) -> int:
+    """A whole number of milliseconds from 1 to an hour."""
+    raw = os.environ.get(env)
+    if raw is not None and raw.strip():
+        word, where = raw.strip(), f"{env}={raw!r}"
+        value = int(word) if word.isascii() and word.isdigit() else 0
+    else:
+        value, where = values.get(key, default), f"{key} in {paths.CONFIG_NAME}"
+        if isinstance(value, bool) or not isinstance(value, int):
+            value = 0
+    if not 1 <= value <= MAX_MILLISECONDS:
+        problems.append(f"{where} must be a whole number of milliseconds from 1 to {MAX_MILLISECONDS}; using {default}")
+        return default
     return value

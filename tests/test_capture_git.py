@@ -1,6 +1,9 @@
 """Git metrics of a capture: state at the end, the command's own change, the no-op rule."""
 
+import os
+import shutil
 import subprocess
+import time
 
 from devtrace.capture.git import delta, parse_numstat
 from tests.support import devtrace, devtrace_env, git, rows
@@ -127,17 +130,30 @@ def test_git_metrics_do_not_take_the_index_lock(repo, store):
     assert subprocess.run(["git", "status"], cwd=repo, capture_output=True).returncode == 0
 
 
-def test_a_commit_is_not_mistaken_for_deleting_lines(repo, store):
+COMMIT = ["git", "-c", "user.name=T", "-c", "user.email=t@e", "commit"]
+
+
+def test_a_commit_is_recorded_and_not_mistaken_for_deleting_lines(repo, store):
     (repo / "a.txt").write_text("one\ntwo\nthree\n" + "new\n" * 51)
-    capture(repo, store, "git", "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qam", "wip")
-    assert rows(store) == []  # the tree is clean after the commit: a no-op, as in 0.2.0
-    (repo / "b.txt").write_text("b\nmore\n")
-    done = devtrace("run", "--keep-noop", "--path", str(store), "--",
-                    "git", "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qam", "again", cwd=repo)
-    assert done.returncode == 0
+    capture(repo, store, *COMMIT, "-qam", "wip")  # clean after, but HEAD moved: not a no-op
     [event] = rows(store)
     assert (event["files_touched_count"], event["lines_added"], event["lines_deleted"]) == (0, 0, 0)
     assert (event["delta_files"], event["delta_lines_added"], event["delta_lines_deleted"]) == (0, 0, 0)
+
+
+def test_a_change_committed_by_the_command_itself_is_its_delta(repo, store):
+    (repo / "b.txt").write_text("b\ndirty\n")
+    capture(repo, store, "sh", "-c", f"seq 1 70 > a.txt && {' '.join(COMMIT)} -qam x")
+    [event] = rows(store)
+    assert (event["delta_files"], event["delta_lines_added"], event["delta_lines_deleted"]) == (1, 70, 3)
+
+
+def test_a_stash_of_a_dirty_tree_is_recorded(repo, store):
+    (repo / "a.txt").write_text("one\ntwo\nthree\nfour\n")
+    capture(repo, store, "git", "stash", "-q")  # the tree is clean after, but the command cleaned it
+    [event] = rows(store)
+    assert (event["files_touched_count"], event["lines_added"], event["lines_deleted"]) == (0, 0, 0)
+    assert (event["delta_files"], event["delta_lines_added"], event["delta_lines_deleted"]) == (1, 0, 1)
 
 
 def test_first_commit_of_a_new_repo_changes_nothing_in_the_tree(tmp_path, store):
@@ -174,3 +190,59 @@ def test_head_is_read_from_loose_packed_and_detached_refs(repo):
     worktree = repo.parent / "wt"
     git(repo, "worktree", "add", "-q", str(worktree), "main")
     assert head(str(worktree)) == commit
+
+
+def slow_git(tmp_path, seconds: float) -> dict:
+    """An environment whose `git` takes `seconds` before each snapshot's `git diff`, and
+    notes the pid of each wait in `waits`."""
+    bin_dir = tmp_path / "slow-bin"
+    bin_dir.mkdir()
+    real = shutil.which("git")
+    (bin_dir / "git").write_text(
+        "#!/bin/sh\n"
+        f'case "$*" in *" diff "*) sleep {seconds} & echo $! >> {tmp_path}/waits; wait $!;; esac\n'
+        f'exec {real} "$@"\n'
+    )
+    (bin_dir / "git").chmod(0o755)
+    return devtrace_env(PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+
+
+def test_a_git_snapshot_past_its_budget_is_unknown_and_does_not_hold_the_command(repo, store, tmp_path):
+    (repo / "a.txt").write_text("changed\n")
+    env = slow_git(tmp_path, 30)
+    env["DEVTRACE_GIT_TIMEOUT_MS"] = "200"
+    started = time.monotonic()
+    done = devtrace("run", "--path", str(store), "--", "sh", "-c", "exit 5", cwd=repo, env=env)
+    elapsed = time.monotonic() - started
+    assert done.returncode == 5
+    assert elapsed < 10, elapsed  # git would take 30 s
+    [event] = rows(store)  # unknown is not clean: recorded without --keep-noop
+    assert event["exit_code"] == 5
+    for column in ("files_touched_count", "lines_added", "lines_deleted", "delta_files", "delta_lines_added"):
+        assert event[column] is None, column
+    assert event["repo_id"] is not None
+    for pid in (tmp_path / "waits").read_text().split():  # git was stopped with what it started
+        assert not _alive(int(pid))
+
+
+def test_the_git_budget_is_a_setting(repo, store, tmp_path):
+    (repo / "a.txt").write_text("changed\n")
+    env = slow_git(tmp_path, 0.5)
+    del env["DEVTRACE_GIT_TIMEOUT_MS"]
+    store.mkdir()
+    (store / "config.toml").write_text("git_timeout_ms = 20000\n")
+    capture(repo, store, "true", env=env)
+    assert rows(store)[0]["files_touched_count"] == 1
+    env["DEVTRACE_GIT_TIMEOUT_MS"] = "soon"
+    done = capture(repo, store, "true", env=env)
+    assert b"DEVTRACE_GIT_TIMEOUT_MS='soon' must be a whole number of milliseconds" in done.stderr
+    assert rows(store)[1]["files_touched_count"] is None  # the default budget, 300 ms, ran out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:  # a zombie is dead for our purposes
+        return f.read().rsplit(")", 1)[1].split()[0] != "Z"

@@ -27,7 +27,7 @@ def run_in(repo: Path, store: Path, *command: str, **kwargs):
 )
 def test_exit_status_is_the_commands(repo, store, command, expected):
     done = run_in(repo, store, *command)
-    assert done.returncode == expected
+    assert done.returncode == subprocess.run(command).returncode  # killed by a signal: by the same one
     [event] = rows(store)
     assert event["exit_code"] == expected
     assert event["timed_out"] == 0
@@ -117,15 +117,16 @@ def test_signals_sent_to_devtrace_reach_the_command_and_the_event_is_recorded(re
     _wait_for(ready.exists)
     proc.send_signal(sig)
     _, stderr = proc.communicate(timeout=10)
-    assert proc.returncode == code
+    assert proc.returncode == -sig  # the command died of it, and so does DevTrace, as bare
     assert b"Traceback" not in stderr
     [event] = rows(store)
     assert event["exit_code"] == code
 
 
 def test_when_devtrace_leads_its_group_a_signal_reaches_the_commands_whole_group(repo, store, tmp_path):
-    """Started as a group leader (as by a job-control shell), DevTrace runs the command in a
-    group of its own and signals that whole group: a background grandchild stops too."""
+    """Started as a group leader (as by a job-control shell or a harness's new session), with
+    its command's tree the only other members, DevTrace signals that whole group: a background
+    grandchild stops too."""
     ready, grandchild = tmp_path / "ready", tmp_path / "grandchild"
     script = f"sleep 60 & echo $! > {grandchild}; touch {ready}; wait"
     proc = subprocess.Popen(
@@ -136,7 +137,7 @@ def test_when_devtrace_leads_its_group_a_signal_reaches_the_commands_whole_group
         _wait_for(ready.exists)
         proc.send_signal(signal.SIGTERM)  # to DevTrace alone, not to its group
         _, stderr = proc.communicate(timeout=10)
-        assert proc.returncode == 128 + signal.SIGTERM and b"Traceback" not in stderr
+        assert proc.returncode == -signal.SIGTERM and b"Traceback" not in stderr  # as the command died
         _wait_for(lambda: not _alive(int(grandchild.read_text())))
     finally:
         if grandchild.exists() and _alive(int(grandchild.read_text())):
@@ -230,7 +231,7 @@ def test_killing_the_callers_process_group_stops_the_command(repo, store, tmp_pa
     command = int(ready.read_text())
     os.killpg(proc.pid, signal.SIGTERM)
     proc.wait(timeout=10)
-    assert proc.returncode == 128 + signal.SIGTERM
+    assert proc.returncode == -signal.SIGTERM
     _wait_for(lambda: not _alive(command))
     assert rows(store)[0]["exit_code"] == 128 + signal.SIGTERM
 

@@ -1,12 +1,13 @@
 """`devtrace run [options] -- CMD ...`: run CMD transparently, then record one event.
 
-The command's exit status is DevTrace's exit status. DevTrace writes one summary line to
-stderr (none with --quiet) and never to stdout. If the event cannot be recorded, the
-command's result still stands and the reason is printed, --quiet or not.
+The command's exit status is DevTrace's exit status; a command killed by a signal kills
+DevTrace with the same signal. DevTrace writes one summary line to stderr (none with
+--quiet) and never to stdout, and drops it if stderr cannot take it. If the event cannot be
+recorded, the command's result still stands and the reason is printed, --quiet or not.
 """
 
 import os
-import sys
+import time
 
 USAGE = """\
 usage: devtrace run [--agent A] [--path P] [--repo R] [--timeout S] [--model-dir M]
@@ -72,16 +73,19 @@ def parse(args: list[str]) -> tuple[dict, list[str]]:
 
 
 def main(args: list[str]) -> int:
+    """Run `devtrace run`; the exit status, or -N when DevTrace must die of signal N (the
+    signal that killed the command) once its output is flushed: see runner.die_of."""
+    _hold_closed_standard_descriptors()
     from devtrace.capture.runner import Signals
 
     signals = Signals()  # before anything else: Ctrl-C must never leave a traceback
     try:
         options, argv = parse(args)
     except UsageError as exc:
-        print(f"devtrace run: {exc}", file=sys.stderr)
+        say(f"devtrace run: {exc}")
         return 2
     if options.get("help"):
-        sys.stdout.write(USAGE)
+        _write(1, USAGE)
         return 0
     return capture(argv, options, signals)
 
@@ -90,43 +94,91 @@ def capture(argv: list[str], options: dict, signals) -> int:
     """Run the command between two git snapshots, then record the event.
 
     Each `git diff` runs while DevTrace does other work (loading the store code before the
-    command, opening the store after it): on two cores that hides most of their cost.
+    command, opening the store after it): on two cores that hides most of their cost. Each
+    has a time budget; past it the command starts anyway and what git could not measure is
+    recorded as unknown. Nothing that goes wrong in DevTrace's bookkeeping keeps the command
+    from running as bare.
     """
     from devtrace.capture import git, runner
 
-    repo = options.get("repo") or "."
-    if not os.path.isdir(repo):
-        print(f"devtrace run: --repo {repo} is not a directory", file=sys.stderr)
+    repo = options.get("repo")
+    if repo is not None and not os.path.isdir(repo):
+        say(f"devtrace run: --repo {repo} is not a directory")
         return 2
-    root = git.find_repo(repo)
+    budget_s = _git_budget_s(options)
+    try:
+        root = git.find_repo(repo or ".")
+    except OSError:  # the current directory was deleted
+        say("devtrace: warning: the current directory no longer exists; git state not measured")
+        root = None
     start_commit = git.head(root) if root else None
-    pending = git.start_snapshot(root) if root else None
+    pending = git.start_snapshot(root, budget_s=budget_s) if root else None
     from devtrace.capture import recorder  # loads while git works
 
     before = git.finish_snapshot(root, pending)
     if signals.pending:  # interrupted before the command started: run nothing, as bare
-        return 128 + signals.pending[0]
+        return -signals.pending[0]
     outcome = runner.run(argv, signals, options.get("timeout"))
-    pending = git.start_snapshot(root) if root else None
+    pending = git.start_snapshot(root, budget_s=budget_s) if root else None
     moved = root is not None and git.head(root) != start_commit  # commit, checkout, reset...
-    pending_from_start = git.start_snapshot(root, start_commit or git.empty_tree(root)) if moved else None
+    pending_from_start = None
+    if moved:
+        since = start_commit or git.empty_tree(root, time.monotonic() + budget_s)
+        pending_from_start = git.start_snapshot(root, since, budget_s)
     if outcome.error:
-        print(f"devtrace: {outcome.error}", file=sys.stderr)
+        say(f"devtrace: {outcome.error}")
     try:
         with recorder.Recorder(options.get("path")) as rec:  # opens the store while git works
             for problem in rec.problems:
-                print(f"devtrace: warning: {problem}", file=sys.stderr)
+                say(f"devtrace: warning: {problem}")
             after = git.finish_snapshot(root, pending)
             from_start = git.finish_snapshot(root, pending_from_start) if moved else after
-            summary = rec.record(argv, options, outcome, root, before, after, from_start)
+            summary = rec.record(argv, options, outcome, root, before, after, from_start, moved=moved)
     except Exception as exc:  # the command's result stands whatever happened to the store
-        print(f"devtrace: event not recorded: {_reason(exc)}", file=sys.stderr)
+        say(f"devtrace: event not recorded: {_reason(exc)}")
     else:
         if not options.get("quiet"):
-            print(f"devtrace: {summary}", file=sys.stderr)
-    return outcome.exit_code
+            say(f"devtrace: {summary}")
+    return -outcome.killed_by if outcome.killed_by else outcome.exit_code
 
 
+def _git_budget_s(options: dict) -> float:
+    """Each git snapshot's time budget, from the settings of the store the event goes to."""
+    from devtrace import paths, settings
+
+    try:
+        return settings.load(paths.store_dir(options.get("path")))[0].git_timeout_ms / 1000
+    except Exception:  # an unreadable config: the Recorder reports it after the command
+        return settings.GIT_TIMEOUT_MS / 1000
+
+
+def say(line: str) -> None:
+    """One line for the user on DevTrace's stderr. Dropped if it cannot be written (stderr
+    closed, its reader gone): DevTrace's own output never changes the command's result."""
+    _write(2, line + "\n")
+
+
+def _write(fd: int, text: str) -> None:
+    data = text.encode("utf-8", "backslashreplace")
+    try:
+        while data:
+            data = data[os.write(fd, data):]
+    except OSError:
+        pass
+
+
+def _hold_closed_standard_descriptors() -> None:
+    """Fill a closed stdin/stdout/stderr (`2>&-`) with /dev/null, close-on-exec.
+
+    Otherwise the next file DevTrace opens (the store!) would get that number, and be
+    written to as stderr. Close-on-exec: the command still finds it closed, as bare."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            held = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+            if held != fd:  # a lower number was free after all: nothing to hold
+                os.close(held)
 def _reason(exc: Exception) -> str:
     text = str(exc) or type(exc).__name__
     return text if not isinstance(exc, OSError) or not exc.strerror else f"{exc.strerror}: {exc.filename}"

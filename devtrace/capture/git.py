@@ -5,10 +5,19 @@ together) with the last commit, so a file edited in both places is counted once.
 Untracked files are not counted, as in DevTrace 0.2.0. When a command moves HEAD (commit,
 checkout, reset), its own change is measured against the commit it started from, so a
 `git commit` is not mistaken for deleting the lines it committed.
+
+Each snapshot has a time budget (`git_timeout_ms`): a repo too large to diff in time is
+not measured (None, stored as NULL) rather than holding up the command.
 """
 
 import os
+import signal
 import subprocess
+import time
+
+from devtrace.settings import GIT_TIMEOUT_MS
+
+BUDGET_S = GIT_TIMEOUT_MS / 1000  # the default; `git_timeout_ms` sets it
 
 # A snapshot maps a path to (lines added, lines deleted) against HEAD; binary files count 0.
 Snapshot = dict[str, tuple[int, int]]
@@ -84,43 +93,79 @@ def _read(file: str) -> str | None:
         return None
 
 
-def start_snapshot(root: str, commit: str | None = "HEAD") -> subprocess.Popen | None:
-    """Start `git diff --numstat <commit>` without waiting, so the caller can work meanwhile."""
+class Pending:
+    """A `git diff` at work, and when its time budget runs out."""
+
+    __slots__ = ("proc", "deadline")
+
+    def __init__(self, proc: subprocess.Popen, budget_s: float) -> None:
+        self.proc = proc
+        self.deadline = time.monotonic() + budget_s
+
+
+def start_snapshot(root: str, commit: str | None = "HEAD", budget_s: float = BUDGET_S) -> Pending | None:
+    """Start `git diff --numstat <commit>` without waiting, so the caller can work meanwhile.
+
+    git runs in a process group of its own: past its budget it is killed with whatever it
+    started, and the terminal's signals are for the command, not for git."""
     if commit is None:
         return None
     try:
-        return subprocess.Popen([*_DIFF, commit, "--"], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    except OSError:  # git is not installed
+        proc = subprocess.Popen([*_DIFF, commit, "--"], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                process_group=0)
+    except OSError:  # git is not installed, or the work tree is gone
         return None
+    return Pending(proc, budget_s)
 
 
-def finish_snapshot(root: str, started: subprocess.Popen | None) -> Snapshot | None:
+def finish_snapshot(root: str, started: Pending | None) -> Snapshot | None:
     """Per-file numstat against the commit (the empty tree for HEAD in a repo with no commit
-    yet), or None when git cannot tell (git missing, a broken repo)."""
+    yet), or None when git cannot tell (git missing, a broken repo) or its budget ran out."""
     if started is None:
         return None
-    out, _ = started.communicate()
-    if started.returncode != 0:
-        empty = _empty_tree(root)
+    proc = started.proc
+    try:
+        out, _ = proc.communicate(timeout=max(started.deadline - time.monotonic(), 0))
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        proc.stdout.close()  # whatever git left running cannot hold DevTrace by its pipe
+        proc.wait()
+        return None
+    if proc.returncode != 0:
+        empty = _empty_tree(root, started.deadline)
         if empty is None:
             return None
-        done = subprocess.run([*_DIFF, empty, "--"], cwd=root, capture_output=True)
-        if done.returncode != 0:
+        done = _git([*_DIFF, empty, "--"], root, started.deadline)
+        if done is None or done.returncode != 0:
             return None
         out = done.stdout
-    return parse_numstat(out)
+    try:
+        return parse_numstat(out)
+    except ValueError:  # not numstat: not a git this reader knows
+        return None
 
 
-def _empty_tree(root: str) -> str | None:
+def _empty_tree(root: str, deadline: float) -> str | None:
     """The empty tree's id, if the failure was a repo without commits."""
-    has_head = subprocess.run(["git", "rev-parse", "-q", "--verify", "HEAD"], cwd=root, capture_output=True)
-    return None if has_head.returncode == 0 else empty_tree(root)
+    has_head = _git(["git", "rev-parse", "-q", "--verify", "HEAD"], root, deadline)
+    return None if has_head is None or has_head.returncode == 0 else empty_tree(root, deadline)
 
 
-def empty_tree(root: str) -> str | None:
+def empty_tree(root: str, deadline: float | None = None) -> str | None:
     """The id of the empty tree in this repository's hash format (SHA-1 or SHA-256)."""
-    tree = subprocess.run(["git", "hash-object", "-t", "tree", os.devnull], cwd=root, capture_output=True, text=True)
-    return tree.stdout.strip() if tree.returncode == 0 else None
+    tree = _git(["git", "hash-object", "-t", "tree", os.devnull], root, deadline or time.monotonic() + BUDGET_S)
+    return tree.stdout.decode().strip() if tree is not None and tree.returncode == 0 else None
+
+
+def _git(argv: list[str], root: str, deadline: float) -> subprocess.CompletedProcess | None:
+    """Run a short git command within what is left of a budget; None if it ran out or git is missing."""
+    try:
+        return subprocess.run(argv, cwd=root, capture_output=True, timeout=max(deadline - time.monotonic(), 0))
+    except (OSError, subprocess.TimeoutExpired):
+        return None
 
 
 def parse_numstat(raw: bytes) -> Snapshot:

@@ -27,16 +27,19 @@ class Recorder:
     def __exit__(self, *exc) -> None:
         self.conn.close()
 
-    def record(self, argv, options, outcome, root, before, after, after_from_start) -> str:
+    def record(self, argv, options, outcome, root, before, after, after_from_start, moved=False) -> str:
         """Store the event (unless it is a no-op) and return the summary line for the user.
 
         `before` and `after` are snapshots against HEAD at each moment; `after_from_start` is
-        the end state against the commit the command started from (the change it made)."""
+        the end state against the commit the command started from (the change it made).
+        A no-op left the tree clean, changed nothing in it and did not move HEAD (`moved`):
+        a commit, or a stash of a dirty tree, is not one. Unknown (None) is not zero."""
         state = git.totals(after) if after is not None else (None, None, None)
         known = before is not None and after_from_start is not None
         change = git.delta(before, after_from_start) if known else (None, None, None)
         took = f"exit {outcome.exit_code}{' (timed out)' if outcome.timed_out else ''} · {outcome.duration_ms} ms"
-        if state == (0, 0, 0) and not (options.get("keep_noop") or self.settings.keep_noop):
+        noop = state == (0, 0, 0) and change == (0, 0, 0) and not moved
+        if noop and not (options.get("keep_noop") or self.settings.keep_noop):
             return f"{took} · not recorded: no changes in the working tree (--keep-noop records it)"
         event = {
             "id": new_event_id(),

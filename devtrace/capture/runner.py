@@ -1,20 +1,27 @@
-"""Run a command as if it were run bare: same terminal, same streams, same exit status.
+"""Run a command as if it were run bare: same terminal, same streams, same descriptors,
+same job, same exit status.
 
 Where the command runs, and who delivers signals to it:
 
-- DevTrace leads its own process group (a shell job, or a harness that gave it a session)
-  or has a timeout: the command gets a process group of its own, so a timeout can stop the
-  whole tree, grandchildren included, and every signal sent to DevTrace (INT, TERM, HUP,
-  QUIT) is forwarded to that group. If DevTrace is the terminal's foreground job, the
-  command's group becomes the foreground for the duration: Ctrl-C, Ctrl-Z, prompts and
-  full-screen programs reach it exactly as without DevTrace.
-- Otherwise (started by make, xargs, a script: DevTrace shares its caller's group) the
-  command stays in that group, like `system(3)`, so Ctrl-C and a kill of the group reach
-  it and its siblings alike and no terminal is taken from them. TERM and HUP sent to
-  DevTrace are forwarded; INT and QUIT too, unless the keyboard sent them (DevTrace is
-  then in the terminal's foreground group, and the command already has them).
+- Without a timeout the command stays in DevTrace's process group, like `system(3)`: it is
+  part of the caller's job. The terminal's Ctrl-C, Ctrl-Z and `fg`, a shell's `kill %1`, a
+  harness killing its process group, all reach DevTrace and the command together, and a
+  pipeline partner (`devtrace run -- cat f | less`) keeps the terminal it shares with them.
+  TERM and HUP sent to DevTrace alone are forwarded; INT, QUIT and TSTP too, unless the job
+  is the terminal's foreground (the keyboard sent them to the command as well). They go to
+  the command's whole tree when DevTrace leads a job holding nothing else (a harness's
+  session, a shell job that is not a pipeline), else to the command alone.
+- With a timeout the command gets a process group of its own, so that the timeout can stop
+  its whole tree, grandchildren included, and every signal sent to DevTrace (INT, TERM, HUP,
+  QUIT, TSTP) is forwarded to that group. DevTrace hands it the terminal only when DevTrace
+  is the foreground job's leader and alone in that job (not in a pipeline).
 
-Signals the caller ignores (nohup, `&` in a script) stay ignored, for the command too.
+Either way, DevTrace does not stop on Ctrl-Z itself: when the command stops (Ctrl-Z, a
+background read of the terminal), DevTrace then stops with the same signal, so the shell
+sees its job stop as it would bare, never before the command has; continued, it continues
+the command. Signals the caller ignores (nohup, `&` in a script) stay ignored, for
+the command too. Every descriptor DevTrace inherited is passed on (process substitution's
+/dev/fd/63, `3>file`, make's jobserver); DevTrace's own are close-on-exec.
 """
 
 import errno
@@ -25,20 +32,23 @@ import time
 
 GRACE_S = 2.0
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+_KEYBOARD = (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP)  # what a terminal sends its foreground job
 EXIT_TIMEOUT = 124
 EXIT_CANNOT_EXECUTE = 126
 EXIT_NOT_FOUND = 127
 
 
 class Outcome:
-    __slots__ = ("exit_code", "timed_out", "started_at", "duration_ms", "error")
+    __slots__ = ("exit_code", "timed_out", "started_at", "duration_ms", "error", "killed_by")
 
-    def __init__(self, exit_code: int, timed_out: bool, started_at: float, duration_ms: int, error: str | None):
+    def __init__(self, exit_code: int, timed_out: bool, started_at: float, duration_ms: int, error: str | None,
+                 killed_by: int | None = None):
         self.exit_code = exit_code
         self.timed_out = timed_out
         self.started_at = started_at
         self.duration_ms = duration_ms
         self.error = error  # why the command could not start, for the user
+        self.killed_by = killed_by  # the signal that killed the command, which DevTrace then dies of
 
 
 class Signals:
@@ -48,7 +58,7 @@ class Signals:
     def __init__(self) -> None:
         self.pid: int | None = None
         self.own_group = False
-        self.keyboard = False  # INT/QUIT come from the terminal to the command as well
+        self.tty: int | None = None
         self.pending: list[int] = []
         for sig in FORWARDED:
             if signal.getsignal(sig) is not signal.SIG_IGN:
@@ -63,52 +73,63 @@ class Signals:
     def _forward(self, signum: int) -> None:
         if self.own_group:
             _killpg(self.pid, signum)
-        elif not (self.keyboard and signum in (signal.SIGINT, signal.SIGQUIT)):
-            try:
-                os.kill(self.pid, signum)
-            except (ProcessLookupError, PermissionError):
-                pass
+        elif signum in _KEYBOARD and self.tty is not None and _is_foreground(self.tty):
+            pass  # the terminal sent it to the whole foreground job, the command included
+        elif _job_is_ours(self.pid):  # a harness's session, a shell job that is not a pipeline
+            _signal_job(signum)
+        else:
+            _kill(self.pid, signum)
 
-    def attach(self, pid: int, own_group: bool, keyboard: bool) -> None:
-        self.pid, self.own_group, self.keyboard = pid, own_group, keyboard
+    def catch_stops(self) -> None:
+        """From just before the command starts, Ctrl-Z is the command's too: DevTrace stops
+        only once the command has stopped (see _wait), never before it, or the shell would
+        take the terminal back while the command may still read from it."""
+        if signal.getsignal(signal.SIGTSTP) is signal.SIG_DFL:
+            signal.signal(signal.SIGTSTP, self._handle)
+
+    def attach(self, pid: int, own_group: bool, tty: int | None) -> None:
+        """From now on signals go to the command."""
+        self.pid, self.own_group, self.tty = pid, own_group, tty
         for signum in self.pending:
             self._forward(signum)
         self.pending.clear()
 
     def detach(self) -> None:
-        self.pid = None
+        if signal.getsignal(signal.SIGTSTP) == self._handle:
+            signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        self.pid = self.tty = None
 
 
 def run(argv: list[str], signals: Signals, timeout: float | None = None) -> Outcome:
-    own_group = os.getpgrp() == os.getpid() or timeout is not None
-    terminal = _controlling_tty()
-    foreground = terminal is not None and _is_foreground(terminal)
-    tty = terminal if own_group and foreground else None
-    if terminal is not None and tty is None:
-        os.close(terminal)
+    own_group = timeout is not None
+    tty = _controlling_tty()
+    lead = own_group and tty is not None and _leads_alone()  # may hand the terminal to the command
+    give = lead and _is_foreground(tty)
     started_at = time.time()
     t0 = time.perf_counter()
+    signals.catch_stops()
     try:
-        proc = _spawn(argv, tty, own_group)
-    except FileNotFoundError:
-        return _failed(EXIT_NOT_FOUND, _not_found(argv[0]), started_at, t0, tty)
-    except PermissionError:
-        return _failed(EXIT_CANNOT_EXECUTE, f"permission denied: {argv[0]}", started_at, t0, tty)
+        proc = _spawn(argv, tty if give else None, own_group)
     except OSError as exc:
-        return _failed(EXIT_CANNOT_EXECUTE, f"cannot execute {argv[0]}: {exc.strerror}", started_at, t0, tty)
+        signals.detach()
+        if tty is not None:
+            os.close(tty)
+        code, message = _not_started(argv[0], exc)
+        return Outcome(code, False, started_at, round((time.perf_counter() - t0) * 1000), message)
 
-    if tty is not None:
+    if give:
         _set_foreground(tty, proc.pid)  # the child did it too; whoever runs first wins the race
-    signals.attach(proc.pid, own_group, keyboard=foreground and not own_group)
+    signals.attach(proc.pid, own_group, tty)
     timer = _Timer(proc.pid, timeout) if timeout else None
     try:
-        status = _wait(proc.pid, tty)
+        status = _wait(proc.pid, own_group, tty, lead)
     finally:
         if timer:
             timer.cancel()
         signals.detach()
         if tty is not None:
-            _set_foreground(tty, os.getpgrp())
+            if lead and _foreground_group(tty) == proc.pid:
+                _set_foreground(tty, os.getpgrp())
             os.close(tty)
     proc.returncode = status  # reaped by us, so Popen does not try again
     timed_out = bool(timer and timer.fired)
@@ -116,22 +137,46 @@ def run(argv: list[str], signals: Signals, timeout: float | None = None) -> Outc
         timer.finish()
     duration_ms = round((time.perf_counter() - t0) * 1000)
     if timed_out:
-        exit_code = EXIT_TIMEOUT
-    elif status < 0:
-        exit_code = 128 - status  # killed by signal N -> 128 + N, as shells report it
-    else:
-        exit_code = status
-    return Outcome(exit_code, timed_out, started_at, duration_ms, None)
+        return Outcome(EXIT_TIMEOUT, True, started_at, duration_ms, None)
+    if status < 0:  # killed by signal N: 128 + N, as shells report it
+        return Outcome(128 - status, False, started_at, duration_ms, None, killed_by=-status)
+    return Outcome(status, False, started_at, duration_ms, None)
+
+
+def die_of(signum: int) -> None:
+    """End DevTrace by the signal that ended the command, so that its caller sees what it
+    would have seen bare (a shell stops its loop on a child killed by SIGINT, and reports
+    141 for SIGPIPE). Exits 128 + N if the signal does not end the process."""
+    if signum in (signal.SIGQUIT, signal.SIGILL, signal.SIGABRT, signal.SIGFPE, signal.SIGSEGV, signal.SIGBUS,
+                  signal.SIGSYS, signal.SIGTRAP, signal.SIGXCPU, signal.SIGXFSZ):
+        import resource
+
+        try:  # the command's core dump, if any, is its own; DevTrace's would only mislead
+            resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
+        except (OSError, ValueError):
+            pass
+    try:
+        signal.signal(signum, signal.SIG_DFL)
+    except (OSError, ValueError):
+        pass  # SIGKILL: no handler to restore
+    try:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signum})
+        os.kill(os.getpid(), signum)
+    except (OSError, ValueError):
+        pass
+    os._exit(128 + signum)
 
 
 def _spawn(argv: list[str], tty: int | None, own_group: bool) -> subprocess.Popen:
     if not argv[0]:
         raise FileNotFoundError(argv[0])
     try:
+        # close_fds=False: the command inherits every descriptor DevTrace inherited, as from
+        # a shell; DevTrace's own descriptors are all close-on-exec.
         if tty is not None:
-            return subprocess.Popen(argv, preexec_fn=_take_terminal(tty))
-        # Without preexec_fn Python can use vfork, much cheaper than fork.
-        return subprocess.Popen(argv, process_group=0 if own_group else None)
+            return subprocess.Popen(argv, close_fds=False, preexec_fn=_take_terminal(tty))
+        # Without preexec_fn Python can use vfork or posix_spawn, much cheaper than fork.
+        return subprocess.Popen(argv, close_fds=False, process_group=0 if own_group else None)
     except OSError as exc:
         if exc.errno != errno.ENOEXEC:
             raise
@@ -141,30 +186,103 @@ def _spawn(argv: list[str], tty: int | None, own_group: bool) -> subprocess.Pope
         return _spawn(["/bin/sh", shutil.which(argv[0]) or argv[0], *argv[1:]], tty, own_group)
 
 
-def _not_found(program: str) -> str:
-    """bash's distinction: a missing program, or a script whose interpreter is missing."""
-    if os.sep in program and os.path.isfile(program):
-        return f"bad interpreter: {program} names an interpreter that does not exist"
-    return f"command not found: {program}"
+def _not_started(program: str, exc: OSError) -> tuple[int, str]:
+    """The exit status and sentence a shell gives for a command it cannot start."""
+    if isinstance(exc, FileNotFoundError):
+        if os.sep in program and os.path.isfile(program):  # bash's distinction: a missing interpreter
+            return EXIT_NOT_FOUND, f"bad interpreter: {program} names an interpreter that does not exist"
+        return EXIT_NOT_FOUND, f"command not found: {program}"
+    if isinstance(exc, PermissionError):
+        return EXIT_CANNOT_EXECUTE, f"permission denied: {program}"
+    return EXIT_CANNOT_EXECUTE, f"cannot execute {program}: {exc.strerror}"
 
 
-def _failed(code: int, message: str, started_at: float, t0: float, tty: int | None) -> Outcome:
-    if tty is not None:
-        os.close(tty)
-    return Outcome(code, False, started_at, round((time.perf_counter() - t0) * 1000), message)
-
-
-def _wait(pid: int, tty: int | None) -> int:
+def _wait(pid: int, own_group: bool, tty: int | None, lead: bool) -> int:
     while True:
         _, status = os.waitpid(pid, os.WUNTRACED)
         if not os.WIFSTOPPED(status):
             return os.waitstatus_to_exitcode(status)
-        if tty is not None:  # Ctrl-Z: stop as the bare command would, resume it with us
-            _set_foreground(tty, os.getpgrp())
-            os.kill(os.getpid(), signal.SIGSTOP)
-            if os.tcgetpgrp(tty) == os.getpgrp():  # resumed with `fg`, not `bg`
+        # Stopped and still stopped (not continued meanwhile by its job's `fg`): stop with it.
+        if tty is not None and _still_stopped(pid):
+            if lead and _foreground_group(tty) == pid:
+                _set_foreground(tty, os.getpgrp())
+            _stop_like(os.WSTOPSIG(status))
+            if lead and _is_foreground(tty):  # resumed with `fg`, not `bg`
                 _set_foreground(tty, pid)
-            _killpg(pid, signal.SIGCONT)
+            if own_group:
+                _killpg(pid, signal.SIGCONT)
+            else:
+                _kill(pid, signal.SIGCONT)
+
+
+def _stop_like(signum: int) -> None:
+    """Stop DevTrace by `signum` until something continues it (its shell's `fg` or `bg`).
+    In an orphaned process group the kernel drops TSTP/TTIN/TTOU: DevTrace then goes on."""
+    previous = signal.signal(signum, signal.SIG_DFL) if signum != signal.SIGSTOP else None
+    try:
+        os.kill(os.getpid(), signum)
+    finally:
+        if previous is not None:
+            signal.signal(signum, previous)
+
+
+def _still_stopped(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] == b"T"
+    except (OSError, IndexError):
+        return False
+
+
+def _job_is_ours(child: int) -> bool:
+    """DevTrace leads its process group and everything else in it descends from `child`:
+    the job is DevTrace and its command's tree (no pipeline partner, no unrelated caller)."""
+    me = os.getpid()
+    if os.getpgrp() != me:
+        return False
+    parents, members = {}, []
+    for pid, ppid, pgrp in _processes():
+        parents[pid] = ppid
+        if pgrp == me and pid != me:
+            members.append(pid)
+    for pid in members:
+        while pid not in (child, 0, 1) and pid in parents:
+            pid = parents[pid]
+        if pid != child:
+            return False
+    return True
+
+
+def _signal_job(signum: int) -> None:
+    """The signal to DevTrace's whole job but DevTrace itself (the kernel drops a signal its
+    receiver ignores at the moment it is sent)."""
+    previous = signal.signal(signum, signal.SIG_IGN)
+    try:
+        _killpg(os.getpgrp(), signum)
+    finally:
+        signal.signal(signum, previous)
+
+
+def _processes():
+    """(pid, parent pid, process group) of every process that can be read in /proc."""
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return
+    for entry in entries:
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    fields = f.read().rsplit(b")", 1)[1].split()
+                yield int(entry), int(fields[1]), int(fields[2])
+            except (OSError, IndexError, ValueError):
+                continue
+
+
+def _leads_alone() -> bool:
+    """DevTrace leads its process group and no other process is in it (not a pipeline)."""
+    me = os.getpid()
+    return os.getpgrp() == me and not any(pgrp == me and pid != me for pid, _, pgrp in _processes())
 
 
 class _Timer:
@@ -207,11 +325,15 @@ def _controlling_tty() -> int | None:
         return None
 
 
-def _is_foreground(tty: int) -> bool:
+def _foreground_group(tty: int) -> int | None:
     try:
-        return os.tcgetpgrp(tty) == os.getpgrp()
+        return os.tcgetpgrp(tty)
     except OSError:
-        return False
+        return None
+
+
+def _is_foreground(tty: int) -> bool:
+    return _foreground_group(tty) == os.getpgrp()
 
 
 def _take_terminal(tty: int):
@@ -231,6 +353,13 @@ def _set_foreground(tty: int, pgid: int) -> None:
         pass
     finally:
         signal.signal(signal.SIGTTOU, previous)
+
+
+def _kill(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _killpg(pgid: int, sig: int) -> None:
