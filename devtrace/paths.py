@@ -15,6 +15,7 @@ ACTIVE_MODEL_DIR = "model-xgb"  # a copy of the active model version (0.2.0's do
 VERSIONS_DIR = "models"  # one folder per model version: models/v1, models/v2, ...
 MODEL_FILE = "model.json"
 METADATA_FILE = "metadata.json"
+SHAP_TABLES = "shap-tables.npz"  # beside a model.json: its SHAP pattern tables (devtrace.ml.treeshap)
 SCORING_LOCK = "scoring.lock"  # held by whoever is scoring pending events
 SCORER_LOG = "autoscore.log"  # why a detached scorer failed, since nobody sees its stderr
 

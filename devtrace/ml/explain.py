@@ -1,7 +1,8 @@
 """Explanations: global importance (mean |SHAP|), per-event reasons, and their charts.
 
-Local accuracy is checked on every explanation: each row's contributions plus the base
-value must add up to the model's raw output, else the numbers would not explain it.
+Local accuracy is checked on every explanation (devtrace.ml.scoring.explain_rows): each
+row's contributions plus the base value must add up to the model's raw output, else the
+numbers would not explain it.
 """
 
 import os
@@ -13,9 +14,8 @@ import polars as pl
 from devtrace.errors import DevtraceError
 from devtrace.ml.features import EXIT_CLASSES, FEATURES, PROGRAM_FAMILIES, build_features
 from devtrace.ml.registry import Model
-from devtrace.ml.scoring import contributions
+from devtrace.ml.scoring import explain_rows
 
-LOCAL_ACCURACY_TOLERANCE = 1e-2  # float32 sums over hundreds of trees
 _CODED = {
     "exit_class": EXIT_CLASSES,
     "prev_exit_class": EXIT_CLASSES,
@@ -44,8 +44,6 @@ def explain(
 ) -> Explanation:
     """Importance over (a seeded sample of) `frame`; reasons for `events` (ids) or its last
     `limit` rows."""
-    from devtrace.ml import xgb
-
     if top_k < 1 or limit < 1:
         raise DevtraceError("--top-k and --limit must be at least 1")
     if sample is not None and sample < 0:
@@ -64,13 +62,8 @@ def explain(
     if sample and frame.height > sample:
         rows = np.sort(np.random.default_rng(seed).choice(frame.height, sample, replace=False))
     rows = np.union1d(rows, chosen)
-    shap_values = contributions(model, features[rows])
-    raw = model.booster.predict(
-        xgb.load().DMatrix(features[rows].to_numpy(), feature_names=FEATURES), output_margin=True
-    )
-    error = float(np.max(np.abs(shap_values.sum(axis=1, dtype=np.float64) - raw)))
-    if error > LOCAL_ACCURACY_TOLERANCE:
-        raise DevtraceError(f"SHAP values do not add up to the model's output (off by {error:.4g})")
+    explained = explain_rows(model, features[rows])
+    shap_values, raw = explained.values, explained.output
     mean_abs = np.abs(shap_values[:, :-1]).mean(axis=0)
     importance = (
         pl.DataFrame({"feature": FEATURES, "mean_abs_shap": mean_abs.astype(np.float64)})
@@ -82,7 +75,7 @@ def explain(
         importance=importance,
         reasons=_reasons(ids.gather(chosen), features[chosen], shap_values[position], raw[position], top_k),
         base_value=float(shap_values[0, -1]) if len(shap_values) else 0.0,
-        local_accuracy_error=error,
+        local_accuracy_error=explained.local_accuracy_error,
         rows=len(rows),
     )
 

@@ -10,6 +10,7 @@ its files there, each replaced atomically. The version id is also stored inside 
 (a booster attribute), so a scorer never pairs a model with the wrong id.
 """
 
+import hashlib
 import json
 import os
 import re
@@ -29,6 +30,12 @@ class Model:
     booster: object
     metadata: dict
     directory: str
+    sha256: str = ""  # of the model.json bytes the booster was read from
+
+    @property
+    def tables_file(self) -> str:
+        """Where the SHAP engine caches this model's pattern tables (devtrace.ml.treeshap)."""
+        return os.path.join(self.directory, paths.SHAP_TABLES)
 
     @property
     def ref(self) -> str:
@@ -107,7 +114,10 @@ def promote(version: str, path=None) -> dict:
     target = active_dir(path)
     try:
         os.makedirs(target, exist_ok=True)
-        for name in (paths.METADATA_FILE, paths.MODEL_FILE):  # model.json last: it is what capture checks
+        # The SHAP tables too when the version has them (keyed by model.json's sha256, so never
+        # mistaken for another model's); model.json last: it is what capture checks.
+        tables = [paths.SHAP_TABLES] if os.path.isfile(os.path.join(source, paths.SHAP_TABLES)) else []
+        for name in (*tables, paths.METADATA_FILE, paths.MODEL_FILE):
             tmp = os.path.join(target, f".{name}.{os.getpid()}.tmp")
             shutil.copyfile(os.path.join(source, name), tmp)
             os.replace(tmp, os.path.join(target, name))
@@ -129,7 +139,11 @@ def load(directory: str | os.PathLike) -> Model:
         raise DevtraceError(f"{os.path.join(directory, paths.METADATA_FILE)} is missing or not valid JSON")
     xgboost = xgb.load()
     try:
-        booster = xgboost.Booster(model_file=model_file)
+        with open(model_file, "rb") as f:
+            raw = f.read()
+        booster = xgboost.Booster(model_file=bytearray(raw))
+    except OSError as exc:
+        raise DevtraceError(f"cannot read {model_file}: {exc.strerror}") from None
     except xgboost.core.XGBoostError:
         raise DevtraceError(f"{model_file} is not a readable XGBoost model (corrupt or truncated)") from None
     names = list(booster.feature_names or [])
@@ -139,7 +153,7 @@ def load(directory: str | os.PathLike) -> Model:
             f"computes ({', '.join(FEATURES)}); retrain it with `devtrace ml train`"
         )
     booster.set_param({"nthread": os.cpu_count() or 1})
-    return Model(booster, metadata, directory)
+    return Model(booster, metadata, directory, hashlib.sha256(raw).hexdigest())
 
 
 def _read_metadata(directory: str) -> dict | None:
