@@ -5,6 +5,7 @@ sessions written through the store's own insert function; the model is a real sm
 XGBoost model trained, registered and used for scoring through the ML package.
 """
 
+import re
 import socket
 import subprocess
 import sys
@@ -85,14 +86,20 @@ def marimo_env(store: Path) -> dict:
 class MarimoServer:
     """A notebook served by `marimo run` on loopback; `log()` is what the server printed."""
 
-    def __init__(self, command: list[str], env: dict, log_file: Path, port: int):
+    def __init__(self, command: list[str], env: dict, log_file: Path, port: int, token: bool = False):
+        """With `token`, the server prints its URL with an access token: that is the URL."""
         self.url = f"http://127.0.0.1:{port}/"
         self._log_file = log_file
         with open(log_file, "wb") as log:
             self._process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
         deadline = time.monotonic() + 60
         while True:
+            printed = re.search(r"http://\S+\?access_token=[\w-]+", re.sub(r"\x1b\[[0-9;]*m", "", self.log()))
+            if token and printed:
+                self.url = printed.group(0)
             try:
+                if token and not printed:
+                    raise OSError("no URL printed yet")
                 with urllib.request.urlopen(self.url, timeout=2) as answer:
                     if answer.status == 200:
                         return
@@ -112,6 +119,10 @@ class MarimoServer:
 
     def log(self) -> str:
         return self._log_file.read_text(errors="replace")
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
 
     def stop(self) -> None:
         stop_process(self._process, grace=15)

@@ -45,7 +45,7 @@ def test_training_labels_blend_human_pseudo_and_predictions(store):
 
     metadata = cli_json("ml", "train", "--from-store", "--path", str(store), "--pseudo-weight", "0.25", cwd=store.parent)
     assert metadata["label_sources"] == {"human": 2, "pseudo": 1, "prediction": 10}
-    assert metadata["pseudo_weight"] == 0.25 and metadata["source"].startswith("store:")
+    assert metadata["pseudo_weight"] == 0.25 and metadata["source"] == "store"
     assert metadata["version"] == "v1" and metadata["active"] is True
 
 

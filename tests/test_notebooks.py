@@ -9,6 +9,8 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -238,7 +240,14 @@ def test_notebook_command_serves_the_notebook_on_the_store(base_store, tmp_path)
     port = free_port()
     command = [sys.executable, "-m", "devtrace", "notebook", "labeling", "--path", str(base_store),
                "--headless", "--port", str(port)]
-    with MarimoServer(command, devtrace_env(), tmp_path / "marimo.log", port) as server, Browser() as browser:
+    with MarimoServer(command, devtrace_env(), tmp_path / "marimo.log", port, token=True) as server, Browser() as browser:
+        assert len(server.url.partition("access_token=")[2]) >= 40  # 32 random bytes
+        assert server.url.partition("access_token=")[2] not in Path(f"/proc/{server.pid}/cmdline").read_text()
+        without = urllib.request.Request(f"http://127.0.0.1:{port}/api/kernel/instantiate", method="POST", data=b"{}")
+        with pytest.raises(urllib.error.HTTPError, match="401"):
+            urllib.request.urlopen(without, timeout=10)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as answer:
+            assert answer.url.startswith(f"http://127.0.0.1:{port}/auth/login")  # sent to log in
         browser.open(server.url)
         store_shown = f"allElements().some(e => e.tagName === 'INPUT' && e.value === {json.dumps(str(base_store))})"
         browser.wait_for(f"{store_shown} && allText().includes('Save label')")

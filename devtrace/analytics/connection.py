@@ -6,9 +6,11 @@ rows directly (`run`, `event_rows`), which spares them loading Polars and PyArro
 Nothing is ever downloaded. DuckDB's SQLite extension is loaded from the
 duckdb-extension-sqlite-scanner package (its version must equal DuckDB's), and extension
 auto-install and auto-load are off, so a missing piece fails instead of reaching the network.
-The store is attached read-only, so a query through `store` cannot change it (SQL that
-attaches the file again for writing still meets the store's triggers: events are never
-deleted, and only their score columns can change).
+The store is attached read-only, then the connection is locked, and `run`/`query` (how
+`devtrace sql`, `devtrace.sql` and the notebooks run SQL) refuse what the lock cannot stop:
+see devtrace.analytics.guard. Frames come through devtrace.analytics.results, which names a
+column Polars cannot hold. A store DevTrace may not write to is read from a private copy
+(devtrace.store.reading).
 """
 
 import importlib.util
@@ -17,9 +19,10 @@ import os
 import duckdb
 
 from devtrace import paths
+from devtrace.analytics.guard import LOCK, refuse_outside_the_store
 from devtrace.analytics.view_files import views
 from devtrace.errors import DevtraceError
-from devtrace.store import open_store
+from devtrace.store.reading import readable_file
 
 STORE_ALIAS = "store"
 """The name the SQLite store is attached under; the view files read `store.<table>`."""
@@ -56,10 +59,12 @@ def init_script(path: str | os.PathLike | None = None) -> str:
 
 def connect(path: str | os.PathLike | None = None, only: list[str] | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the store attached read-only as `store` and every
-    view defined (only the views named in `only`, if given: each with the views it reads).
-    Each query reads the file afresh, so it sees events captured a moment ago."""
-    open_store(path).close()  # a missing, foreign, corrupt or newer store fails here; older ones migrate
-    setup = _setup(paths.db_file(path), only)
+    view defined (only the views named in `only`, if given: each with the views it reads),
+    then locked (see the module's doc). Each query reads the file afresh, so it sees events
+    captured a moment ago (a store DevTrace may not write to: as it was when the connection
+    opened)."""
+    db = readable_file(path)  # a missing, foreign, corrupt or newer store fails here; older ones migrate
+    setup = [*_setup(db, only), *((statement, "cannot lock the DuckDB connection") for statement in LOCK)]
     con = duckdb.connect(config=OFFLINE_CONFIG)
     try:
         for statement, failure in setup:
@@ -99,11 +104,19 @@ def query(con: duckdb.DuckDBPyConnection, text: str, params: list | None = None)
 
 def run(con: duckdb.DuckDBPyConnection, text: str, params: list | None = None) -> duckdb.DuckDBPyRelation | None:
     """Run SQL (several statements allowed); the last statement's result, None if it has none
-    (SET, CREATE ...). A query that DuckDB refuses is one sentence."""
+    (SET, CREATE ...). A query that DuckDB or the guard refuses is one sentence."""
     if not text.strip():
         raise DevtraceError("the query is empty")
+    refuse_outside_the_store(text)
+    return _execute(con, text, params)
+
+
+def _execute(con: duckdb.DuckDBPyConnection, text: str, params: list | None = None) -> duckdb.DuckDBPyRelation | None:
+    """`run` for DevTrace's own SQL (which may call sqlite_query on the attached store)."""
     try:
         return con.sql(text, params=params)
+    except duckdb.PermissionException as exc:
+        raise DevtraceError(f"{one_line(exc)} (DevTrace queries read the store and nothing else)") from None
     except duckdb.Error as exc:
         raise DevtraceError(one_line(exc)) from None
 
@@ -167,7 +180,7 @@ def _read_rows(con: duckdb.DuckDBPyConnection, name: str, table: str, where: str
         typed.append(f"CAST({quoted} AS {kind}) AS {quoted}")
     text = f"SELECT {', '.join(picked)} FROM {table} WHERE {where}"
     arguments = ", params := {" + ", ".join(f"'p{i}': ?" for i in range(len(params))) + "}" if params else ""
-    run(
+    _execute(
         con,
         f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {', '.join(typed)} "
         f"FROM sqlite_query({sql_literal(STORE_ALIAS)}, {sql_literal(text)}{arguments})",
@@ -176,8 +189,10 @@ def _read_rows(con: duckdb.DuckDBPyConnection, name: str, table: str, where: str
 
 
 def _frame(relation: duckdb.DuckDBPyRelation):
+    from devtrace.analytics.results import frame_of  # Polars loads here, not for the CLI's reads
+
     try:
-        return relation.pl()
+        return frame_of(relation)
     except duckdb.Error as exc:
         raise DevtraceError(one_line(exc)) from None
 

@@ -47,15 +47,45 @@ def format_of(out: str | os.PathLike, fmt: str | None = None) -> str:
 
 
 def write_frame(frame: pl.DataFrame, out: str | os.PathLike, fmt: str) -> None:
-    """Write `frame` to the file `out`, with one sentence for anything that goes wrong."""
+    """Write `frame` to the file `out`, with one sentence for anything that goes wrong.
+
+    Polars writes through a Python file here: given a path, it drops some write errors
+    (a full disk after the last buffer, such as `/dev/full` for a small JSON file)."""
     if os.path.isdir(out):
         raise DevtraceError(f"cannot write {os.fspath(out)}: it is a folder (give a file name)")
+    write = FORMATS[check_format(fmt)].write
     try:
-        FORMATS[check_format(fmt)].write(frame, out)
+        with open(out, "wb") as file:
+            sink = _Sink(file)
+            try:
+                write(frame, sink)
+            except pl.exceptions.PolarsError:
+                if sink.error is not None:  # the file's error, as Polars saw it
+                    raise sink.error from None
+                raise
     except OSError as exc:
         raise DevtraceError(f"cannot write {os.fspath(out)}: {exc.strerror or exc}") from None
     except pl.exceptions.PolarsError as exc:
         raise DevtraceError(f"cannot write the result as {fmt}: {str(exc).splitlines()[0]}") from None
+
+
+class _Sink(io.RawIOBase):
+    """A file Polars writes to that remembers the first error the file raised."""
+
+    def __init__(self, file) -> None:
+        super().__init__()
+        self.file = file
+        self.error: OSError | None = None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        try:
+            return self.file.write(data)
+        except OSError as exc:
+            self.error = self.error or exc
+            raise
 
 
 def frame_bytes(frame: pl.DataFrame, fmt: str) -> bytes:

@@ -2,18 +2,18 @@
 
 import os
 
-from devtrace import paths
 from devtrace.capture.git import common_dir
 from devtrace.capture.hmac256 import hmac_sha256_hex
 from devtrace.settings import Settings
+from devtrace.store.key import read_key
 
 
 def load_key(directory: str, settings: Settings) -> bytes:
-    """The organisation key if one is configured, else the store's own random key."""
+    """The organisation key if one is configured, else the store's own random key (a missing
+    or empty one is refused in one sentence: see devtrace.store.key)."""
     if settings.hash_key:
         return settings.hash_key.encode()
-    with open(os.path.join(directory, paths.KEY_NAME), "rb") as f:
-        return f.read().strip()
+    return read_key(directory)
 
 
 def keyed_hash(key: bytes, text: str) -> str:

@@ -4,7 +4,7 @@ import sys
 
 import typer
 
-from devtrace.cli import analytics, core, hook, ml, notebooks, report
+from devtrace.cli import analytics, core, hook, ml, notebooks, report, store
 from devtrace.errors import DevtraceError
 
 app = typer.Typer(
@@ -40,6 +40,7 @@ report.register(app)
 analytics.register(app)
 ml.register(app)
 hook.register(app)
+store.register(app)
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ environment of the marimo process, as an absolute path (marimo may change direct
 """
 
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -33,11 +34,11 @@ def marimo_env(path: str | os.PathLike | None) -> dict:
     """
     import importlib.util
 
-    from devtrace.store import open_store
+    from devtrace.store.reading import readable_file
 
     if importlib.util.find_spec("marimo") is None:
         raise DevtraceError("the notebooks need marimo: pip install 'devtrace[notebooks]'")
-    open_store(path).close()
+    readable_file(path)
     return {
         **os.environ,
         "DEVTRACE_PATH": os.path.abspath(paths.store_dir(path)),
@@ -55,8 +56,14 @@ def serve(
     headless: bool = False,
 ) -> NoReturn:
     """Become `marimo run` (or `marimo edit`) on a notebook: the process is replaced, so
-    Ctrl-C and signals reach marimo itself and nothing is left behind when it stops."""
-    command = [sys.executable, "-m", "marimo", "edit" if edit else "run", notebook_file(name), "--host", host]
+    Ctrl-C and signals reach marimo itself and nothing is left behind when it stops.
+
+    The server asks for a random access token, which marimo puts in the URL it prints and
+    opens: another local user who finds the port cannot read the store, label or promote.
+    The token reaches marimo through a pipe, so it never shows in the process list (left to
+    itself, `marimo run` derives its token from the notebook's code and Python's hash seed)."""
+    command = [sys.executable, "-m", "marimo", "edit" if edit else "run", notebook_file(name), "--host", host,
+               "--token-password-file", f"/dev/fd/{_token_pipe()}"]
     if port is not None:
         command += ["--port", str(port)]
     if headless:
@@ -65,6 +72,15 @@ def serve(
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, command, env)
+
+
+def _token_pipe() -> int:
+    """The reading end of a pipe holding a new random token, left open across exec."""
+    read_end, write_end = os.pipe()
+    os.write(write_end, secrets.token_urlsafe(32).encode())
+    os.close(write_end)
+    os.set_inheritable(read_end, True)
+    return read_end
 
 
 def export_report(out: str | os.PathLike, path: str | os.PathLike | None = None) -> None:

@@ -81,12 +81,10 @@ def train(
         raise DevtraceError("give either --dataset FILE or --from-store")
     if dataset is not None:
         data = training.dataset_training_data(read_dataset(dataset))
-        source, weight = f"dataset:{dataset.resolve()}", None
+        source, weight = f"dataset:{dataset.name}", None  # the file name only: no home folder in metadata
     else:
-        from devtrace.paths import store_dir
-
         data = training.store_training_data(pipeline.read_training_set(path), pseudo_weight)
-        source, weight = f"store:{Path(store_dir(path)).resolve()}", pseudo_weight
+        source, weight = "store", pseudo_weight  # the metadata lives in the store it describes
     with _progress("Training", total=n_estimators) as advance:
         metadata = pipeline.train_and_register(
             data,

@@ -4,6 +4,7 @@ Rows come as DuckDB returns them (column names and Python values), so `devtrace 
 `devtrace sql` print without loading Polars; `events` prints plain text, without rich either.
 """
 
+import datetime as dt
 import json
 import math
 import shutil
@@ -69,13 +70,14 @@ def events_json(columns: list[str], rows: list[tuple]) -> str:
 def print_table(columns: list[str], types: list, rows: list[tuple], title: str | None = None, console=None) -> None:
     """A bordered table (rich) of a result; numbers (by their DuckDB type) right-aligned."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=title)
     for name, kind in zip(columns, types, strict=True):
         table.add_column(name, justify="right" if _is_number(kind) else "left")
     for row in rows:
-        table.add_row(*(_cell(v) for v in row))
+        table.add_row(*(escape(_cell(v)) for v in row))  # a value is text, never rich markup
     (console or Console()).print(table)
 
 
@@ -101,7 +103,14 @@ def _cell(value) -> str:
         return "—"
     if isinstance(value, float):
         return f"{value:.2f}"
+    if isinstance(value, dt.date):
+        naive = value.replace(tzinfo=None) if isinstance(value, dt.datetime) else value
+        if naive in _INFINITIES:  # DuckDB hands its +-infinity over as the extreme Python values
+            return _INFINITIES[naive]
     return str(value)
+
+
+_INFINITIES = {dt.datetime.max: "infinity", dt.datetime.min: "-infinity", dt.date.max: "infinity", dt.date.min: "-infinity"}
 
 
 def _json_value(value):

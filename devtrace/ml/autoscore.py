@@ -19,6 +19,7 @@ import time
 from devtrace import paths
 from devtrace.capture.scorer import has_model
 from devtrace.errors import DevtraceError
+from devtrace.store.errors import StoreReadOnly
 
 READER_WAIT_SECONDS = 5.0
 
@@ -59,6 +60,8 @@ def score_before_reading(path=None) -> None:
     """Bring scores up to date before the store is shown; a failure is reported, not fatal."""
     try:
         score_pending(path, wait=READER_WAIT_SECONDS)
+    except StoreReadOnly:
+        return  # no score can be stored there: the events show the scores they have
     except DevtraceError as exc:
         print(f"devtrace: events not scored: {exc}", file=sys.stderr)
 

@@ -46,6 +46,8 @@ def explain(
     `limit` rows."""
     if top_k < 1 or limit < 1:
         raise DevtraceError("--top-k and --limit must be at least 1")
+    if sample is not None and sample < 0:
+        raise DevtraceError(f"--sample is a number of rows, 0 for all (got {sample})")
     features = build_features(frame)
     ids = frame.get_column("id").cast(pl.String) if "id" in frame.columns else pl.Series([str(i) for i in range(frame.height)])
     if events:

@@ -10,6 +10,7 @@ leaves that describe a handful of rows out of the model. The defaults live in
 """
 
 import hashlib
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -66,11 +67,18 @@ def dataset_training_data(frame: pl.DataFrame) -> TrainingData:
     """A dataset file's rows: every row needs a numeric productivity_label in 0-100."""
     if LABEL not in frame.columns:
         raise DevtraceError("productivity_label is required for training")
+    for name, dtype in frame.schema.items():
+        infinite = frame.get_column(name).is_infinite().sum() if dtype.is_float() else 0
+        if infinite:
+            raise DevtraceError(f"{name} is infinite in {infinite} of {frame.height} rows: fix or drop those rows")
     features = build_features(frame)
     label = frame.select(numeric_column(frame, LABEL)).to_series()
     if label.null_count():
         raise DevtraceError(f"productivity_label is empty in {label.null_count()} of {frame.height} rows")
     label = label.to_numpy()
+    not_numbers = int(np.count_nonzero(~np.isfinite(label)))
+    if not_numbers:
+        raise DevtraceError(f"productivity_label is not a number (NaN or infinite) in {not_numbers} of {frame.height} rows")
     _check_range(label)
     return TrainingData(features, label, np.ones(len(label)), {"dataset": len(label)})
 
@@ -117,11 +125,16 @@ def train(
     """Fit on a seeded 80% of the rows, stop early on the other 20%, report both."""
     if data.rows < MIN_ROWS:
         raise DevtraceError(f"training needs at least {MIN_ROWS} labelled rows (found {data.rows})")
-    if n_estimators < 1 or max_depth < 1 or not learning_rate > 0:
-        raise DevtraceError("--n-estimators and --max-depth must be at least 1 and --learning-rate above 0")
+    if n_estimators < 1 or max_depth < 1:
+        raise DevtraceError("--n-estimators and --max-depth must be at least 1")
+    if not 0 < learning_rate <= 1:  # also refuses NaN
+        raise DevtraceError(f"--learning-rate must be above 0 and at most 1 (got {learning_rate:g})")
+    if not 0 <= min_child_weight < math.inf:
+        raise DevtraceError(f"--min-child-weight must be a number from 0 up (got {min_child_weight:g})")
+    matrix = data.features.to_numpy()
+    _check_finite(matrix)  # NaN is a missing value (unknown git state); infinity is no measurement
     xgboost = xgb.load()
     train_idx, valid_idx = split(data.rows, seed)
-    matrix = data.features.to_numpy()
     dtrain = xgboost.QuantileDMatrix(
         matrix[train_idx], label=data.label[train_idx], weight=data.weight[train_idx], feature_names=FEATURES
     )
@@ -177,6 +190,14 @@ def regression_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict:
         "rmse": float(np.sqrt(np.mean(error**2))),
         "r2": 1.0 - float(np.sum(error**2)) / total if total > 0 else 0.0,
     }
+
+
+def _check_finite(matrix: np.ndarray) -> None:
+    infinite = np.isinf(matrix)
+    if infinite.any():
+        rows = int(infinite.any(axis=1).sum())
+        columns = ", ".join(FEATURES[i] for i in np.flatnonzero(infinite.any(axis=0)))
+        raise DevtraceError(f"the feature {columns} is infinite in {rows} rows: fix or drop those rows")
 
 
 def _check_range(label: np.ndarray) -> None:

@@ -3,6 +3,8 @@
 Labels are history: a label is never changed, and a newer one supersedes it.
 Undo is the one exception, and a narrow one: it removes a human label only while it is
 still the newest label of its event, so no later judgement and no history is rewritten.
+The store itself enforces it: a trigger refuses every DELETE on labels unless the deleting
+connection registered `devtrace_undo_allows()` for that very label, as this module does.
 """
 
 import os
@@ -28,6 +30,7 @@ def retract_label(label_id: int, path: str | os.PathLike | None = None) -> str:
             ).fetchone()[0]
             if newer:
                 raise DevtraceError(f"label {label_id} of {event_id} has been superseded: it is history now")
+            conn.create_function("devtrace_undo_allows", 1, lambda row: row == label_id, deterministic=True)
             conn.execute("DELETE FROM labels WHERE id = ?", (label_id,))
             conn.execute("COMMIT")
         except BaseException:

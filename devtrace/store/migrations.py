@@ -80,8 +80,11 @@ def _check(conn: sqlite3.Connection, db: str, latest: int) -> int:
             f"{db} was written by a newer DevTrace (schema {version}, this one knows {latest}); "
             "upgrade DevTrace to read it"
         )
-    if version == 0:
+    if version < latest:
+        # An older store has the tables of its version; a new file has none. Anything else,
+        # even a file whose user_version looks like ours, belongs to someone else.
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if tables and "command_events" not in tables:
+        ours = {"command_events", "schema_migrations"} if version else {"command_events"}
+        if (tables or version) and not ours <= tables:
             raise StoreError(f"{db} is a SQLite database but not a DevTrace store")
     return version

@@ -1,0 +1,71 @@
+"""Looking after the store itself: `devtrace doctor` and `devtrace key rotate`."""
+
+import json
+from typing import Annotated
+
+import typer
+
+from devtrace.cli.core import PathOption
+
+key_app = typer.Typer(name="key", help="The store's hashing key (hash.key).", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("doctor")(doctor)
+    app.add_typer(key_app)
+
+
+def doctor(
+    path: PathOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Check the store: integrity, migration level, privacy, hashing key, model, pending scores.
+
+    Each finding says what to do; the exit status is 1 when one of them is a problem.
+    """
+    from devtrace.ml.doctor import examine
+    from devtrace.paths import store_dir
+
+    checks = examine(path)
+    healthy = all(c.status != "problem" for c in checks)
+    if as_json:
+        typer.echo(json.dumps({"store": store_dir(path), "healthy": healthy, "checks": [c._asdict() for c in checks]}, indent=2))
+    else:
+        marks = {"ok": "ok", "note": "note", "problem": "PROBLEM"}
+        for check in checks:
+            typer.echo(f"{marks[check.status]:<8} {check.name:<10} {check.detail}")
+            if check.action:
+                typer.echo(f"{'':<19}-> {check.action}")
+    if not healthy:
+        raise typer.Exit(1)
+
+
+@key_app.command("rotate")
+def rotate(path: PathOption = None) -> None:
+    """Start a new hashing key on purpose; the old one is kept beside it as hash.key.retired-<time>.
+
+    Commands captured afterwards hash differently from those before, so command_stats and
+    retry_loops do not join them: rotate only when the key is lost or has leaked.
+    """
+    from devtrace.paths import store_dir
+    from devtrace.settings import load as load_settings
+    from devtrace.store import open_store
+    from devtrace.store.key import key_file, rotate_key
+
+    directory = store_dir(path)
+    conn = open_store(directory)
+    try:
+        events = conn.execute("SELECT count(*) FROM command_events").fetchone()[0]
+    finally:
+        conn.close()
+    try:
+        retired = rotate_key(directory)
+    except OSError as exc:
+        from devtrace.errors import DevtraceError
+
+        raise DevtraceError(f"cannot write a new key in {directory}: {exc.strerror or exc}") from None
+    kept = f" (the old one is kept as {retired})" if retired else ""
+    typer.echo(f"New hashing key in {key_file(directory)}{kept}: commands captured from now on hash "
+               f"differently from the {events:,} event{'' if events == 1 else 's'} before")
+    if load_settings(directory)[0].hash_key:
+        typer.echo("Note: an organisation key is configured (hash_key), and it is the one commands are hashed with")

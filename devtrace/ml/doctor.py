@@ -1,0 +1,57 @@
+"""`devtrace doctor`: the store's checks (devtrace.store.health), then its model and scores."""
+
+import os
+
+from devtrace import paths
+from devtrace.errors import DevtraceError
+from devtrace.ml import registry
+from devtrace.store.health import NOTE, OK, PROBLEM, Check, pending_scores, store_checks
+
+
+def examine(path: str | os.PathLike | None = None) -> list[Check]:
+    checks, conn = store_checks(path)
+    if conn is None:
+        return checks
+    try:
+        pending = pending_scores(conn)
+    finally:
+        conn.close()
+    model = _model(path)
+    checks.append(model)
+    if pending is not None:
+        checks.append(_scores(path, pending, has_model=model.status == OK))
+    return checks
+
+
+def _model(path) -> Check:
+    directory = registry.active_dir(path)
+    if not os.path.isfile(os.path.join(directory, paths.MODEL_FILE)):
+        return Check("model", NOTE, "no active model: events are not scored", "devtrace ml train --from-store (or --dataset)")
+    try:
+        model = registry.load(directory)
+    except DevtraceError as exc:
+        return Check("model", PROBLEM, f"the active model does not load: {exc}",
+                     "devtrace ml promote VERSION (devtrace ml models lists them) or devtrace ml train")
+    return Check("model", OK, f"active model {model.ref} loads and uses this DevTrace's features")
+
+
+def _scores(path, pending: int, has_model: bool) -> Check:
+    if not pending:
+        return Check("scores", OK, "every event is scored")
+    events = f"{pending:,} event{'' if pending == 1 else 's'}"
+    if not has_model:
+        return Check("scores", NOTE, f"{events} without a score (no usable active model)")
+    failure = _last_scorer_failure(path)
+    action = "devtrace ml score --pending (devtrace events also scores them first)"
+    if failure:
+        return Check("scores", PROBLEM, f"{events} wait for a score; the background scorer last failed: {failure}", action)
+    return Check("scores", NOTE, f"{events} wait for a score", action)
+
+
+def _last_scorer_failure(path) -> str:
+    try:
+        with open(os.path.join(paths.store_dir(path), paths.SCORER_LOG), encoding="utf-8", errors="replace") as f:
+            lines = [line.strip() for line in f if line.strip()]
+    except OSError:
+        return ""
+    return lines[-1] if lines else ""

@@ -1,0 +1,74 @@
+"""The store's hashing key, `<path>/hash.key`: every command hash and session id depends on it.
+
+A new store gets a random key. After that the key never changes by accident: a missing or
+empty key on a store that holds events is refused (a silently new key would split every
+command's history in two); `rotate_key` is the deliberate way to start a new one.
+"""
+
+import os
+import time
+
+from devtrace import paths
+from devtrace.store.errors import StoreError
+
+
+def key_file(directory: str) -> str:
+    return os.path.join(directory, paths.KEY_NAME)
+
+
+def read_key(directory: str) -> bytes:
+    """The key, or a StoreError saying how to restore or deliberately replace it."""
+    file = key_file(directory)
+    try:
+        with open(file, "rb") as f:
+            key = f.read().strip()
+    except FileNotFoundError:
+        raise StoreError(f"{file} is missing: {_remedy(directory)}") from None
+    if not key:
+        raise StoreError(f"{file} is empty: {_remedy(directory)}")
+    return key
+
+
+def _remedy(directory: str) -> str:
+    return (
+        "restore it from a backup (every command hash depends on it), or start a new key deliberately with "
+        f"`devtrace key rotate --path {directory}` (commands captured after that hash differently)"
+    )
+
+
+def create_key(directory: str) -> None:
+    """Write a random key readable by the owner only, unless there is one (many may race)."""
+    file = key_file(directory)
+    if os.path.exists(file):
+        return
+    tmp = _write_new_key(file)
+    try:
+        os.link(tmp, file)  # atomic, and never replaces a key another process just wrote
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(tmp)
+
+
+def rotate_key(directory: str) -> str | None:
+    """Start a new key; the old one, if any, is kept beside it as `hash.key.retired-<UTC time>`.
+    Returns the retired key's file name, or None when there was no key."""
+    file = key_file(directory)
+    retired = None
+    if os.path.exists(file):
+        retired = f"{file}.retired-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+        os.link(file, retired)
+    tmp = _write_new_key(file)
+    os.replace(tmp, file)
+    return retired
+
+
+def _write_new_key(file: str) -> str:
+    tmp = f"{file}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # whatever the umask
+        os.write(fd, os.urandom(32).hex().encode() + b"\n")
+    finally:
+        os.close(fd)
+    return tmp
