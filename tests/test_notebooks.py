@@ -415,6 +415,10 @@ def test_a_version_promoted_in_the_browser_scores_the_next_captured_event(store,
         browser.open(server.url)
         browser.click("Train candidate", timeout=90)
         browser.wait_for("allText().includes('Candidate v2 beside the active model')", timeout=120)
+        # The comparison's table and chart draw after its heading: wait for what is checked below.
+        browser.wait_for(
+            "['candidate v2', 'active v1', 'mean predictor'].every(t => allText().includes(t))", timeout=60
+        )
         comparison = browser.evaluate("allText()")
         browser.click("Promote v2")
         browser.wait_for("allText().includes('v2 is now the active model')")
