@@ -11,7 +11,7 @@ from devtrace import paths
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
-KNOWN_KEYS = ("keep_noop", "record_program", "hash_key")
+KNOWN_KEYS = ("keep_noop", "record_program", "hash_key", "server", "token", "machine", "sync")
 
 
 class Settings:
