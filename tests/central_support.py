@@ -162,7 +162,7 @@ class Proxy:
         self.target_port = target_port
         self.plan = list(plan or [])
         self.seen: list[str] = []
-        self.forwarded = threading.Event()
+        self.holding = threading.Event()
         self._release = threading.Event()
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
@@ -201,10 +201,10 @@ class Proxy:
             with socket.create_connection(("127.0.0.1", self.target_port)) as upstream:
                 upstream.sendall(request)
                 answer = _read_all(upstream)
-            self.forwarded.set()
             if action == "drop":
                 return
             if action == "hold":
+                self.holding.set()
                 self._release.wait(120)
             try:
                 client.sendall(answer)
