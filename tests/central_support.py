@@ -23,7 +23,6 @@ import pytest
 
 from devtrace.central import tokens
 from devtrace.central.db import open_central
-from tests.postgres_support import postgres_cluster, postgres_url  # noqa: F401  (fixtures)
 from tests.support import devtrace_env
 
 

@@ -4,15 +4,11 @@ import time
 
 import pytest
 
-from tests.central_support import (  # noqa: F401  (fixtures)
+from tests.central_support import (
     call,
     central_count,
-    central_url,
     make_token,
-    postgres_cluster,
-    postgres_url,
     run_cli,
-    server_factory,
 )
 
 

@@ -8,15 +8,11 @@ import sys
 import time
 
 from devtrace.store import create_store, insert_event
-from tests.central_support import (  # noqa: F401  (fixtures)
+from tests.central_support import (
     Proxy,
     central_count,
-    central_url,
     make_token,
-    postgres_cluster,
-    postgres_url,
     run_cli,
-    server_factory,
 )
 from tests.support import devtrace_env, rows
 

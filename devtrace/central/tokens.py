@@ -69,7 +69,7 @@ def revoke(db, name: str) -> None:
 def listing(db) -> list[dict]:
     with db.transaction(write=False) as tx:
         rows = tx.execute("SELECT name, scope, created_at, expires_at, revoked_at FROM tokens ORDER BY created_at")
-    return [dict(zip(("name", "scope", "created_at", "expires_at", "revoked_at"), row)) for row in rows]
+    return [dict(zip(("name", "scope", "created_at", "expires_at", "revoked_at"), row, strict=True)) for row in rows]
 
 
 def authenticate(tx, token: str) -> tuple[str, str] | None:

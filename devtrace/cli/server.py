@@ -184,6 +184,6 @@ def _table(rows: list[dict], empty: str) -> None:
         return
     import polars as pl
 
-    from devtrace.render import print_frame
+    from devtrace.cli.render import print_frame
 
     print_frame(pl.DataFrame(rows))
