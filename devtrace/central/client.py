@@ -6,7 +6,6 @@ says, else backing off) up to a bound; any other answer is final and becomes one
 
 import http.client
 import json
-import socket
 import time
 import urllib.error
 import urllib.request
