@@ -8,6 +8,7 @@ from devtrace import analytics
 from tests.analytics_support import DAY, JAN_1, build_store, event
 from tests.central_support import make_token, run_cli
 
+
 def machine_events(prefix: str, agent: str, start: float) -> list[dict]:
     rows = []
     for i in range(12):
