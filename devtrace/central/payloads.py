@@ -23,7 +23,7 @@ def _storable(text: str) -> str:
     return text
 
 
-def _text(limit: int):
+def text(limit: int):
     return Annotated[str, Field(max_length=limit), AfterValidator(_storable)]
 
 
@@ -40,9 +40,9 @@ class Event(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     id: Id
-    agent_id: _text(256) | None = None
+    agent_id: text(256) | None = None
     executed_at: Seconds
-    command_hash: _text(128)
+    command_hash: text(128)
     duration_ms: Count
     exit_code: Int32
     timed_out: Annotated[int, Field(ge=0, le=1)] = 0
@@ -50,19 +50,19 @@ class Event(BaseModel):
     lines_added: Count | None = None
     lines_deleted: Count | None = None
     predicted_productivity: Score | None = None
-    top_contribution_feature: _text(128) | None = None
+    top_contribution_feature: text(128) | None = None
     top_contribution_value: Score | None = None
-    model_ref: _text(128) | None = None
+    model_ref: text(128) | None = None
     started_at: Seconds | None = None
     ended_at: Seconds | None = None
-    session_id: _text(128) | None = None
-    repo_id: _text(128) | None = None
-    program: _text(256) | None = None
+    session_id: text(128) | None = None
+    repo_id: text(128) | None = None
+    program: text(256) | None = None
     delta_files: Count | None = None
     delta_lines_added: Count | None = None
     delta_lines_deleted: Count | None = None
     scored_at: Seconds | None = None
-    author_kind: _text(32) | None = None
+    author_kind: text(32) | None = None
     key_fingerprint: Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")] | None = None
 
 
@@ -75,8 +75,8 @@ class Label(BaseModel):
     client_label_id: Annotated[int, Field(ge=1, le=2**62)]
     value: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
     source: Literal["human", "pseudo"]
-    labeled_by: _text(256) | None = None
-    note: _text(4000) | None = None
+    labeled_by: text(256) | None = None
+    note: text(4000) | None = None
     created_at: Seconds
 
 
@@ -120,10 +120,14 @@ def validate(model, items: list, key: str) -> tuple[list, list[dict]]:
 
 
 def _id_of(item: Any, key: str) -> str | None:
+    """The item's id as the answer can carry it (any text a client sent is made printable UTF-8)."""
     value = item.get(key) if isinstance(item, dict) else None
-    if key == "event_id" and isinstance(item, dict) and isinstance(item.get("client_label_id"), int):
-        return f"{value}#{item['client_label_id']}" if isinstance(value, str) else None
-    return value[:64] if isinstance(value, str) else None
+    if not isinstance(value, str):
+        return None
+    value = value[:64].encode("utf-8", "replace").decode("utf-8")
+    if key == "event_id" and isinstance(item.get("client_label_id"), int):
+        return f"{value}#{item['client_label_id']}"
+    return value
 
 
 def _reason(exc: ValidationError) -> str:

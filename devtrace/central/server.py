@@ -22,6 +22,7 @@ from devtrace.central.payloads import (
     EventBatch,
     Label,
     LabelBatch,
+    text,
     validate,
 )
 from devtrace.errors import DevtraceError
@@ -38,8 +39,8 @@ class Enrollment(BaseModel):
 
 
 class ModelUpload(BaseModel):
-    version: Annotated[str, Field(max_length=128)]
-    model_json: str
+    version: Annotated[str, Field(max_length=128, pattern=models.VERSION.pattern)]
+    model_json: text(64 * 1024 * 1024)
     metadata: dict[str, Any]
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
@@ -192,7 +193,7 @@ def create_app(db, *, max_age_days: float = DEFAULT_MAX_AGE_DAYS, max_body: int 
         return {"version": upload.version, "sha256": upload.sha256, "created": created}
 
     @app.post("/v1/models/{version}/approve")
-    def approve(version: Annotated[str, Path(max_length=128)], by: Annotated[str, Depends(caller("admin"))]) -> dict:
+    def approve(version: Annotated[str, Path(max_length=128, pattern=models.VERSION.pattern)], by: Annotated[str, Depends(caller("admin"))]) -> dict:
         return models.approve(db, version, by)
 
     app.add_middleware(BodyLimit, limit=max_body)
