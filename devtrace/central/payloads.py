@@ -1,30 +1,33 @@
 """What a client may send: batches of events and labels, each item validated on its own.
 
-Network input is hostile: every string is bounded and must be storable text (no NUL, no
-lone surrogate), every integer fits its column, every float is finite. Unknown fields are
-ignored, so a newer client's extra columns do not cost its events.
+Network input is hostile: every string is bounded and must be storable text (no NUL; the
+JSON parser refuses lone surrogates), every integer fits its column, every float is finite.
+Unknown fields are ignored, so a newer client's extra columns do not cost its events.
+
+A batch is first validated whole, straight from its bytes (pydantic-core: the common case,
+every item valid, costs no Python per field); only a batch with a bad item is parsed again
+and validated item by item, to say which items were refused and why.
 """
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+import pydantic_core
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 SCHEMA_VERSIONS = (1,)
 MAX_BATCH = 5000
 
 
-def _storable(text: str) -> str:
-    if "\x00" in text:
-        raise ValueError("text must not contain NUL characters")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("text must be valid Unicode (no lone surrogates)") from None
-    return text
+class BadBatch(Exception):
+    """The body as a whole is unusable (not JSON, not a batch, an unknown schema version)."""
+
+    def __init__(self, status: int, detail: str):
+        super().__init__(detail)
+        self.status, self.detail = status, detail
 
 
 def text(limit: int):
-    return Annotated[str, Field(max_length=limit), AfterValidator(_storable)]
+    return Annotated[str, Field(max_length=limit, pattern=r"^[^\x00]*$")]
 
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
@@ -96,6 +99,50 @@ class LabelBatch(BaseModel):
     labels: Annotated[list[Any], Field(max_length=MAX_BATCH)]
 
 
+class _ValidEvents(BaseModel):
+    schema_version: int = 1
+    events: Annotated[list[Event], Field(max_length=MAX_BATCH)]
+
+
+class _ValidLabels(BaseModel):
+    schema_version: int = 1
+    labels: Annotated[list[Label], Field(max_length=MAX_BATCH)]
+
+
+_KINDS = {
+    "events": (TypeAdapter(_ValidEvents), EventBatch, Event, "id"),
+    "labels": (TypeAdapter(_ValidLabels), LabelBatch, Label, "event_id"),
+}
+
+
+def parse_batch(body: bytes, kind: str) -> tuple[list, list[dict]]:
+    """(valid items, [{id, reason}] for the refused ones) of an "events" or "labels" body."""
+    whole, envelope, model, key = _KINDS[kind]
+    try:
+        batch = whole.validate_json(body)
+    except ValidationError:
+        pass
+    else:
+        _check_version(batch.schema_version)
+        return getattr(batch, kind), []
+    try:
+        data = pydantic_core.from_json(body)
+    except ValueError as exc:
+        raise BadBatch(422, f"the body is not valid JSON ({exc})") from None
+    try:
+        batch = envelope.model_validate(data)
+    except ValidationError as exc:
+        raise BadBatch(422, f"the body is not a batch of {kind}: {_reason(exc)}") from None
+    _check_version(batch.schema_version)
+    return validate(model, getattr(batch, kind), key)
+
+
+def _check_version(version: int) -> None:
+    if version not in SCHEMA_VERSIONS:
+        raise BadBatch(400, f"unsupported schema version {version} (this server accepts "
+                            f"{', '.join(map(str, SCHEMA_VERSIONS))}): upgrade the server or the client")
+
+
 class Rejected(BaseModel):
     id: str | None
     reason: str
@@ -124,7 +171,7 @@ def _id_of(item: Any, key: str) -> str | None:
     value = item.get(key) if isinstance(item, dict) else None
     if not isinstance(value, str):
         return None
-    value = value[:64].encode("utf-8", "replace").decode("utf-8")
+    value = value[:64]
     if key == "event_id" and isinstance(item.get("client_label_id"), int):
         return f"{value}#{item['client_label_id']}"
     return value
@@ -133,6 +180,6 @@ def _id_of(item: Any, key: str) -> str | None:
 def _reason(exc: ValidationError) -> str:
     parts = []
     for error in exc.errors(include_url=False, include_input=False)[:3]:
-        where = ".".join(str(p) for p in error["loc"]) or "event"
+        where = ".".join(str(p) for p in error["loc"]) or "item"
         parts.append(f"{where}: {error['msg']}")
     return "; ".join(parts)
