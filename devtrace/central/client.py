@@ -17,14 +17,6 @@ BACKOFF = (0.5, 1, 2, 4, 8, 15)
 MAX_RETRY_AFTER = 60.0
 
 
-class Refused(DevtraceError):
-    """The server answered with a final 4xx: retrying would not help."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-
-
 class Client:
     def __init__(self, server: str, token: str | None, *, timeout: float = 120.0, attempts: int = ATTEMPTS,
                  sleep=time.sleep):
@@ -52,7 +44,7 @@ class Client:
                     last = f"{exc.code} {detail}"
                     wait = _retry_after(exc.headers.get("Retry-After"), wait)
                 else:
-                    raise Refused(exc.code, _refusal(exc.code, detail, self.server)) from None
+                    raise DevtraceError(_refusal(exc.code, detail, self.server)) from None  # final: not retried
             except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
                 last = str(getattr(exc, "reason", None) or exc) or type(exc).__name__
             if attempt + 1 < self.attempts:

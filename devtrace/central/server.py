@@ -5,7 +5,6 @@ is validated on its own, and a database failure is a 503 the client retries, nev
 """
 
 import json
-import time
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Request
@@ -207,5 +206,4 @@ def create_app(db, *, max_age_days: float = DEFAULT_MAX_AGE_DAYS, max_body: int 
         return models.approve(db, version, by)
 
     app.add_middleware(BodyLimit, limit=max_body)
-    app.state.started_at = time.time()
     return app
