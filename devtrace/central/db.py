@@ -129,8 +129,9 @@ class PostgresCentral:
     def __init__(self, url: str):
         try:
             import psycopg
-        except ImportError:
-            raise DevtraceError("a PostgreSQL central database needs psycopg (pip install 'devtrace[server]')") from None
+        except ImportError as exc:
+            raise DevtraceError(f"a PostgreSQL central database needs psycopg, which cannot be imported ({exc}); "
+                                "pip install 'devtrace[server]'") from None
         self.psycopg = psycopg
         self.url = url
         self._idle: queue.LifoQueue = queue.LifoQueue()
