@@ -20,6 +20,8 @@ SCORING_LOCK = "scoring.lock"  # held by whoever is scoring pending events
 SCORER_LOG = "autoscore.log"  # why a detached scorer failed, since nobody sees its stderr
 HOOKS_LOG = "hooks.log"  # why a hook writer could not record an event (never what the command was)
 HOOKS_STORE = os.path.join("~", ".devtrace")  # the hooks' store unless --path or $DEVTRACE_PATH says otherwise
+SYNC_LOCK = "sync.lock"  # held by whoever is pushing to the central server
+SYNC_LOG = "autosync.log"  # why a background push (sync = "auto") failed
 
 
 def store_dir(path: str | os.PathLike | None = None) -> str:

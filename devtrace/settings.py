@@ -11,7 +11,7 @@ from devtrace import paths
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
-KNOWN_KEYS = ("keep_noop", "record_program", "hash_key", "git_timeout_ms", "ignore")
+KNOWN_KEYS = ("keep_noop", "record_program", "hash_key", "git_timeout_ms", "ignore", "server", "token", "machine", "sync")
 GIT_TIMEOUT_MS = 300
 MAX_MILLISECONDS = 3_600_000  # an hour
 
@@ -20,17 +20,20 @@ class Settings:
     """keep_noop: record events whose git state is clean (`devtrace run` only). record_program:
     store the program's basename. hash_key: the organisation's key for command hashes (else the
     store's key). git_timeout_ms: the time budget of each git snapshot; past it the git fields
-    are NULL. ignore: regular expressions; a hooked command line matching one is not recorded."""
+    are NULL. ignore: regular expressions; a hooked command line matching one is not recorded.
+    sync_auto: the detached background process (which scores) also pushes to the server.
+    (`server`, `token` and `machine` are the sync client's: capture only accepts them.)"""
 
-    __slots__ = ("keep_noop", "record_program", "hash_key", "git_timeout_ms", "ignore")
+    __slots__ = ("keep_noop", "record_program", "hash_key", "git_timeout_ms", "ignore", "sync_auto")
 
     def __init__(self, keep_noop: bool = False, record_program: bool = True, hash_key: str | None = None,
-                 git_timeout_ms: int = GIT_TIMEOUT_MS, ignore: tuple[str, ...] = ()):
+                 git_timeout_ms: int = GIT_TIMEOUT_MS, ignore: tuple[str, ...] = (), sync_auto: bool = False):
         self.keep_noop = keep_noop
         self.record_program = record_program
         self.hash_key = hash_key
         self.git_timeout_ms = git_timeout_ms
         self.ignore = ignore
+        self.sync_auto = sync_auto
 
 
 def load(directory: str) -> tuple[Settings, list[str]]:
@@ -43,6 +46,7 @@ def load(directory: str) -> tuple[Settings, list[str]]:
         hash_key=os.environ.get("DEVTRACE_HASH_KEY") or _text(values, "hash_key", problems),
         git_timeout_ms=_milliseconds("DEVTRACE_GIT_TIMEOUT_MS", values, "git_timeout_ms", GIT_TIMEOUT_MS, problems),
         ignore=_patterns(values, problems),
+        sync_auto=_sync(values, problems),
     ), problems
 
 
@@ -76,6 +80,14 @@ def _flag(env: str, values: dict, key: str, default: bool, problems: list[str]) 
         problems.append(f"{key} in {paths.CONFIG_NAME} must be true or false; using {str(default).lower()}")
         return default
     return value
+
+
+def _sync(values: dict, problems: list[str]) -> bool:
+    value = values.get("sync", "manual")
+    if value not in ("auto", "manual"):
+        problems.append(f'sync in {paths.CONFIG_NAME} must be "auto" or "manual"; using "manual"')
+        return False
+    return value == "auto"
 
 
 def _text(values: dict, key: str, problems: list[str]) -> str | None:

@@ -88,8 +88,8 @@ def test_a_model_with_other_features(tmp_path, dataset):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("ml", "train"), "give either --dataset FILE or --from-store"),
-        (("ml", "train", "--dataset", "x.csv", "--from-store"), "give either --dataset FILE or --from-store"),
+        (("ml", "train"), "give one of --dataset FILE, --from-store or --central DB"),
+        (("ml", "train", "--dataset", "x.csv", "--from-store"), "give one of --dataset FILE, --from-store or --central DB"),
         (("ml", "train", "--dataset", "missing.csv"), "dataset missing.csv does not exist"),
         (("ml", "train", "--dataset", "data.tsv"), "cannot tell the format of data.tsv: name it .csv, .json, .jsonl or .parquet"),
         (("ml", "generate", "--out", "data.txt"), "cannot tell the format of data.txt: name it .csv, .json, .jsonl or .parquet"),

@@ -62,7 +62,7 @@ def test_new_store_is_wal_versioned_ignored_by_git_with_a_private_key(store):
     applied = [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
     assert applied == [version for version, _, _ in migration_files()] and applied[-1] == latest_version()
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"command_events", "labels", "sync_queue", "schema_migrations"} <= tables
+    assert {"command_events", "labels", "event_sync", "label_sync", "schema_migrations"} <= tables
     conn.close()
     assert (store / ".gitignore").read_text().splitlines()[-1] == "*"
     key = store / "hash.key"
@@ -91,7 +91,8 @@ def test_v020_store_is_migrated_in_place_losing_nothing(tmp_path):
     assert first["ended_at"] == pytest.approx(1_700_000_000.1, abs=1e-6)  # a relative tolerance allows ±1,700 s
     assert first["delta_files"] is None and first["session_id"] is None
     assert (first["captured_by"], first["author_kind"], first["duration_approximate"]) == ("run", None, 0)
-    assert len(rows(old, "SELECT * FROM sync_queue")) == 3
+    # 0.2.0's sync_queue is gone: nothing was ever acknowledged, so every event is pending.
+    assert rows(old, "SELECT count(*) AS n FROM event_sync")[0]["n"] == 0
 
 
 def test_v020_store_accepts_new_captures_through_the_cli(tmp_path, repo):
@@ -258,8 +259,14 @@ LEVEL_ROWS = {
 }
 
 
+# Tables a later migration drops on purpose: 0.2.0's sync_queue, which nothing ever read or
+# sent, gives way to acknowledgement rows in 0005 (every event is then pending, as it was).
+DROPPED = {"sync_queue": 5}
+
+
 def level_rows(level: int) -> dict:
-    return LEVEL_ROWS[max(known for known in LEVEL_ROWS if known <= level)]
+    found = LEVEL_ROWS[max(known for known in LEVEL_ROWS if known <= level)]
+    return {table: table_rows for table, table_rows in found.items() if DROPPED.get(table, level + 1) > level}
 
 
 def store_at_level(directory: Path, level: int) -> list:
@@ -287,6 +294,9 @@ def test_a_store_at_every_earlier_schema_level_migrates_keeping_every_value(tmp_
     before = store_at_level(tmp_path / "old", level)
     open_store(tmp_path / "old").close()
     for table, table_rows in level_rows(level).items():
+        if table in DROPPED:
+            assert not rows(tmp_path / "old", f"SELECT name FROM sqlite_master WHERE name = '{table}'"), table
+            continue
         columns = list(table_rows[0])
         kept = rows(tmp_path / "old", f"SELECT {', '.join(columns)} FROM {table} ORDER BY rowid")
         assert [dict(r) for r in kept] == table_rows, table

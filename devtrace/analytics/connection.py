@@ -19,6 +19,8 @@ import os
 import duckdb
 
 from devtrace import paths
+from devtrace.analytics.central import attach_steps as central_steps
+from devtrace.analytics.central import names_central
 from devtrace.analytics.guard import LOCK, refuse_outside_the_store
 from devtrace.analytics.view_files import views
 from devtrace.errors import DevtraceError
@@ -57,14 +59,26 @@ def init_script(path: str | os.PathLike | None = None) -> str:
     return "\n\n".join(statement.strip() for statement, _ in _setup(os.path.abspath(paths.db_file(path)))) + "\n"
 
 
-def connect(path: str | os.PathLike | None = None, only: list[str] | None = None) -> duckdb.DuckDBPyConnection:
+def connect(
+    path: str | os.PathLike | None = None, only: list[str] | None = None, *, central: str | None = None
+) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the store attached read-only as `store` and every
     view defined (only the views named in `only`, if given: each with the views it reads),
     then locked (see the module's doc). Each query reads the file afresh, so it sees events
     captured a moment ago (a store DevTrace may not write to: as it was when the connection
-    opened)."""
-    db = readable_file(path)  # a missing, foreign, corrupt or newer store fails here; older ones migrate
-    setup = [*_setup(db, only), *((statement, "cannot lock the DuckDB connection") for statement in LOCK)]
+    opened).
+
+    With `central` (a central database: SQLite file or postgresql:// URL), the views answer
+    over every machine's events instead (see devtrace.analytics.central); a `path` that names
+    a central database rather than a store folder counts as `central`."""
+    if central is None and path is not None and names_central(path):
+        central = os.fspath(path)
+    if central:
+        setup = _setup(None, only, central=central)
+    else:
+        db = readable_file(path)  # a missing, foreign, corrupt or newer store fails here; older ones migrate
+        setup = _setup(db, only)
+    setup = [*setup, *((statement, "cannot lock the DuckDB connection") for statement in LOCK)]
     con = duckdb.connect(config=OFFLINE_CONFIG)
     try:
         for statement, failure in setup:
@@ -78,14 +92,17 @@ def connect(path: str | os.PathLike | None = None, only: list[str] | None = None
     return con
 
 
-def _setup(db: str, only: list[str] | None = None) -> list[tuple[str, str]]:
-    """(statement, what its failure means): load the extension, attach the store, define the
-    views (those in `only`, if given)."""
+def _setup(db: str | None, only: list[str] | None = None, central: str | None = None) -> list[tuple[str, str]]:
+    """(statement, what its failure means): load the extension, attach the store (or the
+    central database), define the views (those in `only`, if given)."""
     extension = extension_path()
-    steps = [
-        (f"LOAD {sql_literal(extension)};", f"cannot load DuckDB's SQLite extension from {extension}"),
-        (f"ATTACH {sql_literal(db)} AS {STORE_ALIAS} (TYPE sqlite, READ_ONLY);", f"cannot attach {db}"),
-    ]
+    if central:
+        steps = central_steps(central, extension, sql_literal)
+    else:
+        steps = [
+            (f"LOAD {sql_literal(extension)};", f"cannot load DuckDB's SQLite extension from {extension}"),
+            (f"ATTACH {sql_literal(db)} AS {STORE_ALIAS} (TYPE sqlite, READ_ONLY);", f"cannot attach {db}"),
+        ]
     for v in views():
         if only is not None and v.name not in only:
             continue
@@ -121,9 +138,9 @@ def _execute(con: duckdb.DuckDBPyConnection, text: str, params: list | None = No
         raise DevtraceError(one_line(exc)) from None
 
 
-def sql(text: str, path: str | os.PathLike | None = None):
+def sql(text: str, path: str | os.PathLike | None = None, *, central: str | None = None):
     """The result of a query over the store's views (and `store.<table>`) as a Polars frame."""
-    with connect(path) as con:
+    with connect(path, central=central) as con:
         return query(con, text)
 
 
@@ -133,14 +150,21 @@ def events(
     limit: int | None = None,
     agent: str | None = None,
     session: str | None = None,
+    central: str | None = None,
 ):
     """The `events` view as a Polars frame, oldest first; with `limit`, only the newest `limit` events."""
-    with connect(path, only=["events"]) as con:
-        return _frame(event_rows(con, limit=limit, agent=agent, session=session))
+    local = not central and (path is None or not names_central(path))
+    with connect(path, only=["events"], central=central) as con:
+        return _frame(event_rows(con, limit=limit, agent=agent, session=session, local=local))
 
 
 def event_rows(
-    con: duckdb.DuckDBPyConnection, *, limit: int | None = None, agent: str | None = None, session: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    *,
+    limit: int | None = None,
+    agent: str | None = None,
+    session: str | None = None,
+    local: bool = True,
 ) -> duckdb.DuckDBPyRelation:
     """The `events` view's rows, oldest first, on a connection where it is defined.
 
@@ -148,15 +172,19 @@ def event_rows(
     index) and their labels, and the view's one definition, the `events_of` macro, is applied
     to those rows alone: DuckDB's SQLite scanner pushes neither the filter nor the ORDER BY
     and LIMIT down, so through the view it reads every event of the store to find them.
+    A central connection (`local` false) reads the view itself.
     """
     conditions = {"agent_id": agent, "session_id": session}
     conditions = {column: value for column, value in conditions.items() if value is not None}
     values = list(conditions.values())
-    if limit is None:
-        where = " AND ".join(f"{column} = ?" for column in conditions) or "true"
-        return run(con, f"SELECT * FROM events WHERE {where} ORDER BY executed_at, id", values)
-    if limit < 0:
+    if limit is not None and limit < 0:
         raise DevtraceError(f"limit must be 0 or more, not {limit}")
+    if limit is None or not local:
+        where = " AND ".join(f"{column} = ?" for column in conditions) or "true"
+        text = f"SELECT * FROM events WHERE {where} ORDER BY executed_at DESC, id DESC"
+        if limit is not None:
+            text += f" LIMIT {int(limit)}"
+        return run(con, f"SELECT * FROM ({text}) ORDER BY executed_at, id", values)
     where = " AND ".join(f"{column} = ?" for column in conditions) or "1"
     newest = f"SELECT id FROM command_events WHERE {where} ORDER BY executed_at DESC, id DESC LIMIT {int(limit)}"
     _read_rows(con, "newest_events", "command_events", f"id IN ({newest})", values)

@@ -123,3 +123,8 @@ def agent_from_environment() -> str | None:
         if os.environ.get(variable):
             return agent
     return None
+
+
+def key_fingerprint(key: bytes) -> str:
+    """Which key hashed an event, without revealing the key: 16 hex of an HMAC under it."""
+    return hmac_sha256_hex(key, b"devtrace key fingerprint")[:16]

@@ -19,6 +19,7 @@ class Recorder:
         try:
             self.settings, self.problems = settings_mod.load(self.directory)
             self.key = identity.load_key(self.directory, self.settings)
+            self.fingerprint = identity.key_fingerprint(self.key)
         except BaseException:
             self.conn.close()
             raise
@@ -57,7 +58,7 @@ class Recorder:
             change=change,
         )
         insert_event(self.conn, event)
-        scorer.spawn(self.directory, options.get("model_dir"))  # scores it in a detached process
+        scorer.spawn(self.directory, options.get("model_dir"), self.settings.sync_auto)  # in a detached process
         if after is None:
             where = "git state unknown" if root else "not a git repo"
         else:
@@ -96,6 +97,7 @@ class Recorder:
             "author_kind": author_kind,
             "captured_by": captured_by,
             "duration_approximate": int(duration_approximate),
+            "key_fingerprint": self.fingerprint,
         }
 
 

@@ -5,7 +5,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from devtrace.cli.core import PathOption
+from devtrace.cli.core import CentralOption, PathOption
 from devtrace.errors import DevtraceError
 
 TABLE_ROWS = 100
@@ -26,6 +26,7 @@ def sql(
     ] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the result to this file.")] = None,
     path: PathOption = None,
+    central: CentralOption = None,
 ) -> None:
     """Query the store with SQL over the DevTrace views (`devtrace views` lists them)."""
     from devtrace import analytics
@@ -33,9 +34,9 @@ def sql(
     text = _query_text(query, file)
     fmt = _output_format(fmt, out)
     if fmt != "table":
-        _write(analytics.sql(text, path=path), fmt, out)
+        _write(analytics.sql(text, path=path, central=central), fmt, out)
         return
-    with analytics.connect(path) as con:
+    with analytics.connect(path, central=central) as con:
         relation = analytics.run(con, text)
         if relation is None:  # SET, CREATE ...: nothing to show
             columns, types, rows, total = [], [], [], 0

@@ -4,7 +4,7 @@ import sys
 
 import typer
 
-from devtrace.cli import analytics, core, hook, ml, notebooks, report, store
+from devtrace.cli import analytics, core, hook, ml, notebooks, report, server, store, sync
 from devtrace.errors import DevtraceError
 
 app = typer.Typer(
@@ -41,6 +41,8 @@ analytics.register(app)
 ml.register(app)
 hook.register(app)
 store.register(app)
+server.register(app)
+sync.register(app)
 
 
 def main() -> None:

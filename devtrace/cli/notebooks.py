@@ -5,7 +5,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from devtrace.cli.core import PathOption
+from devtrace.cli.core import CentralOption, PathOption
 
 
 class Notebook(StrEnum):
@@ -24,9 +24,10 @@ def notebook(
     edit: Annotated[bool, typer.Option("--edit", help="Open the notebook's code in marimo's editor.")] = False,
     port: Annotated[Optional[int], typer.Option("--port", help="Port to serve on (default: a free one).")] = None,
     headless: Annotated[bool, typer.Option("--headless", help="Do not open a web browser.")] = False,
+    central: CentralOption = None,
 ) -> None:
     """Serve a marimo notebook (analysis, labeling or retraining) on the store."""
     from devtrace.cli.marimo_apps import serve
 
-    serve(name.value, path=path, edit=edit, port=port, headless=headless)
+    serve(name.value, path=path, edit=edit, port=port, headless=headless, central=central)
 

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from devtrace.cli.core import PathOption
+from devtrace.cli.core import CentralOption, PathOption
 from devtrace.errors import DevtraceError
 
 
@@ -18,6 +18,7 @@ def register(app: typer.Typer) -> None:
 def report(
     out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")] = Path("report.html"),
     path: PathOption = None,
+    central: CentralOption = None,
     agent: Annotated[
         Optional[list[str]],
         typer.Option("--agent", metavar="AGENT", help="Only this agent's events; repeat for several ('' = captured without an agent)."),
@@ -46,7 +47,7 @@ def report(
             raise DevtraceError("--marimo exports the notebook on every event: drop --agent, --program, --since and --until")
         from devtrace.cli.marimo_apps import export_report
 
-        export_report(out, path=path)
+        export_report(out, path=path, central=central)
         typer.echo(f"Wrote marimo's export of the analysis notebook to {out} (it needs internet access to open)")
         return
     import importlib.util
@@ -62,6 +63,12 @@ def report(
         until=until and until.date(),
         programs=program or [],
     )
-    with analytics.connect(path) as con:
-        size = write_report(con, out, f"store {os.path.abspath(paths.store_dir(path))}", chosen)
+    if central:
+        from devtrace.analytics.central import is_postgres
+
+        source = f"central database {central.split('@')[-1] if is_postgres(central) else os.path.abspath(central)}"
+    else:
+        source = f"store {os.path.abspath(paths.store_dir(path))}"
+    with analytics.connect(path, central=central) as con:
+        size = write_report(con, out, source, chosen)
     typer.echo(f"Wrote the analysis report to {out} ({size / 1e6:.1f} MB, one file that opens offline)")

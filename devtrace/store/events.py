@@ -11,10 +11,10 @@ def new_event_id() -> str:
 
 
 def insert_event(conn: sqlite3.Connection, event: dict, also=None) -> None:
-    """Insert the event, and its row in `sync_queue` (DevTrace 0.2.0's table, kept for the
-    sync client; nothing reads it yet). Ids are 48 random bits: on the rare collision the
-    event gets a new id (updated in `event`) rather than being lost. `also(conn)`, if given,
-    runs in the same transaction (a hook writer saves its session's git state)."""
+    """Insert the event (pending for `devtrace sync` until the server acknowledges it). Ids
+    are 48 random bits: on the rare collision the event gets a new id (updated in `event`)
+    rather than being lost. `also(conn)`, if given, runs in the same transaction (a hook
+    writer saves its session's git state)."""
     columns = ", ".join(event)
     marks = ", ".join("?" * len(event))
     for attempt in range(3):
@@ -23,7 +23,6 @@ def insert_event(conn: sqlite3.Connection, event: dict, also=None) -> None:
                 if also is not None:
                     also(conn)
                 conn.execute(f"INSERT INTO command_events ({columns}) VALUES ({marks})", list(event.values()))
-                conn.execute("INSERT INTO sync_queue (event_id) VALUES (?)", (event["id"],))
             return
         except sqlite3.IntegrityError:
             if attempt == 2 or conn.execute("SELECT 1 FROM command_events WHERE id = ?", (event["id"],)).fetchone() is None:
