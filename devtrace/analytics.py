@@ -22,7 +22,6 @@ from devtrace.store import open_store
 STORE_ALIAS = "store"
 """The name the SQLite store is attached under; the view files read `store.<table>`."""
 
-EXTENSION_PACKAGE = "duckdb_extension_sqlite_scanner"
 OFFLINE_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 
@@ -57,15 +56,20 @@ def view(name: str) -> View:
 
 def extension_path() -> str:
     """DuckDB's SQLite extension as shipped by the duckdb-extension-sqlite-scanner package."""
-    spec = importlib.util.find_spec(EXTENSION_PACKAGE)
-    wanted = f"duckdb-extension-sqlite-scanner=={duckdb.__version__}"
+    return extension_file("sqlite_scanner")
+
+
+def extension_file(name: str) -> str:
+    """A DuckDB extension (sqlite_scanner, postgres_scanner, ducklake) as shipped by its
+    duckdb-extension-<name> package, built for exactly this DuckDB."""
+    package = f"duckdb_extension_{name}"
+    wanted = f"duckdb-extension-{name.replace('_', '-')}=={duckdb.__version__}"
+    spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise DevtraceError(f"DuckDB's SQLite extension is not installed (pip install {wanted})")
-    file = os.path.join(
-        spec.submodule_search_locations[0], "extensions", f"v{duckdb.__version__}", "sqlite_scanner.duckdb_extension"
-    )
+        raise DevtraceError(f"DuckDB's {name} extension is not installed (pip install {wanted})")
+    file = os.path.join(spec.submodule_search_locations[0], "extensions", f"v{duckdb.__version__}", f"{name}.duckdb_extension")
     if not os.path.isfile(file):
-        raise DevtraceError(f"the installed SQLite extension does not match duckdb {duckdb.__version__} (pip install {wanted})")
+        raise DevtraceError(f"the installed {name} extension does not match duckdb {duckdb.__version__} (pip install {wanted})")
     return file
 
 
