@@ -158,8 +158,8 @@ def test_eight_processes_capturing_fifty_times_each_lose_nothing(repo, store):
     assert errors == b""
     assert len(rows(store)) == 401
     assert len({r["id"] for r in rows(store)}) == 401
-    queued = rows(store, "SELECT count(*) AS n FROM sync_queue WHERE status = 'pending'")[0]["n"]
-    assert queued == 401
+    unsynced = rows(store, "SELECT count(*) AS n FROM command_events WHERE id NOT IN (SELECT event_id FROM event_sync)")
+    assert unsynced[0]["n"] == 401
 
 
 def _alive(pid: int) -> bool:

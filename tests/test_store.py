@@ -60,7 +60,7 @@ def test_new_store_is_wal_versioned_ignored_by_git_with_a_private_key(store):
     applied = [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
     assert applied == list(range(1, latest_version() + 1))
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"command_events", "labels", "sync_queue", "schema_migrations"} <= tables
+    assert {"command_events", "labels", "event_sync", "label_sync", "schema_migrations"} <= tables
     conn.close()
     assert (store / ".gitignore").read_text().splitlines()[-1] == "*"
     key = store / "hash.key"
@@ -88,7 +88,8 @@ def test_v020_store_is_migrated_in_place_losing_nothing(tmp_path):
     assert first["started_at"] == 1_700_000_000.0
     assert first["ended_at"] == pytest.approx(1_700_000_000.1)
     assert first["delta_files"] is None and first["session_id"] is None
-    assert len(rows(old, "SELECT * FROM sync_queue")) == 3
+    # 0.2.0's sync_queue is gone: nothing was ever acknowledged, so every event is pending.
+    assert rows(old, "SELECT count(*) AS n FROM event_sync")[0]["n"] == 0
 
 
 def test_v020_store_accepts_new_captures_through_the_cli(tmp_path, repo):

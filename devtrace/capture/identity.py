@@ -72,3 +72,8 @@ def _origin_url(git_dir: str) -> str | None:
 
 def program(argv: list[str]) -> str:
     return os.path.basename(argv[0])
+
+
+def key_fingerprint(key: bytes) -> str:
+    """Which key hashed an event, without revealing the key: 16 hex of an HMAC under it."""
+    return hmac_sha256_hex(key, b"devtrace key fingerprint")[:16]

@@ -19,6 +19,7 @@ class Recorder:
         try:
             self.settings, self.problems = settings_mod.load(self.directory)
             self.key = identity.load_key(self.directory, self.settings)
+            self.fingerprint = identity.key_fingerprint(self.key)
         except BaseException:
             self.conn.close()
             raise
@@ -57,6 +58,7 @@ class Recorder:
             "delta_files": change[0],
             "delta_lines_added": change[1],
             "delta_lines_deleted": change[2],
+            "key_fingerprint": self.fingerprint,
         }
         insert_event(self.conn, event)
         from devtrace.ml import autoscore  # stdlib only: scores in a detached process if a model exists

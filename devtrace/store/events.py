@@ -11,15 +11,15 @@ def new_event_id() -> str:
 
 
 def insert_event(conn: sqlite3.Connection, event: dict) -> None:
-    """Insert the event and queue it for sync. Ids are 48 random bits: on the rare collision
-    the event gets a new id (updated in `event`) rather than being lost."""
+    """Insert the event (pending for `devtrace sync` until the server acknowledges it). Ids
+    are 48 random bits: on the rare collision the event gets a new id (updated in `event`)
+    rather than being lost."""
     columns = ", ".join(event)
     marks = ", ".join("?" * len(event))
     for attempt in range(3):
         try:
             with write_transaction(conn):
                 conn.execute(f"INSERT INTO command_events ({columns}) VALUES ({marks})", list(event.values()))
-                conn.execute("INSERT INTO sync_queue (event_id) VALUES (?)", (event["id"],))
             return
         except sqlite3.IntegrityError:
             if attempt == 2 or conn.execute("SELECT 1 FROM command_events WHERE id = ?", (event["id"],)).fetchone() is None:

@@ -1,0 +1,1 @@
+"""The central service: server, tokens, ingestion databases, sync client, central models."""

@@ -1,0 +1,101 @@
+"""Talking to `devtrace server` (standard library HTTP): retries what can be retried.
+
+A dropped connection, a timeout, a 5xx or a 429 is tried again (waiting what Retry-After
+says, else backing off) up to a bound; any other answer is final and becomes one sentence.
+"""
+
+import http.client
+import json
+import socket
+import time
+import urllib.error
+import urllib.request
+
+from devtrace.errors import DevtraceError
+
+ATTEMPTS = 7
+BACKOFF = (0.5, 1, 2, 4, 8, 15)
+MAX_RETRY_AFTER = 60.0
+
+
+class Refused(DevtraceError):
+    """The server answered with a final 4xx: retrying would not help."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+class Client:
+    def __init__(self, server: str, token: str | None, *, timeout: float = 120.0, attempts: int = ATTEMPTS,
+                 sleep=time.sleep):
+        if not server.startswith(("http://", "https://")):
+            raise DevtraceError(f"the server address must start with http:// or https:// (got {server!r})")
+        self.server = server.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self.attempts = attempts
+        self.sleep = sleep
+
+    def call(self, method: str, route: str, body: dict | None = None, headers: dict | None = None):
+        """(status, response headers, parsed JSON or None) of a 2xx or 304 answer."""
+        data = json.dumps(body, allow_nan=False).encode() if body is not None else None
+        last = ""
+        for attempt in range(self.attempts):
+            wait = BACKOFF[min(attempt, len(BACKOFF) - 1)]
+            try:
+                return self._once(method, route, data, headers or {})
+            except urllib.error.HTTPError as exc:
+                detail = _detail(exc)
+                if exc.code == 304:
+                    return 304, exc.headers, None
+                if exc.code == 429 or exc.code >= 500:
+                    last = f"{exc.code} {detail}"
+                    wait = _retry_after(exc.headers.get("Retry-After"), wait)
+                else:
+                    raise Refused(exc.code, _refusal(exc.code, detail, self.server)) from None
+            except (urllib.error.URLError, http.client.HTTPException, ConnectionError, socket.timeout, OSError) as exc:
+                last = str(getattr(exc, "reason", None) or exc) or type(exc).__name__
+            if attempt + 1 < self.attempts:
+                self.sleep(wait)
+        raise DevtraceError(f"the server at {self.server} did not answer after {self.attempts} attempts "
+                            f"(last: {last}); nothing was lost, run the command again later")
+
+    def _once(self, method: str, route: str, data: bytes | None, headers: dict):
+        request = urllib.request.Request(self.server + route, data=data, method=method)
+        request.add_header("Accept", "application/json")
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        for name, value in headers.items():
+            request.add_header(name, value)
+        with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            raw = response.read()
+            return response.status, response.headers, json.loads(raw) if raw else None
+
+
+def _detail(exc: urllib.error.HTTPError) -> str:
+    try:
+        body = json.loads(exc.read() or b"null")
+    except (ValueError, OSError, http.client.HTTPException):
+        return exc.reason or ""
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if isinstance(detail, list):  # FastAPI's validation errors
+        detail = "; ".join(f"{'.'.join(map(str, d.get('loc', [])))}: {d.get('msg')}" for d in detail[:3])
+    return str(detail or exc.reason or "")
+
+
+def _refusal(status: int, detail: str, server: str) -> str:
+    if status == 401:
+        return f"the server at {server} refused the token ({detail}); log in again with `devtrace sync login`"
+    if status == 403:
+        return f"the server at {server} refused: {detail}"
+    return f"the server at {server} refused the request ({status}: {detail})"
+
+
+def _retry_after(value: str | None, default: float) -> float:
+    try:
+        return min(max(float(value), 0.0), MAX_RETRY_AFTER) if value else default
+    except ValueError:
+        return default

@@ -1,0 +1,118 @@
+"""Storing validated batches: one transaction per batch, idempotent by identity.
+
+Events: PostgreSQL copies the batch into a temporary stage table (COPY), then moves it with
+`INSERT ... SELECT ... ON CONFLICT (id) DO NOTHING`; SQLite inserts with `ON CONFLICT DO
+NOTHING`. Either way the rows inserted are the accepted ones and the rest are duplicates.
+The final INSERT runs under the ingest lock, so `seq` follows commit order.
+"""
+
+import time
+
+from devtrace.central.db import INGEST_LOCK
+from devtrace.central.payloads import EVENT_COLUMNS, LABEL_COLUMNS
+
+DAY = 86400.0
+_EVENT_COLUMNS = (*EVENT_COLUMNS, "machine", "received_at")
+_LABEL_COLUMNS = (*LABEL_COLUMNS, "machine", "received_at")
+
+
+def window_reason(at: float, now: float, max_age_days: float, what: str) -> str | None:
+    """Why a client time is refused, or None: more than a day ahead, or older than allowed."""
+    if at > now + DAY:
+        return f"{what} is {(at - now) / 3600:.0f} h in the future by the server's clock (is the client's clock right?)"
+    if at < now - max_age_days * DAY:
+        return f"{what} is older than {max_age_days:g} days, the server's limit"
+    return None
+
+
+def store_events(db, machine: str, events: list, rejected: list[dict], max_age_days: float) -> dict:
+    now = time.time()
+    rows, seen = [], set()
+    duplicates = 0
+    for event in events:
+        reason = window_reason(event.executed_at, now, max_age_days, "executed_at")
+        if reason:
+            rejected.append({"id": event.id, "reason": reason})
+        elif event.id in seen:
+            duplicates += 1
+        else:
+            seen.add(event.id)
+            rows.append((*(getattr(event, c) for c in EVENT_COLUMNS), machine, now))
+    accepted = 0
+    if rows:
+        with db.transaction() as tx:
+            accepted = _insert_events_pg(tx, rows) if db.dialect == "postgresql" else _insert_events_sqlite(tx, rows)
+    return {"accepted": accepted, "duplicates": duplicates + len(rows) - accepted, "rejected": rejected,
+            "received_at": now}
+
+
+def _insert_events_sqlite(tx, rows: list[tuple]) -> int:
+    before = tx.cursor.connection.total_changes
+    tx.executemany(f"INSERT INTO command_events ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})"
+                   " ON CONFLICT (id) DO NOTHING", rows)
+    return tx.cursor.connection.total_changes - before
+
+
+def _insert_events_pg(tx, rows: list[tuple]) -> int:
+    columns = ", ".join(_EVENT_COLUMNS)
+    tx.execute("CREATE TEMP TABLE IF NOT EXISTS stage_events AS SELECT " + columns +
+               " FROM command_events WITH NO DATA")
+    tx.execute("TRUNCATE stage_events")
+    with tx.cursor.copy(f"COPY stage_events ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    tx.execute("SELECT pg_advisory_xact_lock(?)", (INGEST_LOCK,))
+    tx.execute(f"INSERT INTO command_events ({columns}) SELECT {columns} FROM stage_events ON CONFLICT (id) DO NOTHING")
+    return tx.rowcount
+
+
+def store_labels(db, machine: str, labels: list, rejected: list[dict], max_age_days: float) -> dict:
+    now = time.time()
+    candidates, seen, duplicates = [], set(), 0
+    for label in labels:
+        identity = (label.event_id, label.client_label_id)
+        reason = window_reason(label.created_at, now, max_age_days, "created_at")
+        if reason:
+            rejected.append({"id": f"{label.event_id}#{label.client_label_id}", "reason": reason})
+        elif identity in seen:
+            duplicates += 1
+        else:
+            seen.add(identity)
+            candidates.append(label)
+    accepted = 0
+    if candidates:
+        with db.transaction() as tx:
+            known = _known_events(tx, {label.event_id for label in candidates})
+            rows = []
+            for label in candidates:
+                if label.event_id in known:
+                    rows.append((*(getattr(label, c) for c in LABEL_COLUMNS), machine, now))
+                else:
+                    rejected.append({"id": f"{label.event_id}#{label.client_label_id}",
+                                     "reason": f"event {label.event_id} is not on the server"})
+            if rows:
+                if db.dialect == "postgresql":
+                    tx.execute("SELECT pg_advisory_xact_lock(?)", (INGEST_LOCK,))
+                conn = tx.cursor.connection
+                before = conn.total_changes if db.dialect == "sqlite" else 0
+                placeholders = ", ".join("?" * len(_LABEL_COLUMNS))
+                sql = (f"INSERT INTO labels ({', '.join(_LABEL_COLUMNS)}) VALUES ({placeholders})"
+                       " ON CONFLICT (event_id, client_label_id) DO NOTHING")
+                if db.dialect == "sqlite":
+                    tx.executemany(sql, rows)
+                    accepted = conn.total_changes - before
+                else:
+                    for row in rows:
+                        tx.execute(sql, row)
+                        accepted += tx.rowcount
+            duplicates += len(rows) - accepted
+    return {"accepted": accepted, "duplicates": duplicates, "rejected": rejected, "received_at": now}
+
+
+def _known_events(tx, ids: set[str]) -> set[str]:
+    known, ids = set(), sorted(ids)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        marks = ", ".join("?" * len(chunk))
+        known.update(r[0] for r in tx.execute(f"SELECT id FROM command_events WHERE id IN ({marks})", chunk))
+    return known

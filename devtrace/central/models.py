@@ -1,0 +1,77 @@
+"""Central model versions: published, approved by an admin, the last approval is active."""
+
+import hashlib
+import json
+import re
+import time
+
+from devtrace.errors import DevtraceError
+
+VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def publish(db, version: str, model_json: str, metadata: dict, checksum: str, by: str) -> bool:
+    """Store a version; True if new, False if the very same model was there already."""
+    if not VERSION.match(version):
+        raise DevtraceError(f"a model version is 1-128 letters, digits, '_', '.', '@' or '-' (got {version!r})")
+    if sha256(model_json) != checksum:
+        raise DevtraceError("the model's sha256 does not match its content (damaged upload?)")
+    with db.transaction() as tx:
+        rows = tx.execute("SELECT sha256 FROM models WHERE version = ?", (version,))
+        if rows:
+            if rows[0][0] == checksum:
+                return False
+            raise DevtraceError(f"version {version} is on the server already with another model")
+        tx.execute("INSERT INTO models (version, sha256, model_json, metadata_json, published_by, published_at)"
+                   " VALUES (?, ?, ?, ?, ?, ?)",
+                   (version, checksum, model_json, json.dumps(metadata, sort_keys=True), by, time.time()))
+    return True
+
+
+def approve(db, version: str, by: str) -> dict:
+    """Make `version` the organisation's active model (one INSERT: atomic)."""
+    with db.transaction() as tx:
+        if not tx.execute("SELECT 1 FROM models WHERE version = ?", (version,)):
+            raise DevtraceError(f"no model version {version!r} on the server (see `devtrace server models list`)")
+        tx.execute("INSERT INTO model_approvals (version, approved_by, approved_at) VALUES (?, ?, ?)",
+                   (version, by, time.time()))
+    return active(db, with_model=False)
+
+
+def active(db, *, with_model: bool) -> dict | None:
+    """The approved model: version, sha256, metadata, who approved it and when (and model.json)."""
+    with db.transaction(write=False) as tx:
+        rows = tx.execute(
+            "SELECT m.version, m.sha256, m.metadata_json, a.approved_by, a.approved_at"
+            + (", m.model_json" if with_model else "")
+            + " FROM model_approvals AS a JOIN models AS m ON m.version = a.version ORDER BY a.id DESC LIMIT 1")
+    if not rows:
+        return None
+    row = rows[0]
+    found = {"version": row[0], "sha256": row[1], "metadata": json.loads(row[2]),
+             "approved_by": row[3], "approved_at": row[4]}
+    if with_model:
+        found["model_json"] = row[5]
+    return found
+
+
+def listing(db) -> list[dict]:
+    """Every version, newest first, with its validation metrics and every approval of it."""
+    with db.transaction(write=False) as tx:
+        models = tx.execute("SELECT version, sha256, metadata_json, published_by, published_at FROM models"
+                            " ORDER BY published_at DESC")
+        approvals = tx.execute("SELECT version, approved_by, approved_at, id FROM model_approvals ORDER BY id")
+    current = approvals[-1][0] if approvals else None
+    found = []
+    for version, checksum, metadata_json, by, at in models:
+        metadata = json.loads(metadata_json)
+        found.append({
+            "version": version, "sha256": checksum, "published_by": by, "published_at": at,
+            "metrics": metadata.get("metrics", {}), "active": version == current,
+            "approvals": [{"approved_by": a[1], "approved_at": a[2]} for a in approvals if a[0] == version],
+        })
+    return found

@@ -1,0 +1,185 @@
+"""The HTTP API of `devtrace server` (FastAPI). Every route but health needs a bearer token.
+
+Input is hostile by default: bodies are capped before they are read, each event and label
+is validated on its own, and a database failure is a 503 the client retries, never a 500.
+"""
+
+import json
+import time
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Path, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from devtrace import __version__
+from devtrace.central import ingest, keys, models, tokens
+from devtrace.central.payloads import (
+    SCHEMA_VERSIONS,
+    BatchResult,
+    Event,
+    EventBatch,
+    Label,
+    LabelBatch,
+    validate,
+)
+from devtrace.errors import DevtraceError
+
+MAX_BODY_BYTES = 8 * 1024 * 1024
+DEFAULT_MAX_AGE_DAYS = 365.0
+
+
+class Enrollment(BaseModel):
+    machine: str
+    hash_key: str
+    key_fingerprint: str
+
+
+class ModelUpload(BaseModel):
+    version: Annotated[str, Field(max_length=128)]
+    model_json: str
+    metadata: dict[str, Any]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class BodyLimit:
+    """Refuses a body over `limit` bytes with 413, by its Content-Length or while it streams."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            return await _too_large(self.limit, send)
+        seen = 0
+
+        async def limited_receive():
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _BodyTooLarge:
+            await _too_large(self.limit, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(limit: int, send) -> None:
+    body = json.dumps({"detail": f"the body is larger than {limit} bytes: send smaller batches"}).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(db, *, max_age_days: float = DEFAULT_MAX_AGE_DAYS, max_body: int = MAX_BODY_BYTES) -> FastAPI:
+    app = FastAPI(title="DevTrace central", version=__version__)
+    bearer = HTTPBearer(auto_error=False)
+
+    def caller(scope: str):
+        def check(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
+            if credentials is None or credentials.scheme.lower() != "bearer":
+                raise HTTPException(401, "a bearer token is needed (Authorization: Bearer <token>)",
+                                    headers={"WWW-Authenticate": "Bearer"})
+            with db.transaction(write=False) as tx:
+                found = tokens.authenticate(tx, credentials.credentials)
+            if found is None:
+                raise HTTPException(401, "the token is unknown, revoked or expired", headers={"WWW-Authenticate": "Bearer"})
+            name, granted = found
+            if not tokens.allows(granted, scope):
+                raise HTTPException(403, f"this token's scope is {granted}; this needs {scope}")
+            return name
+
+        return check
+
+    def reader(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
+        """The active model is for machines (ingest) and analysts (read) alike."""
+        try:
+            return caller("ingest")(credentials)
+        except HTTPException as exc:
+            if exc.status_code != 403:
+                raise
+            return caller("read")(credentials)
+
+    @app.exception_handler(DevtraceError)
+    async def refused(request: Request, exc: DevtraceError):
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(Exception)
+    async def unavailable(request: Request, exc: Exception):
+        return JSONResponse({"detail": f"the central database is unavailable ({type(exc).__name__}); retry later"},
+                            status_code=503, headers={"Retry-After": "2"})
+
+    def _schema(version: int) -> None:
+        if version not in SCHEMA_VERSIONS:
+            raise HTTPException(400, f"unsupported schema version {version} (this server accepts "
+                                     f"{', '.join(map(str, SCHEMA_VERSIONS))}): upgrade the server or the client")
+
+    @app.get("/v1/health")
+    def health() -> dict:
+        return {"status": "ok", "version": __version__}
+
+    @app.post("/v1/enroll")
+    def enroll(machine: Annotated[str, Depends(caller("ingest"))]) -> Enrollment:
+        """The organisation's hash key, so this machine's command hashes match everyone's."""
+        with db.transaction(write=False) as tx:
+            key, fingerprint = keys.current_key(tx)
+        return Enrollment(machine=machine, hash_key=key, key_fingerprint=fingerprint)
+
+    @app.post("/v1/telemetry/batch")
+    def telemetry(batch: EventBatch, machine: Annotated[str, Depends(caller("ingest"))]) -> BatchResult:
+        _schema(batch.schema_version)
+        valid, rejected = validate(Event, batch.events, "id")
+        return BatchResult(**ingest.store_events(db, machine, valid, rejected, max_age_days))
+
+    @app.post("/v1/labels/batch")
+    def labels(batch: LabelBatch, machine: Annotated[str, Depends(caller("ingest"))]) -> BatchResult:
+        _schema(batch.schema_version)
+        valid, rejected = validate(Label, batch.labels, "event_id")
+        return BatchResult(**ingest.store_labels(db, machine, valid, rejected, max_age_days))
+
+    @app.get("/v1/model/active", responses={304: {"description": "Not modified"}, 404: {"description": "None approved"}})
+    def active_model(request: Request, _: Annotated[str, Depends(reader)]):
+        """The approved model's version, sha256 and metadata (ETag: its sha256)."""
+        return _active(request, with_model=False)
+
+    @app.get("/v1/model/active/download", responses={304: {"description": "Not modified"}})
+    def active_model_download(request: Request, _: Annotated[str, Depends(reader)]):
+        """The same with model.json's text; If-None-Match with the sha256 held downloads nothing."""
+        return _active(request, with_model=True)
+
+    def _active(request: Request, *, with_model: bool):
+        found = models.active(db, with_model=with_model)
+        if found is None:
+            raise HTTPException(404, "no model has been approved yet (devtrace server models approve VERSION)")
+        etag = f'"{found["sha256"]}"'
+        if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+            return Response(status_code=304, headers={"ETag": etag})
+        return JSONResponse(found, headers={"ETag": etag})
+
+    @app.get("/v1/models")
+    def list_models(_: Annotated[str, Depends(caller("read"))]) -> list[dict[str, Any]]:
+        return models.listing(db)
+
+    @app.post("/v1/models", status_code=201)
+    def publish(upload: ModelUpload, by: Annotated[str, Depends(caller("admin"))]) -> dict[str, Any]:
+        created = models.publish(db, upload.version, upload.model_json, upload.metadata, upload.sha256, by)
+        return {"version": upload.version, "sha256": upload.sha256, "created": created}
+
+    @app.post("/v1/models/{version}/approve")
+    def approve(version: Annotated[str, Path(max_length=128)], by: Annotated[str, Depends(caller("admin"))]) -> dict:
+        return models.approve(db, version, by)
+
+    app.add_middleware(BodyLimit, limit=max_body)
+    app.state.started_at = time.time()
+    return app

@@ -1,0 +1,163 @@
+"""`devtrace sync`: push a store's events and labels to the central server, exactly once.
+
+An event or label is pending until the server has answered for it; only then is its row in
+`event_sync` / `label_sync` written (synced, or rejected with the server's reason). A crash,
+a kill or a dropped connection between sending and that write leaves it pending, and the
+next push sends it again: the server counts it as a duplicate, so the central count stays
+exact. Rejected rows stay in the store with their reason and are not sent again.
+"""
+
+import fcntl
+import os
+import time
+
+from devtrace import paths
+from devtrace.central import config
+from devtrace.central.client import Client
+from devtrace.errors import DevtraceError
+from devtrace.store import open_store
+from devtrace.store.transaction import write_transaction
+
+BATCH = 1000
+LOCK_NAME = "sync.lock"
+
+_PENDING_EVENTS = ("SELECT id FROM command_events AS e WHERE NOT EXISTS "
+                   "(SELECT 1 FROM event_sync AS s WHERE s.event_id = e.id) ORDER BY executed_at, id")
+_PENDING_LABELS = ("SELECT l.id FROM labels AS l WHERE NOT EXISTS "
+                   "(SELECT 1 FROM label_sync AS s WHERE s.label_id = l.id) ORDER BY l.id")
+
+
+def login(server: str, token: str, path=None) -> dict:
+    """Enroll this store: keep the server and token, adopt the organisation's hash key."""
+    directory = paths.store_dir(path)
+    open_store(directory).close()
+    _, _, answer = Client(server, token).call("POST", "/v1/enroll")
+    if not isinstance(answer, dict) or not {"machine", "hash_key", "key_fingerprint"} <= answer.keys():
+        raise DevtraceError(f"{server} did not answer like a DevTrace server")
+    config.update(directory, {"server": server.rstrip("/"), "token": token, "machine": answer["machine"],
+                               "hash_key": answer["hash_key"]})
+    return answer
+
+
+def client_for(path=None) -> Client:
+    values = config.read(paths.store_dir(path))
+    if not values.get("server") or not values.get("token"):
+        raise DevtraceError("this store is not enrolled with a server (devtrace sync login --server URL --token T)")
+    return Client(values["server"], values["token"])
+
+
+def push(path=None, *, batch: int = BATCH, progress=None, wait_for_lock: bool = True) -> dict | None:
+    """Send everything pending; returns the counts (None if another push holds the lock and
+    `wait_for_lock` is False). `progress(kind, done, total)` is called after each batch."""
+    directory = paths.store_dir(path)
+    client = client_for(directory)
+    lock = _lock(directory, wait_for_lock)
+    if lock is None:
+        return None
+    try:
+        conn = open_store(directory)
+        try:
+            events = _push_kind(conn, client, "events", batch, progress)
+            labels = _push_kind(conn, client, "labels", batch, progress)
+        finally:
+            conn.close()
+    finally:
+        os.close(lock)
+    return {"events": events, "labels": labels}
+
+
+def pending(path=None) -> tuple[int, int]:
+    conn = open_store(path)
+    try:
+        return (conn.execute(f"SELECT count(*) FROM ({_PENDING_EVENTS})").fetchone()[0],
+                conn.execute(f"SELECT count(*) FROM ({_PENDING_LABELS})").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def status(path=None) -> dict:
+    directory = paths.store_dir(path)
+    values = config.read(directory)
+    events, labels = pending(directory)
+    conn = open_store(directory)
+    try:
+        rows = {}
+        for table in ("event_sync", "label_sync"):
+            rows[table] = dict(conn.execute(f"SELECT status, count(*) FROM {table} GROUP BY status").fetchall())
+        last = conn.execute("SELECT max(at) FROM (SELECT max(at) AS at FROM event_sync UNION ALL "
+                            "SELECT max(at) FROM label_sync)").fetchone()[0]
+        reasons = conn.execute("SELECT reason, count(*) FROM event_sync WHERE status = 'rejected' "
+                               "GROUP BY reason ORDER BY count(*) DESC LIMIT 5").fetchall()
+    finally:
+        conn.close()
+    return {
+        "server": values.get("server"), "auto": values.get("sync") == "auto",
+        "pending_events": events, "pending_labels": labels,
+        "synced_events": rows["event_sync"].get("synced", 0), "rejected_events": rows["event_sync"].get("rejected", 0),
+        "synced_labels": rows["label_sync"].get("synced", 0), "rejected_labels": rows["label_sync"].get("rejected", 0),
+        "last_acknowledged_at": last, "rejection_reasons": reasons,
+    }
+
+
+def _push_kind(conn, client: Client, kind: str, batch: int, progress) -> dict:
+    ids = [r[0] for r in conn.execute(_PENDING_EVENTS if kind == "events" else _PENDING_LABELS)]
+    counts = {"sent": 0, "accepted": 0, "duplicates": 0, "rejected": 0}
+    for start in range(0, len(ids), batch):
+        chunk = ids[start:start + batch]
+        items = _rows(conn, kind, chunk)
+        route = "/v1/telemetry/batch" if kind == "events" else "/v1/labels/batch"
+        _, _, answer = client.call("POST", route, {"schema_version": 1, kind: items})
+        _acknowledge(conn, kind, items, answer)
+        counts["sent"] += len(items)
+        for name in ("accepted", "duplicates"):
+            counts[name] += answer[name]
+        counts["rejected"] += len(answer["rejected"])
+        if progress:
+            progress(kind, start + len(chunk), len(ids))
+    return counts
+
+
+def _rows(conn, kind: str, chunk: list) -> list[dict]:
+    marks = ", ".join("?" * len(chunk))
+    if kind == "events":
+        cursor = conn.execute(f"SELECT * FROM command_events WHERE id IN ({marks})", chunk)
+    else:
+        cursor = conn.execute("SELECT id AS client_label_id, event_id, value, source, labeled_by, note, created_at"
+                              f" FROM labels WHERE id IN ({marks})", chunk)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor]
+
+
+def _acknowledge(conn, kind: str, items: list[dict], answer) -> None:
+    """Record the server's answer for every item of the batch, in one transaction."""
+    if not (isinstance(answer, dict) and isinstance(answer.get("rejected"), list)
+            and isinstance(answer.get("accepted"), int) and isinstance(answer.get("duplicates"), int)
+            and answer["accepted"] + answer["duplicates"] + len(answer["rejected"]) == len(items)):
+        raise DevtraceError("the server's answer does not account for every item sent; nothing was marked "
+                            "as synced (run devtrace sync again)")
+    rejected = {}
+    for entry in answer["rejected"]:
+        if isinstance(entry, dict):
+            rejected[str(entry.get("id"))] = str(entry.get("reason") or "rejected")
+    now = time.time()
+    if kind == "events":
+        key, table, column = (lambda item: item["id"]), "event_sync", "event_id"
+    else:
+        key, table, column = (lambda item: f"{item['event_id']}#{item['client_label_id']}"), "label_sync", "label_id"
+    rows = []
+    for item in items:
+        reason = rejected.get(key(item))
+        local_id = item["id"] if kind == "events" else item["client_label_id"]
+        rows.append((local_id, "rejected" if reason else "synced", reason, now))
+    with write_transaction(conn):
+        conn.executemany(f"INSERT OR REPLACE INTO {table} ({column}, status, reason, at) VALUES (?, ?, ?, ?)", rows)
+
+
+def _lock(directory: str, wait: bool) -> int | None:
+    fd = os.open(os.path.join(directory, LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
