@@ -23,12 +23,14 @@ Tables in the lake (created by the first flush, from the ingestion tables' colum
 import contextlib
 import fcntl
 import os
+import sqlite3
 from collections.abc import Iterator
 from typing import NamedTuple
 
 import duckdb
 
 from devtrace.analytics import OFFLINE_CONFIG, extension_file, one_line
+from devtrace.central.db import is_postgres, open_central
 from devtrace.errors import DevtraceError
 
 LAKE = "lake"
@@ -46,10 +48,6 @@ class Location(NamedTuple):
     dialect: str  # 'sqlite' | 'postgresql'
     catalog: str  # what follows `ducklake:` in ATTACH
     default_data_path: str | None
-
-
-def is_postgres(db_url: str) -> bool:
-    return db_url.startswith(("postgresql://", "postgres://"))
 
 
 def location(db_url: str) -> Location:
@@ -90,13 +88,14 @@ def exists(loc: Location) -> bool:
 
 
 def connect(db_url: str, *, write: bool = False, data_path: str | None = None,
-            pinned: bool = False) -> duckdb.DuckDBPyConnection:
+            pinned: bool = False, ingestion_only: bool = False) -> duckdb.DuckDBPyConnection:
     """DuckDB with the lake attached as `lake` and the ingestion database read-only as `ingest`.
 
     write=True creates the lake if it is missing (under `data_path`, or the embedded default's
-    folder). pinned=True attaches the lake read-only at its latest snapshot, so that reads of
+    folder). ingestion_only=True attaches no lake. pinned=True attaches the lake read-only at its latest snapshot, so that reads of
     the lake and of its watermark stay consistent for the connection's life."""
     loc = location(db_url)
+    open_central(db_url, create=False).close()  # a missing database fails here; an older one migrates
     con = duckdb.connect(config=OFFLINE_CONFIG)
     try:
         for name in ("ducklake", "postgres_scanner", "sqlite_scanner"):
@@ -104,11 +103,15 @@ def connect(db_url: str, *, write: bool = False, data_path: str | None = None,
         ingest_type = "postgres" if loc.dialect == "postgresql" else "sqlite"
         _run(con, f"ATTACH {_literal(loc.db_url)} AS {INGEST} (TYPE {ingest_type}, READ_ONLY)",
              "cannot open the central database")
+        if ingestion_only:
+            return con
         if write:
             created = not exists(loc)
             if created and data_path is None and loc.default_data_path is None:
                 raise DevtraceError("the lake does not exist yet: give --lake-data (a folder or URL for its Parquet files)")
             path = data_path or (loc.default_data_path if created else None)
+            if loc.dialect == "sqlite":
+                _wal(catalog_file(loc.db_url))
             if path is not None and "://" not in path:
                 path = os.path.abspath(os.path.expanduser(path))
                 os.makedirs(path, exist_ok=True)
@@ -167,6 +170,16 @@ def writer_lock(db_url: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _wal(file: str) -> None:
+    """The SQLite catalog in WAL mode: readers, which DuckDB keeps in a read transaction while
+    the lake stays attached, then never block the writer's commit."""
+    db = sqlite3.connect(file)
+    try:
+        db.execute("PRAGMA journal_mode = WAL")
+    finally:
+        db.close()
 
 
 def _run(con: duckdb.DuckDBPyConnection, statement: str, failure: str) -> None:

@@ -5,11 +5,12 @@ from the ingestion tables and from the lake, and record an audit row (who, what,
 """
 
 import datetime as dt
+
 import duckdb
 
 from devtrace.central import lake, lake_ingest
-from devtrace.central.lake_ingest import Removed
 from devtrace.central.lake import LAKE
+from devtrace.central.lake_ingest import Removed
 from devtrace.errors import DevtraceError
 
 DEFAULT_KEEP_HOURS = 1.0

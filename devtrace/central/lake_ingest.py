@@ -3,12 +3,11 @@ audit log, and central scores waiting for the flush."""
 
 import contextlib
 import getpass
-import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import NamedTuple
 
-from devtrace.central import lake
+from devtrace.central.db import Tx, open_central
 
 
 class Removed(NamedTuple):
@@ -17,45 +16,13 @@ class Removed(NamedTuple):
 
 
 @contextlib.contextmanager
-def transaction(db_url: str) -> Iterator[object]:
-    """A DB-API cursor in one transaction on the ingestion database; `?` placeholders."""
-    if lake.is_postgres(db_url):
-        import psycopg
-
-        with psycopg.connect(db_url) as pg, pg.transaction(), pg.cursor() as cur:
-            yield _QmarkCursor(cur)
-        return
-    db = sqlite3.connect(lake.location(db_url).db_url, timeout=30, isolation_level=None)
+def transaction(db_url: str) -> Iterator[Tx]:
+    db = open_central(db_url, create=False)
     try:
-        db.execute("BEGIN IMMEDIATE")
-        yield db.cursor()
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise
+        with db.transaction() as tx:
+            yield tx
     finally:
         db.close()
-
-
-class _QmarkCursor:
-    """psycopg with sqlite3's `?` placeholders, so each statement is written once."""
-
-    def __init__(self, cursor):
-        self._cursor = cursor
-
-    def execute(self, sql: str, params: Sequence = ()):
-        return self._cursor.execute(sql.replace("?", "%s"), params)
-
-    def executemany(self, sql: str, rows):
-        return self._cursor.executemany(sql.replace("?", "%s"), rows)
-
-    def fetchone(self):
-        return self._cursor.fetchone()
-
-    @property
-    def rowcount(self) -> int:
-        return self._cursor.rowcount
 
 
 def delete_events(db_url: str, where: str, params: list, watermarks: tuple[int, int, int], *,
@@ -67,21 +34,27 @@ def delete_events(db_url: str, where: str, params: list, watermarks: tuple[int, 
     events = f"SELECT id FROM command_events WHERE {where}"
     labels_where = f"event_id IN ({events})" + (" OR machine = ?" if labels_by is not None else "")
     labels_params = [*params, labels_by] if labels_by is not None else list(params)
-    with transaction(db_url) as cur:
-        new_events = cur.execute(f"SELECT count(*) FROM command_events WHERE ({where}) AND seq > ?",
-                                 [*params, events_seq]).fetchone()[0]
-        new_labels = cur.execute(f"SELECT count(*) FROM labels WHERE ({labels_where}) AND id > ?",
-                                 [*labels_params, labels_id]).fetchone()[0]
-        cur.execute(f"DELETE FROM event_scores WHERE event_id IN ({events})", params)
-        cur.execute(f"DELETE FROM labels WHERE {labels_where}", labels_params)
-        cur.execute(f"DELETE FROM command_events WHERE {where}", params)
+    with transaction(db_url) as tx:
+        new_events = tx.execute(f"SELECT count(*) FROM command_events WHERE ({where}) AND seq > ?",
+                                [*params, events_seq])[0][0]
+        new_labels = tx.execute(f"SELECT count(*) FROM labels WHERE ({labels_where}) AND id > ?",
+                                [*labels_params, labels_id])[0][0]
+        tx.execute(f"DELETE FROM event_scores WHERE event_id IN ({events})", params)
+        tx.execute(f"DELETE FROM labels WHERE {labels_where}", labels_params)
+        tx.execute(f"DELETE FROM command_events WHERE {where}", params)
     return Removed(int(new_events), int(new_labels))
 
 
 def audit(db_url: str, action: str, target: str, actor: str, events: int, labels: int) -> None:
-    with transaction(db_url) as cur:
-        cur.execute("INSERT INTO audit_log (action, target, actor, at, events, labels) VALUES (?, ?, ?, ?, ?, ?)",
-                    [action, target, actor, time.time(), events, labels])
+    with transaction(db_url) as tx:
+        tx.execute("INSERT INTO audit_log (action, target, actor, at, events, labels) VALUES (?, ?, ?, ?, ?, ?)",
+                   [action, target, actor, time.time(), events, labels])
+
+
+def audit_rows(db_url: str) -> list[tuple]:
+    """(action, target, actor, at, events, labels), oldest first."""
+    with transaction(db_url) as tx:
+        return tx.execute("SELECT action, target, actor, at, events, labels FROM audit_log ORDER BY id")
 
 
 def cli_actor() -> str:
@@ -95,7 +68,7 @@ def cli_actor() -> str:
 def insert_scores(db_url: str, rows: list[tuple]) -> None:
     """(event_id, predicted_productivity, top_contribution_feature, top_contribution_value,
     model_ref, scored_at) rows, for the next flush to write into the lake."""
-    with transaction(db_url) as cur:
-        cur.executemany(
+    with transaction(db_url) as tx:
+        tx.executemany(
             "INSERT INTO event_scores (event_id, predicted_productivity, top_contribution_feature, "
             "top_contribution_value, model_ref, scored_at) VALUES (?, ?, ?, ?, ?, ?)", rows)
