@@ -22,19 +22,21 @@ def maintain(db_url: str, *, keep_hours: float = DEFAULT_KEEP_HOURS) -> dict[str
     """Merge small files, rewrite files with many deleted rows, expire snapshots older than
     keep_hours, delete the files no snapshot reads any more and the orphans of killed flushes.
     Returns how many data files the lake has before and after."""
-    with lake.writer_lock(db_url), lake.connect(db_url, write=True) as con:
-        before = _data_files(con)
+    with lake.writer_lock(db_url):
+        with lake.connect(db_url, write=True) as con:
+            before = _data_files(con)
         older = f"now() - to_microseconds({int(keep_hours * 3_600_000_000)})"
         for call in (
+            f"ducklake_expire_snapshots('{LAKE}', older_than => {older})",
+            f"ducklake_cleanup_old_files('{LAKE}', older_than => {older})",
             f"ducklake_merge_adjacent_files('{LAKE}')",
             f"ducklake_rewrite_data_files('{LAKE}')",
             f"ducklake_merge_adjacent_files('{LAKE}')",
-            f"ducklake_expire_snapshots('{LAKE}', older_than => {older})",
-            f"ducklake_cleanup_old_files('{LAKE}', older_than => {older})",
             f"ducklake_delete_orphaned_files('{LAKE}', older_than => {older})",
         ):
-            _call(con, call)
-        return {"files_before": before, "files_after": _data_files(con)}
+            _call(db_url, call)
+        with lake.connect(db_url, write=True) as con:
+            return {"files_before": before, "files_after": _data_files(con)}
 
 
 def retention(db_url: str, days: int, *, actor: str, today: dt.date | None = None) -> Removed:
@@ -44,10 +46,11 @@ def retention(db_url: str, days: int, *, actor: str, today: dt.date | None = Non
         raise DevtraceError(f"retention keeps at least 1 day, not {days}")
     cutoff = (today or dt.datetime.now(dt.UTC).date()) - dt.timedelta(days=days)
     epoch = dt.datetime.combine(cutoff, dt.time(), dt.UTC).timestamp()
-    with lake.writer_lock(db_url), lake.connect(db_url, write=True) as con:
-        tail = lake_ingest.delete_events(db_url, "executed_at < ?", [epoch], lake.watermarks(con))
-        in_lake = _delete(con, f"day < DATE '{cutoff.isoformat()}'")
-        _purge(con, keep_hours=DEFAULT_KEEP_HOURS)
+    with lake.writer_lock(db_url):
+        with lake.connect(db_url, write=True) as con:
+            tail = lake_ingest.delete_events(db_url, "executed_at < ?", [epoch], lake.watermarks(con))
+            in_lake = _delete(con, f"day < DATE '{cutoff.isoformat()}'")
+        _purge(db_url, keep_hours=DEFAULT_KEEP_HOURS)
     removed = Removed(tail.events + in_lake.events, tail.labels + in_lake.labels)
     lake_ingest.audit(db_url, "retention", cutoff.isoformat(), actor, removed.events, removed.labels)
     return removed
@@ -57,11 +60,11 @@ def erase(db_url: str, machine: str, *, actor: str) -> Removed:
     """Remove one machine's events (and every label of them, and the labels it pushed) from
     the ingestion tables and the lake, then rewrite the lake's files and expire every older
     snapshot, so that no Parquet file keeps them. Readers open during an erase reconnect."""
-    with lake.writer_lock(db_url), lake.connect(db_url, write=True) as con:
-        tail = lake_ingest.delete_events(db_url, "machine = ?", [machine], lake.watermarks(con), labels_by=machine)
-        in_lake = _delete(con, f"machine = {lake._literal(machine)}", labels_by=machine) if lake.has_tables(con) \
-            else Removed(0, 0)
-        _purge(con, keep_hours=0)
+    with lake.writer_lock(db_url):
+        with lake.connect(db_url, write=True) as con:
+            tail = lake_ingest.delete_events(db_url, "machine = ?", [machine], lake.watermarks(con), labels_by=machine)
+            in_lake = _delete(con, f"machine = {lake._literal(machine)}", labels_by=machine)
+        _purge(db_url, keep_hours=0)
     removed = Removed(tail.events + in_lake.events, tail.labels + in_lake.labels)
     lake_ingest.audit(db_url, "erase", machine, actor, removed.events, removed.labels)
     return removed
@@ -81,16 +84,16 @@ def _delete(con: duckdb.DuckDBPyConnection, events_where: str, *, labels_by: str
     return Removed(int(events), int(labels))
 
 
-def _purge(con: duckdb.DuckDBPyConnection, *, keep_hours: float) -> None:
+def _purge(db_url: str, *, keep_hours: float) -> None:
     """Rewrite files holding deleted rows, expire older snapshots, delete unread files."""
     if keep_hours <= 0:
-        _call(con, f"ducklake_rewrite_data_files('{LAKE}', delete_threshold => 0)")
-        _call(con, f"ducklake_expire_snapshots('{LAKE}', older_than => now())")
-        _call(con, f"ducklake_cleanup_old_files('{LAKE}', cleanup_all => true)")
+        _call(db_url, f"ducklake_rewrite_data_files('{LAKE}', delete_threshold => 0)")
+        _call(db_url, f"ducklake_expire_snapshots('{LAKE}', older_than => now())")
+        _call(db_url, f"ducklake_cleanup_old_files('{LAKE}', cleanup_all => true)")
         return
     older = f"now() - to_microseconds({int(keep_hours * 3_600_000_000)})"
-    _call(con, f"ducklake_expire_snapshots('{LAKE}', older_than => {older})")
-    _call(con, f"ducklake_cleanup_old_files('{LAKE}', older_than => {older})")
+    _call(db_url, f"ducklake_expire_snapshots('{LAKE}', older_than => {older})")
+    _call(db_url, f"ducklake_cleanup_old_files('{LAKE}', older_than => {older})")
 
 
 def _data_files(con: duckdb.DuckDBPyConnection) -> int:
@@ -101,9 +104,12 @@ def _data_files(con: duckdb.DuckDBPyConnection) -> int:
     ).fetchone()[0])
 
 
-def _call(con: duckdb.DuckDBPyConnection, call: str) -> int:
-    """Run one of DuckLake's maintenance functions; how many rows (files, snapshots) it reports."""
+def _call(db_url: str, call: str) -> int:
+    """Run one of DuckLake's maintenance functions on a connection of its own (run after other
+    work on the same connection, an expiry reported snapshots it then did not remove: found
+    with DuckDB 1.5.5); how many rows (files, snapshots) it reports."""
     try:
-        return int(con.execute(f"SELECT count(*) FROM {call}").fetchone()[0])
+        with lake.connect(db_url, write=True) as con:
+            return int(con.execute(f"SELECT count(*) FROM {call}").fetchone()[0])
     except duckdb.Error as exc:
         raise DevtraceError(f"lake maintenance failed ({call.split('(')[0]}): {lake.one_line(exc)}") from None
