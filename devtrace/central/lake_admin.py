@@ -105,11 +105,11 @@ def _data_files(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def _call(db_url: str, call: str) -> int:
-    """Run one of DuckLake's maintenance functions on a connection of its own (run after other
-    work on the same connection, an expiry reported snapshots it then did not remove: found
-    with DuckDB 1.5.5); how many rows (files, snapshots) it reports."""
+    """CALL one of DuckLake's maintenance functions, on a connection of its own; how many rows
+    (files, snapshots) it reports. (As `SELECT count(*) FROM function(...)` instead, DuckDB
+    1.5.5 reported the work without committing it.)"""
     try:
         with lake.connect(db_url, write=True) as con:
-            return int(con.execute(f"SELECT count(*) FROM {call}").fetchone()[0])
+            return con.execute(f"CALL {call}").fetch_arrow_table().num_rows
     except duckdb.Error as exc:
         raise DevtraceError(f"lake maintenance failed ({call.split('(')[0]}): {lake.one_line(exc)}") from None
