@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 DASHBOARD = {
@@ -253,7 +253,7 @@ def canonical(rows: list[tuple]) -> list[list]:
     """Rows in one comparable form: timestamps as unix seconds, dates as text, bools as ints."""
     def value(v):
         if isinstance(v, datetime):
-            return v.replace(tzinfo=timezone.utc).timestamp()
+            return v.replace(tzinfo=UTC).timestamp()
         if isinstance(v, date):
             return v.isoformat()
         if isinstance(v, bool):
@@ -269,7 +269,7 @@ def same(a: list[list], b: list[list]) -> bool:
             return x is not None and y is not None and math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-3)
         return x == y
 
-    return len(a) == len(b) and all(len(r) == len(s) and all(map(close, r, s)) for r, s in zip(a, b))
+    return len(a) == len(b) and all(len(r) == len(s) and all(map(close, r, s)) for r, s in zip(a, b, strict=True))
 
 
 # --- the run ------------------------------------------------------------------------------
@@ -314,7 +314,7 @@ def main() -> None:
 def report(results: dict, args) -> None:
     print(f"\n{args.events:,} events · median of {args.repeats} runs · {os.cpu_count()} cores · seconds")
     print(f"{'':24}" + "".join(f"{way:>10}" for way in WAYS))
-    totals = {way: [sum(run) for run in zip(*results[way]["seconds"].values())] for way in WAYS}
+    totals = {way: [sum(run) for run in zip(*results[way]["seconds"].values(), strict=True)] for way in WAYS}
     for name in DASHBOARD:
         print(f"{name:24}" + "".join(f"{statistics.median(results[w]['seconds'][name]):10.3f}" for w in WAYS))
     set_s = {way: statistics.median(totals[way]) for way in WAYS}

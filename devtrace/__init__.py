@@ -10,7 +10,7 @@ _LAZY = {
     "connect": "devtrace.analytics",
     "sql": "devtrace.analytics",
     "events": "devtrace.analytics",
-    "label": "devtrace.labels",
+    "label": "devtrace.store.labels",
 }
 
 

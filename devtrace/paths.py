@@ -6,9 +6,17 @@ Plain `os.path` strings: pathlib costs several milliseconds to import on the cap
 import os
 
 DEFAULT_DIR = ".devtrace"
+
+# Every name DevTrace uses inside a store folder.
 DB_NAME = "devtrace.db"
 KEY_NAME = "hash.key"
 CONFIG_NAME = "config.toml"
+ACTIVE_MODEL_DIR = "model-xgb"  # a copy of the active model version (0.2.0's documented place)
+VERSIONS_DIR = "models"  # one folder per model version: models/v1, models/v2, ...
+MODEL_FILE = "model.json"
+METADATA_FILE = "metadata.json"
+SCORING_LOCK = "scoring.lock"  # held by whoever is scoring pending events
+SCORER_LOG = "autoscore.log"  # why a detached scorer failed, since nobody sees its stderr
 
 
 def store_dir(path: str | os.PathLike | None = None) -> str:
@@ -20,6 +28,11 @@ def store_dir(path: str | os.PathLike | None = None) -> str:
 
 def db_file(path: str | os.PathLike | None = None) -> str:
     return os.path.join(store_dir(path), DB_NAME)
+
+
+def active_model_file(directory: str) -> str:
+    """The active model of the store folder `directory` (capture tests only this file)."""
+    return os.path.join(directory, ACTIVE_MODEL_DIR, MODEL_FILE)
 
 
 def _resource_dir(name: str) -> str:

@@ -8,8 +8,8 @@ with app.setup:
     import marimo as mo
 
     from devtrace import analytics, paths
+    from devtrace.analytics.filters import chosen_days, filter_events
     from devtrace.errors import DevtraceError
-    from devtrace.event_filter import chosen_days, filter_events
 
 
 @app.cell(hide_code=True)
@@ -76,7 +76,7 @@ def _(agent_select, con, day_range, program_select, span):
 @app.cell
 def _(scoped):
     totals = mo.sql(
-        f"""
+        """
         -- agents: distinct named agents (commands captured without one are not an agent);
         -- the mean score is over the scored events, so each event weighs the same.
         SELECT sum(commands) AS commands, sum(failures) AS failures, sum(failures) / sum(commands) AS failure_rate,
@@ -111,7 +111,7 @@ def _(loops, totals):
 @app.cell
 def _(scoped):
     per_day = mo.sql(
-        f"""
+        """
         SELECT * FROM daily_activity ORDER BY day, agent_id
         """,
         engine=scoped,
@@ -158,7 +158,7 @@ def _(per_day):
 @app.cell
 def _(scoped):
     duration_bins = mo.sql(
-        f"""
+        """
         -- Durations on a log scale: quarter-decade bins of milliseconds, per agent.
         SELECT agent_id,
                floor(log10(greatest(duration_ms, 1)) * 4) / 4 AS log10_ms,
@@ -193,7 +193,7 @@ def _(duration_bins):
 @app.cell
 def _(scoped):
     productivity_trend = mo.sql(
-        f"""
+        """
         SELECT CAST(executed_at AS DATE) AS day, model_ref,
                avg(predicted_productivity) AS mean_predicted_productivity, count(*) AS scored
         FROM events
@@ -228,7 +228,7 @@ def _(productivity_trend):
 @app.cell
 def _(scoped):
     per_command = mo.sql(
-        f"""
+        """
         SELECT coalesce(program, '?') || ' · ' || left(command_hash, 8) AS command, *
         FROM command_stats
         ORDER BY failures DESC, runs DESC
@@ -259,7 +259,7 @@ def _(per_command):
 @app.cell
 def _(scoped):
     loops = mo.sql(
-        f"""
+        """
         SELECT * FROM retry_loops ORDER BY started_at DESC
         """,
         engine=scoped,
@@ -289,7 +289,7 @@ def _(loops):
 @app.cell
 def _(scoped):
     recent_events = mo.sql(
-        f"""
+        """
         SELECT * EXCLUDE (repo_id) FROM events ORDER BY executed_at DESC LIMIT 5000
         """,
         engine=scoped,

@@ -12,12 +12,12 @@ with app.setup:
 
     from devtrace import analytics, paths
     from devtrace.errors import DevtraceError
-    from devtrace.features import FEATURES
-    from devtrace.label_undo import retract_label
-    from devtrace.labeling_queue import labeling_queue, session_context
-    from devtrace.labels import label
     from devtrace.ml import registry
     from devtrace.ml.explain import describe, explain
+    from devtrace.ml.features import FEATURES
+    from devtrace.ml.labeling_queue import labeling_queue, session_context
+    from devtrace.store.label_undo import retract_label
+    from devtrace.store.labels import label
 
 
 @app.cell(hide_code=True)

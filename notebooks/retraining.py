@@ -11,10 +11,11 @@ with app.setup:
     import polars as pl
 
     from devtrace import analytics, paths
-    from devtrace.candidate_review import MIXES, compare_with_active, load_training, shap_dependence
     from devtrace.errors import DevtraceError
-    from devtrace.ml import registry, training
-    from devtrace.ml.explain import explain, importance_chart as global_importance_chart
+    from devtrace.ml import defaults, registry
+    from devtrace.ml.candidate_review import MIXES, compare_with_active, load_training, shap_dependence
+    from devtrace.ml.explain import explain
+    from devtrace.ml.explain import importance_chart as global_importance_chart
     from devtrace.ml.pipeline import train_and_register
 
 
@@ -81,11 +82,11 @@ def _(active_version, label_counts, versions):
 @app.cell(hide_code=True)
 def _():
     mix_radio = mo.ui.radio(options={label: key for key, label in MIXES.items()}, value=MIXES["blend"], label="Label mix")
-    pseudo_weight = mo.ui.slider(0.05, 1.0, step=0.05, value=0.3, label="Pseudo-label weight", show_value=True)
-    n_estimators = mo.ui.number(start=1, stop=5000, step=1, value=training.DEFAULTS["n_estimators"], label="Trees (at most)")
-    max_depth = mo.ui.slider(1, 10, step=1, value=training.DEFAULTS["max_depth"], label="Max depth", show_value=True)
-    learning_rate = mo.ui.number(start=0.01, stop=1.0, step=0.01, value=training.DEFAULTS["learning_rate"], label="Learning rate")
-    seed = mo.ui.number(start=0, stop=2**31 - 1, step=1, value=42, label="Seed (split and model)")
+    pseudo_weight = mo.ui.slider(0.05, 1.0, step=0.05, value=defaults.PSEUDO_WEIGHT, label="Pseudo-label weight", show_value=True)
+    n_estimators = mo.ui.number(start=1, stop=5000, step=1, value=defaults.N_ESTIMATORS, label="Trees (at most)")
+    max_depth = mo.ui.slider(1, 10, step=1, value=defaults.MAX_DEPTH, label="Max depth", show_value=True)
+    learning_rate = mo.ui.number(start=0.01, stop=1.0, step=0.01, value=defaults.LEARNING_RATE, label="Learning rate")
+    seed = mo.ui.number(start=0, stop=2**31 - 1, step=1, value=defaults.SEED, label="Seed (split and model)")
     train_button = mo.ui.run_button(label="Train candidate", kind="success")
     mo.vstack(
         [

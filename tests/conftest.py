@@ -1,10 +1,22 @@
-"""Shared fixtures: real git repositories and store locations in tmp_path."""
+"""Shared fixtures: real git repositories, store locations and ML data in tmp_path."""
 
+import os
 from pathlib import Path
 
 import pytest
 
+from tests.ml_support import ROWS, cli
 from tests.support import git
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path_factory, monkeypatch):
+    """No test sees the developer's DevTrace settings: every DEVTRACE_* variable is cleared
+    and DEVTRACE_PATH points at a fresh folder, so a command that forgets --path writes there
+    and never into the checkout or the home folder."""
+    for name in [n for n in os.environ if n.startswith("DEVTRACE_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("DEVTRACE_PATH", str(tmp_path_factory.mktemp("default-store") / ".devtrace"))
 
 
 @pytest.fixture
@@ -24,3 +36,20 @@ def repo(tmp_path: Path) -> Path:
 def store(tmp_path: Path) -> Path:
     """Where a test's store lives (created by the first capture or `devtrace init`)."""
     return tmp_path / "store"
+
+
+@pytest.fixture(scope="session")
+def dataset(tmp_path_factory) -> Path:
+    """3,000 generated events (seed 7) as CSV."""
+    folder = tmp_path_factory.mktemp("dataset")
+    cli("ml", "generate", "--out", "train.csv", "--rows", str(ROWS), "--seed", "7", cwd=folder)
+    return folder / "train.csv"
+
+
+@pytest.fixture(scope="session")
+def model_store(tmp_path_factory, dataset) -> Path:
+    """A store whose active model (v1) was trained on `dataset` with default settings.
+    Shared: tests must not change its registry."""
+    folder = tmp_path_factory.mktemp("model_store")
+    cli("ml", "train", "--dataset", str(dataset), "--path", str(folder / "store"), cwd=folder)
+    return folder / "store"

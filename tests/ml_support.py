@@ -1,14 +1,11 @@
 """Shared ML test data: a small generated dataset and a store with a model trained on it.
 
-Both are built once per test session through the real CLI (small: the ML tests stay fast).
-Test modules import the fixtures they use from here.
+The `dataset` and `model_store` fixtures built from these live in conftest.py.
 """
 
 import json
 import sqlite3
 from pathlib import Path
-
-import pytest
 
 from devtrace.store import create_store, insert_event
 from tests.support import devtrace
@@ -25,23 +22,6 @@ def cli(*args: str, cwd: Path, ok: bool = True):
 
 def cli_json(*args: str, cwd: Path):
     return json.loads(cli(*args, "--json", cwd=cwd).stdout)
-
-
-@pytest.fixture(scope="session")
-def dataset(tmp_path_factory) -> Path:
-    """3,000 generated events (seed 7) as CSV."""
-    folder = tmp_path_factory.mktemp("dataset")
-    cli("ml", "generate", "--out", "train.csv", "--rows", str(ROWS), "--seed", "7", cwd=folder)
-    return folder / "train.csv"
-
-
-@pytest.fixture(scope="session")
-def model_store(tmp_path_factory, dataset) -> Path:
-    """A store whose active model (v1) was trained on `dataset` with default settings.
-    Shared: tests must not change its registry."""
-    folder = tmp_path_factory.mktemp("model_store")
-    cli("ml", "train", "--dataset", str(dataset), "--path", str(folder / "store"), cwd=folder)
-    return folder / "store"
 
 
 def add_events(store: Path, count: int, session: str = "ses_test", start: float = 1_767_225_600.0) -> list[str]:

@@ -66,7 +66,7 @@ def train_active_model(store: Path, frame) -> str:
 
 def label_a_few(store: Path, frame, count: int = 5) -> None:
     """Human labels on some events (their true synthetic label), so novelty has references."""
-    from devtrace.labels import label
+    from devtrace.store.labels import label
 
     for row in frame.head(count).iter_rows(named=True):
         label(row["id"], round(row["productivity_label"]), by="fixture", path=store)

@@ -229,7 +229,7 @@ def test_a_broken_view_file_is_named_in_one_sentence(tmp_path, monkeypatch):
     sql_dir = tmp_path / "sql"
     shutil.copytree(REPO / "sql", sql_dir)
     (sql_dir / "views" / "20_broken.sql").write_text("-- Broken on purpose.\nCREATE OR REPLACE VIEW broken AS SELECT nope FROM events;\n")
-    monkeypatch.setattr(analytics.paths, "sql_dir", lambda: str(sql_dir))
+    monkeypatch.setattr(devtrace.paths, "sql_dir", lambda: str(sql_dir))
     store = build_store(tmp_path / "store", [])
     with pytest.raises(DevtraceError, match=r"^view broken \(.*20_broken.sql\) cannot be defined: Binder Error: "):
         analytics.connect(store)

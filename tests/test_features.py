@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from devtrace.errors import DevtraceError
-from devtrace.features import FEATURES, build_features
+from devtrace.ml.features import FEATURES, build_features
 
 # Session s1 runs pytest until it passes, then git, then python; s2 times out a build
 # outside a git repo; the last event has no session and no program.
@@ -44,8 +44,8 @@ def frame(order: str = "abcdefg") -> pl.DataFrame:
 
 def assert_features(features: pl.DataFrame, order: str) -> None:
     assert features.columns == FEATURES
-    for event, row in zip(order, features.iter_rows()):
-        for name, got, want in zip(FEATURES, row, EXPECTED[event]):
+    for event, row in zip(order, features.iter_rows(), strict=True):
+        for name, got, want in zip(FEATURES, row, EXPECTED[event], strict=True):
             assert (got is None) == (want is None), (event, name, got, want)
             if want is not None:
                 assert got == pytest.approx(want), (event, name, got, want)

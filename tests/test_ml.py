@@ -7,11 +7,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from devtrace.features import FEATURES, build_features
 from devtrace.ml import registry, training
+from devtrace.ml.features import FEATURES, build_features
 from devtrace.ml.scoring import contributions
 from devtrace.ml.synthetic import generate
-from tests.ml_support import ROWS, cli, cli_json, dataset, model_store  # noqa: F401  (fixtures)
+from tests.ml_support import ROWS, cli, cli_json
 
 
 def test_generate_is_reproducible_in_csv_and_parquet(tmp_path):

@@ -5,7 +5,6 @@ import json
 import polars as pl
 import pytest
 
-from tests.ml_support import dataset, model_store  # noqa: F401  (fixtures)
 from tests.support import devtrace
 
 
@@ -92,8 +91,8 @@ def test_a_model_with_other_features(tmp_path, dataset):
         (("ml", "train"), "give either --dataset FILE or --from-store"),
         (("ml", "train", "--dataset", "x.csv", "--from-store"), "give either --dataset FILE or --from-store"),
         (("ml", "train", "--dataset", "missing.csv"), "dataset missing.csv does not exist"),
-        (("ml", "train", "--dataset", "data.json"), "data.json: use a .csv or .parquet file name"),
-        (("ml", "generate", "--out", "data.txt"), "data.txt: use a .csv or .parquet file name"),
+        (("ml", "train", "--dataset", "data.tsv"), "cannot tell the format of data.tsv: name it .csv, .json, .jsonl or .parquet"),
+        (("ml", "generate", "--out", "data.txt"), "cannot tell the format of data.txt: name it .csv, .json, .jsonl or .parquet"),
         (("ml", "score", "--dataset", "x.csv"), "give --dataset FILE and --out FILE (or --pending to score the store)"),
         (("ml", "promote", "v7", "--path", "st"), "no model version 'v7' in st/models (versions: none yet)"),
         (("ml", "train", "--from-store", "--path", "st"), "no DevTrace store at st (create one with `devtrace init --path st`)"),

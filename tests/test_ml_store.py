@@ -11,11 +11,11 @@ import polars as pl
 import pytest
 
 import devtrace
-from devtrace.features import FEATURES
 from devtrace.ml import autoscore, pipeline, training
+from devtrace.ml.features import FEATURES
 from devtrace.store import open_store
 from devtrace.store.scores import write_scores
-from tests.ml_support import add_events, cli, cli_json, dataset, model_store, score_row  # noqa: F401  (fixtures)
+from tests.ml_support import add_events, cli, cli_json, score_row
 from tests.support import devtrace as run_cli
 from tests.support import rows
 

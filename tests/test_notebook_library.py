@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 
 from devtrace import analytics
-from devtrace.candidate_review import compare_on_validation, compare_with_active, load_training, shap_dependence
+from devtrace.analytics.filters import filter_events
 from devtrace.errors import DevtraceError
-from devtrace.event_filter import filter_events
-from devtrace.features import FEATURES
-from devtrace.label_undo import retract_label
-from devtrace.labeling_queue import labeling_queue, session_context
-from devtrace.labels import label
 from devtrace.ml import registry, training, xgb
+from devtrace.ml.candidate_review import compare_on_validation, compare_with_active, load_training, shap_dependence
+from devtrace.ml.features import FEATURES
+from devtrace.ml.labeling_queue import labeling_queue, session_context
 from devtrace.ml.pipeline import train_and_register
+from devtrace.store.label_undo import retract_label
+from devtrace.store.labels import label
 from tests.analytics_support import DAY, JAN_1, build_store, event
 from tests.notebook_support import insert_synthetic_sessions
 from tests.support import rows

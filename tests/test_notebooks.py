@@ -16,15 +16,25 @@ import polars as pl
 import pytest
 
 from devtrace import analytics
-from devtrace.features import FEATURES
 from devtrace.ml import training
+from devtrace.ml.features import FEATURES
 from devtrace.ml.pipeline import train_and_register
 from devtrace.store import create_store, insert_event
 from tests.analytics_support import build_store, event
 from tests.browser import Browser, chromium_path
 from tests.notebook_support import (
-    NOTEBOOKS, REPO, MarimoServer, capture_real_commands, free_port, init_repo, insert_synthetic_sessions,
-    label_a_few, marimo_env, run_notebook, run_notebook_with_outputs, train_active_model,
+    NOTEBOOKS,
+    REPO,
+    MarimoServer,
+    capture_real_commands,
+    free_port,
+    init_repo,
+    insert_synthetic_sessions,
+    label_a_few,
+    marimo_env,
+    run_notebook,
+    run_notebook_with_outputs,
+    train_active_model,
 )
 from tests.support import devtrace, devtrace_env, rows
 
@@ -227,7 +237,7 @@ allElements().filter(e => e.classList && e.classList.contains('vega-embed'))
 
 
 def test_analysis_in_headless_chromium(base_store, tmp_path):
-    assert chromium_path(), "headless Chromium is needed: apt-get install chromium (see .ci/install-browser)"
+    assert chromium_path(), "headless Chromium is needed: apt-get install chromium (see .ci/install-system)"
     with MarimoServer.run("analysis", base_store, tmp_path / "marimo.log") as server, Browser() as browser:
         browser.open(server.url)
         drawn = browser.wait_for(f"({CHARTS_DRAWN_JS}) >= 6 && ({CHARTS_DRAWN_JS})", timeout=90)
@@ -257,9 +267,9 @@ def test_labeling_defines_a_queue_and_explains_its_first_event(base_store, monke
 
 
 def test_labeling_undo_of_a_label_given_again_since_says_so(store, monkeypatch):
-    from devtrace.labeling_queue import labeling_queue
-    from devtrace.labels import label
     from devtrace.ml import registry
+    from devtrace.ml.labeling_queue import labeling_queue
+    from devtrace.store.labels import label
 
     events = analytics.events(path=store)
     model = registry.load(registry.active_dir(store))
@@ -288,7 +298,7 @@ def test_retraining_trains_nothing_on_load(base_store, monkeypatch):
 
 
 def test_retraining_compares_with_the_active_model_only_on_labels_given_after_it(store, monkeypatch):
-    from devtrace.labels import label
+    from devtrace.store.labels import label
 
     time.sleep(1.1)  # after the second v1 was created in
     newer = analytics.sql("SELECT id FROM events WHERE human_label IS NULL ORDER BY id LIMIT 60", path=store)["id"]
@@ -330,7 +340,7 @@ def test_retraining_loads_without_xgboost(base_store):
 
 
 def test_a_label_saved_in_the_browser_is_used_by_the_next_training_run(store, tmp_path):
-    from devtrace.candidate_review import load_training
+    from devtrace.ml.candidate_review import load_training
 
     with MarimoServer.run("labeling", store, tmp_path / "marimo.log") as server, Browser() as browser:
         browser.open(server.url)
@@ -349,7 +359,7 @@ def test_a_label_saved_in_the_browser_is_used_by_the_next_training_run(store, tm
         browser.wait_for("allText().includes('Skipped0') && allText().includes('1 row,')")
         browser.click("Undo last")  # takes back the label
         browser.wait_for("allText().includes('0 / 1201') && !allText().includes('This sitting')")
-        retracted = rows(store, "SELECT count(*) AS n FROM labels WHERE event_id = '%s'" % first)[0]["n"]
+        retracted = rows(store, f"SELECT count(*) AS n FROM labels WHERE event_id = '{first}'")[0]["n"]
         browser.fill("Productivity label", "83")
         browser.click("Save label")
         browser.wait_for("allText().includes('1 / 1201') && allText().includes('1 row,')")

@@ -58,10 +58,14 @@ def test_events_shows_the_newest_n_oldest_first_and_filters_by_agent(filled, rep
     assert all(i.encode() in table.stdout for i in ids)
 
 
-@pytest.mark.parametrize("fmt, read", [("csv", pl.read_csv), ("parquet", pl.read_parquet), ("jsonl", pl.read_ndjson)])
-def test_export_writes_every_event_with_every_column(filled, repo, tmp_path, fmt, read):
+@pytest.mark.parametrize(
+    "fmt, read", [("csv", pl.read_csv), ("parquet", pl.read_parquet), ("jsonl", pl.read_ndjson), ("json", pl.read_json)]
+)
+@pytest.mark.parametrize("named_by", ["--format", "suffix"])
+def test_export_writes_every_event_with_every_column(filled, repo, tmp_path, fmt, read, named_by):
     out = tmp_path / f"events.{fmt}"
-    done = devtrace("export", "--path", str(filled), "--format", fmt, "--out", str(out), cwd=repo)
+    chosen = ["--format", fmt] if named_by == "--format" else []
+    done = devtrace("export", "--path", str(filled), *chosen, "--out", str(out), cwd=repo)
     assert done.returncode == 0, done.stderr
     frame = read(out)
     assert frame.height == 5
@@ -72,18 +76,25 @@ def test_export_writes_every_event_with_every_column(filled, repo, tmp_path, fmt
 
 def test_export_of_one_store_has_the_same_columns_in_every_format(filled, repo, tmp_path):
     columns = []
-    for fmt, read in [("csv", pl.read_csv), ("parquet", pl.read_parquet), ("jsonl", pl.read_ndjson)]:
+    for fmt, read in [("csv", pl.read_csv), ("parquet", pl.read_parquet), ("jsonl", pl.read_ndjson), ("json", pl.read_json)]:
         out = tmp_path / f"e.{fmt}"
         devtrace("export", "--path", str(filled), "--format", fmt, "--out", str(out), cwd=repo)
         columns.append(read(out).columns)
-    assert columns[0] == columns[1] == columns[2]
+    assert columns[0] == columns[1] == columns[2] == columns[3]
+
+
+def test_export_to_a_file_without_a_known_suffix_writes_csv(filled, repo, tmp_path):
+    """0.2.0's default format, kept where the file name does not say otherwise."""
+    out = tmp_path / "events.out"
+    assert devtrace("export", "--path", str(filled), "--out", str(out), cwd=repo).returncode == 0
+    assert pl.read_csv(out).height == 5
 
 
 @pytest.mark.parametrize(
     "args, message",
     [
         (["events"], b"no DevTrace store"),
-        (["export", "--format", "xlsx", "--out", "x.xlsx"], b"unknown export format"),
+        (["export", "--format", "xlsx", "--out", "x.xlsx"], b"unknown format 'xlsx'"),
         (["export", "--format", "csv", "--out", "missing/dir/x.csv"], b"does not exist"),
     ],
 )

@@ -3,7 +3,7 @@
 import os
 
 from devtrace import settings as settings_mod
-from devtrace.capture import git, identity
+from devtrace.capture import git, identity, scorer
 from devtrace.paths import store_dir
 from devtrace.store import create_store, insert_event, new_event_id
 
@@ -61,9 +61,7 @@ class Recorder:
             "key_fingerprint": self.fingerprint,
         }
         insert_event(self.conn, event)
-        from devtrace.ml import autoscore  # stdlib only: scores in a detached process if a model exists
-
-        autoscore.spawn(self.directory, options.get("model_dir"))
+        scorer.spawn(self.directory, options.get("model_dir"))  # scores it in a detached process
         if after is None:
             where = "git state unknown" if root else "not a git repo"
         else:

@@ -1,55 +1,26 @@
 """Scoring the store's unscored events with the active model, outside the capture path.
 
-Capture stays cheap and standard-library only: after recording an event it checks that a
-model file exists and starts `python -m devtrace.ml.autoscore` detached. That process, and
-`devtrace events` before it reads, score whatever is pending. One scorer works at a time
-(an flock on `<path>/scoring.lock`); a scorer that finds the lock taken leaves the work to
-the holder, which looks for pending events again after releasing it, so none is missed.
-A reader waits for the holder at most READER_WAIT_SECONDS, then shows the events unscored:
-a scorer working through a large backlog must not hold `devtrace events` hostage.
+After recording an event, capture starts `python -m devtrace.ml.autoscore` detached (see
+`devtrace.capture.scorer`). That process, and `devtrace events` before it reads, score
+whatever is pending. One scorer works at a time (an flock on `<path>/scoring.lock`); a
+scorer that finds the lock taken leaves the work to the holder, which looks for pending
+events again after releasing it, so none is missed. A reader waits for the holder at most
+READER_WAIT_SECONDS, then shows the events unscored: a scorer working through a large
+backlog must not hold `devtrace events` hostage.
 
 This module imports Polars and XGBoost only once it knows there is something to score.
 """
 
 import fcntl
 import os
-import subprocess
 import sys
 import time
 
 from devtrace import paths
+from devtrace.capture.scorer import has_model
 from devtrace.errors import DevtraceError
 
-LOCK_NAME = "scoring.lock"
-LOG_NAME = "autoscore.log"
-ACTIVE_MODEL = os.path.join("model-xgb", "model.json")
 READER_WAIT_SECONDS = 5.0
-
-
-def has_model(directory: str, model_dir: str | None = None) -> bool:
-    if model_dir:
-        return os.path.isfile(os.path.join(model_dir, "model.json"))
-    return os.path.isfile(os.path.join(directory, ACTIVE_MODEL))
-
-
-def spawn(directory: str, model_dir: str | None = None) -> bool:
-    """Start a detached scorer when there is a model to score with (called by capture)."""
-    if not has_model(directory, model_dir):
-        return False
-    args = [sys.executable, "-m", "devtrace.ml.autoscore", "--path", directory]
-    if model_dir:
-        args += ["--model-dir", model_dir]
-    try:
-        subprocess.Popen(
-            args,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    except OSError:  # the event is recorded; the next `devtrace events` scores it
-        return False
-    return True
 
 
 def score_pending(path=None, model_dir: str | None = None, *, wait: float = 0.0) -> int:
@@ -105,7 +76,7 @@ def _pending(directory: str) -> int:
 
 def _lock(directory: str, patience: float) -> int | None:
     """The scoring lock's descriptor, trying for up to `patience` seconds; None if still taken."""
-    fd = os.open(os.path.join(directory, LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(os.path.join(directory, paths.SCORING_LOCK), os.O_RDWR | os.O_CREAT, 0o600)
     deadline = time.monotonic() + patience
     while True:
         try:
@@ -128,7 +99,7 @@ def main(argv: list[str]) -> int:
     try:
         score_pending(args.path, args.model_dir)
     except Exception as exc:  # detached: nobody sees stderr, so leave the reason in the store
-        with open(os.path.join(paths.store_dir(args.path), LOG_NAME), "a", encoding="utf-8") as log:
+        with open(os.path.join(paths.store_dir(args.path), paths.SCORER_LOG), "a", encoding="utf-8") as log:
             log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {type(exc).__name__}: {exc}\n")
         return 1
     return 0

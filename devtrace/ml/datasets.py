@@ -1,31 +1,22 @@
-"""Reading and writing datasets: csv or parquet, chosen by the file's extension."""
+"""Reading and writing datasets in any of DevTrace's formats, chosen by the file's suffix."""
 
 import os
 
 import polars as pl
 
+from devtrace.analytics.formats import FORMATS, format_of, write_frame
 from devtrace.errors import DevtraceError
-from devtrace.frames import write_frame
-
-FORMATS = (".csv", ".parquet")
-
-
-def file_format(path: str | os.PathLike) -> str:
-    ext = os.path.splitext(os.fspath(path))[1].lower()
-    if ext not in FORMATS:
-        raise DevtraceError(f"{os.fspath(path)}: use a .csv or .parquet file name")
-    return ext
 
 
 def read_dataset(path: str | os.PathLike) -> pl.DataFrame:
     """The file as a frame. CSV columns keep the types Polars infers (text where unsure,
-    timestamps as text): `devtrace.features` turns the columns it needs into numbers."""
-    ext = file_format(path)
+    timestamps as text): `devtrace.ml.features` turns the columns it needs into numbers."""
+    fmt = format_of(path)
     if not os.path.isfile(path):
         raise DevtraceError(f"dataset {os.fspath(path)} does not exist")
     try:
-        if ext == ".parquet":
-            return pl.read_parquet(path)
+        if fmt != "csv":
+            return FORMATS[fmt].read(path)
         try:
             return pl.read_csv(path, infer_schema_length=10_000)
         except pl.exceptions.ComputeError:  # a column's type changes after the first rows
@@ -38,7 +29,7 @@ def read_dataset(path: str | os.PathLike) -> pl.DataFrame:
 
 
 def write_dataset(frame: pl.DataFrame, path: str | os.PathLike) -> None:
-    fmt = file_format(path).lstrip(".")
+    fmt = format_of(path)
     try:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     except OSError as exc:

@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 
 from devtrace.errors import DevtraceError
-from devtrace.features import EXIT_CLASSES, FEATURES, PROGRAM_FAMILIES, build_features
+from devtrace.ml.features import EXIT_CLASSES, FEATURES, PROGRAM_FAMILIES, build_features
 from devtrace.ml.registry import Model
 from devtrace.ml.scoring import contributions
 

@@ -7,9 +7,9 @@ import platform
 import polars as pl
 
 from devtrace import paths
-from devtrace.features import FEATURES, build_features
 from devtrace.ml import registry, training
 from devtrace.ml.datasets import read_dataset, write_dataset
+from devtrace.ml.features import FEATURES, build_features
 from devtrace.ml.scoring import score_columns, score_frame
 
 PENDING_WITH_CONTEXT = """
@@ -45,7 +45,7 @@ def train_and_register(
     trained = training.train(data, seed=seed, on_round=on_round, **params)
     metadata = {
         "version": None,
-        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "source": source,
         "rows": data.rows,
         "train_rows": trained.train_rows,
@@ -101,6 +101,7 @@ def score_pending_events(path=None, model_dir=None, on_rows=None) -> int:
         scores.get_column("predicted_productivity"),
         scores.get_column("top_contribution_feature"),
         scores.get_column("top_contribution_value"),
+        strict=True,
     )
     conn = open_store(directory)
     try:

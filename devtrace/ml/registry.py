@@ -18,12 +18,8 @@ from dataclasses import dataclass
 
 from devtrace import paths
 from devtrace.errors import DevtraceError
-from devtrace.features import FEATURES
+from devtrace.ml.features import FEATURES
 
-ACTIVE_DIR = "model-xgb"
-VERSIONS_DIR = "models"
-MODEL_FILE = "model.json"
-METADATA_FILE = "metadata.json"
 VERSION_ATTR = "devtrace_version"
 _VERSION = re.compile(r"^v(\d+)$")
 
@@ -41,11 +37,11 @@ class Model:
 
 
 def active_dir(path=None) -> str:
-    return os.path.join(paths.store_dir(path), ACTIVE_DIR)
+    return os.path.join(paths.store_dir(path), paths.ACTIVE_MODEL_DIR)
 
 
 def versions_dir(path=None) -> str:
-    return os.path.join(paths.store_dir(path), VERSIONS_DIR)
+    return os.path.join(paths.store_dir(path), paths.VERSIONS_DIR)
 
 
 def register(booster, metadata: dict, path=None) -> str:
@@ -75,8 +71,8 @@ def write_artifacts(directory: str, booster, metadata: dict) -> None:
         os.makedirs(directory, exist_ok=True)
         tmp_model = os.path.join(directory, f".model.{os.getpid()}.tmp.json")  # .json: saved as JSON
         booster.save_model(tmp_model)
-        _write_json(os.path.join(directory, METADATA_FILE), metadata)
-        os.replace(tmp_model, os.path.join(directory, MODEL_FILE))
+        _write_json(os.path.join(directory, paths.METADATA_FILE), metadata)
+        os.replace(tmp_model, os.path.join(directory, paths.MODEL_FILE))
     except OSError as exc:
         raise DevtraceError(f"cannot write the model to {directory}: {exc.strerror}") from None
 
@@ -90,7 +86,7 @@ def list_versions(path=None) -> list[dict]:
     found = []
     for name in os.listdir(root):
         match = _VERSION.match(name)
-        if match and os.path.isfile(os.path.join(root, name, MODEL_FILE)):
+        if match and os.path.isfile(os.path.join(root, name, paths.MODEL_FILE)):
             metadata = _read_metadata(os.path.join(root, name)) or {"version": name}
             found.append((int(match.group(1)), {**metadata, "active": name == active}))
     return [metadata for _, metadata in sorted(found, key=lambda item: item[0])]
@@ -104,14 +100,14 @@ def active_version(path=None) -> str | None:
 def promote(version: str, path=None) -> dict:
     """Make `version` the active model (also how to roll back to an earlier one)."""
     source = os.path.join(versions_dir(path), version)
-    if not _VERSION.match(version) or not os.path.isfile(os.path.join(source, MODEL_FILE)):
+    if not _VERSION.match(version) or not os.path.isfile(os.path.join(source, paths.MODEL_FILE)):
         known = ", ".join(v["version"] for v in list_versions(path)) or "none yet"
         raise DevtraceError(f"no model version {version!r} in {versions_dir(path)} (versions: {known})")
     load(source)  # refuse to activate a damaged version
     target = active_dir(path)
     try:
         os.makedirs(target, exist_ok=True)
-        for name in (METADATA_FILE, MODEL_FILE):  # model.json last: it is what capture checks
+        for name in (paths.METADATA_FILE, paths.MODEL_FILE):  # model.json last: it is what capture checks
             tmp = os.path.join(target, f".{name}.{os.getpid()}.tmp")
             shutil.copyfile(os.path.join(source, name), tmp)
             os.replace(tmp, os.path.join(target, name))
@@ -125,12 +121,12 @@ def load(directory: str | os.PathLike) -> Model:
     from devtrace.ml import xgb
 
     directory = os.fspath(directory)
-    model_file = os.path.join(directory, MODEL_FILE)
+    model_file = os.path.join(directory, paths.MODEL_FILE)
     if not os.path.isfile(model_file):
         raise DevtraceError(f"no model in {directory} (model.json not found; train one with `devtrace ml train`)")
     metadata = _read_metadata(directory)
     if metadata is None:
-        raise DevtraceError(f"{os.path.join(directory, METADATA_FILE)} is missing or not valid JSON")
+        raise DevtraceError(f"{os.path.join(directory, paths.METADATA_FILE)} is missing or not valid JSON")
     xgboost = xgb.load()
     try:
         booster = xgboost.Booster(model_file=model_file)
@@ -148,7 +144,7 @@ def load(directory: str | os.PathLike) -> Model:
 
 def _read_metadata(directory: str) -> dict | None:
     try:
-        with open(os.path.join(directory, METADATA_FILE), encoding="utf-8") as f:
+        with open(os.path.join(directory, paths.METADATA_FILE), encoding="utf-8") as f:
             metadata = json.load(f)
     except (OSError, ValueError):
         return None

@@ -8,7 +8,7 @@ The published prediction is that output clipped to 0-100.
 import numpy as np
 import polars as pl
 
-from devtrace.features import FEATURES, build_features
+from devtrace.ml.features import FEATURES, build_features
 from devtrace.ml.registry import Model
 
 SCORE_COLUMNS = ("predicted_productivity", "top_contribution_feature", "top_contribution_value")

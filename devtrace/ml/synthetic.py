@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 
 from devtrace.errors import DevtraceError
-from devtrace.features import PROGRAM_FAMILIES
+from devtrace.ml.features import PROGRAM_FAMILIES
 
 EPOCH = 1_767_225_600.0  # 2026-01-01 UTC: sessions start within the 60 days after it
 AGENTS = ["claude-code", "codex", "aider", "gemini", "human"]

@@ -1,4 +1,4 @@
-"""Writing command events: one short transaction per event, queued for sync."""
+"""Writing command events: one short transaction per event."""
 
 import os
 import sqlite3

@@ -11,6 +11,7 @@ import time
 from devtrace import paths
 from devtrace.store.errors import StoreError
 
+
 def _migration_files() -> list[tuple[int, str, str]]:
     folder = os.path.join(paths.sql_dir(), "migrations")
     found = []
@@ -33,7 +34,7 @@ def statements(script: str) -> list[str]:
         if sqlite3.complete_statement(buf):
             out.append(buf.strip())
             buf = ""
-    leftover = [l for l in buf.splitlines() if l.strip() and not l.strip().startswith("--")]
+    leftover = [line for line in buf.splitlines() if line.strip() and not line.strip().startswith("--")]
     if leftover:
         raise ValueError(f"incomplete SQL statement: {leftover[0][:80]}")
     return out

@@ -1,6 +1,6 @@
 """Taking back a label that was just given (the labeling notebook's undo).
 
-Labels are append-only history: a label is never changed, and a newer one supersedes it.
+Labels are history: a label is never changed, and a newer one supersedes it.
 Undo is the one exception, and a narrow one: it removes a human label only while it is
 still the newest label of its event, so no later judgement and no history is rewritten.
 """

@@ -11,8 +11,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from devtrace.commands.core import PathOption
+from devtrace.cli.core import PathOption
 from devtrace.errors import DevtraceError
+from devtrace.ml import defaults
 
 ml_app = typer.Typer(
     name="ml",
@@ -34,15 +35,16 @@ def register(app: typer.Typer) -> None:
 
 @ml_app.command("generate")
 def generate(
-    out: Annotated[Path, typer.Option("--out", "-o", help="File to write: .csv or .parquet.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="File to write: .csv, .json, .jsonl or .parquet.")],
     rows: Annotated[int, typer.Option("--rows", "-n", min=1, help="Number of events.")] = 50_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same file.")] = 42,
 ) -> None:
     """Write synthetic bootstrap events with a productivity_label (sessions, retries, timeouts)."""
-    from devtrace.ml.datasets import file_format, write_dataset
+    from devtrace.analytics.formats import format_of
+    from devtrace.ml.datasets import write_dataset
     from devtrace.ml.synthetic import generate as generate_events
 
-    file_format(out)
+    format_of(out)
     with _status(f"Generating {rows:,} events"):
         frame = generate_events(rows, seed)
         write_dataset(frame, out)
@@ -51,17 +53,23 @@ def generate(
 
 @ml_app.command("train")
 def train(
-    dataset: Annotated[Optional[Path], typer.Option("--dataset", "-d", help="Labelled dataset (.csv or .parquet).")] = None,
+    dataset: Annotated[Optional[Path], typer.Option("--dataset", "-d", help="Labelled dataset (.csv, .json, .jsonl or .parquet).")] = None,
     from_store: Annotated[bool, typer.Option("--from-store", help="Train on the store: human labels, else pseudo-labels.")] = False,
     out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Also write model.json and metadata.json here.")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the train/validation split and of XGBoost.")] = 42,
-    n_estimators: Annotated[int, typer.Option("--n-estimators", help="Most boosting rounds (early stopping may use fewer).")] = 600,
-    max_depth: Annotated[int, typer.Option("--max-depth", help="Tree depth.")] = 3,
-    learning_rate: Annotated[float, typer.Option("--learning-rate", help="Shrinkage per round (eta).")] = 0.15,
-    min_child_weight: Annotated[float, typer.Option("--min-child-weight", help="Least weight in a leaf.")] = 10.0,
-    early_stopping_rounds: Annotated[int, typer.Option("--early-stopping-rounds", help="Stop after this many rounds without a better validation MAE (0: never).")] = 30,
-    pseudo_weight: Annotated[float, typer.Option("--pseudo-weight", help="Weight of a pseudo-label relative to a human label (with --from-store).")] = 0.3,
-    promote: Annotated[Optional[bool], typer.Option("--promote/--no-promote", help="Make this version active (default: only if there is no active model).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the train/validation split and of XGBoost.")] = defaults.SEED,
+    n_estimators: Annotated[int, typer.Option("--n-estimators", help="Most boosting rounds (early stopping may use fewer).")] = defaults.N_ESTIMATORS,
+    max_depth: Annotated[int, typer.Option("--max-depth", help="Tree depth.")] = defaults.MAX_DEPTH,
+    learning_rate: Annotated[float, typer.Option("--learning-rate", help="Shrinkage per round (eta).")] = defaults.LEARNING_RATE,
+    min_child_weight: Annotated[float, typer.Option("--min-child-weight", help="Least weight in a leaf.")] = defaults.MIN_CHILD_WEIGHT,
+    early_stopping_rounds: Annotated[
+        int, typer.Option("--early-stopping-rounds", help="Stop after this many rounds without a better validation MAE (0: never).")
+    ] = defaults.EARLY_STOPPING_ROUNDS,
+    pseudo_weight: Annotated[
+        float, typer.Option("--pseudo-weight", help="Weight of a pseudo-label relative to a human label (with --from-store).")
+    ] = defaults.PSEUDO_WEIGHT,
+    promote: Annotated[
+        Optional[bool], typer.Option("--promote/--no-promote", help="Make this version active (default: only if there is no active model).")
+    ] = None,
     path: PathOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -103,8 +111,8 @@ def train(
 
 @ml_app.command("score")
 def score(
-    dataset: Annotated[Optional[Path], typer.Option("--dataset", "-d", help="Dataset to score (.csv or .parquet).")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Scored copy of the dataset (.csv or .parquet).")] = None,
+    dataset: Annotated[Optional[Path], typer.Option("--dataset", "-d", help="Dataset to score (.csv, .json, .jsonl or .parquet).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Scored copy of the dataset (.csv, .json, .jsonl or .parquet).")] = None,
     pending: Annotated[bool, typer.Option("--pending", help="Score the store's unscored events instead.")] = False,
     model_dir: ModelDirOption = None,
     path: PathOption = None,
@@ -199,7 +207,7 @@ def explain(
             "importance": result.importance.to_dicts(), "reasons": result.reasons.to_dicts(), "charts": written,
         }, indent=2))
         return
-    from devtrace.render import print_frame
+    from devtrace.cli.render import print_frame
 
     print_frame(result.importance, title=f"Global importance of {model.ref} over {result.rows:,} rows")
     print_frame(result.reasons, title=f"Top {top_k} reasons per event (base value {result.base_value:.2f})")
@@ -216,7 +224,7 @@ def label(
     path: PathOption = None,
 ) -> None:
     """Label an event's productivity (0-100); the latest label of an event counts."""
-    from devtrace.labels import label as add_label
+    from devtrace.store.labels import label as add_label
 
     add_label(event_id, value, by=by, note=note, path=path)
     typer.echo(f"Labelled {event_id}: {value:g}" + (f" by {by}" if by else ""))

@@ -1,7 +1,9 @@
-"""Labels: a person's (or a process's) 0-100 judgement of an event, append-only.
+"""Labels: a person's (or a process's) 0-100 judgement of an event.
 
-The latest label of an event is the one that counts (see the `training_set` view); older
-ones stay as history. Standard library only, one short transaction per label.
+A label is never changed: a newer one supersedes it, and the latest label of an event is
+the one that counts (see the `training_set` view); older ones stay as history. The one
+deletion is the labeling notebook's undo of a label just given (`label_undo`). Standard
+library only, one short transaction per label.
 """
 
 import numbers

@@ -8,8 +8,8 @@ import numpy as np
 import polars as pl
 
 from devtrace.errors import DevtraceError
-from devtrace.features import FEATURES
-from devtrace.ml import training, xgb
+from devtrace.ml import defaults, training, xgb
+from devtrace.ml.features import FEATURES
 from devtrace.ml.pipeline import read_training_set
 from devtrace.ml.registry import Model
 from devtrace.ml.scoring import contributions
@@ -20,7 +20,7 @@ MIXES = {
 }
 
 
-def load_training(path=None, mix: str = "blend", pseudo_weight: float = 0.3) -> tuple[pl.DataFrame, training.TrainingData]:
+def load_training(path=None, mix: str = "blend", pseudo_weight: float = defaults.PSEUDO_WEIGHT) -> tuple[pl.DataFrame, training.TrainingData]:
     """The `training_set` rows and the model inputs for a label mix: `human` keeps only events
     a person labeled; `blend` adds pseudo-labels (earlier predictions) at `pseudo_weight`."""
     if mix not in MIXES:
@@ -89,7 +89,7 @@ def labeled_after(frame: pl.DataFrame, moment: dt.datetime | None) -> np.ndarray
     labeled = frame.filter(pl.col(training.LABEL).is_not_null())
     if moment is None:
         return np.zeros(labeled.height, dtype=bool)
-    cutoff = moment.astimezone(dt.timezone.utc).replace(tzinfo=None) + dt.timedelta(seconds=1)
+    cutoff = moment.astimezone(dt.UTC).replace(tzinfo=None) + dt.timedelta(seconds=1)
     return labeled.select((pl.col("human_label_at") >= cutoff).fill_null(False)).to_series().to_numpy()
 
 

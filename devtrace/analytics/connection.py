@@ -100,8 +100,8 @@ def _setup(db: str) -> list[tuple[str, str]]:
     """(statement, what its failure means): load the extension, attach the store, define the views."""
     extension = extension_path()
     steps = [
-        (f"LOAD {_literal(extension)};", f"cannot load DuckDB's SQLite extension from {extension}"),
-        (f"ATTACH {_literal(db)} AS {STORE_ALIAS} (TYPE sqlite, READ_ONLY);", f"cannot attach {db}"),
+        (f"LOAD {sql_literal(extension)};", f"cannot load DuckDB's SQLite extension from {extension}"),
+        (f"ATTACH {sql_literal(db)} AS {STORE_ALIAS} (TYPE sqlite, READ_ONLY);", f"cannot attach {db}"),
     ]
     for v in views():
         with open(v.file, encoding="utf-8") as f:
@@ -163,5 +163,6 @@ def one_line(exc: Exception) -> str:
     return " ".join(lines)
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+def sql_literal(text: str) -> str:
+    """`text` as a SQL string literal, for the few statements that cannot take parameters."""
+    return "'" + str(text).replace("'", "''") + "'"

@@ -1,15 +1,15 @@
 """Notebook commands: `devtrace notebook NAME` and `devtrace report`."""
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from devtrace.commands.core import PathOption
+from devtrace.cli.core import PathOption
 
 
-class Notebook(str, Enum):
+class Notebook(StrEnum):
     analysis = "analysis"
     labeling = "labeling"
     retraining = "retraining"
@@ -28,7 +28,7 @@ def notebook(
     headless: Annotated[bool, typer.Option("--headless", help="Do not open a web browser.")] = False,
 ) -> None:
     """Serve a marimo notebook (analysis, labeling or retraining) on the store."""
-    from devtrace.marimo_apps import serve
+    from devtrace.cli.marimo_apps import serve
 
     serve(name.value, path=path, edit=edit, port=port, headless=headless)
 
@@ -38,7 +38,7 @@ def report(
     path: PathOption = None,
 ) -> None:
     """Write the analysis notebook, run on the store, as one static HTML page."""
-    from devtrace.marimo_apps import export_report
+    from devtrace.cli.marimo_apps import export_report
 
     export_report(out, path=path)
     typer.echo(f"Wrote the analysis report to {out}")

@@ -35,8 +35,8 @@ def events(
 ) -> None:
     """List the newest events, oldest first."""
     from devtrace import analytics
+    from devtrace.cli.render import print_events
     from devtrace.ml.autoscore import score_before_reading
-    from devtrace.render import print_events
 
     score_before_reading(path)  # with an active model, events captured a moment ago show a score
     frame = analytics.events(path=path, limit=limit, agent=agent)
@@ -48,11 +48,13 @@ def events(
 
 def export(
     out: Annotated[Path, typer.Option("--out", "-o", help="File to write.")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="csv, parquet or jsonl.")] = "csv",
+    fmt: Annotated[
+        Optional[str], typer.Option("--format", "-f", help="csv, json, jsonl or parquet (default: from --out's suffix, else csv).")
+    ] = None,
     path: PathOption = None,
 ) -> None:
-    """Export every event, all columns, to csv, parquet or jsonl."""
-    from devtrace.exporting import export_events
+    """Export every event, all columns, to csv, json, jsonl or parquet."""
+    from devtrace.analytics.export import export_events
 
     rows = export_events(out, fmt, path=path)
     typer.echo(f"Wrote {rows} events to {out}")
@@ -64,7 +66,7 @@ def demo(
     ] = None,
 ) -> None:
     """Show DevTrace end to end on a scratch git repo and store."""
-    from devtrace.demo import run_demo
+    from devtrace.cli.demo import run_demo
 
     if workdir is not None and workdir.exists() and any(workdir.iterdir()):
         from devtrace.errors import DevtraceError

@@ -10,6 +10,8 @@ from collections.abc import Iterable
 
 import duckdb
 
+from devtrace.analytics.connection import sql_literal
+
 FULL_VIEW = "all_events"
 FIRST_DAY_VARIABLE = "devtrace_first_day"
 LAST_DAY_VARIABLE = "devtrace_last_day"
@@ -58,11 +60,8 @@ def _one_of(column: str, values: Iterable[str | None] | None) -> str:
     if not chosen:
         return ""
     texts = [v for v in chosen if v is not None]
-    tests = [f"{column} IN ({', '.join(_literal(v) for v in texts)})"] if texts else []
+    tests = [f"{column} IN ({', '.join(sql_literal(v) for v in texts)})"] if texts else []
     if len(texts) < len(chosen):
         tests.append(f"{column} IS NULL")
     return "(" + " OR ".join(tests) + ")"
 
-
-def _literal(text: str) -> str:
-    return "'" + str(text).replace("'", "''") + "'"

@@ -5,10 +5,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from devtrace.commands.core import PathOption
+from devtrace.cli.core import PathOption
 from devtrace.errors import DevtraceError
 
-FORMATS = ("table", "csv", "json", "parquet")
 TABLE_ROWS = 100
 """`--format table` shows at most this many rows; the other formats write every row."""
 
@@ -23,7 +22,7 @@ def sql(
     file: Annotated[Optional[Path], typer.Option("--file", help="Read the SQL from this file.")] = None,
     fmt: Annotated[
         Optional[str],
-        typer.Option("--format", help="table, csv, json or parquet (default: from --out's suffix, else table)."),
+        typer.Option("--format", help="table, csv, json, jsonl or parquet (default: from --out's suffix, else table)."),
     ] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the result to this file.")] = None,
     path: PathOption = None,
@@ -61,7 +60,7 @@ def views(
     else:
         import polars as pl
 
-        from devtrace.render import print_frame
+        from devtrace.cli.render import print_frame
 
         listed = analytics.views()
         print_frame(pl.DataFrame({"view": [v.name for v in listed], "answers": [v.description for v in listed]}))
@@ -81,16 +80,13 @@ def _query_text(query: str | None, file: Path | None) -> str:
 
 
 def _output_format(fmt: str | None, out: Path | None) -> str:
-    if fmt is None:
-        if out is None:
-            return "table"
-        fmt = out.suffix.lstrip(".").lower()
-        if fmt not in FORMATS[1:]:
-            raise DevtraceError(f"cannot tell the format of {out}: add --format csv, json or parquet")
-    if fmt not in FORMATS:
-        raise DevtraceError(f"unknown format {fmt!r} (choose one of {', '.join(FORMATS)})")
-    if fmt == "table" and out is not None:
-        raise DevtraceError("--format table prints to the terminal; use csv, json or parquet with --out")
+    if fmt is None and out is None or fmt == "table":
+        if out is not None:
+            raise DevtraceError("--format table prints to the terminal; use csv, json, jsonl or parquet with --out")
+        return "table"
+    from devtrace.analytics.formats import format_of
+
+    fmt = format_of(out, fmt)
     if fmt == "parquet" and out is None:
         raise DevtraceError("parquet is binary: give --out FILE")
     if out is not None and not out.parent.is_dir():
@@ -101,7 +97,7 @@ def _output_format(fmt: str | None, out: Path | None) -> str:
 def _print_table(frame) -> None:
     from rich.console import Console
 
-    from devtrace.render import print_frame
+    from devtrace.cli.render import print_frame
 
     console = Console()
     print_frame(frame.head(TABLE_ROWS), console=console)
@@ -111,20 +107,11 @@ def _print_table(frame) -> None:
 
 
 def _write(frame, fmt: str, out: Path | None) -> None:
-    import polars as pl
+    from devtrace.analytics.formats import frame_bytes, write_frame
 
-    try:
-        if fmt == "csv":
-            text = frame.write_csv(out)
-        elif fmt == "json":
-            text = frame.write_json(out)
-        else:
-            text = frame.write_parquet(out)
-    except OSError as exc:
-        raise DevtraceError(f"cannot write {out}: {exc.strerror or exc}") from None
-    except pl.exceptions.PolarsError as exc:
-        raise DevtraceError(f"cannot write the result as {fmt}: {str(exc).splitlines()[0]}") from None
     if out is None:
-        typer.echo(text, nl=fmt == "json")
+        text = frame_bytes(frame, fmt).decode("utf-8")
+        typer.echo(text, nl=not text.endswith("\n"))
     else:
+        write_frame(frame, out, fmt)
         typer.echo(f"Wrote {frame.height} rows to {out}")

@@ -4,7 +4,7 @@ import sys
 
 import typer
 
-from devtrace.commands import analytics, core, ml, notebooks
+from devtrace.cli import analytics, core, ml, notebooks
 from devtrace.errors import DevtraceError
 
 app = typer.Typer(
@@ -45,7 +45,3 @@ def main() -> None:
     except DevtraceError as exc:
         print(f"devtrace: {exc}", file=sys.stderr)
         sys.exit(1)
-
-
-if __name__ == "__main__":
-    main()

@@ -17,8 +17,8 @@ import warnings
 import numpy as np
 import polars as pl
 
-from devtrace.features import FEATURES, build_features
 from devtrace.ml import xgb
+from devtrace.ml.features import FEATURES, build_features
 
 POOL = 2000
 """Candidates considered: the newest unlabeled events (distances cost pool × labeled)."""

@@ -1,0 +1,40 @@
+"""Starting the background scorer after an event is recorded (capture's side of scoring).
+
+Capture stays standard-library only: it checks that a model file exists and starts
+`python -m devtrace.ml.autoscore` detached, which scores whatever is pending. Nothing from
+`devtrace.ml` is imported here.
+"""
+
+import os
+import subprocess
+import sys
+
+from devtrace import paths
+
+SCORER_MODULE = "devtrace.ml.autoscore"
+
+
+def has_model(directory: str, model_dir: str | None = None) -> bool:
+    if model_dir:
+        return os.path.isfile(os.path.join(model_dir, paths.MODEL_FILE))
+    return os.path.isfile(paths.active_model_file(directory))
+
+
+def spawn(directory: str, model_dir: str | None = None) -> bool:
+    """Start a detached scorer when there is a model to score with."""
+    if not has_model(directory, model_dir):
+        return False
+    args = [sys.executable, "-m", SCORER_MODULE, "--path", directory]
+    if model_dir:
+        args += ["--model-dir", model_dir]
+    try:
+        subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except OSError:  # the event is recorded; the next `devtrace events` scores it
+        return False
+    return True
