@@ -17,6 +17,8 @@ MODEL_FILE = "model.json"
 METADATA_FILE = "metadata.json"
 SCORING_LOCK = "scoring.lock"  # held by whoever is scoring pending events
 SCORER_LOG = "autoscore.log"  # why a detached scorer failed, since nobody sees its stderr
+SYNC_LOCK = "sync.lock"  # held by whoever is pushing to the central server
+SYNC_LOG = "autosync.log"  # why a background push (sync = "auto") failed
 
 
 def store_dir(path: str | os.PathLike | None = None) -> str:

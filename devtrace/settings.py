@@ -11,19 +11,23 @@ from devtrace import paths
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
-KNOWN_KEYS = ("keep_noop", "record_program", "hash_key")
+KNOWN_KEYS = ("keep_noop", "record_program", "hash_key", "server", "token", "machine", "sync")
 
 
 class Settings:
     """keep_noop: record events whose git state is clean. record_program: store argv[0]'s
-    basename. hash_key: the organisation's key for command hashes (else the store's key)."""
+    basename. hash_key: the organisation's key for command hashes (else the store's key).
+    sync_auto: the detached background process (which scores) also pushes to the server.
+    (`server`, `token` and `machine` are the sync client's: capture only accepts them.)"""
 
-    __slots__ = ("keep_noop", "record_program", "hash_key")
+    __slots__ = ("keep_noop", "record_program", "hash_key", "sync_auto")
 
-    def __init__(self, keep_noop: bool = False, record_program: bool = True, hash_key: str | None = None):
+    def __init__(self, keep_noop: bool = False, record_program: bool = True, hash_key: str | None = None,
+                 sync_auto: bool = False):
         self.keep_noop = keep_noop
         self.record_program = record_program
         self.hash_key = hash_key
+        self.sync_auto = sync_auto
 
 
 def load(directory: str) -> tuple[Settings, list[str]]:
@@ -34,6 +38,7 @@ def load(directory: str) -> tuple[Settings, list[str]]:
         keep_noop=_flag("DEVTRACE_KEEP_NOOP", values, "keep_noop", False, problems),
         record_program=_flag("DEVTRACE_RECORD_PROGRAM", values, "record_program", True, problems),
         hash_key=os.environ.get("DEVTRACE_HASH_KEY") or _text(values, "hash_key", problems),
+        sync_auto=_sync(values, problems),
     ), problems
 
 
@@ -67,6 +72,14 @@ def _flag(env: str, values: dict, key: str, default: bool, problems: list[str]) 
         problems.append(f"{key} in {paths.CONFIG_NAME} must be true or false; using {str(default).lower()}")
         return default
     return value
+
+
+def _sync(values: dict, problems: list[str]) -> bool:
+    value = values.get("sync", "manual")
+    if value not in ("auto", "manual"):
+        problems.append(f'sync in {paths.CONFIG_NAME} must be "auto" or "manual"; using "manual"')
+        return False
+    return value == "auto"
 
 
 def _text(values: dict, key: str, problems: list[str]) -> str | None:

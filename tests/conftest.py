@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.central_support import central_url, server_factory  # noqa: F401  (central fixtures)
 from tests.ml_support import ROWS, cli
+from tests.postgres_support import postgres_cluster, postgres_url  # noqa: F401  (PostgreSQL fixtures)
 from tests.support import git
 
 

@@ -16,6 +16,7 @@ import duckdb
 import polars as pl
 
 from devtrace import paths
+from devtrace.analytics.central import attach_steps as central_steps
 from devtrace.errors import DevtraceError
 from devtrace.store import open_store
 
@@ -78,11 +79,17 @@ def init_script(path: str | os.PathLike | None = None) -> str:
     return "\n\n".join(statement.strip() for statement, _ in _setup(os.path.abspath(paths.db_file(path)))) + "\n"
 
 
-def connect(path: str | os.PathLike | None = None) -> duckdb.DuckDBPyConnection:
+def connect(path: str | os.PathLike | None = None, *, central: str | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the store attached read-only as `store` and every
-    view defined. Each query reads the file afresh, so it sees events captured a moment ago."""
-    open_store(path).close()  # a missing, foreign, corrupt or newer store fails here; older ones migrate
-    setup = _setup(paths.db_file(path))
+    view defined. Each query reads the file afresh, so it sees events captured a moment ago.
+
+    With `central` (a central database: SQLite file or postgresql:// URL), the views answer
+    over every machine's events instead (see devtrace.analytics.central)."""
+    if central:
+        setup = _setup(None, central=central)
+    else:
+        open_store(path).close()  # a missing, foreign, corrupt or newer store fails here; older ones migrate
+        setup = _setup(paths.db_file(path))
     con = duckdb.connect(config=OFFLINE_CONFIG)
     try:
         for statement, failure in setup:
@@ -96,13 +103,16 @@ def connect(path: str | os.PathLike | None = None) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _setup(db: str) -> list[tuple[str, str]]:
+def _setup(db: str | None, central: str | None = None) -> list[tuple[str, str]]:
     """(statement, what its failure means): load the extension, attach the store, define the views."""
     extension = extension_path()
-    steps = [
-        (f"LOAD {sql_literal(extension)};", f"cannot load DuckDB's SQLite extension from {extension}"),
-        (f"ATTACH {sql_literal(db)} AS {STORE_ALIAS} (TYPE sqlite, READ_ONLY);", f"cannot attach {db}"),
-    ]
+    if central:
+        steps = central_steps(central, extension, sql_literal)
+    else:
+        steps = [
+            (f"LOAD {sql_literal(extension)};", f"cannot load DuckDB's SQLite extension from {extension}"),
+            (f"ATTACH {sql_literal(db)} AS {STORE_ALIAS} (TYPE sqlite, READ_ONLY);", f"cannot attach {db}"),
+        ]
     for v in views():
         with open(v.file, encoding="utf-8") as f:
             steps.append((f.read(), f"view {v.name} ({v.file}) cannot be defined"))
@@ -120,9 +130,9 @@ def query(con: duckdb.DuckDBPyConnection, text: str, params: list | None = None)
         raise DevtraceError(one_line(exc)) from None
 
 
-def sql(text: str, path: str | os.PathLike | None = None) -> pl.DataFrame:
+def sql(text: str, path: str | os.PathLike | None = None, *, central: str | None = None) -> pl.DataFrame:
     """The result of a query over the store's views (and `store.<table>`) as a Polars frame."""
-    with connect(path) as con:
+    with connect(path, central=central) as con:
         return query(con, text)
 
 
@@ -132,6 +142,7 @@ def events(
     limit: int | None = None,
     agent: str | None = None,
     session: str | None = None,
+    central: str | None = None,
 ) -> pl.DataFrame:
     """The `events` view, oldest first; with `limit`, only the newest `limit` events."""
     conditions, params = [], []
@@ -148,7 +159,7 @@ def events(
             raise DevtraceError(f"limit must be 0 or more, not {limit}")
         newest = f"SELECT * FROM events {where} ORDER BY executed_at DESC, id DESC LIMIT {int(limit)}"
         text = f"SELECT * FROM ({newest}) ORDER BY executed_at, id"
-    with connect(path) as con:
+    with connect(path, central=central) as con:
         return query(con, text, params)
 
 

@@ -61,7 +61,7 @@ class Recorder:
             "key_fingerprint": self.fingerprint,
         }
         insert_event(self.conn, event)
-        scorer.spawn(self.directory, options.get("model_dir"))  # scores it in a detached process
+        scorer.spawn(self.directory, options.get("model_dir"), self.settings.sync_auto)  # in a detached process
         if after is None:
             where = "git state unknown" if root else "not a git repo"
         else:

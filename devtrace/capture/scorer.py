@@ -12,6 +12,7 @@ import sys
 from devtrace import paths
 
 SCORER_MODULE = "devtrace.ml.autoscore"
+SYNCING_SCORER_MODULE = "devtrace.central.autosync"  # scores, then pushes (sync = "auto")
 
 
 def has_model(directory: str, model_dir: str | None = None) -> bool:
@@ -20,11 +21,12 @@ def has_model(directory: str, model_dir: str | None = None) -> bool:
     return os.path.isfile(paths.active_model_file(directory))
 
 
-def spawn(directory: str, model_dir: str | None = None) -> bool:
-    """Start a detached scorer when there is a model to score with."""
-    if not has_model(directory, model_dir):
+def spawn(directory: str, model_dir: str | None = None, sync_auto: bool = False) -> bool:
+    """Start a detached scorer when there is a model to score with or, with `sync = "auto"`,
+    events to push (capture itself never talks to the network)."""
+    if not (sync_auto or has_model(directory, model_dir)):
         return False
-    args = [sys.executable, "-m", SCORER_MODULE, "--path", directory]
+    args = [sys.executable, "-m", SYNCING_SCORER_MODULE if sync_auto else SCORER_MODULE, "--path", directory]
     if model_dir:
         args += ["--model-dir", model_dir]
     try:

@@ -6,7 +6,6 @@ says, else backing off) up to a bound; any other answer is final and becomes one
 
 import http.client
 import json
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -54,7 +53,7 @@ class Client:
                     wait = _retry_after(exc.headers.get("Retry-After"), wait)
                 else:
                     raise Refused(exc.code, _refusal(exc.code, detail, self.server)) from None
-            except (urllib.error.URLError, http.client.HTTPException, ConnectionError, socket.timeout, OSError) as exc:
+            except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
                 last = str(getattr(exc, "reason", None) or exc) or type(exc).__name__
             if attempt + 1 < self.attempts:
                 self.sleep(wait)

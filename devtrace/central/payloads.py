@@ -88,12 +88,12 @@ class EventBatch(BaseModel):
     """`{"events": [...]}` (DevTrace 0.2.0's body) with an optional schema version."""
 
     schema_version: int = 1
-    events: Annotated[list[dict[str, Any]], Field(max_length=MAX_BATCH)]
+    events: Annotated[list[Any], Field(max_length=MAX_BATCH)]
 
 
 class LabelBatch(BaseModel):
     schema_version: int = 1
-    labels: Annotated[list[dict[str, Any]], Field(max_length=MAX_BATCH)]
+    labels: Annotated[list[Any], Field(max_length=MAX_BATCH)]
 
 
 class Rejected(BaseModel):
@@ -108,7 +108,7 @@ class BatchResult(BaseModel):
     received_at: float
 
 
-def validate(model, items: list[dict], key: str) -> tuple[list, list[dict]]:
+def validate(model, items: list, key: str) -> tuple[list, list[dict]]:
     """(valid items, [{id, reason}] for the rest), in input order."""
     valid, rejected = [], []
     for item in items:

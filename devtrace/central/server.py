@@ -27,6 +27,7 @@ from devtrace.central.payloads import (
 from devtrace.errors import DevtraceError
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
+DRAIN_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_AGE_DAYS = 365.0
 
 
@@ -44,7 +45,10 @@ class ModelUpload(BaseModel):
 
 
 class BodyLimit:
-    """Refuses a body over `limit` bytes with 413, by its Content-Length or while it streams."""
+    """Refuses a body over `limit` bytes with 413, by its Content-Length or while it streams.
+
+    The rest of a refused body is read and dropped (up to DRAIN_BYTES), so that the client,
+    still sending, gets the 413 instead of a broken pipe."""
 
     def __init__(self, app, limit: int):
         self.app, self.limit = app, limit
@@ -54,6 +58,8 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.limit):
+            if length.isdigit() and int(length) <= DRAIN_BYTES:
+                await _drain(receive)
             return await _too_large(self.limit, send)
         seen = 0
 
@@ -68,11 +74,20 @@ class BodyLimit:
         try:
             await self.app(scope, limited_receive, send)
         except _BodyTooLarge:
+            await _drain(receive, seen)
             await _too_large(self.limit, send)
 
 
 class _BodyTooLarge(Exception):
     pass
+
+
+async def _drain(receive, seen: int = 0) -> None:
+    while seen <= DRAIN_BYTES:
+        message = await receive()
+        seen += len(message.get("body", b""))
+        if message["type"] != "http.request" or not message.get("more_body"):
+            return
 
 
 async def _too_large(limit: int, send) -> None:

@@ -19,7 +19,6 @@ from devtrace.store import open_store
 from devtrace.store.transaction import write_transaction
 
 BATCH = 1000
-LOCK_NAME = "sync.lock"
 
 _PENDING_EVENTS = ("SELECT id FROM command_events AS e WHERE NOT EXISTS "
                    "(SELECT 1 FROM event_sync AS s WHERE s.event_id = e.id) ORDER BY executed_at, id")
@@ -31,7 +30,7 @@ def login(server: str, token: str, path=None) -> dict:
     """Enroll this store: keep the server and token, adopt the organisation's hash key."""
     directory = paths.store_dir(path)
     open_store(directory).close()
-    _, _, answer = Client(server, token).call("POST", "/v1/enroll")
+    _, _, answer = Client(server, token, attempts=2).call("POST", "/v1/enroll")  # a person waits
     if not isinstance(answer, dict) or not {"machine", "hash_key", "key_fingerprint"} <= answer.keys():
         raise DevtraceError(f"{server} did not answer like a DevTrace server")
     config.update(directory, {"server": server.rstrip("/"), "token": token, "machine": answer["machine"],
@@ -125,7 +124,7 @@ def _rows(conn, kind: str, chunk: list) -> list[dict]:
         cursor = conn.execute("SELECT id AS client_label_id, event_id, value, source, labeled_by, note, created_at"
                               f" FROM labels WHERE id IN ({marks})", chunk)
     names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor]
+    return [dict(zip(names, row, strict=True)) for row in cursor]
 
 
 def _acknowledge(conn, kind: str, items: list[dict], answer) -> None:
@@ -154,7 +153,7 @@ def _acknowledge(conn, kind: str, items: list[dict], answer) -> None:
 
 
 def _lock(directory: str, wait: bool) -> int | None:
-    fd = os.open(os.path.join(directory, LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(os.path.join(directory, paths.SYNC_LOCK), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
     except BlockingIOError:

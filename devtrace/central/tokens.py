@@ -46,8 +46,11 @@ def create(db, name: str, scope: str, expires_in: float | None = None) -> str:
     token = PREFIX + secrets.token_urlsafe(32)
     now = time.time()
     with db.transaction() as tx:
-        if tx.execute("SELECT 1 FROM tokens WHERE name = ?", (name,)):
-            raise DevtraceError(f"a token named {name!r} exists already (revoke it first, or pick another name)")
+        existing = tx.execute("SELECT revoked_at FROM tokens WHERE name = ?", (name,))
+        if existing and existing[0][0] is None:
+            raise DevtraceError(f"a live token named {name!r} exists already (revoke it first, or pick another name)")
+        if existing:  # a revoked name is issued again: its events keep their machine name
+            tx.execute("DELETE FROM tokens WHERE name = ?", (name,))
         tx.execute("INSERT INTO tokens (name, token_hash, scope, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
                    (name, digest(token), scope, now, now + expires_in if expires_in else None))
     return token
@@ -66,7 +69,7 @@ def revoke(db, name: str) -> None:
 def listing(db) -> list[dict]:
     with db.transaction(write=False) as tx:
         rows = tx.execute("SELECT name, scope, created_at, expires_at, revoked_at FROM tokens ORDER BY created_at")
-    return [dict(zip(("name", "scope", "created_at", "expires_at", "revoked_at"), row)) for row in rows]
+    return [dict(zip(("name", "scope", "created_at", "expires_at", "revoked_at"), row, strict=True)) for row in rows]
 
 
 def authenticate(tx, token: str) -> tuple[str, str] | None:

@@ -5,7 +5,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from devtrace.cli.core import PathOption
+from devtrace.cli.core import CentralOption, PathOption
 from devtrace.errors import DevtraceError
 
 TABLE_ROWS = 100
@@ -26,13 +26,14 @@ def sql(
     ] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the result to this file.")] = None,
     path: PathOption = None,
+    central: CentralOption = None,
 ) -> None:
     """Query the store with SQL over the DevTrace views (`devtrace views` lists them)."""
     from devtrace import analytics
 
     text = _query_text(query, file)
     fmt = _output_format(fmt, out)
-    frame = analytics.sql(text, path=path)
+    frame = analytics.sql(text, path=path, central=central)
     if fmt == "table":
         _print_table(frame)
     else:

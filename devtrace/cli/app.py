@@ -4,7 +4,7 @@ import sys
 
 import typer
 
-from devtrace.cli import analytics, core, ml, notebooks
+from devtrace.cli import analytics, core, ml, notebooks, server, sync
 from devtrace.errors import DevtraceError
 
 app = typer.Typer(
@@ -37,6 +37,8 @@ core.register(app)
 notebooks.register(app)
 analytics.register(app)
 ml.register(app)
+server.register(app)
+sync.register(app)
 
 
 def main() -> None:

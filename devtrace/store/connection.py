@@ -69,7 +69,7 @@ def _connect(db: str) -> sqlite3.Connection:
 # What DevTrace itself keeps in a store folder.
 _OWN_FILES = {paths.DB_NAME, f"{paths.DB_NAME}-wal", f"{paths.DB_NAME}-shm", f"{paths.DB_NAME}-journal",
               paths.KEY_NAME, paths.CONFIG_NAME, paths.ACTIVE_MODEL_DIR, paths.VERSIONS_DIR,
-              paths.SCORING_LOCK, paths.SCORER_LOG}
+              paths.SCORING_LOCK, paths.SCORER_LOG, paths.SYNC_LOCK, paths.SYNC_LOG}
 
 
 def _ignore_in_git(directory: str) -> None:

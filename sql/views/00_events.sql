@@ -4,6 +4,8 @@
 -- where the state was unknown (not a git repo): unknown, not zero. `failed` = non-zero exit
 -- (a timeout exits 124, so it is a failure too). Every view in this folder reads the SQLite
 -- store attached as `store`:  ATTACH '<path>/devtrace.db' AS store (TYPE sqlite, READ_ONLY);
+-- Every column of store.command_events is kept (e.*), so the central store's extra columns
+-- (machine, received_at; see sql/central/) come through as more columns.
 CREATE OR REPLACE VIEW events AS
 WITH latest_human_label AS (
     SELECT event_id, value, labeled_by, note, created_at
@@ -12,29 +14,13 @@ WITH latest_human_label AS (
     QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY created_at DESC, id DESC) = 1
 )
 SELECT
-    e.id,
-    e.agent_id,
-    make_timestamp(CAST(e.executed_at * 1e6 AS BIGINT)) AS executed_at,
-    e.command_hash,
-    e.duration_ms,
-    e.exit_code,
-    e.timed_out <> 0 AS timed_out,
-    e.files_touched_count,
-    e.lines_added,
-    e.lines_deleted,
-    e.predicted_productivity,
-    e.top_contribution_feature,
-    e.top_contribution_value,
-    e.model_ref,
-    make_timestamp(CAST(e.started_at * 1e6 AS BIGINT)) AS started_at,
-    make_timestamp(CAST(e.ended_at * 1e6 AS BIGINT)) AS ended_at,
-    e.session_id,
-    e.repo_id,
-    e.program,
-    e.delta_files,
-    e.delta_lines_added,
-    e.delta_lines_deleted,
-    make_timestamp(CAST(e.scored_at * 1e6 AS BIGINT)) AS scored_at,
+    e.* REPLACE (
+        make_timestamp(CAST(e.executed_at * 1e6 AS BIGINT)) AS executed_at,
+        e.timed_out <> 0 AS timed_out,
+        make_timestamp(CAST(e.started_at * 1e6 AS BIGINT)) AS started_at,
+        make_timestamp(CAST(e.ended_at * 1e6 AS BIGINT)) AS ended_at,
+        make_timestamp(CAST(e.scored_at * 1e6 AS BIGINT)) AS scored_at
+    ),
     e.exit_code <> 0 AS failed,
     l.value AS human_label,
     l.labeled_by AS human_label_by,

@@ -1,0 +1,61 @@
+"""The same views over the central store (`devtrace server`'s database) instead of a local one.
+
+DuckDB attaches the central database read-only as `central_db`: a SQLite file through the
+sqlite extension, PostgreSQL through the postgres_scanner extension, each loaded from its
+pinned package (offline). An in-memory catalog named `store` then presents
+`store.command_events` and `store.labels` shaped as a local store's tables, so every view of
+sql/views answers unchanged for the whole organisation, with `machine` (the pushing token's
+name), `received_at` and `key_fingerprint` as more columns.
+"""
+
+import importlib.util
+import os
+
+import duckdb
+
+from devtrace.errors import DevtraceError
+
+CENTRAL_ALIAS = "central_db"
+POSTGRES_PACKAGE = "duckdb_extension_postgres_scanner"
+
+
+def is_postgres(url: str) -> bool:
+    return url.startswith(("postgresql://", "postgres://"))
+
+
+def postgres_extension_path() -> str:
+    """DuckDB's postgres_scanner as shipped by the duckdb-extension-postgres-scanner package."""
+    spec = importlib.util.find_spec(POSTGRES_PACKAGE)
+    wanted = f"duckdb-extension-postgres-scanner=={duckdb.__version__} (pip install 'devtrace[server]')"
+    if spec is None or not spec.submodule_search_locations:
+        raise DevtraceError(f"DuckDB's PostgreSQL extension is not installed: {wanted}")
+    file = os.path.join(spec.submodule_search_locations[0], "extensions", f"v{duckdb.__version__}",
+                        "postgres_scanner.duckdb_extension")
+    if not os.path.isfile(file):
+        raise DevtraceError(f"the installed PostgreSQL extension does not match duckdb {duckdb.__version__}: {wanted}")
+    return file
+
+
+def attach_steps(url: str, sqlite_extension: str, literal) -> list[tuple[str, str]]:
+    """(statement, what its failure means) that make `store.*` the central tables."""
+    if is_postgres(url):
+        shown = url.split("@")[-1]
+        extension = postgres_extension_path()
+        steps = [(f"LOAD {literal(extension)};", f"cannot load DuckDB's PostgreSQL extension from {extension}"),
+                 (f"ATTACH {literal(url)} AS {CENTRAL_ALIAS} (TYPE postgres, READ_ONLY);",
+                  f"cannot attach the central database at {shown}")]
+    else:
+        file = os.path.abspath(os.path.expanduser(url))
+        if not os.path.isfile(file):
+            raise DevtraceError(f"no central database at {file} (a SQLite file, or postgresql://...)")
+        steps = [(f"LOAD {literal(sqlite_extension)};", f"cannot load DuckDB's SQLite extension from {sqlite_extension}"),
+                 (f"ATTACH {literal(file)} AS {CENTRAL_ALIAS} (TYPE sqlite, READ_ONLY);",
+                  f"cannot attach the central database {file}")]
+    return steps + [
+        ("ATTACH ':memory:' AS store;", "cannot create the store catalog"),
+        (f"CREATE VIEW store.command_events AS SELECT * EXCLUDE (seq) REPLACE ("
+         f"make_timestamp(CAST(received_at * 1e6 AS BIGINT)) AS received_at) FROM {CENTRAL_ALIAS}.command_events;",
+         f"{url.split('@')[-1]} is not a DevTrace central database (no command_events table)"),
+        (f"CREATE VIEW store.labels AS SELECT * EXCLUDE (client_label_id, machine, received_at) "
+         f"FROM {CENTRAL_ALIAS}.labels;", "the central database has no labels table"),
+    ]

@@ -1,0 +1,43 @@
+"""The detached background process with `sync = "auto"`: score what is pending, then push.
+
+Capture starts it (`devtrace.capture.scorer`) instead of the plain scorer; capture itself
+never talks to the network. One push at a time (the store's sync lock): a process that
+finds the lock taken leaves the work to the holder, which looks for pending rows again
+after releasing it. A failure is written to the store's autosync.log; the rows stay pending
+for the next push.
+"""
+
+import os
+import sys
+import time
+
+from devtrace import paths
+from devtrace.central import sync
+from devtrace.ml import autoscore
+
+
+def run(path: str, model_dir: str | None) -> None:
+    autoscore.score_pending(path, model_dir)
+    while any(sync.pending(path)):
+        if sync.push(path, wait_for_lock=False) is None:
+            return  # another push is at work and will look again when it is done
+
+
+def main(argv: list[str]) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m devtrace.central.autosync")
+    parser.add_argument("--path", required=True)
+    parser.add_argument("--model-dir")
+    args = parser.parse_args(argv)
+    try:
+        run(args.path, args.model_dir)
+    except Exception as exc:  # detached: nobody sees stderr
+        with open(os.path.join(paths.store_dir(args.path), paths.SYNC_LOG), "a", encoding="utf-8") as log:
+            log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {type(exc).__name__}: {exc}\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,189 @@
+"""`devtrace server`: run the central service, and manage its tokens and models."""
+
+import getpass
+import json
+import socket
+import time
+from typing import Annotated, Optional
+
+import typer
+
+from devtrace.errors import DevtraceError
+
+DbOption = Annotated[
+    Optional[str],
+    typer.Option("--db", help="Central database: a SQLite file, or postgresql://user@host/db.", envvar="DEVTRACE_CENTRAL_DB"),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="JSON instead of a table.")]
+
+server_app = typer.Typer(help="The central service: ingestion, tokens, approved models.", no_args_is_help=False,
+                         invoke_without_command=True)
+token_app = typer.Typer(help="Bearer tokens (stored hashed).", no_args_is_help=True)
+models_app = typer.Typer(help="Central model versions and approvals.", no_args_is_help=True)
+server_app.add_typer(token_app, name="token")
+server_app.add_typer(models_app, name="models")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(server_app, name="server")
+
+
+def _open(db: str | None):
+    from devtrace.central.db import open_central
+
+    if not db:
+        raise DevtraceError("give the central database with --db FILE or --db postgresql://... ($DEVTRACE_CENTRAL_DB)")
+    return open_central(db)
+
+
+@server_app.callback()
+def serve(
+    ctx: typer.Context,
+    db: DbOption = None,
+    host: Annotated[str, typer.Option("--host", help="Address to bind (loopback unless told).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535)] = 8765,
+    max_age_days: Annotated[float, typer.Option("--max-age-days", min=1, help="Refuse events older than this.")] = 365,
+    max_body_mb: Annotated[float, typer.Option("--max-body-mb", min=0.01, help="Largest request body accepted.")] = 8,
+) -> None:
+    """Run the central service (FastAPI + uvicorn) over a SQLite file or PostgreSQL."""
+    if ctx.invoked_subcommand is not None:
+        return
+    try:
+        import uvicorn
+
+        from devtrace.central.server import create_app
+    except ImportError:
+        raise DevtraceError("the server needs its extra: pip install 'devtrace[server]'") from None
+    from devtrace.central.db import describe
+
+    central = _open(db)
+    app = create_app(central, max_age_days=max_age_days, max_body=int(max_body_mb * 1024 * 1024))
+    try:
+        listener = socket.create_server((host, port))
+    except OSError as exc:
+        raise DevtraceError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    bound = listener.getsockname()[1]
+    typer.echo(f"DevTrace server on http://{host}:{bound} · database {describe(central.url)}", err=True)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+    try:
+        uvicorn.Server(config).run(sockets=[listener])
+    finally:
+        central.close()
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Option("--name", help="The machine or person (events are attributed to it).")],
+    scope: Annotated[str, typer.Option("--scope", help="ingest, read or admin.")] = "ingest",
+    expires: Annotated[Optional[str], typer.Option("--expires", help="Lifetime, e.g. 90d, 12h, 2w.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Create a token and print it once (only its hash is kept)."""
+    from devtrace.central import tokens
+
+    lifetime = tokens.parse_duration(expires) if expires else None
+    central = _open(db)
+    try:
+        token = tokens.create(central, name, scope, lifetime)
+    finally:
+        central.close()
+    typer.echo(token)
+    typer.echo(f"Token for {name} ({scope}{', expires in ' + expires if expires else ''}); it is shown only now.",
+               err=True)
+
+
+@token_app.command("list")
+def token_list(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Every token: name, scope, created, expiry, revocation (never the token itself)."""
+    from devtrace.central import tokens
+
+    central = _open(db)
+    try:
+        found = tokens.listing(central)
+    finally:
+        central.close()
+    if as_json:
+        typer.echo(json.dumps(found, indent=2))
+        return
+    now = time.time()
+    rows = []
+    for t in found:
+        state = ("revoked" if t["revoked_at"] else
+                 "expired" if t["expires_at"] and t["expires_at"] <= now else "live")
+        rows.append({"name": t["name"], "scope": t["scope"], "state": state, "created": _when(t["created_at"]),
+                     "expires": _when(t["expires_at"]) if t["expires_at"] else "never"})
+    _table(rows, "no tokens yet (devtrace server token create --name NAME --scope ingest)")
+
+
+@token_app.command("revoke")
+def token_revoke(name: Annotated[str, typer.Argument(help="The token's name.")], db: DbOption = None) -> None:
+    """Revoke a token: its next request is refused."""
+    from devtrace.central import tokens
+
+    central = _open(db)
+    try:
+        tokens.revoke(central, name)
+    finally:
+        central.close()
+    typer.echo(f"Revoked the token {name}.")
+
+
+@models_app.command("list")
+def models_list(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Every published version: validation metrics, who published and approved it, when."""
+    from devtrace.central import models
+
+    central = _open(db)
+    try:
+        found = models.listing(central)
+    finally:
+        central.close()
+    if as_json:
+        typer.echo(json.dumps(found, indent=2))
+        return
+    rows = []
+    for m in found:
+        validation = m["metrics"].get("validation", {}) if isinstance(m["metrics"], dict) else {}
+        approvals = ", ".join(f"{a['approved_by']} {_when(a['approved_at'])}" for a in m["approvals"]) or "-"
+        rows.append({"version": m["version"], "active": "*" if m["active"] else "", "mae": _num(validation.get("mae")),
+                     "r2": _num(validation.get("r2")), "published": f"{m['published_by']} {_when(m['published_at'])}",
+                     "approved": approvals})
+    _table(rows, "no model published yet (devtrace ml publish VERSION)")
+
+
+@models_app.command("approve")
+def models_approve(
+    version: Annotated[str, typer.Argument(help="The version to make the organisation's active model.")],
+    by: Annotated[Optional[str], typer.Option("--by", help="Who approves (default: the current user).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Make a version the organisation's active model (approving an older one rolls back)."""
+    from devtrace.central import models
+
+    approver = by or f"{getpass.getuser()}@{socket.gethostname()}"
+    central = _open(db)
+    try:
+        active = models.approve(central, version, approver)
+    finally:
+        central.close()
+    typer.echo(f"{active['version']} is the organisation's active model (sha256 {active['sha256'][:12]}…), "
+               f"approved by {approver}.")
+
+
+def _when(at: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(at)) + " UTC" if at else "-"
+
+
+def _num(value) -> str:
+    return f"{value:.3f}" if isinstance(value, (int, float)) else "-"
+
+
+def _table(rows: list[dict], empty: str) -> None:
+    if not rows:
+        typer.echo(empty)
+        return
+    import polars as pl
+
+    from devtrace.cli.render import print_frame
+
+    print_frame(pl.DataFrame(rows))

@@ -1,0 +1,73 @@
+"""`devtrace sync`: enroll a store with the central server, push to it, say what is pending."""
+
+import time
+from typing import Annotated
+
+import typer
+
+from devtrace.cli.core import PathOption
+
+sync_app = typer.Typer(help="Push this store's events and labels to the central server.", invoke_without_command=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(sync_app, name="sync")
+
+
+@sync_app.callback()
+def push(ctx: typer.Context, path: PathOption = None) -> None:
+    """Push every unsynced event and label (run again after any failure: nothing is lost or doubled)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from devtrace.central import sync
+
+    console = Console(stderr=True)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console,
+                  transient=True, disable=not console.is_terminal) as progress:
+        tasks = {}
+
+        def report(kind: str, done: int, total: int) -> None:
+            if kind not in tasks:
+                tasks[kind] = progress.add_task(f"Sending {kind}", total=total)
+            progress.update(tasks[kind], completed=done)
+
+        counts = sync.push(path, progress=report)
+    for kind in ("events", "labels"):
+        c = counts[kind]
+        typer.echo(f"{kind}: {c['sent']} sent, {c['accepted']} accepted, {c['duplicates']} duplicate, "
+                   f"{c['rejected']} rejected")
+    if counts["events"]["rejected"] or counts["labels"]["rejected"]:
+        typer.echo("Rejected rows stay in the store with their reason (devtrace sync status); they are not sent again.")
+
+
+@sync_app.command("login")
+def login(
+    server: Annotated[str, typer.Option("--server", help="The server's address, e.g. http://central:8765.")],
+    token: Annotated[str, typer.Option("--token", help="A token from `devtrace server token create`.")],
+    path: PathOption = None,
+) -> None:
+    """Keep the server and token in the store's config (mode 0600) and adopt the organisation's hash key."""
+    from devtrace.central import sync
+
+    answer = sync.login(server, token, path)
+    typer.echo(f"Enrolled as {answer['machine']} with {server}. New events are hashed with the organisation's key "
+               f"(fingerprint {answer['key_fingerprint']}); events captured before keep their own key's fingerprint.")
+
+
+@sync_app.command("status")
+def status(path: PathOption = None) -> None:
+    """How many events and labels are pending, rejected, and when the server last acknowledged a push."""
+    from devtrace.central import sync
+
+    s = sync.status(path)
+    last = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(s["last_acknowledged_at"])) \
+        if s["last_acknowledged_at"] else "never"
+    typer.echo(f"server: {s['server'] or 'none (devtrace sync login)'}{' · sync = auto' if s['auto'] else ''}")
+    typer.echo(f"events: {s['pending_events']} pending, {s['synced_events']} synced, {s['rejected_events']} rejected")
+    typer.echo(f"labels: {s['pending_labels']} pending, {s['synced_labels']} synced, {s['rejected_labels']} rejected")
+    typer.echo(f"last acknowledged push: {last}")
+    for reason, count in s["rejection_reasons"]:
+        typer.echo(f"  rejected ×{count}: {reason}")

@@ -1,0 +1,81 @@
+"""The views over the central database answer as they do over one store holding every machine's events."""
+
+import polars as pl
+import pytest
+
+import devtrace
+from devtrace import analytics
+from tests.analytics_support import DAY, JAN_1, build_store, event
+from tests.central_support import make_token, run_cli
+
+def machine_events(prefix: str, agent: str, start: float) -> list[dict]:
+    rows = []
+    for i in range(12):
+        at = start + i * 3600 + (i % 3) * DAY
+        rows.append(event(at, id=f"evt_{prefix}{i:04d}", agent_id=agent, exit_code=1 if i % 4 == 0 else 0,
+                          session_id=f"ses_{prefix}{i // 5}", command_hash=f"{i % 3:064x}",
+                          delta_lines_added=i, delta_lines_deleted=i % 2, duration_ms=100 + 10 * i))
+    for i, exit_code in ((12, 2), (13, 0)):  # a retry loop: failed, re-run a minute later, fixed
+        rows.append(event(start + 20 * DAY + (i - 12) * 60, id=f"evt_{prefix}{i:04d}", agent_id=agent,
+                          exit_code=exit_code, session_id=f"ses_{prefix}r", command_hash="f" * 64))
+    return rows
+
+
+@pytest.fixture
+def organisation(central_url, server_factory, tmp_path):
+    """Two machines synced to a central database, and one local store holding both (the reference)."""
+    server = server_factory(central_url, "--max-age-days", "100000")
+    laptop, desktop = machine_events("a", "claude", JAN_1), machine_events("b", "codex", JAN_1 + 1800)
+    labels_a = [("evt_a0001", 70.0, "human", "ana", "good", JAN_1 + 5 * DAY), ("evt_a0001", 20.0, "human", "bo", None, JAN_1 + 6 * DAY),
+                ("evt_a0002", 55.0, "pseudo", None, None, JAN_1 + 5 * DAY)]
+    labels_b = [("evt_b0003", 90.0, "human", "cy", None, JAN_1 + 7 * DAY)]
+    stores = {"laptop": (laptop, labels_a), "desktop": (desktop, labels_b)}
+    for name, (events, labels) in stores.items():
+        store = build_store(tmp_path / name, events, labels)
+        done = run_cli("sync", "login", "--server", server.address, "--token", make_token(central_url, name),
+                       "--path", str(store), cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        done = run_cli("sync", "--path", str(store), cwd=tmp_path)
+        assert done.returncode == 0 and " 0 rejected" in done.stdout, done.stdout + done.stderr
+    both = build_store(tmp_path / "both", laptop + desktop, labels_a + labels_b)
+    return central_url, both
+
+
+@pytest.mark.parametrize("name", [v.name for v in analytics.views()])
+def test_every_view_answers_the_same_over_the_central_database(organisation, name):
+    central, both = organisation
+    remote = analytics.sql(f"SELECT * FROM {name}", central=central)
+    local = analytics.sql(f"SELECT * FROM {name}", path=both)
+    shared = [c for c in local.columns if c != "key_fingerprint"]
+    # author_kind is a central column before the local store gains it (issue 11's migration).
+    assert set(local.columns) <= set(remote.columns)
+    assert set(remote.columns) - set(local.columns) <= {"machine", "received_at", "author_kind"}
+    assert remote.height == local.height > 0
+    keys = [c for c in shared if local.schema[c] not in (pl.Float64, pl.Float32)]
+    assert_frames(remote.select(shared).sort(keys, nulls_last=True), local.select(shared).sort(keys, nulls_last=True))
+
+
+def assert_frames(a: pl.DataFrame, b: pl.DataFrame) -> None:
+    from polars.testing import assert_frame_equal
+
+    assert_frame_equal(a, b, check_dtypes=False, abs_tol=1e-9)
+
+
+def test_machine_is_one_more_column(organisation, tmp_path):
+    central, _ = organisation
+    per_machine = devtrace.connect(central=central).sql(
+        "SELECT machine, count(*) AS n, min(received_at) IS NOT NULL AS received FROM events GROUP BY ALL ORDER BY machine").pl()
+    assert per_machine.rows() == [("desktop", 14, True), ("laptop", 14, True)]
+    done = run_cli("sql", "--central", central, "--format", "csv",
+                   "SELECT machine, count(*) AS n FROM training_set WHERE label_source = 'human' GROUP BY ALL ORDER BY 1",
+                   cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["machine,n", "desktop,1", "laptop,1"]
+
+
+def test_central_database_is_read_only_and_errors_are_sentences(organisation, tmp_path):
+    central, _ = organisation
+    done = run_cli("sql", "--central", central, "DELETE FROM store.command_events", cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    done = run_cli("sql", "--central", str(tmp_path / "nowhere.db"), "SELECT 1", cwd=tmp_path)
+    assert done.returncode == 1 and "no central database at" in done.stderr

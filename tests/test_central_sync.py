@@ -1,0 +1,191 @@
+"""`devtrace sync` from real stores to a real server: nothing lost, nothing doubled."""
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+
+from devtrace.store import create_store, insert_event
+from tests.central_support import (
+    Proxy,
+    central_count,
+    make_token,
+    run_cli,
+)
+from tests.support import devtrace_env, rows
+
+
+def add_events(store, count: int, prefix: str, at: float | None = None) -> None:
+    start = time.time() - 3600 if at is None else at
+    conn = create_store(store)
+    try:
+        for i in range(count):
+            insert_event(conn, {"id": f"evt_{prefix}{i:08x}", "agent_id": "codex", "executed_at": start + i * 0.01,
+                                "command_hash": "d" * 64, "duration_ms": 10, "exit_code": i % 3 == 0, "timed_out": 0,
+                                "started_at": start + i * 0.01, "ended_at": start + i * 0.01 + 0.01,
+                                "session_id": f"ses_{prefix}", "program": "make"})
+    finally:
+        conn.close()
+
+
+def login(store, address: str, token: str, cwd) -> None:
+    done = run_cli("sync", "login", "--server", address, "--token", token, "--path", str(store), cwd=cwd)
+    assert done.returncode == 0, done.stderr
+
+
+def sync(store, cwd, ok: bool = True) -> subprocess.CompletedProcess:
+    done = run_cli("sync", "--path", str(store), cwd=cwd)
+    if ok:
+        assert done.returncode == 0, done.stderr
+    return done
+
+
+def synced(store) -> int:
+    return rows(store, "SELECT count(*) AS n FROM event_sync WHERE status = 'synced'")[0]["n"]
+
+
+def test_two_machines_capture_with_the_organisation_key_and_sync_exactly(central_url, server_factory, tmp_path, repo):
+    server = server_factory(central_url)
+    stores = {name: tmp_path / name for name in ("alpha", "beta")}
+    for name, store in stores.items():
+        run_cli("init", "--path", str(store), cwd=tmp_path)
+        login(store, server.address, make_token(central_url, name), tmp_path)
+        assert stat.S_IMODE((store / "config.toml").stat().st_mode) == 0o600
+        for _ in range(3):
+            done = run_cli("run", "--keep-noop", "--quiet", "--path", str(store), "--", "echo", "same", cwd=repo)
+            assert done.returncode == 0, done.stderr
+        first = sync(store, tmp_path)
+        assert "events: 3 sent, 3 accepted, 0 duplicate, 0 rejected" in first.stdout
+        again = sync(store, tmp_path)
+        assert "events: 0 sent" in again.stdout
+    assert central_count(central_url) == 6
+    assert central_count(central_url, "SELECT count(DISTINCT command_hash) FROM command_events") == 1
+    assert central_count(central_url, "SELECT count(DISTINCT machine) FROM command_events") == 2
+    fingerprint = central_count(central_url, "SELECT fingerprint FROM hash_keys")
+    assert central_count(central_url, "SELECT min(key_fingerprint) FROM command_events") == fingerprint
+    assert central_count(central_url, "SELECT max(key_fingerprint) FROM command_events") == fingerprint
+    status = run_cli("sync", "status", "--path", str(stores["alpha"]), cwd=tmp_path)
+    assert "events: 0 pending, 3 synced, 0 rejected" in status.stdout
+    assert "last acknowledged push: 20" in status.stdout
+
+
+def test_client_killed_between_send_and_acknowledgement(central_url, server_factory, tmp_path):
+    server = server_factory(central_url)
+    store = tmp_path / "store"
+    add_events(store, 1500, "k")
+    proxy = Proxy(server.port, plan=["forward", "hold"])
+    token = make_token(central_url, "victim")
+    try:
+        login(store, proxy.address, token, tmp_path)
+        client = subprocess.Popen([sys.executable, "-m", "devtrace", "sync", "--path", str(store)],
+                                  env=devtrace_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proxy.holding.wait(60)  # the server has committed the first batch; its answer is held
+        client.send_signal(signal.SIGKILL)
+        client.wait(timeout=30)
+    finally:
+        proxy.close()
+    assert central_count(central_url) == 1000
+    assert synced(store) == 0  # never acknowledged, so still pending
+    login(store, server.address, token, tmp_path)
+    done = sync(store, tmp_path)
+    assert "events: 1500 sent, 500 accepted, 1000 duplicate, 0 rejected" in done.stdout
+    assert central_count(central_url) == 1500
+    assert synced(store) == 1500
+
+
+def test_dropped_connection_429_and_503_are_retried(central_url, server_factory, tmp_path):
+    server = server_factory(central_url)
+    store = tmp_path / "store"
+    add_events(store, 2500, "r")
+    proxy = Proxy(server.port, plan=["forward", "drop", (429, {"Retry-After": "1"}), (503, {}), "forward", "drop"])
+    try:
+        login(store, proxy.address, make_token(central_url, "flaky"), tmp_path)
+        started = time.monotonic()
+        done = sync(store, tmp_path)
+        waited = time.monotonic() - started
+    finally:
+        proxy.close()
+    assert central_count(central_url) == 2500
+    assert synced(store) == 2500
+    # Two batches reached the server but their answers were lost: sent again, counted as duplicates.
+    assert "events: 2500 sent, 500 accepted, 2000 duplicate, 0 rejected" in done.stdout
+    assert waited >= 1.0  # Retry-After was honoured
+    assert len([line for line in proxy.seen if "telemetry" in line]) == 7
+
+
+def test_server_killed_mid_batch_and_restarted(central_url, server_factory, tmp_path):
+    server = server_factory(central_url)
+    store = tmp_path / "store"
+    add_events(store, 20_000, "s")
+    login(store, server.address, make_token(central_url, "steady"), tmp_path)
+    client = subprocess.Popen([sys.executable, "-m", "devtrace", "sync", "--path", str(store)],
+                              env=devtrace_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while central_count(central_url) == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    server.kill()
+    time.sleep(1.0)
+    server_factory(central_url, port=server.port)
+    out, err = client.communicate(timeout=300)
+    assert client.returncode == 0, err
+    assert central_count(central_url) == 20_000
+    assert synced(store) == 20_000
+    assert "events: 20000 sent" in out
+
+
+def test_rejected_events_stay_local_with_their_reason_and_are_not_resent(central_url, server_factory, tmp_path):
+    server = server_factory(central_url)
+    store = tmp_path / "store"
+    add_events(store, 3, "ok")
+    add_events(store, 2, "sk", at=time.time() + 2 * 86400)  # this machine's clock runs two days ahead
+    login(store, server.address, make_token(central_url, "skewed"), tmp_path)
+    done = sync(store, tmp_path)
+    assert "events: 5 sent, 3 accepted, 0 duplicate, 2 rejected" in done.stdout
+    assert "not sent again" in done.stdout
+    status = run_cli("sync", "status", "--path", str(store), cwd=tmp_path).stdout
+    assert "events: 0 pending, 3 synced, 2 rejected" in status
+    assert "in the future by the server's clock" in status
+    assert "events: 0 sent" in sync(store, tmp_path).stdout
+    reasons = rows(store, "SELECT reason FROM event_sync WHERE status = 'rejected'")
+    assert len(reasons) == 2 and all("future" in r["reason"] for r in reasons)
+
+
+def test_labels_follow_their_events(central_url, server_factory, tmp_path):
+    server = server_factory(central_url)
+    store = tmp_path / "store"
+    add_events(store, 2, "lb")
+    login(store, server.address, make_token(central_url, "labeller"), tmp_path)
+    for value in ("40", "90"):
+        done = run_cli("label", "evt_lb00000000", value, "--path", str(store), cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+    done = sync(store, tmp_path)
+    assert "labels: 2 sent, 2 accepted, 0 duplicate, 0 rejected" in done.stdout
+    assert central_count(central_url, "SELECT count(*) FROM labels WHERE event_id = 'evt_lb00000000'") == 2
+    assert "labels: 0 sent" in sync(store, tmp_path).stdout
+
+
+def test_revoked_token_stops_the_push_in_one_sentence(central_url, server_factory, tmp_path):
+    server = server_factory(central_url)
+    store = tmp_path / "store"
+    add_events(store, 5, "rv")
+    login(store, server.address, make_token(central_url, "gone"), tmp_path)
+    assert run_cli("server", "token", "revoke", "gone", "--db", central_url, cwd=tmp_path).returncode == 0
+    done = sync(store, tmp_path, ok=False)
+    assert done.returncode == 1
+    assert done.stderr.startswith("devtrace: the server at") and "refused the token" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert synced(store) == 0 and central_count(central_url) == 0
+
+
+def test_sync_without_login_or_server_says_what_to_do(tmp_path):
+    store = tmp_path / "store"
+    add_events(store, 1, "nl")
+    done = sync(store, tmp_path, ok=False)
+    assert done.returncode == 1 and "sync login" in done.stderr
+    done = run_cli("sync", "login", "--server", "http://127.0.0.1:9", "--token", "dt_x", "--path", str(store),
+                   cwd=tmp_path, env=devtrace_env(), timeout=120)
+    assert done.returncode == 1 and "did not answer" in done.stderr
+    assert not (store / "config.toml").exists()
+    assert os.path.isfile(store / "devtrace.db")
