@@ -14,7 +14,8 @@ import time
 import duckdb
 import pytest
 
-from devtrace.central import lake, lake_admin, lake_flush, lake_ingest, lake_read
+from devtrace.analytics import connect, views
+from devtrace.central import lake, lake_admin, lake_flush, lake_ingest
 from devtrace.central.db import open_central
 from devtrace.central.ingest import store_events, store_labels
 from devtrace.central.payloads import Event, Label, validate
@@ -126,7 +127,8 @@ def test_a_flush_killed_at_any_point_then_run_again_leaves_each_event_once(centr
 
 
 def analytics(url: str) -> duckdb.DuckDBPyConnection:
-    return lake_read.connect(url)
+    """What `--central URL` analytics read: the lake and the tail."""
+    return connect(central=url)
 
 
 def test_reads_see_the_unflushed_tail_at_once(central, lake_data):
@@ -149,8 +151,8 @@ def test_every_view_answers_the_same_over_the_lake_and_the_ingestion_database(ce
     push(central, frame[:3000], "alice", labels_every=9)
     lake_flush.flush(central, data_path=lake_data)
     push(central, frame[3000:], "bob", labels_every=4)  # part stays in the tail
-    with analytics(central) as over_lake, lake_read.connect_ingestion(central) as over_ingestion:
-        for view in lake_read.view_names():
+    with analytics(central) as over_lake, connect(central=central, lake=False) as over_ingestion:
+        for view in [v.name for v in views()]:
             query = f"SELECT * FROM {view} ORDER BY ALL"
             expected = over_ingestion.execute(query).fetchall()
             assert expected, view
@@ -158,7 +160,7 @@ def test_every_view_answers_the_same_over_the_lake_and_the_ingestion_database(ce
 
 
 def test_a_day_window_reads_only_that_day_s_partition(central, lake_data):
-    from devtrace.event_filter import filter_events
+    from devtrace.analytics.filters import filter_events
 
     push(central, generate(3000, seed=5), "alice")
     lake_flush.flush(central, data_path=lake_data)

@@ -79,12 +79,14 @@ def init_script(path: str | os.PathLike | None = None) -> str:
     return "\n\n".join(statement.strip() for statement, _ in _setup(os.path.abspath(paths.db_file(path)))) + "\n"
 
 
-def connect(path: str | os.PathLike | None = None, *, central: str | None = None) -> duckdb.DuckDBPyConnection:
+def connect(path: str | os.PathLike | None = None, *, central: str | None = None,
+            lake: bool = True) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the store attached read-only as `store` and every
     view defined. Each query reads the file afresh, so it sees events captured a moment ago.
 
     With `central` (a central database: SQLite file or postgresql:// URL), the views answer
-    over every machine's events instead (see devtrace.analytics.central)."""
+    over every machine's events instead (see devtrace.analytics.central): from its lake and the
+    not-yet-flushed ingestion tail where it has a lake (devtrace.analytics.lake), unless lake=False."""
     if central:
         setup = _setup(None, central=central)
     else:
@@ -97,6 +99,13 @@ def connect(path: str | os.PathLike | None = None, *, central: str | None = None
                 con.execute(statement)
             except duckdb.Error as exc:
                 raise DevtraceError(f"{failure}: {one_line(exc)}") from None
+        if central and lake:
+            from devtrace.analytics import lake as central_lake  # it imports filters, which import this module
+
+            try:
+                central_lake.present(con, central, extension_file("ducklake"))
+            except duckdb.Error as exc:
+                raise DevtraceError(f"cannot read the central lake: {one_line(exc)}") from None
     except BaseException:
         con.close()
         raise

@@ -8,6 +8,8 @@ import datetime as dt
 
 import duckdb
 
+from devtrace.analytics.connection import one_line
+from devtrace.analytics.lake import has_tables, watermarks
 from devtrace.central import lake, lake_ingest
 from devtrace.central.lake import LAKE
 from devtrace.central.lake_ingest import Removed
@@ -23,19 +25,19 @@ def maintain(db_url: str, *, keep_hours: float = DEFAULT_KEEP_HOURS) -> dict[str
     keep_hours, delete the files no snapshot reads any more and the orphans of killed flushes.
     Returns how many data files the lake has before and after."""
     with lake.writer_lock(db_url):
-        with lake.connect(db_url, write=True) as con:
+        with lake.connect(db_url) as con:
             before = _data_files(con)
         older = f"now() - to_microseconds({int(keep_hours * 3_600_000_000)})"
         for call in (
-            f"ducklake_expire_snapshots('{LAKE}', older_than => {older})",
-            f"ducklake_cleanup_old_files('{LAKE}', older_than => {older})",
             f"ducklake_merge_adjacent_files('{LAKE}')",
             f"ducklake_rewrite_data_files('{LAKE}')",
             f"ducklake_merge_adjacent_files('{LAKE}')",
+            f"ducklake_expire_snapshots('{LAKE}', older_than => {older})",
+            f"ducklake_cleanup_old_files('{LAKE}', older_than => {older})",
             f"ducklake_delete_orphaned_files('{LAKE}', older_than => {older})",
         ):
             _call(db_url, call)
-        with lake.connect(db_url, write=True) as con:
+        with lake.connect(db_url) as con:
             return {"files_before": before, "files_after": _data_files(con)}
 
 
@@ -47,8 +49,8 @@ def retention(db_url: str, days: int, *, actor: str, today: dt.date | None = Non
     cutoff = (today or dt.datetime.now(dt.UTC).date()) - dt.timedelta(days=days)
     epoch = dt.datetime.combine(cutoff, dt.time(), dt.UTC).timestamp()
     with lake.writer_lock(db_url):
-        with lake.connect(db_url, write=True) as con:
-            tail = lake_ingest.delete_events(db_url, "executed_at < ?", [epoch], lake.watermarks(con))
+        with lake.connect(db_url) as con:
+            tail = lake_ingest.delete_events(db_url, "executed_at < ?", [epoch], watermarks(con))
             in_lake = _delete(con, f"day < DATE '{cutoff.isoformat()}'")
         _purge(db_url, keep_hours=DEFAULT_KEEP_HOURS)
     removed = Removed(tail.events + in_lake.events, tail.labels + in_lake.labels)
@@ -61,9 +63,9 @@ def erase(db_url: str, machine: str, *, actor: str) -> Removed:
     the ingestion tables and the lake, then rewrite the lake's files and expire every older
     snapshot, so that no Parquet file keeps them. Readers open during an erase reconnect."""
     with lake.writer_lock(db_url):
-        with lake.connect(db_url, write=True) as con:
-            tail = lake_ingest.delete_events(db_url, "machine = ?", [machine], lake.watermarks(con), labels_by=machine)
-            in_lake = _delete(con, f"machine = {lake._literal(machine)}", labels_by=machine)
+        with lake.connect(db_url) as con:
+            tail = lake_ingest.delete_events(db_url, "machine = ?", [machine], watermarks(con), labels_by=machine)
+            in_lake = _delete(con, f"machine = {lake.literal(machine)}", labels_by=machine)
         _purge(db_url, keep_hours=0)
     removed = Removed(tail.events + in_lake.events, tail.labels + in_lake.labels)
     lake_ingest.audit(db_url, "erase", machine, actor, removed.events, removed.labels)
@@ -72,11 +74,11 @@ def erase(db_url: str, machine: str, *, actor: str) -> Removed:
 
 def _delete(con: duckdb.DuckDBPyConnection, events_where: str, *, labels_by: str | None = None) -> Removed:
     """Delete the matching events and their labels from the lake in one lake transaction."""
-    if not lake.has_tables(con):
+    if not has_tables(con):
         return Removed(0, 0)
     labels_where = f"event_id IN (SELECT id FROM {LAKE}.command_events WHERE {events_where})"
     if labels_by is not None:
-        labels_where += f" OR machine = {lake._literal(labels_by)}"
+        labels_where += f" OR machine = {lake.literal(labels_by)}"
     con.execute("BEGIN")
     labels = con.execute(f"DELETE FROM {LAKE}.labels WHERE {labels_where}").fetchone()[0]
     events = con.execute(f"DELETE FROM {LAKE}.command_events WHERE {events_where}").fetchone()[0]
@@ -97,7 +99,7 @@ def _purge(db_url: str, *, keep_hours: float) -> None:
 
 
 def _data_files(con: duckdb.DuckDBPyConnection) -> int:
-    if not lake.has_tables(con):
+    if not has_tables(con):
         return 0
     return int(con.execute(
         f"SELECT count(*) FROM ducklake_list_files('{LAKE}', 'command_events')"
@@ -109,7 +111,7 @@ def _call(db_url: str, call: str) -> int:
     (files, snapshots) it reports. (As `SELECT count(*) FROM function(...)` instead, DuckDB
     1.5.5 reported the work without committing it.)"""
     try:
-        with lake.connect(db_url, write=True) as con:
+        with lake.connect(db_url) as con:
             return con.execute(f"CALL {call}").fetch_arrow_table().num_rows
     except duckdb.Error as exc:
-        raise DevtraceError(f"lake maintenance failed ({call.split('(')[0]}): {lake.one_line(exc)}") from None
+        raise DevtraceError(f"lake maintenance failed ({call.split('(')[0]}): {one_line(exc)}") from None

@@ -16,6 +16,8 @@ from typing import NamedTuple
 
 import duckdb
 
+from devtrace.analytics.connection import one_line
+from devtrace.analytics.lake import has_tables, watermarks
 from devtrace.central import lake
 from devtrace.central.lake import DAY_OF_EXECUTED_AT, INGEST, LAKE
 from devtrace.errors import DevtraceError
@@ -34,19 +36,19 @@ class FlushResult(NamedTuple):
 def flush(db_url: str, *, data_path: str | None = None, chunk_events: int = CHUNK_EVENTS) -> FlushResult:
     """Flush everything ingested so far into the lake (creating it on the first run)."""
     started = time.perf_counter()
-    with lake.writer_lock(db_url), lake.connect(db_url, write=True, data_path=data_path) as con:
+    with lake.writer_lock(db_url), lake.connect(db_url, data_path=data_path) as con:
         try:
             ensure_tables(con)
             events, labels, scores = _flush_all(con, chunk_events)
         except duckdb.Error as exc:
-            raise DevtraceError(f"the flush failed and nothing of its last step was kept: {lake.one_line(exc)}") from None
+            raise DevtraceError(f"the flush failed and nothing of its last step was kept: {one_line(exc)}") from None
     return FlushResult(events, labels, scores, time.perf_counter() - started)
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the lake's tables from the ingestion tables' columns (one transaction), and add
     any column a later central migration added to the ingestion tables."""
-    if not lake.has_tables(con):
+    if not has_tables(con):
         con.execute("BEGIN")
         con.execute(f"CREATE TABLE {LAKE}.command_events AS "
                     f"SELECT * EXCLUDE (seq), {DAY_OF_EXECUTED_AT} AS day FROM {INGEST}.command_events WITH NO DATA")
@@ -71,7 +73,7 @@ def _flush_all(con: duckdb.DuckDBPyConnection, chunk_events: int) -> tuple[int, 
     labels_to = _max(con, "labels", "id")
     events_to = _max(con, "command_events", "seq")
     while True:
-        events_from, labels_from, scores_from = lake.watermarks(con)
+        events_from, labels_from, scores_from = watermarks(con)
         # Retention or erasure can remove the newest ingested rows: a bound never goes back.
         events_to, labels_to, scores_to = (max(events_to, events_from), max(labels_to, labels_from),
                                            max(scores_to, scores_from))
