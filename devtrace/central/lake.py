@@ -78,6 +78,19 @@ def connect(db_url: str, *, data_path: str | None = None, pinned: bool = False) 
     return con
 
 
+def lake_exists(db_url: str) -> bool:
+    """Whether the central database has a lake, without DuckDB (for the server's timer)."""
+    if not is_postgres(db_url):
+        return os.path.isfile(catalog_file(db_url))
+    db = open_central(db_url, create=False)
+    try:
+        with db.transaction(write=False) as tx:
+            return bool(tx.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                                   (lake_read.METADATA_SCHEMA, "ducklake_metadata")))
+    finally:
+        db.close()
+
+
 @contextlib.contextmanager
 def writer_lock(db_url: str) -> Iterator[None]:
     """Hold the one-lake-writer lock: a PostgreSQL advisory lock, or for the embedded default

@@ -14,7 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from devtrace import __version__
-from devtrace.central import ingest, keys, models, tokens
+from devtrace.central import ingest, keys, lake_api, models, tokens
 from devtrace.central.payloads import (
     SCHEMA_VERSIONS,
     BatchResult,
@@ -195,6 +195,7 @@ def create_app(db, *, max_age_days: float = DEFAULT_MAX_AGE_DAYS, max_body: int 
     def approve(version: Annotated[str, Path(max_length=128)], by: Annotated[str, Depends(caller("admin"))]) -> dict:
         return models.approve(db, version, by)
 
+    lake_api.add_routes(app, db, caller)
     app.add_middleware(BodyLimit, limit=max_body)
     app.state.started_at = time.time()
     return app
