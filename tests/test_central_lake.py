@@ -20,7 +20,6 @@ from devtrace.central.db import open_central
 from devtrace.central.ingest import store_events, store_labels
 from devtrace.central.payloads import Event, Label, validate
 from devtrace.ml.synthetic import generate
-from tests.postgres_support import postgres_cluster, postgres_url  # noqa: F401  (fixtures)
 
 OLD_ENOUGH = 3650.0  # the synthetic events are from early 2026: accept them whatever today is
 

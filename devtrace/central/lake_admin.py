@@ -50,7 +50,9 @@ def retention(db_url: str, days: int, *, actor: str, today: dt.date | None = Non
     epoch = dt.datetime.combine(cutoff, dt.time(), dt.UTC).timestamp()
     with lake.writer_lock(db_url):
         with lake.connect(db_url) as con:
-            tail = lake_ingest.delete_events(db_url, "executed_at < ?", [epoch], watermarks(con))
+            flushed = watermarks(con)
+        tail = lake_ingest.delete_events(db_url, "executed_at < ?", [epoch], flushed)
+        with lake.connect(db_url) as con:
             in_lake = _delete(con, f"day < DATE '{cutoff.isoformat()}'")
         _purge(db_url, keep_hours=DEFAULT_KEEP_HOURS)
     removed = Removed(tail.events + in_lake.events, tail.labels + in_lake.labels)
@@ -64,7 +66,9 @@ def erase(db_url: str, machine: str, *, actor: str) -> Removed:
     snapshot, so that no Parquet file keeps them. Readers open during an erase reconnect."""
     with lake.writer_lock(db_url):
         with lake.connect(db_url) as con:
-            tail = lake_ingest.delete_events(db_url, "machine = ?", [machine], watermarks(con), labels_by=machine)
+            flushed = watermarks(con)
+        tail = lake_ingest.delete_events(db_url, "machine = ?", [machine], flushed, labels_by=machine)
+        with lake.connect(db_url) as con:
             in_lake = _delete(con, f"machine = {lake.literal(machine)}", labels_by=machine)
         _purge(db_url, keep_hours=0)
     removed = Removed(tail.events + in_lake.events, tail.labels + in_lake.labels)

@@ -1,5 +1,6 @@
-"""The lake's writes into the ingestion database: deletions for retention and erasure, the
-audit log, and central scores waiting for the flush."""
+"""The lake's writes into the ingestion database: deletions for retention and erasure, and
+the audit log. (Never while DuckDB has the embedded default's file attached in this process:
+see lake_job.)"""
 
 import contextlib
 import getpass
@@ -63,12 +64,3 @@ def cli_actor() -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
         return "cli:unknown"
-
-
-def insert_scores(db_url: str, rows: list[tuple]) -> None:
-    """(event_id, predicted_productivity, top_contribution_feature, top_contribution_value,
-    model_ref, scored_at) rows, for the next flush to write into the lake."""
-    with transaction(db_url) as tx:
-        tx.executemany(
-            "INSERT INTO event_scores (event_id, predicted_productivity, top_contribution_feature, "
-            "top_contribution_value, model_ref, scored_at) VALUES (?, ?, ?, ?, ?, ?)", rows)
