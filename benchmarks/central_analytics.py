@@ -59,7 +59,8 @@ def generate(con, count: int, first: int = 0) -> None:
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE gen AS
         WITH base AS (
-            SELECT i, i // 150 AS s, CAST(hash(i) >> 1 AS BIGINT) AS h, CAST(hash(i // 150) >> 1 AS BIGINT) AS hs FROM range({first}, {first + count}) t(i)
+            SELECT i, i // 150 AS s, CAST(hash(i) >> 1 AS BIGINT) AS h, CAST(hash(i // 150) >> 1 AS BIGINT) AS hs
+            FROM range({first}, {first + count}) t(i)
         ),
         timed AS (
             SELECT *, {START} + hs % ({DAYS} * 86400 - 36000) + (i % 150) * 25.0 + h % 20 AS ts,
@@ -93,7 +94,7 @@ def generate(con, count: int, first: int = 0) -> None:
             'machine-' || hs % 10000 AS machine,
             ts + 5 AS received_at
         FROM timed JOIN commands AS c ON c.idx = timed.cmd""")
-    con.execute(f"""
+    con.execute("""
         CREATE OR REPLACE TEMP TABLE gen_labels AS
         SELECT id AS event_id, row_number() OVER () AS client_label_id, (hash(id) % 1000) / 10.0 AS value,
                'human' AS source, 'bench' AS labeled_by, NULL::VARCHAR AS note, executed_at + 3600 AS created_at,

@@ -51,7 +51,9 @@ def _check(result: subprocess.CompletedProcess, what: str) -> None:
         raise RuntimeError(f"{what} failed: {(result.stderr or result.stdout).strip()}")
 
 
-def start_cluster() -> Cluster:
+def start_cluster(durable: bool = False) -> Cluster:
+    """A running cluster. Tests run it without fsync (faster, and nothing survives the
+    session anyway); `durable` keeps PostgreSQL's defaults, for benchmarks."""
     if not os.path.isfile(os.path.join(BIN_DIR, "initdb")):
         pytest.fail(f"PostgreSQL 15 is needed for the central tests and {BIN_DIR}/initdb is missing "
                     "(apt-get install postgresql, or set DEVTRACE_PG_BIN)", pytrace=False)
@@ -65,7 +67,9 @@ def start_cluster() -> Cluster:
     _check(cluster.run("initdb", "-D", cluster.data, "-U", USER, "--auth=trust", "-E", "UTF8",
                        "--no-sync", "--no-instructions"), "initdb")
     options = (f"-c listen_addresses=127.0.0.1 -c port={cluster.port} -c unix_socket_directories={cluster.sockets}"
-               " -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100")
+               " -c max_connections=100")
+    if not durable:
+        options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     _check(cluster.run("pg_ctl", "-D", cluster.data, "-o", options, "-l", os.path.join(root, "server.log"),
                        "-w", "-t", "60", "start"), "pg_ctl start")
     return cluster

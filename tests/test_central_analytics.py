@@ -8,6 +8,7 @@ from devtrace import analytics
 from tests.analytics_support import DAY, JAN_1, build_store, event
 from tests.central_support import make_token, run_cli
 
+
 def machine_events(prefix: str, agent: str, start: float) -> list[dict]:
     rows = []
     for i in range(12):
@@ -79,3 +80,14 @@ def test_central_database_is_read_only_and_errors_are_sentences(organisation, tm
     assert done.returncode == 1 and "Traceback" not in done.stderr
     done = run_cli("sql", "--central", str(tmp_path / "nowhere.db"), "SELECT 1", cwd=tmp_path)
     assert done.returncode == 1 and "no central database at" in done.stderr
+
+
+def test_report_over_the_central_database(organisation, tmp_path):
+    central, _ = organisation
+    out = tmp_path / "org.html"
+    done = run_cli("report", "--central", central, "--out", str(out), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    page = out.read_text()
+    assert "claude" in page and "codex" in page
+    refused = run_cli("notebook", "labeling", "--central", central, "--headless", cwd=tmp_path)
+    assert refused.returncode == 1 and "--central is for the analysis notebook" in refused.stderr

@@ -151,3 +151,17 @@ def test_admin_token_may_do_everything(central_url, server_factory, scope):
     assert batch(server.address, token, [event(1)])[0] == 200
     assert call(server.address, "GET", "/v1/models", token=token)[0] == 200
     assert call(server.address, "GET", "/v1/model/active", token=token)[0] == 404
+
+
+def test_hostile_text_is_refused_not_stored(central_url, server_factory):
+    admin = make_token(central_url, "root", scope="admin")
+    server = server_factory(central_url)
+    assert call(server.address, "POST", "/v1/models/a%00b/approve", token=admin)[0] == 422
+    upload = {"version": "v1", "model_json": "{\u0000}", "metadata": {}, "sha256": "0" * 64}
+    assert call(server.address, "POST", "/v1/models", token=admin, body=upload)[0] == 422
+    assert call(server.address, "POST", "/v1/models", token=admin, body={**upload, "model_json": "\udcff"})[0] == 422
+    status, answer, _ = batch(server.address, admin, [event(1, session_id="\udcff")])  # not Unicode: not JSON text
+    assert status == 422 and "not valid JSON" in answer["detail"]
+    status, answer, _ = batch(server.address, admin, [event(2, agent_id="a\u0000b"), event(3)])
+    assert (status, answer["accepted"], answer["rejected"][0]["id"]) == (200, 1, event(2)["id"])
+    assert central_count(central_url) == 1

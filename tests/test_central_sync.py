@@ -7,7 +7,11 @@ import subprocess
 import sys
 import time
 
+import pytest
+
+from devtrace.errors import DevtraceError
 from devtrace.store import create_store, insert_event
+from devtrace.store.label_undo import retract_label
 from tests.central_support import (
     Proxy,
     central_count,
@@ -164,6 +168,31 @@ def test_labels_follow_their_events(central_url, server_factory, tmp_path):
     assert "labels: 2 sent, 2 accepted, 0 duplicate, 0 rejected" in done.stdout
     assert central_count(central_url, "SELECT count(*) FROM labels WHERE event_id = 'evt_lb00000000'") == 2
     assert "labels: 0 sent" in sync(store, tmp_path).stdout
+    with pytest.raises(DevtraceError, match="sent to the central server"):
+        retract_label(2, path=store)  # the newest label, but the server has it
+
+
+def test_sync_auto_pushes_from_the_background_process_and_capture_stays_offline(central_url, server_factory, tmp_path, repo):
+    server = server_factory(central_url)
+    store = tmp_path / "store"
+    run_cli("init", "--path", str(store), cwd=tmp_path)
+    login(store, server.address, make_token(central_url, "auto"), tmp_path)
+    with open(store / "config.toml", "a") as f:
+        f.write('sync = "auto"\n')
+    done = run_cli("run", "--keep-noop", "--path", str(store), "--", "true", cwd=repo)
+    assert done.returncode == 0 and "recorded" in done.stderr and done.stderr.count("\n") == 1  # no settings warning
+    deadline = time.monotonic() + 60
+    while synced(store) < 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert synced(store) == 1 and central_count(central_url) == 1
+    server.kill()  # the server is gone: capture still records, the push waits for later
+    done = run_cli("run", "--keep-noop", "--path", str(store), "--", "true", cwd=repo)
+    assert done.returncode == 0 and "recorded" in done.stderr
+    deadline = time.monotonic() + 120
+    while not (store / "autosync.log").exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert "did not answer" in (store / "autosync.log").read_text()
+    assert rows(store, "SELECT count(*) AS n FROM command_events")[0]["n"] == 2 and synced(store) == 1
 
 
 def test_revoked_token_stops_the_push_in_one_sentence(central_url, server_factory, tmp_path):

@@ -117,3 +117,6 @@ def test_demo_runs_end_to_end(tmp_path):
     assert all(e["predicted_productivity"] is not None and e["model_ref"] == "v1" for e in events)
     assert (work / "report.html").stat().st_size > 10_000
     assert b"retry_loops" in done.stdout and b"Try next" in done.stdout
+    # The teams part: both machines pushed to the loopback server and one query saw both.
+    assert b"events: 8 sent, 8 accepted" in done.stdout and b"events: 2 sent, 2 accepted" in done.stdout
+    assert b"laptop" in done.stdout and b"desktop-agent" in done.stdout

@@ -23,6 +23,13 @@ def is_postgres(url: str) -> bool:
     return url.startswith(("postgresql://", "postgres://"))
 
 
+def names_central(path) -> bool:
+    """A store is a folder; a postgresql:// URL or a file is a central database. (So the
+    notebooks, which are handed one location, work on either.)"""
+    text = os.fspath(path)
+    return is_postgres(text) or os.path.isfile(os.path.expanduser(text))
+
+
 def postgres_extension_path() -> str:
     """DuckDB's postgres_scanner as shipped by the duckdb-extension-postgres-scanner package."""
     spec = importlib.util.find_spec(POSTGRES_PACKAGE)

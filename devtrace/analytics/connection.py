@@ -17,6 +17,7 @@ import polars as pl
 
 from devtrace import paths
 from devtrace.analytics.central import attach_steps as central_steps
+from devtrace.analytics.central import names_central
 from devtrace.errors import DevtraceError
 from devtrace.store import open_store
 
@@ -86,7 +87,10 @@ def connect(path: str | os.PathLike | None = None, *, central: str | None = None
 
     With `central` (a central database: SQLite file or postgresql:// URL), the views answer
     over every machine's events instead (see devtrace.analytics.central): from its lake and the
-    not-yet-flushed ingestion tail where it has a lake (devtrace.analytics.lake), unless lake=False."""
+    not-yet-flushed ingestion tail where it has a lake (devtrace.analytics.lake), unless lake=False.
+    A `path` that names a central database rather than a store folder counts as `central`."""
+    if central is None and path is not None and names_central(path):
+        central = os.fspath(path)
     if central:
         setup = _setup(None, central=central)
     else:

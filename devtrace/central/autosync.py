@@ -15,11 +15,14 @@ from devtrace import paths
 from devtrace.central import sync
 from devtrace.ml import autoscore
 
+BACKGROUND_ATTEMPTS = 3
+"""A background push gives up sooner than `devtrace sync`: the next capture starts another."""
+
 
 def run(path: str, model_dir: str | None) -> None:
     autoscore.score_pending(path, model_dir)
     while any(sync.pending(path)):
-        if sync.push(path, wait_for_lock=False) is None:
+        if sync.push(path, wait_for_lock=False, attempts=BACKGROUND_ATTEMPTS) is None:
             return  # another push is at work and will look again when it is done
 
 

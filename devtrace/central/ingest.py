@@ -37,7 +37,7 @@ def store_events(db, machine: str, events: list, rejected: list[dict], max_age_d
             duplicates += 1
         else:
             seen.add(event.id)
-            rows.append((*(getattr(event, c) for c in EVENT_COLUMNS), machine, now))
+            rows.append((*event.__dict__.values(), machine, now))  # the fields, in EVENT_COLUMNS order
     accepted = 0
     if rows:
         with db.transaction() as tx:
@@ -55,8 +55,7 @@ def _insert_events_sqlite(tx, rows: list[tuple]) -> int:
 
 def _insert_events_pg(tx, rows: list[tuple]) -> int:
     columns = ", ".join(_EVENT_COLUMNS)
-    tx.execute("CREATE TEMP TABLE IF NOT EXISTS stage_events AS SELECT " + columns +
-               " FROM command_events WITH NO DATA")
+    tx.execute(f"CREATE TEMP TABLE IF NOT EXISTS stage_events AS SELECT {columns} FROM command_events WITH NO DATA")
     tx.execute("TRUNCATE stage_events")
     with tx.cursor.copy(f"COPY stage_events ({columns}) FROM STDIN") as copy:
         for row in rows:

@@ -1,30 +1,33 @@
 """What a client may send: batches of events and labels, each item validated on its own.
 
-Network input is hostile: every string is bounded and must be storable text (no NUL, no
-lone surrogate), every integer fits its column, every float is finite. Unknown fields are
-ignored, so a newer client's extra columns do not cost its events.
+Network input is hostile: every string is bounded and must be storable text (no NUL; the
+JSON parser refuses lone surrogates), every integer fits its column, every float is finite.
+Unknown fields are ignored, so a newer client's extra columns do not cost its events.
+
+A batch is first validated whole, straight from its bytes (pydantic-core: the common case,
+every item valid, costs no Python per field); only a batch with a bad item is parsed again
+and validated item by item, to say which items were refused and why.
 """
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+import pydantic_core
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 SCHEMA_VERSIONS = (1,)
 MAX_BATCH = 5000
 
 
-def _storable(text: str) -> str:
-    if "\x00" in text:
-        raise ValueError("text must not contain NUL characters")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("text must be valid Unicode (no lone surrogates)") from None
-    return text
+class BadBatch(Exception):
+    """The body as a whole is unusable (not JSON, not a batch, an unknown schema version)."""
+
+    def __init__(self, status: int, detail: str):
+        super().__init__(detail)
+        self.status, self.detail = status, detail
 
 
-def _text(limit: int):
-    return Annotated[str, Field(max_length=limit), AfterValidator(_storable)]
+def text(limit: int):
+    return Annotated[str, Field(max_length=limit, pattern=r"^[^\x00]*$")]
 
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
@@ -40,9 +43,9 @@ class Event(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     id: Id
-    agent_id: _text(256) | None = None
+    agent_id: text(256) | None = None
     executed_at: Seconds
-    command_hash: _text(128)
+    command_hash: text(128)
     duration_ms: Count
     exit_code: Int32
     timed_out: Annotated[int, Field(ge=0, le=1)] = 0
@@ -50,19 +53,19 @@ class Event(BaseModel):
     lines_added: Count | None = None
     lines_deleted: Count | None = None
     predicted_productivity: Score | None = None
-    top_contribution_feature: _text(128) | None = None
+    top_contribution_feature: text(128) | None = None
     top_contribution_value: Score | None = None
-    model_ref: _text(128) | None = None
+    model_ref: text(128) | None = None
     started_at: Seconds | None = None
     ended_at: Seconds | None = None
-    session_id: _text(128) | None = None
-    repo_id: _text(128) | None = None
-    program: _text(256) | None = None
+    session_id: text(128) | None = None
+    repo_id: text(128) | None = None
+    program: text(256) | None = None
     delta_files: Count | None = None
     delta_lines_added: Count | None = None
     delta_lines_deleted: Count | None = None
     scored_at: Seconds | None = None
-    author_kind: _text(32) | None = None
+    author_kind: text(32) | None = None
     key_fingerprint: Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")] | None = None
 
 
@@ -75,8 +78,8 @@ class Label(BaseModel):
     client_label_id: Annotated[int, Field(ge=1, le=2**62)]
     value: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
     source: Literal["human", "pseudo"]
-    labeled_by: _text(256) | None = None
-    note: _text(4000) | None = None
+    labeled_by: text(256) | None = None
+    note: text(4000) | None = None
     created_at: Seconds
 
 
@@ -94,6 +97,50 @@ class EventBatch(BaseModel):
 class LabelBatch(BaseModel):
     schema_version: int = 1
     labels: Annotated[list[Any], Field(max_length=MAX_BATCH)]
+
+
+class _ValidEvents(BaseModel):
+    schema_version: int = 1
+    events: Annotated[list[Event], Field(max_length=MAX_BATCH)]
+
+
+class _ValidLabels(BaseModel):
+    schema_version: int = 1
+    labels: Annotated[list[Label], Field(max_length=MAX_BATCH)]
+
+
+_KINDS = {
+    "events": (TypeAdapter(_ValidEvents), EventBatch, Event, "id"),
+    "labels": (TypeAdapter(_ValidLabels), LabelBatch, Label, "event_id"),
+}
+
+
+def parse_batch(body: bytes, kind: str) -> tuple[list, list[dict]]:
+    """(valid items, [{id, reason}] for the refused ones) of an "events" or "labels" body."""
+    whole, envelope, model, key = _KINDS[kind]
+    try:
+        batch = whole.validate_json(body)
+    except ValidationError:
+        pass
+    else:
+        _check_version(batch.schema_version)
+        return getattr(batch, kind), []
+    try:
+        data = pydantic_core.from_json(body)
+    except ValueError as exc:
+        raise BadBatch(422, f"the body is not valid JSON ({exc})") from None
+    try:
+        batch = envelope.model_validate(data)
+    except ValidationError as exc:
+        raise BadBatch(422, f"the body is not a batch of {kind}: {_reason(exc)}") from None
+    _check_version(batch.schema_version)
+    return validate(model, getattr(batch, kind), key)
+
+
+def _check_version(version: int) -> None:
+    if version not in SCHEMA_VERSIONS:
+        raise BadBatch(400, f"unsupported schema version {version} (this server accepts "
+                            f"{', '.join(map(str, SCHEMA_VERSIONS))}): upgrade the server or the client")
 
 
 class Rejected(BaseModel):
@@ -120,15 +167,19 @@ def validate(model, items: list, key: str) -> tuple[list, list[dict]]:
 
 
 def _id_of(item: Any, key: str) -> str | None:
+    """The item's id as the answer can carry it (any text a client sent is made printable UTF-8)."""
     value = item.get(key) if isinstance(item, dict) else None
-    if key == "event_id" and isinstance(item, dict) and isinstance(item.get("client_label_id"), int):
-        return f"{value}#{item['client_label_id']}" if isinstance(value, str) else None
-    return value[:64] if isinstance(value, str) else None
+    if not isinstance(value, str):
+        return None
+    value = value[:64]
+    if key == "event_id" and isinstance(item.get("client_label_id"), int):
+        return f"{value}#{item['client_label_id']}"
+    return value
 
 
 def _reason(exc: ValidationError) -> str:
     parts = []
     for error in exc.errors(include_url=False, include_input=False)[:3]:
-        where = ".".join(str(p) for p in error["loc"]) or "event"
+        where = ".".join(str(p) for p in error["loc"]) or "item"
         parts.append(f"{where}: {error['msg']}")
     return "; ".join(parts)

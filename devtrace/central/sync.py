@@ -13,7 +13,7 @@ import time
 
 from devtrace import paths
 from devtrace.central import config
-from devtrace.central.client import Client
+from devtrace.central.client import ATTEMPTS, Client
 from devtrace.errors import DevtraceError
 from devtrace.store import open_store
 from devtrace.store.transaction import write_transaction
@@ -38,18 +38,19 @@ def login(server: str, token: str, path=None) -> dict:
     return answer
 
 
-def client_for(path=None) -> Client:
+def client_for(path=None, attempts: int = ATTEMPTS) -> Client:
     values = config.read(paths.store_dir(path))
     if not values.get("server") or not values.get("token"):
         raise DevtraceError("this store is not enrolled with a server (devtrace sync login --server URL --token T)")
-    return Client(values["server"], values["token"])
+    return Client(values["server"], values["token"], attempts=attempts)
 
 
-def push(path=None, *, batch: int = BATCH, progress=None, wait_for_lock: bool = True) -> dict | None:
+def push(path=None, *, batch: int = BATCH, progress=None, wait_for_lock: bool = True,
+         attempts: int = ATTEMPTS) -> dict | None:
     """Send everything pending; returns the counts (None if another push holds the lock and
     `wait_for_lock` is False). `progress(kind, done, total)` is called after each batch."""
     directory = paths.store_dir(path)
-    client = client_for(directory)
+    client = client_for(directory, attempts)
     lock = _lock(directory, wait_for_lock)
     if lock is None:
         return None

@@ -3,6 +3,7 @@
 Everything it does goes through the same commands a user runs, in real subprocesses.
 """
 
+import importlib.util
 import os
 import shlex
 import subprocess
@@ -11,6 +12,8 @@ import tempfile
 from pathlib import Path
 
 from rich.console import Console
+
+from devtrace.cli.demo_central import teams
 
 _GIT_ENV = {
     "GIT_AUTHOR_NAME": "DevTrace Demo", "GIT_AUTHOR_EMAIL": "demo@devtrace.invalid",
@@ -118,5 +121,10 @@ def run_demo(workdir: Path | None = None, console: Console | None = None) -> Pat
     demo.capture()
     demo.analyse()
     demo.score(workdir)
-    demo.next_steps(demo.report(workdir))
+    report = demo.report(workdir)
+    if importlib.util.find_spec("fastapi") and importlib.util.find_spec("uvicorn"):
+        teams(demo, workdir)
+    else:
+        console.print("(The teams part needs the server extra: pip install 'devtrace[server]'.)")
+    demo.next_steps(report)
     return demo.store

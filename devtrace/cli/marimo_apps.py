@@ -26,21 +26,30 @@ def notebook_file(name: str) -> str:
     return file
 
 
-def marimo_env(path: str | os.PathLike | None) -> dict:
-    """The environment for a marimo process working on the store at `path`.
+def marimo_env(path: str | os.PathLike | None, central: str | None = None) -> dict:
+    """The environment for a marimo process working on the store at `path`, or on the
+    central database `central` (handed over the same way: the notebook tells them apart).
 
     The store must exist: a notebook on a store that is not there shows nothing useful.
     """
     import importlib.util
 
+    from devtrace.analytics.central import is_postgres
     from devtrace.store import open_store
 
     if importlib.util.find_spec("marimo") is None:
         raise DevtraceError("the notebooks need marimo: pip install 'devtrace[notebooks]'")
-    open_store(path).close()
+    if central:
+        from devtrace import analytics
+
+        analytics.connect(central=central).close()  # a missing or foreign database fails here
+        location = central if is_postgres(central) else os.path.abspath(os.path.expanduser(central))
+    else:
+        open_store(path).close()
+        location = os.path.abspath(paths.store_dir(path))
     return {
         **os.environ,
-        "DEVTRACE_PATH": os.path.abspath(paths.store_dir(path)),
+        "DEVTRACE_PATH": location,
         # marimo otherwise asks PyPI for a newer version on start.
         "MARIMO_SKIP_UPDATE_CHECK": "1",
     }
@@ -53,6 +62,7 @@ def serve(
     host: str = "127.0.0.1",
     port: int | None = None,
     headless: bool = False,
+    central: str | None = None,
 ) -> NoReturn:
     """Become `marimo run` (or `marimo edit`) on a notebook: the process is replaced, so
     Ctrl-C and signals reach marimo itself and nothing is left behind when it stops."""
@@ -61,20 +71,22 @@ def serve(
         command += ["--port", str(port)]
     if headless:
         command.append("--headless")
-    env = marimo_env(path)
+    if central and name != "analysis":
+        raise DevtraceError(f"the {name} notebook works on a store; --central is for the analysis notebook and the report")
+    env = marimo_env(path, central)
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, command, env)
 
 
-def export_report(out: str | os.PathLike, path: str | os.PathLike | None = None) -> None:
+def export_report(out: str | os.PathLike, path: str | os.PathLike | None = None, central: str | None = None) -> None:
     """Run the analysis notebook on the store and write it as one static HTML page.
 
     The page renders with marimo's frontend, which it loads from the jsDelivr CDN.
     """
     out = os.path.abspath(os.fspath(out))
     _check_writable(out)
-    env = marimo_env(path)
+    env = marimo_env(path, central)
     # marimo saves a snapshot of the outputs in __marimo__/ beside the notebook it exports:
     # export a copy, so the store's data is not left inside the installed package.
     with tempfile.TemporaryDirectory(prefix="devtrace-report-") as scratch:

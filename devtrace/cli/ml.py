@@ -70,6 +70,10 @@ def train(
     promote: Annotated[
         Optional[bool], typer.Option("--promote/--no-promote", help="Make this version active (default: only if there is no active model).")
     ] = None,
+    central: Annotated[
+        Optional[str],
+        typer.Option("--central", help="Train on the central database's training_set (every machine); publish the result to the server."),
+    ] = None,
     path: PathOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -77,9 +81,16 @@ def train(
     from devtrace.ml import pipeline, training
     from devtrace.ml.datasets import read_dataset
 
-    if (dataset is None) == (not from_store):
-        raise DevtraceError("give either --dataset FILE or --from-store")
-    if dataset is not None:
+    if sum((dataset is not None, from_store, central is not None)) != 1:
+        raise DevtraceError("give one of --dataset FILE, --from-store or --central DB")
+    if central is not None:
+        from devtrace.central.db import describe
+        from devtrace.central.sync import client_for
+
+        client_for(path)  # where the result goes: refuse before training, not after
+        data = training.store_training_data(pipeline.read_training_set(central=central), pseudo_weight)
+        source, weight = f"central:{describe(central)}", pseudo_weight
+    elif dataset is not None:
         data = training.dataset_training_data(read_dataset(dataset))
         source, weight = f"dataset:{dataset.resolve()}", None
     else:
@@ -103,10 +114,44 @@ def train(
             min_child_weight=min_child_weight,
             early_stopping_rounds=early_stopping_rounds or None,
         )
+    if central is not None:
+        from devtrace.central.distribution import publish
+
+        metadata["published_as"] = publish(metadata["version"], path)["version"]
     if as_json:
         typer.echo(json.dumps(metadata, indent=2))
         return
     _print_training(metadata, out_dir)
+    if central is not None:
+        typer.echo(f"Published to the server as {metadata['published_as']} "
+                   f"(an admin approves it: devtrace server models approve {metadata['published_as']})")
+
+
+@ml_app.command("publish")
+def publish(
+    version: Annotated[str, typer.Argument(help="Local version to upload, e.g. v2 (see `devtrace ml models`).")],
+    path: PathOption = None,
+) -> None:
+    """Upload a local model version (model.json, metadata.json, sha256) to the central server."""
+    from devtrace.central.distribution import publish as publish_version
+
+    answer = publish_version(version, path)
+    state = "published" if answer.get("created") else "was already on the server"
+    typer.echo(f"{version} {state} as {answer['version']} (sha256 {answer['sha256'][:12]}…); "
+               f"an admin makes it active: devtrace server models approve {answer['version']}")
+
+
+@ml_app.command("pull")
+def pull(path: PathOption = None) -> None:
+    """Download the organisation's approved model, check its sha256, register and activate it."""
+    from devtrace.central.distribution import pull as pull_model
+
+    result = pull_model(path)
+    if result["downloaded"]:
+        typer.echo(f"Pulled {result['central_version']}: registered as {result['version']} and active; "
+                   "new events are scored with it.")
+    else:
+        typer.echo(f"{result['central_version']} is already the active model ({result['version']}); nothing downloaded.")
 
 
 @ml_app.command("score")

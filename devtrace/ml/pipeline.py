@@ -20,11 +20,12 @@ ORDER BY executed_at
 """
 
 
-def read_training_set(path=None) -> pl.DataFrame:
-    """Every event of the store with its blended label (see sql/views/10_training_set.sql)."""
+def read_training_set(path=None, *, central: str | None = None) -> pl.DataFrame:
+    """Every event of the store (or of the central database) with its blended label (see
+    sql/views/10_training_set.sql)."""
     from devtrace import analytics
 
-    return analytics.sql("SELECT * FROM training_set ORDER BY executed_at", path=path)
+    return analytics.sql("SELECT * FROM training_set ORDER BY executed_at", path=path, central=central)
 
 
 def train_and_register(

@@ -28,6 +28,9 @@ def retract_label(label_id: int, path: str | os.PathLike | None = None) -> str:
             ).fetchone()[0]
             if newer:
                 raise DevtraceError(f"label {label_id} of {event_id} has been superseded: it is history now")
+            if conn.execute("SELECT 1 FROM label_sync WHERE label_id = ?", (label_id,)).fetchone():
+                raise DevtraceError(f"label {label_id} of {event_id} has been sent to the central server: "
+                                    "give a new label instead")
             conn.execute("DELETE FROM labels WHERE id = ?", (label_id,))
             conn.execute("COMMIT")
         except BaseException:
