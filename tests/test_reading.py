@@ -117,6 +117,9 @@ def test_demo_runs_end_to_end(tmp_path):
     assert all(e["predicted_productivity"] is not None and e["model_ref"] == "v1" for e in events)
     assert (work / "report.html").stat().st_size > 10_000
     assert b"retry_loops" in done.stdout and b"Try next" in done.stdout
+    # The teams part: both machines pushed to the loopback server and one query saw both.
+    assert b"events: 8 sent, 8 accepted" in done.stdout and b"events: 2 sent, 2 accepted" in done.stdout
+    assert b"laptop" in done.stdout and b"desktop-agent" in done.stdout
 
 
 def test_demo_refuses_a_file_as_its_folder_in_one_sentence(tmp_path):
@@ -126,6 +129,3 @@ def test_demo_refuses_a_file_as_its_folder_in_one_sentence(tmp_path):
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr == f"devtrace: {taken} is a file; the demo needs a new or empty folder\n"
     assert taken.read_text() == "mine\n"
-    # The teams part: both machines pushed to the loopback server and one query saw both.
-    assert b"events: 8 sent, 8 accepted" in done.stdout and b"events: 2 sent, 2 accepted" in done.stdout
-    assert b"laptop" in done.stdout and b"desktop-agent" in done.stdout

@@ -118,7 +118,7 @@ def test_a_new_store_is_readable_by_its_owner_only_whatever_the_umask(tmp_path):
     script = (
         "import os, sys; os.umask(0); from devtrace.store import create_store;"
         "conn = create_store(sys.argv[1]);"
-        "conn.execute(\"INSERT INTO sync_queue (event_id) VALUES ('x')\");"  # a write: -wal and -shm exist
+        "conn.execute(\"INSERT INTO schema_migrations VALUES (999999, 'x', 0)\");"  # a write: -wal and -shm exist
         "print(sorted(n for n in os.listdir(sys.argv[1])))"
     )
     done = subprocess.run([sys.executable, "-c", script, str(store)], capture_output=True, text=True, check=True)
@@ -127,7 +127,7 @@ def test_a_new_store_is_readable_by_its_owner_only_whatever_the_umask(tmp_path):
     assert mode(store) == 0o700
     assert mode(store / "devtrace.db") == 0o600 and mode(store / "hash.key") == 0o600
     conn = sqlite3.connect(store / "devtrace.db")  # the -wal and -shm files, while in use
-    conn.execute("SELECT count(*) FROM sync_queue").fetchone()
+    conn.execute("SELECT count(*) FROM command_events").fetchone()
     assert mode(store / "devtrace.db-wal") == 0o600 and mode(store / "devtrace.db-shm") == 0o600
     conn.close()
 

@@ -60,9 +60,17 @@ def attach_steps(url: str, sqlite_extension: str, literal) -> list[tuple[str, st
                   f"cannot attach the central database {file}")]
     return steps + [
         ("ATTACH ':memory:' AS store;", "cannot create the store catalog"),
-        (f"CREATE VIEW store.command_events AS SELECT * EXCLUDE (seq) REPLACE ("
-         f"make_timestamp(CAST(received_at * 1e6 AS BIGINT)) AS received_at) FROM {CENTRAL_ALIAS}.command_events;",
+        (events_view(f"{CENTRAL_ALIAS}.command_events"),
          f"{url.split('@')[-1]} is not a DevTrace central database (no command_events table)"),
-        (f"CREATE VIEW store.labels AS SELECT * EXCLUDE (client_label_id, machine, received_at) "
-         f"FROM {CENTRAL_ALIAS}.labels;", "the central database has no labels table"),
+        (labels_view(f"{CENTRAL_ALIAS}.labels"), "the central database has no labels table"),
     ]
+
+
+def events_view(source: str) -> str:
+    """`store.command_events` over `source` (the central table, or the lake and its tail)."""
+    return (f"CREATE OR REPLACE VIEW store.command_events AS SELECT * EXCLUDE (seq) REPLACE ("
+            f"make_timestamp(CAST(received_at * 1e6 AS BIGINT)) AS received_at) FROM {source};")
+
+
+def labels_view(source: str) -> str:
+    return f"CREATE OR REPLACE VIEW store.labels AS SELECT * EXCLUDE (client_label_id, machine, received_at) FROM {source};"

@@ -29,7 +29,6 @@ from devtrace.store.reading import readable_file
 STORE_ALIAS = "store"
 """The name the SQLite store is attached under; the view files read `store.<table>`."""
 
-EXTENSION_PACKAGE = "duckdb_extension_sqlite_scanner"
 OFFLINE_CONFIG = {
     "autoinstall_known_extensions": False,
     "autoload_known_extensions": False,
@@ -42,15 +41,20 @@ OFFLINE_CONFIG = {
 
 def extension_path() -> str:
     """DuckDB's SQLite extension as shipped by the duckdb-extension-sqlite-scanner package."""
-    spec = importlib.util.find_spec(EXTENSION_PACKAGE)
-    wanted = f"duckdb-extension-sqlite-scanner=={duckdb.__version__}"
+    return extension_file("sqlite_scanner")
+
+
+def extension_file(name: str) -> str:
+    """A DuckDB extension (sqlite_scanner, postgres_scanner, ducklake) as shipped by its
+    duckdb-extension-<name> package, built for exactly this DuckDB."""
+    package = f"duckdb_extension_{name}"
+    wanted = f"duckdb-extension-{name.replace('_', '-')}=={duckdb.__version__}"
+    spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise DevtraceError(f"DuckDB's SQLite extension is not installed (pip install {wanted})")
-    file = os.path.join(
-        spec.submodule_search_locations[0], "extensions", f"v{duckdb.__version__}", "sqlite_scanner.duckdb_extension"
-    )
+        raise DevtraceError(f"DuckDB's {name} extension is not installed (pip install {wanted})")
+    file = os.path.join(spec.submodule_search_locations[0], "extensions", f"v{duckdb.__version__}", f"{name}.duckdb_extension")
     if not os.path.isfile(file):
-        raise DevtraceError(f"the installed SQLite extension does not match duckdb {duckdb.__version__} (pip install {wanted})")
+        raise DevtraceError(f"the installed {name} extension does not match duckdb {duckdb.__version__} (pip install {wanted})")
     return file
 
 
@@ -60,7 +64,12 @@ def init_script(path: str | os.PathLike | None = None) -> str:
 
 
 def connect(
-    path: str | os.PathLike | None = None, only: list[str] | None = None, *, central: str | None = None
+    path: str | os.PathLike | None = None,
+    only: list[str] | None = None,
+    *,
+    central: str | None = None,
+    lake: bool = True,
+    locked: bool = True,
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the store attached read-only as `store` and every
     view defined (only the views named in `only`, if given: each with the views it reads),
@@ -69,8 +78,11 @@ def connect(
     opened).
 
     With `central` (a central database: SQLite file or postgresql:// URL), the views answer
-    over every machine's events instead (see devtrace.analytics.central); a `path` that names
-    a central database rather than a store folder counts as `central`."""
+    over every machine's events instead (see devtrace.analytics.central): from its lake and the
+    not-yet-flushed ingestion tail where it has a lake (devtrace.analytics.lake), unless lake=False.
+    A `path` that names a central database rather than a store folder counts as `central`.
+    `locked=False` is for DevTrace's own jobs that write elsewhere (central scoring), never
+    for SQL a user types."""
     if central is None and path is not None and names_central(path):
         central = os.fspath(path)
     if central:
@@ -78,18 +90,32 @@ def connect(
     else:
         db = readable_file(path)  # a missing, foreign, corrupt or newer store fails here; older ones migrate
         setup = _setup(db, only)
-    setup = [*setup, *((statement, "cannot lock the DuckDB connection") for statement in LOCK)]
     con = duckdb.connect(config=OFFLINE_CONFIG)
     try:
-        for statement, failure in setup:
+        _execute_steps(con, setup)
+        if central and lake:
+            from devtrace.analytics import lake as central_lake  # it imports filters, which import this module
+
             try:
-                con.execute(statement)
+                data_path = central_lake.present(con, central, extension_file("ducklake"))
+                if data_path is not None:  # the lock below lets the lake's readers into its files only
+                    con.execute("SET allowed_directories = [" + sql_literal(data_path) + "]")
             except duckdb.Error as exc:
-                raise DevtraceError(f"{failure}: {one_line(exc)}") from None
+                raise DevtraceError(f"cannot read the central lake: {one_line(exc)}") from None
+        if locked:
+            _execute_steps(con, [(statement, "cannot lock the DuckDB connection") for statement in LOCK])
     except BaseException:
         con.close()
         raise
     return con
+
+
+def _execute_steps(con: duckdb.DuckDBPyConnection, steps: list[tuple[str, str]]) -> None:
+    for statement, failure in steps:
+        try:
+            con.execute(statement)
+        except duckdb.Error as exc:
+            raise DevtraceError(f"{failure}: {one_line(exc)}") from None
 
 
 def _setup(db: str | None, only: list[str] | None = None, central: str | None = None) -> list[tuple[str, str]]:

@@ -13,6 +13,11 @@ import duckdb
 from devtrace.analytics.connection import sql_literal
 
 FULL_VIEW = "all_events"
+FIRST_DAY_VARIABLE = "devtrace_first_day"
+LAST_DAY_VARIABLE = "devtrace_last_day"
+"""The chosen UTC days, also as DuckDB variables: a central lake's `store.command_events`
+reads them to skip whole day partitions (a filter on the view's derived `executed_at` alone
+cannot prune files)."""
 
 
 def filter_events(
@@ -34,6 +39,11 @@ def filter_events(
     if days is not None:
         start, end = days
         conditions.append(f"CAST(executed_at AS DATE) BETWEEN DATE '{start.isoformat()}' AND DATE '{end.isoformat()}'")
+        con.execute(f"SET VARIABLE {FIRST_DAY_VARIABLE} = DATE '{start.isoformat()}'")
+        con.execute(f"SET VARIABLE {LAST_DAY_VARIABLE} = DATE '{end.isoformat()}'")
+    else:
+        con.execute(f"RESET VARIABLE {FIRST_DAY_VARIABLE}")
+        con.execute(f"RESET VARIABLE {LAST_DAY_VARIABLE}")
     where = " AND ".join(c for c in conditions if c) or "true"
     con.execute(f"CREATE OR REPLACE VIEW events AS SELECT * FROM {FULL_VIEW} WHERE {where}")
     return con

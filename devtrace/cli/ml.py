@@ -157,11 +157,23 @@ def score(
     dataset: Annotated[Optional[Path], typer.Option("--dataset", "-d", help="Dataset to score (.csv, .json, .jsonl or .parquet).")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Scored copy of the dataset (.csv, .json, .jsonl or .parquet).")] = None,
     pending: Annotated[bool, typer.Option("--pending", help="Score the store's unscored events instead.")] = False,
+    central: Annotated[Optional[str], typer.Option("--central", help="Score the central store's unscored events "
+                                                   "(SQLite file or postgresql://...) with its approved model.")] = None,
     model_dir: ModelDirOption = None,
     path: PathOption = None,
 ) -> None:
     """Add predicted_productivity (0-100), top_contribution_feature and _value to every row."""
     from devtrace.ml import pipeline, registry
+
+    if central:
+        if dataset or out or pending or model_dir:
+            raise DevtraceError("--central scores the central store with its approved model: leave out the other options")
+        from devtrace.central import lake_scoring
+
+        with _progress("Scoring central events") as advance:
+            count = lake_scoring.score_central(central, on_rows=advance)
+        typer.echo(f"Scored {count:,} central events; their scores reach the lake with the next flush")
+        return
 
     directory = str(model_dir) if model_dir else registry.active_dir(path)
     if pending:

@@ -25,6 +25,9 @@ server_app.add_typer(models_app, name="models")
 
 
 def register(app: typer.Typer) -> None:
+    from devtrace.cli import lake
+
+    lake.register(server_app)
     app.add_typer(server_app, name="server")
 
 
@@ -44,6 +47,8 @@ def serve(
     port: Annotated[int, typer.Option("--port", min=0, max=65535)] = 8765,
     max_age_days: Annotated[float, typer.Option("--max-age-days", min=1, help="Refuse events older than this.")] = 365,
     max_body_mb: Annotated[float, typer.Option("--max-body-mb", min=0.01, help="Largest request body accepted.")] = 8,
+    flush_every: Annotated[float, typer.Option("--flush-every", min=0, help="Seconds between lake flushes (0: none).")] = 300,
+    lake_data: Annotated[Optional[str], typer.Option("--lake-data", help="The lake's data folder, when the flush creates it.")] = None,
 ) -> None:
     """Run the central service (FastAPI + uvicorn) over a SQLite file or PostgreSQL."""
     if ctx.invoked_subcommand is not None:
@@ -65,6 +70,10 @@ def serve(
     bound = listener.getsockname()[1]
     typer.echo(f"DevTrace server on http://{host}:{bound} · database {describe(central.url)}", err=True)
     config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+    if flush_every > 0:
+        from devtrace.central import lake_timer
+
+        lake_timer.start(central.url, every=flush_every, data_path=lake_data)
     try:
         uvicorn.Server(config).run(sockets=[listener])
     finally:

@@ -1,0 +1,102 @@
+"""Reading a central lake: the lake plus the not-yet-flushed tail of the ingestion tables,
+presented as `store.command_events` / `store.labels`, so the views in sql/views answer as
+they are, and an event pushed a moment ago is already counted.
+
+A lake is a DuckLake catalog plus Parquet data files (written by devtrace.central.lake_flush,
+the one writer). The catalog lives beside the ingestion tables: in the same PostgreSQL
+database (schema `devtrace_lake`), or for the embedded SQLite default in a SQLite file next to
+the central database (`<db>-lake.sqlite`). Readers find the data path in the catalog.
+
+The lake is attached at one snapshot for the connection's life, and the tail is every
+ingested row above that snapshot's watermark, read afresh by each query: each event is
+counted once even while flushes commit (a row flushed after the snapshot is still in the
+ingestion table, and still above the pinned watermark). A reader open longer than the
+snapshots `devtrace server maintain` keeps (an hour by default) may find its files gone: reconnect.
+
+Whole UTC days outside the analytics day filter (filters.FIRST_DAY_VARIABLE/LAST_DAY_VARIABLE)
+are skipped: the lake is partitioned by `day`, and a filter on the views' derived
+`executed_at` alone could not prune files.
+"""
+
+import os
+
+import duckdb
+
+from devtrace.analytics.central import CENTRAL_ALIAS, events_view, is_postgres, labels_view
+from devtrace.analytics.filters import FIRST_DAY_VARIABLE, LAST_DAY_VARIABLE
+
+LAKE = "lake"
+METADATA_SCHEMA = "devtrace_lake"
+
+
+def catalog_file(db_file: str) -> str:
+    """The embedded default's DuckLake catalog: a SQLite file next to the central database."""
+    return os.path.abspath(os.path.expanduser(db_file)) + "-lake.sqlite"
+
+
+def catalog(db_url: str) -> str:
+    """The DuckLake catalog of a central database, as ATTACH names it."""
+    return f"ducklake:postgres:{db_url}" if is_postgres(db_url) else f"ducklake:sqlite:{catalog_file(db_url)}"
+
+
+def attach_options(db_url: str, *, read_only: bool, data_path: str | None = None, snapshot: int | None = None) -> str:
+    options = [f"METADATA_SCHEMA '{METADATA_SCHEMA}'"] if is_postgres(db_url) else []
+    if data_path is not None:
+        options.append("DATA_PATH '" + data_path.replace("'", "''") + "'")
+    if read_only:
+        options.append("READ_ONLY")
+    if snapshot is not None:
+        options.append(f"SNAPSHOT_VERSION {int(snapshot)}")
+    return f"({', '.join(options)})" if options else ""
+
+
+def attach(con: duckdb.DuckDBPyConnection, db_url: str, **options) -> None:
+    con.execute(f"ATTACH '{catalog(db_url)}' AS {LAKE} {attach_options(db_url, **options)}")
+
+
+def exists(con: duckdb.DuckDBPyConnection, db_url: str) -> bool:
+    """Whether the central database has a lake; `con` has it attached as CENTRAL_ALIAS (or,
+    for the writer, under `alias`)."""
+    if not is_postgres(db_url):
+        return os.path.isfile(catalog_file(db_url))
+    return con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = 'ducklake_metadata'",
+                       [METADATA_SCHEMA]).fetchone()[0] > 0
+
+
+def has_tables(con: duckdb.DuckDBPyConnection) -> bool:
+    return con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND table_name = 'flushes'",
+                       [LAKE]).fetchone()[0] > 0
+
+
+def watermarks(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int]:
+    """(events seq, labels id, scores seq) flushed so far, in the connection's lake snapshot."""
+    if not has_tables(con):
+        return 0, 0, 0
+    row = con.execute(f"SELECT coalesce(max(events_seq), 0), coalesce(max(labels_id), 0), coalesce(max(scores_seq), 0) "
+                      f"FROM {LAKE}.flushes").fetchone()
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+def present(con: duckdb.DuckDBPyConnection, db_url: str, ducklake_extension: str) -> str | None:
+    """Make `store.*` read the lake and the tail, if the central database has a lake with
+    flushed data, and return the lake's data path (the one place its readers must be let
+    into once the connection is locked); None (store.* left on the ingestion tables) otherwise."""
+    if not exists(con, db_url):
+        return None
+    con.execute("LOAD '" + ducklake_extension.replace("'", "''") + "'")
+    attach(con, db_url, read_only=True)
+    snapshot = con.execute(f"SELECT max(snapshot_id) FROM {LAKE}.snapshots()").fetchone()[0]
+    con.execute(f"DETACH {LAKE}")
+    attach(con, db_url, read_only=True, snapshot=snapshot)
+    if not has_tables(con):
+        con.execute(f"DETACH {LAKE}")
+        return None
+    events_seq, labels_id, _ = watermarks(con)
+    days = (f"day BETWEEN coalesce(getvariable('{FIRST_DAY_VARIABLE}'), DATE '0001-01-01') "
+            f"AND coalesce(getvariable('{LAST_DAY_VARIABLE}'), DATE '9999-12-31')")
+    con.execute(events_view(
+        f"(SELECT * EXCLUDE (day), NULL::BIGINT AS seq FROM {LAKE}.command_events WHERE {days} UNION ALL BY NAME "
+        f"SELECT * FROM {CENTRAL_ALIAS}.command_events WHERE seq > {int(events_seq)})"))
+    con.execute(labels_view(
+        f"(SELECT * FROM {LAKE}.labels UNION ALL BY NAME SELECT * FROM {CENTRAL_ALIAS}.labels WHERE id > {int(labels_id)})"))
+    return con.execute(f"SELECT value FROM ducklake_options('{LAKE}') WHERE option_name = 'data_path'").fetchone()[0]

@@ -1,0 +1,121 @@
+"""Keeping a lake in shape and governing what it holds: maintain, retention, erase.
+
+Each runs under the one-lake-writer lock, like the flush. Retention and erasure remove rows
+from the ingestion tables and from the lake, and record an audit row (who, what, when).
+"""
+
+import datetime as dt
+
+import duckdb
+
+from devtrace.analytics.connection import one_line
+from devtrace.analytics.lake import has_tables, watermarks
+from devtrace.central import lake, lake_ingest
+from devtrace.central.lake import LAKE
+from devtrace.central.lake_ingest import Removed
+from devtrace.errors import DevtraceError
+
+DEFAULT_KEEP_HOURS = 1.0
+"""Snapshots younger than this, and the files they read, survive `maintain`: a reader holds
+one snapshot for its connection's life."""
+
+
+def maintain(db_url: str, *, keep_hours: float = DEFAULT_KEEP_HOURS) -> dict[str, int]:
+    """Merge small files, rewrite files with many deleted rows, expire snapshots older than
+    keep_hours, delete the files no snapshot reads any more and the orphans of killed flushes.
+    Returns how many data files the lake has before and after."""
+    with lake.writer_lock(db_url):
+        with lake.connect(db_url) as con:
+            before = _data_files(con)
+        older = f"now() - to_microseconds({int(keep_hours * 3_600_000_000)})"
+        for call in (
+            f"ducklake_merge_adjacent_files('{LAKE}')",
+            f"ducklake_rewrite_data_files('{LAKE}')",
+            f"ducklake_merge_adjacent_files('{LAKE}')",
+            f"ducklake_expire_snapshots('{LAKE}', older_than => {older})",
+            f"ducklake_cleanup_old_files('{LAKE}', older_than => {older})",
+            f"ducklake_delete_orphaned_files('{LAKE}', older_than => {older})",
+        ):
+            _call(db_url, call)
+        with lake.connect(db_url) as con:
+            return {"files_before": before, "files_after": _data_files(con)}
+
+
+def retention(db_url: str, days: int, *, actor: str, today: dt.date | None = None) -> Removed:
+    """Drop every event of a UTC day more than `days` days before today (whole partitions of
+    the lake), with its labels and central scores, from the lake and the ingestion tables."""
+    if days < 1:
+        raise DevtraceError(f"retention keeps at least 1 day, not {days}")
+    cutoff = (today or dt.datetime.now(dt.UTC).date()) - dt.timedelta(days=days)
+    epoch = dt.datetime.combine(cutoff, dt.time(), dt.UTC).timestamp()
+    with lake.writer_lock(db_url):
+        with lake.connect(db_url) as con:
+            flushed = watermarks(con)
+        tail = lake_ingest.delete_events(db_url, "executed_at < ?", [epoch], flushed)
+        with lake.connect(db_url) as con:
+            in_lake = _delete(con, f"day < DATE '{cutoff.isoformat()}'")
+        _purge(db_url, keep_hours=DEFAULT_KEEP_HOURS)
+    removed = Removed(tail.events + in_lake.events, tail.labels + in_lake.labels)
+    lake_ingest.audit(db_url, "retention", cutoff.isoformat(), actor, removed.events, removed.labels)
+    return removed
+
+
+def erase(db_url: str, machine: str, *, actor: str) -> Removed:
+    """Remove one machine's events (and every label of them, and the labels it pushed) from
+    the ingestion tables and the lake, then rewrite the lake's files and expire every older
+    snapshot, so that no Parquet file keeps them. Readers open during an erase reconnect."""
+    with lake.writer_lock(db_url):
+        with lake.connect(db_url) as con:
+            flushed = watermarks(con)
+        tail = lake_ingest.delete_events(db_url, "machine = ?", [machine], flushed, labels_by=machine)
+        with lake.connect(db_url) as con:
+            in_lake = _delete(con, f"machine = {lake.literal(machine)}", labels_by=machine)
+        _purge(db_url, keep_hours=0)
+    removed = Removed(tail.events + in_lake.events, tail.labels + in_lake.labels)
+    lake_ingest.audit(db_url, "erase", machine, actor, removed.events, removed.labels)
+    return removed
+
+
+def _delete(con: duckdb.DuckDBPyConnection, events_where: str, *, labels_by: str | None = None) -> Removed:
+    """Delete the matching events and their labels from the lake in one lake transaction."""
+    if not has_tables(con):
+        return Removed(0, 0)
+    labels_where = f"event_id IN (SELECT id FROM {LAKE}.command_events WHERE {events_where})"
+    if labels_by is not None:
+        labels_where += f" OR machine = {lake.literal(labels_by)}"
+    con.execute("BEGIN")
+    labels = con.execute(f"DELETE FROM {LAKE}.labels WHERE {labels_where}").fetchone()[0]
+    events = con.execute(f"DELETE FROM {LAKE}.command_events WHERE {events_where}").fetchone()[0]
+    con.execute("COMMIT")
+    return Removed(int(events), int(labels))
+
+
+def _purge(db_url: str, *, keep_hours: float) -> None:
+    """Rewrite files holding deleted rows, expire older snapshots, delete unread files."""
+    if keep_hours <= 0:
+        _call(db_url, f"ducklake_rewrite_data_files('{LAKE}', delete_threshold => 0)")
+        _call(db_url, f"ducklake_expire_snapshots('{LAKE}', older_than => now())")
+        _call(db_url, f"ducklake_cleanup_old_files('{LAKE}', cleanup_all => true)")
+        return
+    older = f"now() - to_microseconds({int(keep_hours * 3_600_000_000)})"
+    _call(db_url, f"ducklake_expire_snapshots('{LAKE}', older_than => {older})")
+    _call(db_url, f"ducklake_cleanup_old_files('{LAKE}', older_than => {older})")
+
+
+def _data_files(con: duckdb.DuckDBPyConnection) -> int:
+    if not has_tables(con):
+        return 0
+    return int(con.execute(
+        f"SELECT count(*) FROM ducklake_list_files('{LAKE}', 'command_events')"
+    ).fetchone()[0])
+
+
+def _call(db_url: str, call: str) -> int:
+    """CALL one of DuckLake's maintenance functions, on a connection of its own; how many rows
+    (files, snapshots) it reports. (As `SELECT count(*) FROM function(...)` instead, DuckDB
+    1.5.5 reported the work without committing it.)"""
+    try:
+        with lake.connect(db_url) as con:
+            return con.execute(f"CALL {call}").fetch_arrow_table().num_rows
+    except duckdb.Error as exc:
+        raise DevtraceError(f"lake maintenance failed ({call.split('(')[0]}): {one_line(exc)}") from None

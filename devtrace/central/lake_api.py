@@ -1,0 +1,34 @@
+"""Admin routes of the central service for the lake: retention and erasure (admin token),
+each run in a process of its own (see lake_job)."""
+
+from typing import Annotated
+
+from fastapi import Depends, FastAPI
+from pydantic import BaseModel, Field
+
+from devtrace.central import lake_job
+
+
+class RetentionRequest(BaseModel):
+    days: Annotated[int, Field(ge=1, le=100_000)]
+
+
+class EraseRequest(BaseModel):
+    machine: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class RemovedAnswer(BaseModel):
+    events: int
+    labels: int
+
+
+def add_routes(app: FastAPI, db, caller) -> None:
+    """`caller("admin")` is the server's dependency that checks an admin token and names it."""
+
+    @app.post("/v1/admin/retention")
+    def retention(body: RetentionRequest, by: Annotated[str, Depends(caller("admin"))]) -> RemovedAnswer:
+        return RemovedAnswer(**lake_job.run("retention", db.url, str(body.days), by))
+
+    @app.post("/v1/admin/erase")
+    def erase(body: EraseRequest, by: Annotated[str, Depends(caller("admin"))]) -> RemovedAnswer:
+        return RemovedAnswer(**lake_job.run("erase", db.url, body.machine, by))

@@ -1,0 +1,140 @@
+"""The one flush job: move newly ingested events, labels and central scores into the lake.
+
+It is the only lake writer (with maintain, retention and erase, under the same lock):
+DuckLake's concurrent writers race (duckdb/ducklake#1094, #1283). What is new is decided by
+watermarks kept in the lake itself (`lake.flushes`), written in the same DuckLake transaction
+as the rows they cover, so a flush killed at any point either committed all of a chunk and
+its watermark or nothing; the next run starts from the last committed watermark. Files a
+killed flush had written but not committed are orphans, removed by `maintain`.
+
+The ingestion side's `seq` (events) and `id` (labels, scores' `seq`) follow commit order (the
+central server serialises its final INSERT), so "seq > watermark" finds everything new.
+"""
+
+import time
+from typing import NamedTuple
+
+import duckdb
+
+from devtrace.analytics.connection import one_line
+from devtrace.analytics.lake import has_tables, watermarks
+from devtrace.central import lake
+from devtrace.central.lake import DAY_OF_EXECUTED_AT, INGEST, LAKE
+from devtrace.errors import DevtraceError
+
+CHUNK_EVENTS = 5_000_000
+"""Events per lake transaction: bounds a flush's memory and the work a kill throws away."""
+
+
+class FlushResult(NamedTuple):
+    events: int
+    labels: int
+    scores: int
+    seconds: float
+
+
+def flush(db_url: str, *, data_path: str | None = None, chunk_events: int = CHUNK_EVENTS) -> FlushResult:
+    """Flush everything ingested so far into the lake (creating it on the first run)."""
+    started = time.perf_counter()
+    with lake.writer_lock(db_url), lake.connect(db_url, data_path=data_path) as con:
+        try:
+            ensure_tables(con)
+            events, labels, scores = _flush_all(con, chunk_events)
+        except duckdb.Error as exc:
+            raise DevtraceError(f"the flush failed and nothing of its last step was kept: {one_line(exc)}") from None
+    return FlushResult(events, labels, scores, time.perf_counter() - started)
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the lake's tables from the ingestion tables' columns (one transaction), and add
+    any column a later central migration added to the ingestion tables."""
+    if not has_tables(con):
+        con.execute("BEGIN")
+        con.execute(f"CREATE TABLE {LAKE}.command_events AS "
+                    f"SELECT * EXCLUDE (seq), {DAY_OF_EXECUTED_AT} AS day FROM {INGEST}.command_events WITH NO DATA")
+        con.execute(f"ALTER TABLE {LAKE}.command_events SET PARTITIONED BY (day)")
+        con.execute(f"CREATE TABLE {LAKE}.labels AS SELECT * FROM {INGEST}.labels WITH NO DATA")
+        con.execute(f"CREATE TABLE {LAKE}.flushes (flushed_at DOUBLE, events_seq BIGINT, labels_id BIGINT, "
+                    "scores_seq BIGINT, events BIGINT, labels BIGINT, scores BIGINT)")
+        con.execute("COMMIT")
+        return
+    for table, skip in (("command_events", {"seq"}), ("labels", set())):
+        have = _columns(con, LAKE, table)
+        for name, type_ in _typed_columns(con, INGEST, table):
+            if name not in have and name not in skip:
+                con.execute(f'ALTER TABLE {LAKE}.{table} ADD COLUMN "{name}" {type_}')
+
+
+def _flush_all(con: duckdb.DuckDBPyConnection, chunk_events: int) -> tuple[int, int, int]:
+    totals = [0, 0, 0]
+    # Upper bounds first, scores before events: a score row refers to an event that was
+    # committed before it, so every event a score names is within the events' bound.
+    scores_to = _max(con, "event_scores", "seq")
+    labels_to = _max(con, "labels", "id")
+    events_to = _max(con, "command_events", "seq")
+    while True:
+        events_from, labels_from, scores_from = watermarks(con)
+        # Retention or erasure can remove the newest ingested rows: a bound never goes back.
+        events_to, labels_to, scores_to = (max(events_to, events_from), max(labels_to, labels_from),
+                                           max(scores_to, scores_from))
+        if (events_from, labels_from, scores_from) == (events_to, labels_to, scores_to):
+            return tuple(totals)
+        chunk_to = min(events_to, events_from + chunk_events)
+        last = chunk_to == events_to
+        con.execute("BEGIN")
+        events = _insert(con, "command_events", "seq", events_from, chunk_to,
+                         f"* EXCLUDE (seq), {DAY_OF_EXECUTED_AT} AS day")
+        labels = scores = 0
+        if last:
+            labels = _insert(con, "labels", "id", labels_from, labels_to, "*")
+            scores = _apply_scores(con, scores_from, scores_to)
+        con.execute(f"INSERT INTO {LAKE}.flushes VALUES (epoch(now()), ?, ?, ?, ?, ?, ?)",
+                    [chunk_to, labels_to if last else labels_from, scores_to if last else scores_from,
+                     events, labels, scores])
+        con.execute("COMMIT")
+        totals = [totals[0] + events, totals[1] + labels, totals[2] + scores]
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, key: str, after: int, upto: int, columns: str) -> int:
+    if upto <= after:
+        return 0
+    return con.execute(
+        f"INSERT INTO {LAKE}.{table} BY NAME SELECT {columns} FROM {INGEST}.{table} WHERE {key} > ? AND {key} <= ?",
+        [after, upto],
+    ).fetchone()[0]
+
+
+def _apply_scores(con: duckdb.DuckDBPyConnection, after: int, upto: int) -> int:
+    """Write central scores into the lake's events (DuckLake writes new files and a delete
+    file: the Parquet files a reader is scanning are never changed)."""
+    if upto <= after:
+        return 0
+    return con.execute(
+        f"""UPDATE {LAKE}.command_events AS e SET
+                predicted_productivity = s.predicted_productivity,
+                top_contribution_feature = s.top_contribution_feature,
+                top_contribution_value = s.top_contribution_value,
+                model_ref = s.model_ref,
+                scored_at = s.scored_at
+            FROM (
+                SELECT * FROM {INGEST}.event_scores WHERE seq > ? AND seq <= ?
+                QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY seq DESC) = 1
+            ) AS s
+            WHERE e.id = s.event_id""",
+        [after, upto],
+    ).fetchone()[0]
+
+
+def _max(con: duckdb.DuckDBPyConnection, table: str, key: str) -> int:
+    return int(con.execute(f"SELECT coalesce(max({key}), 0) FROM {INGEST}.{table}").fetchone()[0])
+
+
+def _columns(con: duckdb.DuckDBPyConnection, database: str, table: str) -> set[str]:
+    return {name for name, _ in _typed_columns(con, database, table)}
+
+
+def _typed_columns(con: duckdb.DuckDBPyConnection, database: str, table: str) -> list[tuple[str, str]]:
+    return con.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = ? AND table_name = ? "
+        "ORDER BY column_index", [database, table]
+    ).fetchall()

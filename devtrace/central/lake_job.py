@@ -1,0 +1,50 @@
+"""One lake job in a process of its own: `python -m devtrace.central.lake_job JOB DB_URL ...`
+prints its result as JSON (or {"error": sentence}, exit 1).
+
+The server runs its timed flush and the admin API's retention and erasure this way, never in
+its own process: DuckDB reads the embedded default's SQLite file through its own copy of
+SQLite, and two copies of SQLite in one process break each other's file locks (SQLite's
+documented "multiple copies" hazard: "disk I/O error", or worse)."""
+
+import json
+import subprocess
+import sys
+
+from devtrace.errors import DevtraceError
+
+
+def run(job: str, db_url: str, *args: str) -> dict:
+    """Run a job in a child process; its result, or DevtraceError with its sentence."""
+    done = subprocess.run([sys.executable, "-m", "devtrace.central.lake_job", job, db_url, *args],
+                          capture_output=True, text=True)
+    try:
+        answer = json.loads(done.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise DevtraceError(f"the lake {job} stopped without an answer: {done.stderr.strip()[-500:]}") from None
+    if "error" in answer:
+        raise DevtraceError(answer["error"])
+    return answer
+
+
+def main(argv: list[str]) -> int:
+    from devtrace.central import lake_admin, lake_flush
+
+    job, db_url, *args = argv
+    try:
+        if job == "flush":
+            result = lake_flush.flush(db_url, data_path=args[0] or None)._asdict()
+        elif job == "erase":
+            result = lake_admin.erase(db_url, args[0], actor=args[1])._asdict()
+        elif job == "retention":
+            result = lake_admin.retention(db_url, int(args[0]), actor=args[1])._asdict()
+        else:
+            raise DevtraceError(f"unknown lake job {job!r}")
+    except DevtraceError as exc:
+        print(json.dumps({"error": str(exc)}))
+        return 1
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
