@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from devtrace.store import StoreError, create_store, open_store
-from devtrace.store.migrations import _migration_files as migration_files
-from devtrace.store.migrations import latest_version, statements
+from devtrace.store.migrations import latest_version, migration_files, statements
 from tests.support import devtrace, rows
 
 V020_SCHEMA = """

@@ -13,8 +13,8 @@ import threading
 import time
 from contextlib import contextmanager
 
-from devtrace import paths
 from devtrace.errors import DevtraceError
+from devtrace.store.migrations import migration_files
 
 SERIAL = {
     "sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT",
@@ -182,20 +182,10 @@ def _first_line(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def migration_files() -> list[tuple[int, str, str]]:
-    folder = os.path.join(paths.sql_dir(), "central")
-    found = []
-    for name in sorted(os.listdir(folder)):
-        number, _, rest = name.partition("_")
-        if len(number) == 4 and number.isdigit() and rest.endswith(".sql"):
-            found.append((int(number), rest.removesuffix(".sql"), os.path.join(folder, name)))
-    return found
-
-
 def migrate(db) -> None:
     """Apply every migration not yet applied, all in one transaction, and make sure the
     organisation has a hash key."""
-    files = migration_files()
+    files = migration_files("central")
     with db.transaction() as tx:
         if db.dialect == "postgresql":
             tx.execute("SELECT pg_advisory_xact_lock(?)", (INGEST_LOCK + 1,))  # one migrator at a time

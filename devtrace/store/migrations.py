@@ -12,8 +12,10 @@ from devtrace import paths
 from devtrace.store.errors import StoreError
 
 
-def _migration_files() -> list[tuple[int, str, str]]:
-    folder = os.path.join(paths.sql_dir(), "migrations")
+def migration_files(kind: str = "migrations") -> list[tuple[int, str, str]]:
+    """(number, name, file) of the `NNNN_name.sql` files in sql/<kind>, in order: the local
+    store's migrations, or the central database's (`central`)."""
+    folder = os.path.join(paths.sql_dir(), kind)
     found = []
     for name in sorted(os.listdir(folder)):
         number, _, rest = name.partition("_")
@@ -23,7 +25,7 @@ def _migration_files() -> list[tuple[int, str, str]]:
 
 
 def latest_version() -> int:
-    return _migration_files()[-1][0]
+    return migration_files()[-1][0]
 
 
 def statements(script: str) -> list[str]:
@@ -51,7 +53,7 @@ def upgrade(conn: sqlite3.Connection, db: str) -> None:
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
         )
-        for version, name, file in _migration_files():
+        for version, name, file in migration_files():
             if version <= current:
                 continue
             with open(file, encoding="utf-8") as f:
