@@ -6,7 +6,7 @@ import pytest
 import devtrace
 from devtrace import analytics
 from tests.analytics_support import DAY, JAN_1, build_store, event
-from tests.central_support import make_token, run_cli
+from tests.central_support import central_count, make_token, run_cli
 
 
 def machine_events(prefix: str, agent: str, start: float) -> list[dict]:
@@ -91,3 +91,21 @@ def test_report_over_the_central_database(organisation, tmp_path):
     assert "claude" in page and "codex" in page
     refused = run_cli("notebook", "labeling", "--central", central, "--headless", cwd=tmp_path)
     assert refused.returncode == 1 and "--central is for the analysis notebook" in refused.stderr
+
+
+@pytest.mark.parametrize("statement", [
+    "CALL postgres_execute('central_db', 'COMMIT; DELETE FROM labels')",
+    "SELECT * FROM postgres_query('central_db', 'SELECT 1 FROM labels')",
+    "SELECT * FROM postgres_scan('host=127.0.0.1 port=9 user=postgres', 'public', 'labels')",
+    "CALL postgres_attach('host=127.0.0.1 port=9 user=postgres')",
+    "CALL ducklake_merge_adjacent_files('lake')",
+])
+def test_central_sql_cannot_reach_past_the_views(organisation, tmp_path, statement):
+    """The extension's own functions run SQL of their choosing in the central database
+    (postgres_execute's COMMIT ends the read-only transaction) or open other connections:
+    refused in one sentence, and nothing stored changes."""
+    central, _ = organisation
+    before = central_count(central, "SELECT count(*) FROM labels")
+    done = run_cli("sql", "--central", central, statement, cwd=tmp_path)
+    assert done.returncode == 1 and "is refused" in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert central_count(central, "SELECT count(*) FROM labels") == before == 4

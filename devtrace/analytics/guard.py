@@ -1,10 +1,12 @@
 """What keeps a DuckDB connection to the store from changing it or reaching past it.
 
 `LOCK` runs once the store is attached and the views are defined: DuckDB then opens no other
-file, no network and no extension, and no setting can be changed back. DuckDB's SQLite
-extension opens files itself, outside that lock (`ATTACH '…/devtrace.db' AS w (TYPE
-sqlite)` would open the store for writing), so the SQL DevTrace runs for its users first
-goes through `refuse_outside_the_store`.
+file, no network and no extension, and no setting can be changed back. The extensions reach
+past that lock on their own: the SQLite extension opens files itself (`ATTACH '…/devtrace.db'
+AS w (TYPE sqlite)` would open the store for writing), the PostgreSQL extension's functions
+connect anywhere and run any SQL in the central database (`postgres_execute`'s `COMMIT;` ends
+its read-only transaction), and DuckLake's write the lake's files. So the SQL DevTrace runs
+for its users first goes through `refuse_outside_the_store`.
 """
 
 import re
@@ -18,14 +20,15 @@ LOCK = (
     "SET lock_configuration = true;",  # and no SET can undo that
 )
 REFUSED_STATEMENTS = {duckdb.StatementType.ATTACH, duckdb.StatementType.DETACH}
-SQLITE_FUNCTIONS = re.compile(r"\bsqlite_(attach|scan|query)\b", re.IGNORECASE)
-"""The SQLite extension's own functions, which open any SQLite file outside DuckDB's lock."""
+EXTENSION_FUNCTIONS = re.compile(r"\b(sqlite_(attach|scan|query)|postgres_\w+|ducklake_\w+)\b", re.IGNORECASE)
+"""The extensions' own functions (SQLite's, PostgreSQL's, DuckLake's), which act outside
+DuckDB's lock; the views read the lake and the central tables without them."""
 _WHY = "DevTrace queries read the store, attached as `store`, and nothing else"
 
 
 def refuse_outside_the_store(text: str) -> None:
-    """One sentence for SQL that attaches or detaches a database or calls the SQLite
-    extension's functions (even inside a string: the check is on the text, and errs safe)."""
+    """One sentence for SQL that attaches or detaches a database or calls an extension's
+    functions (even inside a string: the check is on the text, and errs safe)."""
     try:
         statements = duckdb.extract_statements(text)
     except duckdb.Error:
@@ -33,6 +36,6 @@ def refuse_outside_the_store(text: str) -> None:
     for statement in statements:
         if statement.type in REFUSED_STATEMENTS:
             raise DevtraceError(f"{statement.type.name} is refused: {_WHY}")
-    found = SQLITE_FUNCTIONS.search(text)
+    found = EXTENSION_FUNCTIONS.search(text)
     if found:
         raise DevtraceError(f"{found.group(0)} is refused: {_WHY}")
