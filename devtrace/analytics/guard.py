@@ -22,7 +22,8 @@ LOCK = (
 REFUSED_STATEMENTS = {duckdb.StatementType.ATTACH, duckdb.StatementType.DETACH}
 EXTENSION_FUNCTIONS = re.compile(r"\b(sqlite_(attach|scan|query)|postgres_\w+|ducklake_\w+)\b", re.IGNORECASE)
 """The extensions' own functions (SQLite's, PostgreSQL's, DuckLake's), which act outside
-DuckDB's lock; the views read the lake and the central tables without them."""
+DuckDB's lock. (DevTrace's own view of the central tail calls postgres_query; a user's SQL
+names that view, not the function.)"""
 _WHY = "DevTrace queries read the store, attached as `store`, and nothing else"
 
 

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import duckdb
 
 from devtrace.analytics.connection import one_line
-from devtrace.analytics.lake import has_tables, watermarks
+from devtrace.analytics.lake import has_tables, ingested, watermarks
 from devtrace.central import lake
 from devtrace.central.lake import DAY_OF_EXECUTED_AT, INGEST, LAKE
 from devtrace.errors import DevtraceError
@@ -39,7 +39,7 @@ def flush(db_url: str, *, data_path: str | None = None, chunk_events: int = CHUN
     with lake.writer_lock(db_url), lake.connect(db_url, data_path=data_path) as con:
         try:
             ensure_tables(con)
-            events, labels, scores = _flush_all(con, chunk_events)
+            events, labels, scores = _flush_all(con, db_url, chunk_events)
         except duckdb.Error as exc:
             raise DevtraceError(f"the flush failed and nothing of its last step was kept: {one_line(exc)}") from None
     return FlushResult(events, labels, scores, time.perf_counter() - started)
@@ -65,7 +65,7 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
                 con.execute(f'ALTER TABLE {LAKE}.{table} ADD COLUMN "{name}" {type_}')
 
 
-def _flush_all(con: duckdb.DuckDBPyConnection, chunk_events: int) -> tuple[int, int, int]:
+def _flush_all(con: duckdb.DuckDBPyConnection, db_url: str, chunk_events: int) -> tuple[int, int, int]:
     totals = [0, 0, 0]
     # Upper bounds first, scores before events: a score row refers to an event that was
     # committed before it, so every event a score names is within the events' bound.
@@ -82,12 +82,12 @@ def _flush_all(con: duckdb.DuckDBPyConnection, chunk_events: int) -> tuple[int, 
         chunk_to = min(events_to, events_from + chunk_events)
         last = chunk_to == events_to
         con.execute("BEGIN")
-        events = _insert(con, "command_events", "seq", events_from, chunk_to,
+        events = _insert(con, db_url, "command_events", "seq", events_from, chunk_to,
                          f"* EXCLUDE (seq), {DAY_OF_EXECUTED_AT} AS day")
         labels = scores = 0
         if last:
-            labels = _insert(con, "labels", "id", labels_from, labels_to, "*")
-            scores = _apply_scores(con, scores_from, scores_to)
+            labels = _insert(con, db_url, "labels", "id", labels_from, labels_to, "*")
+            scores = _apply_scores(con, db_url, scores_from, scores_to)
         con.execute(f"INSERT INTO {LAKE}.flushes VALUES (epoch(now()), ?, ?, ?, ?, ?, ?)",
                     [chunk_to, labels_to if last else labels_from, scores_to if last else scores_from,
                      events, labels, scores])
@@ -95,16 +95,15 @@ def _flush_all(con: duckdb.DuckDBPyConnection, chunk_events: int) -> tuple[int, 
         totals = [totals[0] + events, totals[1] + labels, totals[2] + scores]
 
 
-def _insert(con: duckdb.DuckDBPyConnection, table: str, key: str, after: int, upto: int, columns: str) -> int:
+def _insert(con: duckdb.DuckDBPyConnection, db_url: str, table: str, key: str, after: int, upto: int,
+            columns: str) -> int:
     if upto <= after:
         return 0
-    return con.execute(
-        f"INSERT INTO {LAKE}.{table} BY NAME SELECT {columns} FROM {INGEST}.{table} WHERE {key} > ? AND {key} <= ?",
-        [after, upto],
-    ).fetchone()[0]
+    rows = ingested(db_url, INGEST, table, key, after, upto)
+    return con.execute(f"INSERT INTO {LAKE}.{table} BY NAME SELECT {columns} FROM ({rows})").fetchone()[0]
 
 
-def _apply_scores(con: duckdb.DuckDBPyConnection, after: int, upto: int) -> int:
+def _apply_scores(con: duckdb.DuckDBPyConnection, db_url: str, after: int, upto: int) -> int:
     """Write central scores into the lake's events (DuckLake writes new files and a delete
     file: the Parquet files a reader is scanning are never changed)."""
     if upto <= after:
@@ -117,12 +116,10 @@ def _apply_scores(con: duckdb.DuckDBPyConnection, after: int, upto: int) -> int:
                 model_ref = s.model_ref,
                 scored_at = s.scored_at
             FROM (
-                SELECT * FROM {INGEST}.event_scores WHERE seq > ? AND seq <= ?
+                SELECT * FROM ({ingested(db_url, INGEST, "event_scores", "seq", after, upto)})
                 QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY seq DESC) = 1
             ) AS s
-            WHERE e.id = s.event_id""",
-        [after, upto],
-    ).fetchone()[0]
+            WHERE e.id = s.event_id""").fetchone()[0]
 
 
 def _max(con: duckdb.DuckDBPyConnection, table: str, key: str) -> int:
