@@ -29,6 +29,8 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from timing import set_seconds, timed_rounds
+
 DASHBOARD = {
     "daily_activity": "SELECT * FROM daily_activity",
     "agent_summary": "SELECT * FROM agent_summary",
@@ -226,14 +228,7 @@ def worker(way: str, store: Path, native: Path, repeats: int) -> dict:
                 con.execute(Path(view.file).read_text())
         queries, run = DASHBOARD, lambda sql: con.sql(sql).fetchall()
     connect_s = time.perf_counter() - started
-    seconds = {name: [] for name in queries}
-    answers = {}
-    for _ in range(repeats):
-        for name, sql in queries.items():
-            t0 = time.perf_counter()
-            result = run(sql)
-            seconds[name].append(time.perf_counter() - t0)
-            answers[name] = result
+    seconds, answers = timed_rounds(queries, run, repeats)
     return {"connect_s": connect_s, "seconds": seconds, "peak_kib": peak_kib(),
             "answers": {name: canonical(rows) for name, rows in answers.items()}}
 
@@ -314,10 +309,9 @@ def main() -> None:
 def report(results: dict, args) -> None:
     print(f"\n{args.events:,} events · median of {args.repeats} runs · {os.cpu_count()} cores · seconds")
     print(f"{'':24}" + "".join(f"{way:>10}" for way in WAYS))
-    totals = {way: [sum(run) for run in zip(*results[way]["seconds"].values(), strict=True)] for way in WAYS}
     for name in DASHBOARD:
         print(f"{name:24}" + "".join(f"{statistics.median(results[w]['seconds'][name]):10.3f}" for w in WAYS))
-    set_s = {way: statistics.median(totals[way]) for way in WAYS}
+    set_s = {way: set_seconds(results[way]["seconds"]) for way in WAYS}
     print(f"{'dashboard set':24}" + "".join(f"{set_s[w]:10.3f}" for w in WAYS))
     print(f"{'connect (once)':24}" + "".join(f"{results[w]['connect_s']:10.3f}" for w in WAYS))
     print(f"{'peak memory (MiB)':24}" + "".join(f"{results[w]['peak_kib'] / 1024:10.0f}" for w in WAYS))

@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from timing import process_seconds
+
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
     "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.com",
@@ -34,12 +36,7 @@ GNU_TIME = "/usr/bin/time"
 
 def wall(argv: list[str], cwd: Path, env: dict) -> float:
     """Wall seconds of one run of argv."""
-    start = time.perf_counter()
-    done = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"benchmark command failed ({done.returncode}): {' '.join(argv)}")
-    return elapsed
+    return process_seconds(argv, cwd, env)[0]
 
 
 def peak_kib(argv: list[str], cwd: Path, env: dict) -> int | None:

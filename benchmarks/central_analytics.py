@@ -30,6 +30,8 @@ import sys
 import tempfile
 import time
 
+from timing import set_seconds, timed_rounds
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
@@ -207,13 +209,7 @@ def worker(way: str, url: str, work: str, repeats: int, window: bool) -> dict:
         day = dt.date.fromisoformat(WINDOW_DAY)
         filter_events(con, days=(day, day))
     connect_s = time.perf_counter() - started
-    seconds = {name: [] for name in DASHBOARD}
-    rows = {}
-    for _ in range(repeats):
-        for name, sql in DASHBOARD.items():
-            t0 = time.perf_counter()
-            rows[name] = len(con.execute(sql).fetchall())
-            seconds[name].append(time.perf_counter() - t0)
+    seconds, rows = timed_rounds(DASHBOARD, lambda sql: len(con.execute(sql).fetchall()), repeats)
     with open("/proc/self/status") as f:
         peak = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
     return {"connect_s": connect_s, "seconds": seconds, "rows": rows, "peak_kib": peak}
@@ -225,10 +221,6 @@ def run_worker(args, way: str, url: str, repeats: int, window: bool = False) -> 
     if done.returncode != 0:
         raise SystemExit(f"the {way} worker failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout)
-
-
-def set_seconds(result: dict) -> float:
-    return statistics.median(sum(run) for run in zip(*result["seconds"].values(), strict=True))
 
 
 def sizes(url: str, work: str, events: int) -> tuple[float, float]:
@@ -301,7 +293,7 @@ def report(args, results, window_30, window_1, built, lake_bpe, pg_bpe, flushed,
     print(f"{'':24}" + "".join(f"{way:>10}" for way in WAYS))
     for name in DASHBOARD:
         print(f"{name:24}" + "".join(f"{statistics.median(results[w]['seconds'][name]):10.3f}" for w in WAYS))
-    total = {way: set_seconds(results[way]) for way in WAYS}
+    total = {way: set_seconds(results[way]["seconds"]) for way in WAYS}
     print(f"{'dashboard set':24}" + "".join(f"{total[w]:10.3f}" for w in WAYS))
     print(f"{'connect (once)':24}" + "".join(f"{results[w]['connect_s']:10.3f}" for w in WAYS))
     print(f"{'peak memory (MiB)':24}" + "".join(f"{results[w]['peak_kib'] / 1024:10.0f}" for w in WAYS))
@@ -312,12 +304,13 @@ def report(args, results, window_30, window_1, built, lake_bpe, pg_bpe, flushed,
         for n in DASHBOARD))
     faster = total["scanner"] / total["lake"]
     slower = total["lake"] / total["native"]
-    window = set_seconds(window_30) / set_seconds(window_1)
+    window_30_s, window_1_s = set_seconds(window_30["seconds"]), set_seconds(window_1["seconds"])
+    window = window_30_s / window_1_s
     rate = flushed / flush_s
     peak = results["lake"]["peak_kib"] / 1024
     print(f"\nlake vs scanner: {faster:.1f}x faster (target >= 10x) {'ok' if faster >= 10 else 'MISSED'}")
     print(f"lake vs native:  {slower:.2f}x (target <= 2x) {'ok' if slower <= 2 else 'MISSED'}")
-    print(f"one-day window:  {set_seconds(window_30):.3f} s on {DAYS} days vs {set_seconds(window_1):.3f} s on 1 day = "
+    print(f"one-day window:  {window_30_s:.3f} s on {DAYS} days vs {window_1_s:.3f} s on 1 day = "
           f"{window:.2f}x (target <= 2x) {'ok' if window <= 2 else 'MISSED'}")
     print(f"flush:           {flushed:,} events in {flush_s:.1f} s = {rate:,.0f} events/s (target >= 200,000) "
           f"{'ok' if rate >= 200_000 else 'MISSED'}")

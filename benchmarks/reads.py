@@ -14,32 +14,18 @@ drift hits all alike. Targets (issue 9): events <= 250 ms on both stores, sql <=
 
 import argparse
 import os
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from analytics import build_store
 from capture_overhead import peak_kib
+from timing import interleaved, process_seconds
 
 TARGETS_MS = {"devtrace --help": 150, "devtrace events (small)": 250, "devtrace events --limit 5 (large)": 250,
               "devtrace sql (small)": 500}
-
-
-def timed(argv: list[str], cwd: Path, env: dict) -> tuple[float, float]:
-    """Wall and CPU seconds of one run of argv."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    done = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    elapsed = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 0:
-        raise SystemExit(f"benchmark command failed ({done.returncode}): {' '.join(argv)}")
-    return elapsed, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def main() -> None:
@@ -68,13 +54,7 @@ def main() -> None:
             "devtrace sql (small)": [devtrace, "sql", count, "--path", str(small)],
             "devtrace views": [devtrace, "views"],
         }
-        for argv in cases.values():  # warm caches: first runs compile .pyc, load pages
-            for _ in range(2):
-                timed(argv, work, env)
-        samples = {name: [] for name in cases}
-        for _ in range(args.runs):
-            for name, argv in cases.items():
-                samples[name].append(timed(argv, work, env))
+        samples = interleaved(cases, lambda argv: process_seconds(argv, work, env), args.runs, warmup=2)
         peaks = {name: max((peak_kib(argv, work, env) or 0) for _ in range(3)) / 1024 for name, argv in cases.items()}
 
         print(f"\n{args.runs} interleaved runs each: wall time (median, fastest), CPU time (median), peak RSS\n")

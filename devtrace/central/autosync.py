@@ -7,12 +7,11 @@ after releasing it. A failure is written to the store's autosync.log; the rows s
 for the next push.
 """
 
-import os
 import sys
-import time
 
 from devtrace import paths
 from devtrace.central import sync
+from devtrace.failure_log import record_failure
 from devtrace.ml import autoscore
 
 BACKGROUND_ATTEMPTS = 3
@@ -36,8 +35,7 @@ def main(argv: list[str]) -> int:
     try:
         run(args.path, args.model_dir)
     except Exception as exc:  # detached: nobody sees stderr
-        with open(os.path.join(paths.store_dir(args.path), paths.SYNC_LOG), "a", encoding="utf-8") as log:
-            log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {type(exc).__name__}: {exc}\n")
+        record_failure(args.path, paths.SYNC_LOG, exc)
         return 1
     return 0
 

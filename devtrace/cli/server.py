@@ -4,6 +4,7 @@ import getpass
 import json
 import socket
 import time
+from collections.abc import Callable
 from typing import Annotated, Optional
 
 import typer
@@ -106,14 +107,11 @@ def token_list(db: DbOption = None, as_json: JsonOption = False) -> None:
     """Every token: name, scope, created, expiry, revocation (never the token itself)."""
     from devtrace.central import tokens
 
-    central = _open(db)
-    try:
-        found = tokens.listing(central)
-    finally:
-        central.close()
-    if as_json:
-        typer.echo(json.dumps(found, indent=2))
-        return
+    _listing(db, as_json, tokens.listing, _token_rows,
+             "no tokens yet (devtrace server token create --name NAME --scope ingest)")
+
+
+def _token_rows(found: list[dict]) -> list[dict]:
     now = time.time()
     rows = []
     for t in found:
@@ -121,7 +119,7 @@ def token_list(db: DbOption = None, as_json: JsonOption = False) -> None:
                  "expired" if t["expires_at"] and t["expires_at"] <= now else "live")
         rows.append({"name": t["name"], "scope": t["scope"], "state": state, "created": _when(t["created_at"]),
                      "expires": _when(t["expires_at"]) if t["expires_at"] else "never"})
-    _table(rows, "no tokens yet (devtrace server token create --name NAME --scope ingest)")
+    return rows
 
 
 @token_app.command("revoke")
@@ -142,14 +140,10 @@ def models_list(db: DbOption = None, as_json: JsonOption = False) -> None:
     """Every published version: validation metrics, who published and approved it, when."""
     from devtrace.central import models
 
-    central = _open(db)
-    try:
-        found = models.listing(central)
-    finally:
-        central.close()
-    if as_json:
-        typer.echo(json.dumps(found, indent=2))
-        return
+    _listing(db, as_json, models.listing, _model_rows, "no model published yet (devtrace ml publish VERSION)")
+
+
+def _model_rows(found: list[dict]) -> list[dict]:
     rows = []
     for m in found:
         validation = m["metrics"].get("validation", {}) if isinstance(m["metrics"], dict) else {}
@@ -157,7 +151,7 @@ def models_list(db: DbOption = None, as_json: JsonOption = False) -> None:
         rows.append({"version": m["version"], "active": "*" if m["active"] else "", "mae": _num(validation.get("mae")),
                      "r2": _num(validation.get("r2")), "published": f"{m['published_by']} {_when(m['published_at'])}",
                      "approved": approvals})
-    _table(rows, "no model published yet (devtrace ml publish VERSION)")
+    return rows
 
 
 @models_app.command("approve")
@@ -177,6 +171,20 @@ def models_approve(
         central.close()
     typer.echo(f"{active['version']} is the organisation's active model (sha256 {active['sha256'][:12]}…), "
                f"approved by {approver}.")
+
+
+def _listing(db: str | None, as_json: bool, listing: Callable[..., list[dict]],
+             to_rows: Callable[[list[dict]], list[dict]], empty: str) -> None:
+    """Print what `listing(central)` finds: as JSON, or as a table of `to_rows(found)` (`empty` if none)."""
+    central = _open(db)
+    try:
+        found = listing(central)
+    finally:
+        central.close()
+    if as_json:
+        typer.echo(json.dumps(found, indent=2))
+        return
+    _table(to_rows(found), empty)
 
 
 def _when(at: float | None) -> str:

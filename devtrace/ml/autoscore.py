@@ -19,6 +19,7 @@ import time
 from devtrace import paths
 from devtrace.capture.scorer import has_model
 from devtrace.errors import DevtraceError
+from devtrace.failure_log import record_failure
 from devtrace.store.errors import StoreReadOnly
 
 READER_WAIT_SECONDS = 5.0
@@ -102,8 +103,7 @@ def main(argv: list[str]) -> int:
     try:
         score_pending(args.path, args.model_dir)
     except Exception as exc:  # detached: nobody sees stderr, so leave the reason in the store
-        with open(os.path.join(paths.store_dir(args.path), paths.SCORER_LOG), "a", encoding="utf-8") as log:
-            log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {type(exc).__name__}: {exc}\n")
+        record_failure(args.path, paths.SCORER_LOG, exc)
         return 1
     return 0
 
