@@ -126,7 +126,7 @@ def build_store(directory: Path, count: int, seed: int) -> None:
 def build_native_copy(store: Path, native: Path) -> None:
     import duckdb
 
-    from devtrace import analytics
+    from devtrace.analytics import connection as analytics
 
     con = duckdb.connect(str(native), config=analytics.OFFLINE_CONFIG)
     con.execute(f"LOAD '{analytics.extension_path()}'")
@@ -217,7 +217,7 @@ def worker(way: str, store: Path, native: Path, repeats: int) -> dict:
     else:
         import duckdb
 
-        from devtrace import analytics
+        from devtrace.analytics import connection as analytics
 
         if way == "views":
             con = analytics.connect(store)

@@ -51,7 +51,7 @@ PROGRAMS = ("['pytest', 'make', 'npm', 'cargo', 'go', 'git', 'ruff', 'mypy', 'ts
 COLUMNS = ("id, agent_id, executed_at, command_hash, duration_ms, exit_code, timed_out, files_touched_count, lines_added, "
            "lines_deleted, predicted_productivity, top_contribution_feature, top_contribution_value, model_ref, "
            "started_at, ended_at, session_id, repo_id, program, delta_files, delta_lines_added, delta_lines_deleted, "
-           "scored_at, author_kind, key_fingerprint, machine, received_at")
+           "scored_at, author_kind, captured_by, duration_approximate, key_fingerprint, machine, received_at")
 LABEL_COLUMNS = "event_id, client_label_id, value, source, labeled_by, note, created_at, machine, received_at"
 
 
@@ -92,6 +92,8 @@ def generate(con, count: int, first: int = 0) -> None:
             CAST(CASE WHEN hs % 10 > 0 THEN CASE WHEN h % 10 < 4 THEN h % 30 ELSE 0 END END AS BIGINT) AS delta_lines_deleted,
             CASE WHEN h % 10 < 6 THEN ts + 1 END AS scored_at,
             CASE WHEN hs % 10 < 9 THEN 'agent' ELSE 'human' END AS author_kind,
+            CASE WHEN hs % 10 < 9 THEN 'claude-code' ELSE 'bash' END AS captured_by,
+            0 AS duration_approximate,
             '0123456789abcdef' AS key_fingerprint,
             'machine-' || hs % 10000 AS machine,
             ts + 5 AS received_at
