@@ -4,6 +4,10 @@
 -- failed and ended at most the retry window earlier: 300 s, or whatever
 -- `SET VARIABLE retry_window_seconds = 60;` says. One row per loop of two runs or more;
 -- `resolved` says whether its last run succeeded.
+--
+-- One pass over the events finds, for each run, whether it retries the run before it and
+-- whether the run after it retries it; only runs in a loop of two or more (usually a small
+-- share of all runs) go on to be numbered and grouped.
 CREATE OR REPLACE VIEW retry_loops AS
 WITH runs AS (
     SELECT
@@ -13,7 +17,14 @@ WITH runs AS (
             AND epoch(started_at) - epoch(lag(ended_at) OVER same_command)
                 <= CAST(coalesce(getvariable('retry_window_seconds'), 300) AS DOUBLE),
             false
-        ) AS is_retry
+        ) AS is_retry,
+        -- The same test seen from the run before: the next run retries this one.
+        coalesce(
+            failed
+            AND epoch(lead(started_at) OVER same_command) - epoch(ended_at)
+                <= CAST(coalesce(getvariable('retry_window_seconds'), 300) AS DOUBLE),
+            false
+        ) AS is_retried
     FROM events
     WHERE session_id IS NOT NULL
     WINDOW same_command AS (PARTITION BY session_id, agent_id, command_hash ORDER BY started_at, id)
@@ -26,6 +37,7 @@ numbered AS (
             ROWS UNBOUNDED PRECEDING
         ) AS loop_number
     FROM runs
+    WHERE is_retry OR is_retried
 )
 SELECT
     session_id,
