@@ -1,5 +1,9 @@
 """The views over the central database answer as they do over one store holding every machine's events."""
 
+import os
+import subprocess
+import sys
+
 import polars as pl
 import pytest
 
@@ -109,3 +113,17 @@ def test_central_sql_cannot_reach_past_the_views(organisation, tmp_path, stateme
     done = run_cli("sql", "--central", central, statement, cwd=tmp_path)
     assert done.returncode == 1 and "is refused" in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert central_count(central, "SELECT count(*) FROM labels") == before == 4
+
+
+def test_central_queries_have_bounded_memory_and_a_private_spill_folder(organisation, tmp_path):
+    """Past MEMORY_LIMIT DuckDB spills to a folder only this process can read, removed when it exits."""
+    central, _ = organisation
+    script = ("import os, sys, devtrace\n"
+              "con = devtrace.connect(central=sys.argv[1])\n"
+              "limit, spill = con.execute(\"SELECT current_setting('memory_limit'), current_setting('temp_directory')\").fetchone()\n"
+              "print(limit, spill, oct(os.stat(spill).st_mode & 0o777), con.sql('SELECT count(*) FROM retry_loops').fetchone()[0], sep='|')\n")
+    done = subprocess.run([sys.executable, "-c", script, central], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    limit, spill, mode, loops = done.stdout.strip().split("|")
+    assert limit == "953.6 MiB" and mode == "0o700" and int(loops) == 2
+    assert not os.path.exists(spill)

@@ -8,14 +8,21 @@ sql/views answers unchanged for the whole organisation, with `machine` (the push
 name), `received_at` and `key_fingerprint` as more columns.
 """
 
+import atexit
 import importlib.util
 import os
+import shutil
+import tempfile
 
 import duckdb
 
 from devtrace.errors import DevtraceError
 
 CENTRAL_ALIAS = "central_db"
+MEMORY_LIMIT = "1GB"
+"""What DuckDB keeps in memory for a central query before it spills sorts and hash tables to a
+private temporary folder: organisation-scale views (retry_loops sorts every event) would
+otherwise grow with the history, on a machine the query shares with the central service."""
 POSTGRES_PACKAGE = "duckdb_extension_postgres_scanner"
 
 
@@ -58,7 +65,11 @@ def attach_steps(url: str, sqlite_extension: str, literal) -> list[tuple[str, st
         steps = [(f"LOAD {literal(sqlite_extension)};", f"cannot load DuckDB's SQLite extension from {sqlite_extension}"),
                  (f"ATTACH {literal(file)} AS {CENTRAL_ALIAS} (TYPE sqlite, READ_ONLY);",
                   f"cannot attach the central database {file}")]
+    spill = tempfile.mkdtemp(prefix="devtrace-spill-")
+    atexit.register(shutil.rmtree, spill, ignore_errors=True)
     return steps + [
+        (f"SET memory_limit = {literal(MEMORY_LIMIT)};", "cannot bound DuckDB's memory"),
+        (f"SET temp_directory = {literal(spill)};", f"cannot spill to {spill}"),
         ("ATTACH ':memory:' AS store;", "cannot create the store catalog"),
         (events_view(f"{CENTRAL_ALIAS}.command_events"),
          f"{url.split('@')[-1]} is not a DevTrace central database (no command_events table)"),
