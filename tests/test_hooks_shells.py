@@ -109,6 +109,41 @@ def test_an_existing_prompt_command_keeps_working_and_sees_the_status(tmp_path, 
     assert [e["exit_code"] for e in wait_events(store, 2)] == [1, 0]  # loaded twice, recorded once
 
 
+# bash-preexec and ble.sh are not packaged anywhere CI can install them from, and their code is
+# not copied here: the hook's behaviour with the real frameworks was checked by hand (see the
+# README). These tests cover what the hook itself does when it finds them.
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_bash_puts_its_precmd_first_when_bash_preexec_is_loaded(where, tmp_path, repo, store, shells):
+    """bash-preexec sets `bash_preexec_imported` when it loads, before or after the hook. With
+    nothing here calling `precmd_functions`, the hook's own prompt command still records."""
+    mine = "mine() { :; }\nprecmd_functions=(mine)"
+    loaded = f"{mine}\nbash_preexec_imported=defined"
+    shell = Shell(tmp_path, "bash", store, repo, **({"rc": loaded} if where == "before" else {"after": loaded}))
+    shells.append(shell)
+    shell.type("false")
+    shell.type('echo "[${precmd_functions[*]}]"')
+    assert "[__devtrace_bp_precmd mine]" in shell.screen()
+    assert [e["exit_code"] for e in wait_events(store, 2)] == [1, 0]
+
+
+def test_a_prompt_hook_that_runs_devtraces_precmd_first_is_not_timed(tmp_path, repo, store, shells):
+    """As under bash-preexec: DevTrace's precmd function runs first, then slower prompt work
+    (here 0.3 s), then DevTrace's own prompt command entry. One event per command, with the
+    command's status and without the slow work in its duration."""
+    after = ("bash_preexec_imported=defined\n"
+             "PROMPT_COMMAND=('__devtrace_bp_precmd; sleep 0.3; (exit 7)' \"${PROMPT_COMMAND[@]}\")")
+    shell = Shell(tmp_path, "bash", store, repo, after=after)
+    shells.append(shell)
+    shell.type("false")
+    shell.type("(exit 3)")
+    shell.type("sleep 0.2")
+    events = wait_events(store, 3)
+    assert [e["exit_code"] for e in events] == [1, 3, 0]
+    assert events[0]["duration_ms"] < 200 and events[1]["duration_ms"] < 200
+    assert 200 <= events[2]["duration_ms"] < 450
+
+
 @pytest.mark.parametrize("name", ["bash", "zsh"])
 def test_the_users_last_background_job_stays_in_dollar_bang(name, tmp_path, repo, store, shells):
     shell = Shell(tmp_path, name, store, repo)
