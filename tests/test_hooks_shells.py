@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 from tests.hook_support import Shell, files_containing, require, wait_events
-from tests.support import rows
+from tests.support import devtrace, rows
 
 SHELLS = ["bash", "zsh", "fish"]
 SECRET = "hunter2-s3cr3t-typed"
@@ -142,6 +142,31 @@ def test_a_prompt_hook_that_runs_devtraces_precmd_first_is_not_timed(tmp_path, r
     assert [e["exit_code"] for e in events] == [1, 3, 0]
     assert events[0]["duration_ms"] < 200 and events[1]["duration_ms"] < 200
     assert 200 <= events[2]["duration_ms"] < 450
+
+
+def test_bash_under_ble_sh_sends_the_line_itself(repo, store):
+    """Under ble.sh the hook sends the line from ble.sh's PREEXEC, marked `line` in the
+    header, instead of a `history 1` entry; the writer treats it as zsh's and fish's lines."""
+    def record(header: str, line: str) -> None:
+        done = devtrace("hook", "record", "bash", "--path", str(store), cwd=repo, input=f"{header}\n{line}".encode())
+        assert done.returncode == 0 and done.stdout == b""
+
+    record("3 1700000000000000 250000 s1 line", "sh -c 'exit 3'")
+    record("0 1700000001000000 1000 s1 line", " echo not-recorded")  # a leading space
+    record("0 1700000002000000 1000 s1 lines", "true")  # not the header DevTrace writes
+    record("0 1700000003000000 1000 s1", "   12  true")  # a history entry, as without ble.sh
+    events = wait_events(store, 2)
+    assert [(e["exit_code"], e["duration_ms"], e["program"]) for e in events] == [(3, 250, "sh"), (0, 1, "true")]
+
+
+def test_bash_leaves_a_ble_sh_before_0_4_to_ps0_and_the_prompt_command(tmp_path, repo, store, shells):
+    """ble.sh sets BLE_VERSION and BLE_VERSINFO; before 0.4 it has no PREEXEC/POSTEXEC hooks."""
+    shell = Shell(tmp_path, "bash", store, repo, rc="BLE_VERSION=0.3.4 BLE_VERSINFO=(0 3 4)")
+    shells.append(shell)
+    shell.type("false")
+    shell.type('echo "[via:$__devtrace_via]"')
+    assert "[via:-]" in shell.screen()
+    assert [e["exit_code"] for e in wait_events(store, 2)] == [1, 0]
 
 
 @pytest.mark.parametrize("name", ["bash", "zsh"])
