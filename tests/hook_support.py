@@ -29,7 +29,7 @@ class Shell:
     _count = 0
 
     def __init__(self, tmp_path: Path, shell: str, store: Path, cwd: Path, *, rc: str = "", loads: int = 1,
-                 env: dict | None = None):
+                 env: dict | None = None, after: str = ""):
         require("tmux", shell)
         Shell._count += 1
         self.socket = f"dt-{os.getpid()}-{Shell._count}"
@@ -40,7 +40,7 @@ class Shell:
         printed = devtrace("hook", shell, "--path", str(store), cwd=tmp_path)
         assert printed.returncode == 0, printed.stderr
         self.script.write_bytes(printed.stdout)
-        self.argv = self.command(shell, rc, loads)
+        self.argv = self.command(shell, rc, loads, after)
         base = {"HOME": str(self.home), "PATH": SHELL_PATH, "TERM": "xterm-256color", "LANG": "C.UTF-8",
                 "TMPDIR": str(self.home / "tmp")}
         base.update(env or {})
@@ -49,10 +49,11 @@ class Shell:
                   "env", "-i", *[f"{k}={v}" for k, v in base.items()], *self.argv)
         self.wait_prompts(1)
 
-    def command(self, shell: str, rc: str, loads: int) -> list[str]:
+    def command(self, shell: str, rc: str, loads: int, after: str) -> list[str]:
+        """The rc file: `rc`, then the hook loaded `loads` times, then `after`."""
         load = {"bash": f'eval "$(cat {self.script})"', "zsh": f'eval "$(cat {self.script})"',
                 "fish": f"cat {self.script} | source"}[shell]
-        body = rc + "\n" + "\n".join([load] * loads) + "\n"
+        body = rc + "\n" + "\n".join([load] * loads) + "\n" + after + "\n"
         if shell == "bash":
             rcfile = self.home / ".bashrc"
             rcfile.write_text(f"PS1='{PROMPT}'\nHISTFILE={self.home}/.bash_history\nHISTCONTROL=ignoreboth\n{body}")

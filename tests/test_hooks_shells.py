@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 from tests.hook_support import Shell, files_containing, require, wait_events
-from tests.support import rows
+from tests.support import devtrace, rows
 
 SHELLS = ["bash", "zsh", "fish"]
 SECRET = "hunter2-s3cr3t-typed"
@@ -107,6 +107,66 @@ def test_an_existing_prompt_command_keeps_working_and_sees_the_status(tmp_path, 
     shell.type("true")
     assert "[pc:1]" in shell.screen() and "[pc:0]" in shell.screen()
     assert [e["exit_code"] for e in wait_events(store, 2)] == [1, 0]  # loaded twice, recorded once
+
+
+# bash-preexec and ble.sh are not packaged anywhere CI can install them from, and their code is
+# not copied here: the hook's behaviour with the real frameworks was checked by hand (see the
+# README). These tests cover what the hook itself does when it finds them.
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_bash_puts_its_precmd_first_when_bash_preexec_is_loaded(where, tmp_path, repo, store, shells):
+    """bash-preexec sets `bash_preexec_imported` when it loads, before or after the hook. With
+    nothing here calling `precmd_functions`, the hook's own prompt command still records."""
+    mine = "mine() { :; }\nprecmd_functions=(mine)"
+    loaded = f"{mine}\nbash_preexec_imported=defined"
+    shell = Shell(tmp_path, "bash", store, repo, **({"rc": loaded} if where == "before" else {"after": loaded}))
+    shells.append(shell)
+    shell.type("false")
+    shell.type('echo "[${precmd_functions[*]}]"')
+    assert "[__devtrace_bp_precmd mine]" in shell.screen()
+    assert [e["exit_code"] for e in wait_events(store, 2)] == [1, 0]
+
+
+def test_a_prompt_hook_that_runs_devtraces_precmd_first_is_not_timed(tmp_path, repo, store, shells):
+    """As under bash-preexec: DevTrace's precmd function runs first, then slower prompt work
+    (here 0.3 s), then DevTrace's own prompt command entry. One event per command, with the
+    command's status and without the slow work in its duration."""
+    after = ("bash_preexec_imported=defined\n"
+             "PROMPT_COMMAND=('__devtrace_bp_precmd; sleep 0.3; (exit 7)' \"${PROMPT_COMMAND[@]}\")")
+    shell = Shell(tmp_path, "bash", store, repo, after=after)
+    shells.append(shell)
+    shell.type("false")
+    shell.type("(exit 3)")
+    shell.type("sleep 0.2")
+    events = wait_events(store, 3)
+    assert [e["exit_code"] for e in events] == [1, 3, 0]
+    assert events[0]["duration_ms"] < 200 and events[1]["duration_ms"] < 200
+    assert 200 <= events[2]["duration_ms"] < 450
+
+
+def test_bash_under_ble_sh_sends_the_line_itself(repo, store):
+    """Under ble.sh the hook sends the line from ble.sh's PREEXEC, marked `line` in the
+    header, instead of a `history 1` entry; the writer treats it as zsh's and fish's lines."""
+    def record(header: str, line: str) -> None:
+        done = devtrace("hook", "record", "bash", "--path", str(store), cwd=repo, input=f"{header}\n{line}".encode())
+        assert done.returncode == 0 and done.stdout == b""
+
+    record("3 1700000000000000 250000 s1 line", "sh -c 'exit 3'")
+    record("0 1700000001000000 1000 s1 line", " echo not-recorded")  # a leading space
+    record("0 1700000002000000 1000 s1 lines", "true")  # not the header DevTrace writes
+    record("0 1700000003000000 1000 s1", "   12  true")  # a history entry, as without ble.sh
+    events = wait_events(store, 2)
+    assert [(e["exit_code"], e["duration_ms"], e["program"]) for e in events] == [(3, 250, "sh"), (0, 1, "true")]
+
+
+def test_bash_leaves_a_ble_sh_before_0_4_to_ps0_and_the_prompt_command(tmp_path, repo, store, shells):
+    """ble.sh sets BLE_VERSION and BLE_VERSINFO; before 0.4 it has no PREEXEC/POSTEXEC hooks."""
+    shell = Shell(tmp_path, "bash", store, repo, rc="BLE_VERSION=0.3.4 BLE_VERSINFO=(0 3 4)")
+    shells.append(shell)
+    shell.type("false")
+    shell.type('echo "[via:$__devtrace_via]"')
+    assert "[via:-]" in shell.screen()
+    assert [e["exit_code"] for e in wait_events(store, 2)] == [1, 0]
 
 
 @pytest.mark.parametrize("name", ["bash", "zsh"])

@@ -3,7 +3,8 @@ reads on its stdin.
 
 Each shell sends one header line, `STATUS START_US DURATION_US SESSION` (START_US is 0 where
 the shell has no clock builtin: fish, whose command then ended when it started the writer), then the command line: for bash, the `history 1`
-entry it was read from; for zsh and fish, the line itself.
+entry it was read from; for zsh and fish, the line itself. bash under ble.sh has the line itself
+too (from ble.sh's PREEXEC hook) and says so with a fifth word, `line`.
 """
 
 import os
@@ -35,11 +36,11 @@ def script(shell: str, path: str | None = None) -> str:
 def parse(shell: str, data: bytes) -> Finished | None:
     header, _, rest = data.partition(b"\n")
     fields = header.split()
-    if len(fields) != 4 or shell not in SHELLS:
+    if len(fields) not in (4, 5) or fields[4:] not in ([], [b"line"]) or shell not in SHELLS:
         return None
     status, start_us, duration_us = (int(field) for field in fields[:3])
     line = rest.decode("utf-8", "surrogateescape")
-    if shell == "bash":
+    if shell == "bash" and len(fields) == 4:
         line = _history_entry(line)
         if line is None:
             return None
