@@ -105,10 +105,16 @@ def present(con: duckdb.DuckDBPyConnection, db_url: str, ducklake_extension: str
 
 
 def ingested(db_url: str, alias: str, table: str, key: str, after: int, upto: int | None = None) -> str:
-    """SELECT of the rows of an ingestion table (attached as `alias`) with after < key <= upto.
-    PostgreSQL runs it as written, through the key's index: the scanner would read the whole
-    table by ctid ranges to find them (a full scan per query, whatever the filter)."""
+    """SELECT of the rows of an ingestion table (attached as `alias`) with after < key <= upto."""
     where = f"{key} > {int(after)}" + ("" if upto is None else f" AND {key} <= {int(upto)}")
+    return in_ingestion(db_url, alias, table, "*", where)
+
+
+def in_ingestion(db_url: str, alias: str, table: str, columns: str, where: str = "true") -> str:
+    """SELECT columns FROM table WHERE where, in the ingestion database attached as `alias`.
+    PostgreSQL runs it as written, so a key range or a max() uses the key's index (the
+    scanner reads a table by ctid ranges: every row of it, whatever the filter). The parts are
+    DevTrace's own SQL, with no quote in them."""
     if is_postgres(db_url):
-        return f"SELECT * FROM postgres_query('{alias}', 'SELECT * FROM {table} WHERE {where}')"
-    return f"SELECT * FROM {alias}.{table} WHERE {where}"
+        return f"SELECT * FROM postgres_query('{alias}', 'SELECT {columns} FROM {table} WHERE {where}')"
+    return f"SELECT {columns} FROM {alias}.{table} WHERE {where}"

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import duckdb
 
 from devtrace.analytics.connection import one_line
-from devtrace.analytics.lake import has_tables, ingested, watermarks
+from devtrace.analytics.lake import has_tables, in_ingestion, ingested, watermarks
 from devtrace.central import lake
 from devtrace.central.lake import DAY_OF_EXECUTED_AT, INGEST, LAKE
 from devtrace.errors import DevtraceError
@@ -69,9 +69,9 @@ def _flush_all(con: duckdb.DuckDBPyConnection, db_url: str, chunk_events: int) -
     totals = [0, 0, 0]
     # Upper bounds first, scores before events: a score row refers to an event that was
     # committed before it, so every event a score names is within the events' bound.
-    scores_to = _max(con, "event_scores", "seq")
-    labels_to = _max(con, "labels", "id")
-    events_to = _max(con, "command_events", "seq")
+    scores_to = _max(con, db_url, "event_scores", "seq")
+    labels_to = _max(con, db_url, "labels", "id")
+    events_to = _max(con, db_url, "command_events", "seq")
     while True:
         events_from, labels_from, scores_from = watermarks(con)
         # Retention or erasure can remove the newest ingested rows: a bound never goes back.
@@ -122,8 +122,9 @@ def _apply_scores(con: duckdb.DuckDBPyConnection, db_url: str, after: int, upto:
             WHERE e.id = s.event_id""").fetchone()[0]
 
 
-def _max(con: duckdb.DuckDBPyConnection, table: str, key: str) -> int:
-    return int(con.execute(f"SELECT coalesce(max({key}), 0) FROM {INGEST}.{table}").fetchone()[0])
+def _max(con: duckdb.DuckDBPyConnection, db_url: str, table: str, key: str) -> int:
+    newest = in_ingestion(db_url, INGEST, table, f"max({key}) AS newest")
+    return int(con.execute(f"SELECT coalesce(max(newest), 0) FROM ({newest})").fetchone()[0])
 
 
 def _columns(con: duckdb.DuckDBPyConnection, database: str, table: str) -> set[str]:
