@@ -10,7 +10,8 @@ its VmHWM):
   lake      `devtrace.connect(central=URL)`: the lake plus the (empty) ingestion tail
   scanner   `devtrace.connect(central=URL, lake=False)`: the tables through postgres_scanner
   native    the same views over a native DuckDB table
-answer the dashboard set (daily_activity, agent_summary, command_stats top 20, retry_loops);
+answer the dashboard set (daily_activity, agent_summary, command_stats top 20, retry_loops) as Polars
+frames, as `devtrace.sql` and the notebooks get them;
 a one-day window is timed on the 30-day lake and on a lake holding only that day; the flush
 moves a fresh ingestion tail into the lake; sizes are printed as bytes per event.
 Targets (issue 13): lake >= 10x faster than the scanner and within 2x of native; the one-day
@@ -214,7 +215,7 @@ def worker(way: str, url: str, work: str, repeats: int, window: bool) -> dict:
         day = dt.date.fromisoformat(WINDOW_DAY)
         filter_events(con, days=(day, day))
     connect_s = time.perf_counter() - started
-    seconds, rows = timed_rounds(DASHBOARD, lambda sql: len(con.execute(sql).fetchall()), repeats)
+    seconds, rows = timed_rounds(DASHBOARD, lambda sql: con.execute(sql).pl().height, repeats)
     with open("/proc/self/status") as f:
         peak = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
     return {"connect_s": connect_s, "seconds": seconds, "rows": rows, "peak_kib": peak}
