@@ -83,12 +83,12 @@ def shell_argv(shell: str, home: Path, hook: str | None) -> tuple[list[str], dic
 def prompt_cost(shell: str, work: Path, repo: Path, commands: int, mode: str) -> tuple[float, float]:
     store = work / f"store-{shell}-{mode}"
     sys.path.insert(0, str(ROOT))
-    from devtrace.capture.hooks import launcher, shells
+    from devtrace.capture.hooks import shells
 
     script = shells.script(shell, str(store))
     if mode == "shell side":
         writer = " ".join((shells._fish_quote if shell == "fish" else shells.sh_quote)(w)
-                          for w in launcher.argv(shell, str(store)))
+                          for w in shells.writer_argv(shell, str(store)))
         script = script.replace(writer, "cat")
     (work / f"hook.{shell}.{mode}").write_text(script)
     paced = mode != "typed ahead"
@@ -131,9 +131,9 @@ def wait_for(store: Path, count: int, timeout: float = 300.0) -> None:
 def writer_cost(work: Path, repo: Path, events: int) -> tuple[float, float]:
     """Median CPU ms (writer + the git it runs) and max peak MiB of one writer."""
     sys.path.insert(0, str(ROOT))
-    from devtrace.capture.hooks import launcher
+    from devtrace.capture.hooks import shells
 
-    argv = launcher.argv("bash", str(work / "store-writer"))
+    argv = shells.writer_argv("bash", str(work / "store-writer"))
     cpu, peak = [], []
     for i in range(events + 3):
         report = f"0 {int(time.time() * 1e6)} 1000 bench\n    {i}  pytest -q tests/test_{i}.py\n".encode()

@@ -238,3 +238,12 @@ def test_a_locked_store_does_not_delay_the_prompt(tmp_path, repo, store, shells)
     lock.execute("ROLLBACK")
     lock.close()
     wait_events(store, 6)
+
+
+@pytest.mark.parametrize("name", SHELLS)
+def test_the_prompts_writer_starts_at_a_lower_priority(name, tmp_path):
+    """`nice -n 10` before the interpreter: its start-up, not only the writer's work after it,
+    gives way to the shell drawing the next prompt."""
+    script = devtrace("hook", name, "--path", str(tmp_path / "store"), cwd=tmp_path).stdout.decode()
+    writers = re.findall(r"(\S*nice\S*) -n 10 \S*python\S* -I -S -c", script)
+    assert writers and all(w.endswith("/nice") for w in writers), script

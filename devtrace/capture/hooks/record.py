@@ -83,12 +83,13 @@ def _detach() -> None:
 
 def _leave_terminal() -> None:
     """Own session, stdio on /dev/null: no terminal signal or closed pipe reaches the writer.
-    A lower priority: on a busy machine the shell drawing its prompt goes first."""
+    A lower priority (niceness 10, which a shell's writer already starts with): on a busy
+    machine the shell drawing its prompt goes first."""
     try:
         os.setsid()
     except OSError:  # already a group leader
         pass
-    os.nice(10)
+    os.nice(max(10 - os.nice(0), 0))
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
