@@ -116,6 +116,6 @@ def _call(db_url: str, call: str) -> int:
     1.5.5 reported the work without committing it.)"""
     try:
         with lake.connect(db_url) as con:
-            return con.execute(f"CALL {call}").fetch_arrow_table().num_rows
+            return con.execute(f"CALL {call}").to_arrow_table().num_rows
     except duckdb.Error as exc:
         raise DevtraceError(f"lake maintenance failed ({call.split('(')[0]}): {one_line(exc)}") from None
