@@ -103,6 +103,9 @@ def test_report_over_the_central_database(organisation, tmp_path):
     "SELECT * FROM postgres_scan('host=127.0.0.1 port=9 user=postgres', 'public', 'labels')",
     "CALL postgres_attach('host=127.0.0.1 port=9 user=postgres')",
     "CALL ducklake_merge_adjacent_files('lake')",
+    # The same names assembled at run time, out of a text check's sight:
+    "SELECT * FROM query('SELECT * FROM postgres' || '_execute(''central_db'', ''COMMIT; DELETE FROM labels'')')",
+    "SELECT * FROM query/* */ ('SELECT * FROM sqlite' || '_attach(''x.db'')')",
 ])
 def test_central_sql_cannot_reach_past_the_views(organisation, tmp_path, statement):
     """The extension's own functions run SQL of their choosing in the central database

@@ -20,10 +20,13 @@ LOCK = (
     "SET lock_configuration = true;",  # and no SET can undo that
 )
 REFUSED_STATEMENTS = {duckdb.StatementType.ATTACH, duckdb.StatementType.DETACH}
-EXTENSION_FUNCTIONS = re.compile(r"\b(sqlite_(attach|scan|query)|postgres_\w+|ducklake_\w+)\b", re.IGNORECASE)
+EXTENSION_FUNCTIONS = re.compile(
+    r"\b(sqlite_(attach|scan|query)|postgres_\w+|ducklake_\w+|query_table|json_execute_serialized_sql)\b", re.IGNORECASE)
 """The extensions' own functions (SQLite's, PostgreSQL's, DuckLake's), which act outside
-DuckDB's lock. (DevTrace's own view of the central tail calls postgres_query; a user's SQL
-names that view, not the function.)"""
+DuckDB's lock, and the functions that run SQL or name tables given as strings, which could
+call them under a name no text check sees (`query_table`, and `query`, found by
+`_calls_query`). DevTrace's own view of the central tail calls postgres_query; a user's SQL
+names that view, not the function."""
 _WHY = "DevTrace queries read the store, attached as `store`, and nothing else"
 
 
@@ -40,3 +43,18 @@ def refuse_outside_the_store(text: str) -> None:
     found = EXTENSION_FUNCTIONS.search(text)
     if found:
         raise DevtraceError(f"{found.group(0)} is refused: {_WHY}")
+    if _calls_query(text):
+        raise DevtraceError(f"query() is refused: {_WHY}")
+
+
+def _calls_query(text: str) -> bool:
+    """Whether the SQL calls query('…'), which runs SQL assembled at run time
+    (`query('… postgres' || '_execute(…)')`). By DuckDB's own tokens, so that a comment
+    between the name and its parenthesis hides nothing and a column named query is no call."""
+    tokens = duckdb.tokenize(text)
+    for (start, kind), (after, _) in zip(tokens, tokens[1:], strict=False):
+        word = re.match(r'"?(\w+)', text[start:after])
+        if (kind in (duckdb.token_type.identifier, duckdb.token_type.keyword) and word
+                and word.group(1).lower() == "query" and text[after] == "("):
+            return True
+    return False
