@@ -129,19 +129,23 @@ def test_bash_puts_its_precmd_first_when_bash_preexec_is_loaded(where, tmp_path,
 
 def test_a_prompt_hook_that_runs_devtraces_precmd_first_is_not_timed(tmp_path, repo, store, shells):
     """As under bash-preexec: DevTrace's precmd function runs first, then slower prompt work
-    (here 0.3 s), then DevTrace's own prompt command entry. One event per command, with the
-    command's status and without the slow work in its duration."""
+    (here 0.3 s, which leaves other values in `$?` and `$_`), then DevTrace's own prompt
+    command entry. One event per command, a repeat that ignoredups did not save included,
+    with the command's status and without the slow work in its duration."""
     after = ("bash_preexec_imported=defined\n"
-             "PROMPT_COMMAND=('__devtrace_bp_precmd; sleep 0.3; (exit 7)' \"${PROMPT_COMMAND[@]}\")")
+             "PROMPT_COMMAND=\"__devtrace_bp_precmd; sleep 0.3; : prompt-work; (exit 7)\"$'\\n'\"$PROMPT_COMMAND\"")
     shell = Shell(tmp_path, "bash", store, repo, after=after)
     shells.append(shell)
     shell.type("false")
     shell.type("(exit 3)")
     shell.type("sleep 0.2")
-    events = wait_events(store, 3)
-    assert [e["exit_code"] for e in events] == [1, 3, 0]
+    shell.type("echo again")
+    shell.type("echo again")  # a repeat ignoredups does not save: known by its `$_`
+    events = wait_events(store, 5)
+    assert [e["exit_code"] for e in events] == [1, 3, 0, 0, 0]
     assert events[0]["duration_ms"] < 200 and events[1]["duration_ms"] < 200
     assert 200 <= events[2]["duration_ms"] < 450
+    assert events[3]["command_hash"] == events[4]["command_hash"]
 
 
 def test_bash_under_ble_sh_sends_the_line_itself(repo, store):

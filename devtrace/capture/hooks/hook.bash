@@ -8,11 +8,15 @@ if [[ $- == *i* && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]] \
     # Not exported: a nested shell makes its own session.
     __devtrace_session=$$.${EPOCHREALTIME//[!0-9]/}.$RANDOM
     __devtrace_ran= __devtrace_start= __devtrace_seen= __devtrace_hist=$HISTCMD __devtrace_last= __devtrace_prev=
-    __devtrace_via= __devtrace_line= __devtrace_ble_start=
+    __devtrace_via= __devtrace_line= __devtrace_ble_start= __devtrace_armed=1
     __devtrace_none=()
 
     __devtrace_precmd() {
         local end=${EPOCHREALTIME//[!0-9]/}
+        # Once per prompt (PS0 re-arms it): bash-preexec runs this twice, and the second run,
+        # with its `$_`, would overwrite what the next prompt compares with.
+        ((__devtrace_armed)) || return "$__devtrace_status"
+        __devtrace_armed=0
         if [[ -n $__devtrace_ran ]]; then
             __devtrace_ran=
             # Bash saved the line (its history number moved on), or it is a repeat that
@@ -38,7 +42,7 @@ if [[ $- == *i* && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]] \
 
     # bash-preexec runs its precmd functions before the rest of PROMPT_COMMAND, ours included:
     # DevTrace's is put first among them, so that the others' time is not counted in the
-    # command's. Whichever of the two runs first records; the other finds nothing to record.
+    # command's. Whichever of the two runs first records; the other returns at once.
     __devtrace_bp_precmd() {
         __devtrace_status=$? __devtrace_last=$_
         __devtrace_precmd
@@ -85,7 +89,7 @@ if [[ $- == *i* && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]] \
         fi
     }
 
-    PS0=${PS0-}'${__devtrace_none[(__devtrace_start=${EPOCHREALTIME//[!0-9]/})+(__devtrace_seen=HISTCMD)+(__devtrace_ran=1)]-}'
+    PS0=${PS0-}'${__devtrace_none[(__devtrace_start=${EPOCHREALTIME//[!0-9]/})+(__devtrace_seen=HISTCMD)+(__devtrace_ran=1)+(__devtrace_armed=1)]-}'
     __devtrace_hook='__devtrace_status=$? __devtrace_last=$_; __devtrace_precmd'
     if [[ ${PROMPT_COMMAND@a} == *a* ]]; then
         PROMPT_COMMAND=("$__devtrace_hook" "${PROMPT_COMMAND[@]}")
