@@ -119,14 +119,19 @@ def test_central_sql_cannot_reach_past_the_views(organisation, tmp_path, stateme
 
 
 def test_central_queries_have_bounded_memory_and_a_private_spill_folder(organisation, tmp_path):
-    """Past MEMORY_LIMIT DuckDB spills to a folder only this process can read, removed when it exits."""
+    """Past MEMORY_LIMIT DuckDB spills to a folder of its own connection, inside one folder
+    of the process that only it can read, removed when the process exits."""
     central, _ = organisation
     script = ("import os, sys, devtrace\n"
-              "con = devtrace.connect(central=sys.argv[1])\n"
-              "limit, spill = con.execute(\"SELECT current_setting('memory_limit'), current_setting('temp_directory')\").fetchone()\n"
-              "print(limit, spill, oct(os.stat(spill).st_mode & 0o777), con.sql('SELECT count(*) FROM retry_loops').fetchone()[0], sep='|')\n")
+              "cons = [devtrace.connect(central=sys.argv[1]) for _ in range(2)]\n"
+              "settings = \"SELECT current_setting('memory_limit'), current_setting('temp_directory')\"\n"
+              "(limit, a), (_, b) = (con.execute(settings).fetchone() for con in cons)\n"
+              "root = os.path.dirname(a)\n"
+              "print(limit, a, b, root, oct(os.stat(root).st_mode & 0o777),\n"
+              "      cons[0].sql('SELECT count(*) FROM retry_loops').fetchone()[0], sep='|')\n")
     done = subprocess.run([sys.executable, "-c", script, central], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    limit, spill, mode, loops = done.stdout.strip().split("|")
+    limit, a, b, root, mode, loops = done.stdout.strip().split("|")
     assert limit == "953.6 MiB" and mode == "0o700" and int(loops) == 2
-    assert not os.path.exists(spill)
+    assert a != b and os.path.dirname(b) == root
+    assert not os.path.exists(root)

@@ -9,6 +9,7 @@ name), `received_at` and `key_fingerprint` as more columns.
 """
 
 import atexit
+import functools
 import importlib.util
 import os
 import shutil
@@ -65,8 +66,7 @@ def attach_steps(url: str, sqlite_extension: str, literal) -> list[tuple[str, st
         steps = [(f"LOAD {literal(sqlite_extension)};", f"cannot load DuckDB's SQLite extension from {sqlite_extension}"),
                  (f"ATTACH {literal(file)} AS {CENTRAL_ALIAS} (TYPE sqlite, READ_ONLY);",
                   f"cannot attach the central database {file}")]
-    spill = tempfile.mkdtemp(prefix="devtrace-spill-")
-    atexit.register(shutil.rmtree, spill, ignore_errors=True)
+    spill = tempfile.mkdtemp(dir=_spill_root())  # one per connection: DuckDB names its files alike
     return steps + [
         (f"SET memory_limit = {literal(MEMORY_LIMIT)};", "cannot bound DuckDB's memory"),
         (f"SET temp_directory = {literal(spill)};", f"cannot spill to {spill}"),
@@ -75,6 +75,16 @@ def attach_steps(url: str, sqlite_extension: str, literal) -> list[tuple[str, st
          f"{url.split('@')[-1]} is not a DevTrace central database (no command_events table)"),
         (labels_view(f"{CENTRAL_ALIAS}.labels"), "the central database has no labels table"),
     ]
+
+
+@functools.cache
+def _spill_root() -> str:
+    """This process's folder (0700) for DuckDB's spill files, under $TMPDIR (which should be a
+    disk, not a tmpfs, where spilling is to spare memory), removed when the process exits.
+    A process killed with SIGKILL leaves it behind."""
+    root = tempfile.mkdtemp(prefix="devtrace-spill-")
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return root
 
 
 def events_view(source: str) -> str:

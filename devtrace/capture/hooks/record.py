@@ -83,8 +83,8 @@ def _detach() -> None:
 
 def _leave_terminal() -> None:
     """Own session, stdio on /dev/null: no terminal signal or closed pipe reaches the writer.
-    A lower priority (niceness 10, which a shell's writer already starts with): on a busy
-    machine the shell drawing its prompt goes first."""
+    A lower priority (niceness at least 10; a shell's writer starts under `nice -n 10`): on a
+    busy machine the shell drawing its prompt goes first."""
     try:
         os.setsid()
     except OSError:  # already a group leader
