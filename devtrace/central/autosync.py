@@ -11,7 +11,7 @@ import sys
 
 from devtrace import paths
 from devtrace.central import sync
-from devtrace.failure_log import record_failure
+from devtrace.failure_log import run_detached_job
 from devtrace.ml import autoscore
 
 BACKGROUND_ATTEMPTS = 3
@@ -26,18 +26,7 @@ def run(path: str, model_dir: str | None) -> None:
 
 
 def main(argv: list[str]) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m devtrace.central.autosync")
-    parser.add_argument("--path", required=True)
-    parser.add_argument("--model-dir")
-    args = parser.parse_args(argv)
-    try:
-        run(args.path, args.model_dir)
-    except Exception as exc:  # detached: nobody sees stderr
-        record_failure(args.path, paths.SYNC_LOG, exc)
-        return 1
-    return 0
+    return run_detached_job("python -m devtrace.central.autosync", argv, run, paths.SYNC_LOG)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import time
 from devtrace import paths
 from devtrace.capture.scorer import has_model
 from devtrace.errors import DevtraceError
-from devtrace.failure_log import record_failure
+from devtrace.failure_log import run_detached_job
 from devtrace.store.errors import StoreReadOnly
 
 READER_WAIT_SECONDS = 5.0
@@ -94,18 +94,7 @@ def _lock(directory: str, patience: float) -> int | None:
 
 
 def main(argv: list[str]) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m devtrace.ml.autoscore")
-    parser.add_argument("--path", required=True)
-    parser.add_argument("--model-dir")
-    args = parser.parse_args(argv)
-    try:
-        score_pending(args.path, args.model_dir)
-    except Exception as exc:  # detached: nobody sees stderr, so leave the reason in the store
-        record_failure(args.path, paths.SCORER_LOG, exc)
-        return 1
-    return 0
+    return run_detached_job("python -m devtrace.ml.autoscore", argv, score_pending, paths.SCORER_LOG)
 
 
 if __name__ == "__main__":
