@@ -4,6 +4,8 @@ The package root stays import-light: `devtrace run` imports it on every captured
 so the analytics API (`sql`, `events`, `connect`) is loaded only when first touched.
 """
 
+from devtrace.lazy import lazy_attributes
+
 __version__ = "0.3.0"
 
 _LAZY = {
@@ -12,18 +14,4 @@ _LAZY = {
     "events": "devtrace.analytics",
     "label": "devtrace.store.labels",
 }
-
-
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'devtrace' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted([*globals(), *_LAZY])
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())

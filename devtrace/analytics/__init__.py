@@ -4,6 +4,8 @@
 Names load on first use: listing the views needs no DuckDB, and `devtrace events` no Polars.
 """
 
+from devtrace.lazy import lazy_attributes
+
 _LAZY = {
     "View": "devtrace.analytics.view_files",
     "view": "devtrace.analytics.view_files",
@@ -20,18 +22,4 @@ _LAZY = {
     "sql": "devtrace.analytics.connection",
 }
 __all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'devtrace.analytics' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted([*globals(), *_LAZY])
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())
