@@ -29,14 +29,8 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from timing import set_seconds, timed_rounds
+from timing import DASHBOARD, peak_kib, set_seconds, timed_rounds
 
-DASHBOARD = {
-    "daily_activity": "SELECT * FROM daily_activity",
-    "agent_summary": "SELECT * FROM agent_summary",
-    "command_stats top 20": "SELECT * FROM command_stats ORDER BY runs DESC, command_hash LIMIT 20",
-    "retry_loops": "SELECT * FROM retry_loops",
-}
 WAYS = ("views", "sqlite3", "native")
 
 # --- the synthetic store ------------------------------------------------------------------
@@ -231,17 +225,6 @@ def worker(way: str, store: Path, native: Path, repeats: int) -> dict:
     seconds, answers = timed_rounds(queries, run, repeats)
     return {"connect_s": connect_s, "seconds": seconds, "peak_kib": peak_kib(),
             "answers": {name: canonical(rows) for name, rows in answers.items()}}
-
-
-def peak_kib() -> int:
-    """This process's peak resident memory (VmHWM belongs to this exec, unlike ru_maxrss)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def canonical(rows: list[tuple]) -> list[list]:

@@ -31,17 +31,11 @@ import sys
 import tempfile
 import time
 
-from timing import set_seconds, timed_rounds
+from timing import DASHBOARD, peak_kib, set_seconds, timed_rounds
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-DASHBOARD = {
-    "daily_activity": "SELECT * FROM daily_activity",
-    "agent_summary": "SELECT * FROM agent_summary",
-    "command_stats top 20": "SELECT * FROM command_stats ORDER BY runs DESC, command_hash LIMIT 20",
-    "retry_loops": "SELECT * FROM retry_loops",
-}
 WAYS = ("lake", "scanner", "native")
 START = 1_782_864_000.0  # 2026-07-01 UTC
 DAYS = 30
@@ -216,9 +210,7 @@ def worker(way: str, url: str, work: str, repeats: int, window: bool) -> dict:
         filter_events(con, days=(day, day))
     connect_s = time.perf_counter() - started
     seconds, rows = timed_rounds(DASHBOARD, lambda sql: con.execute(sql).pl().height, repeats)
-    with open("/proc/self/status") as f:
-        peak = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
-    return {"connect_s": connect_s, "seconds": seconds, "rows": rows, "peak_kib": peak}
+    return {"connect_s": connect_s, "seconds": seconds, "rows": rows, "peak_kib": peak_kib()}
 
 
 def run_worker(args, way: str, url: str, repeats: int, window: bool = False) -> dict:

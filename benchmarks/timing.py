@@ -1,6 +1,7 @@
 """What the benchmarks share to time things: one process's wall and CPU time, rounds of
 cases run in turn (interleaved, so that drift in the machine's load hits every case alike),
-and the median time of a whole set of queries.
+the median time of a whole set of queries, a process's peak memory, and the dashboard set
+that both analytics benchmarks time.
 """
 
 import resource
@@ -10,6 +11,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
+
+DASHBOARD = {
+    "daily_activity": "SELECT * FROM daily_activity",
+    "agent_summary": "SELECT * FROM agent_summary",
+    "command_stats top 20": "SELECT * FROM command_stats ORDER BY runs DESC, command_hash LIMIT 20",
+    "retry_loops": "SELECT * FROM retry_loops",
+}
 
 Case = TypeVar("Case")
 Result = TypeVar("Result")
@@ -57,3 +65,12 @@ def timed_rounds(cases: dict[str, Case], run: Callable[[Case], Result],
 def set_seconds(seconds: dict[str, list[float]]) -> float:
     """The median over rounds of the whole set's time, from each query's seconds per round."""
     return statistics.median(sum(run) for run in zip(*seconds.values(), strict=True))
+
+
+def peak_kib() -> int:
+    """This process's peak resident memory (VmHWM belongs to this exec, unlike ru_maxrss)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
