@@ -22,6 +22,10 @@ HOOKS_LOG = "hooks.log"  # why a hook writer could not record an event (never wh
 HOOKS_STORE = os.path.join("~", ".devtrace")  # the hooks' store unless --path or $DEVTRACE_PATH says otherwise
 SYNC_LOCK = "sync.lock"  # held by whoever is pushing to the central server
 SYNC_LOG = "autosync.log"  # why a background push (sync = "auto") failed
+SPOOL_DIR = "spool"  # finished commands waiting for the drainer (devtrace.capture.spool)
+DRAINER_LOCK = "drainer.lock"  # held by the store's one drainer
+DRAINER_PID = "drainer.pid"  # the live drainer's pid
+HEALTH_FILE = "health"  # when the drainer last ran PRAGMA quick_check, and what it found
 
 
 def store_dir(path: str | os.PathLike | None = None) -> str:

@@ -2,6 +2,7 @@
 
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -245,9 +246,15 @@ def test_a_locked_store_does_not_delay_the_prompt(tmp_path, repo, store, shells)
 
 
 @pytest.mark.parametrize("name", SHELLS)
-def test_the_prompts_writer_starts_at_a_lower_priority(name, tmp_path):
-    """`nice -n 10` before the interpreter: its start-up, not only the writer's work after it,
-    gives way to the shell drawing the next prompt."""
-    script = devtrace("hook", name, "--path", str(tmp_path / "store"), cwd=tmp_path).stdout.decode()
-    writers = re.findall(r"(\S*nice\S*) -n 10 \S*python\S* -I -S -c", script)
-    assert writers and all(w.endswith("/nice") for w in writers), script
+def test_one_drainer_at_a_lower_priority_in_a_session_of_its_own(name, tmp_path, repo, store, shells):
+    """The drainer gives way to the shell drawing its prompt (niceness 10), and no signal of
+    the terminal reaches it (its own session): a closed terminal costs no event."""
+    shell = Shell(tmp_path, name, store, repo)
+    shells.append(shell)
+    shell.type("true")
+    wait_events(store, 1)
+    pid = int((store / "drainer.pid").read_text())
+    fields = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
+    assert Path(f"/proc/{pid}/comm").read_text().strip() == "devtrace-drain"
+    assert int(fields[16]) >= 10
+    assert int(fields[3]) == pid  # session leader

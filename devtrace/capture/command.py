@@ -99,6 +99,7 @@ def capture(argv: list[str], options: dict, signals) -> int:
     recorded as unknown. Nothing that goes wrong in DevTrace's bookkeeping keeps the command
     from running as bare.
     """
+    from devtrace import paths
     from devtrace.capture import git, runner
 
     repo = options.get("repo")
@@ -128,7 +129,11 @@ def capture(argv: list[str], options: dict, signals) -> int:
     if outcome.error:
         say(f"devtrace: {outcome.error}")
     try:
-        with recorder.Recorder(options.get("path")) as rec:  # opens the store while git works
+        directory = paths.store_dir(options.get("path"))
+        damaged = _known_damage(directory)
+        if damaged:
+            raise RuntimeError(f"the store at {directory} is damaged ({damaged}); `devtrace doctor --path {directory}` says what to do")
+        with _recorder(recorder, options.get("path"), directory) as rec:
             for problem in rec.problems:
                 say(f"devtrace: warning: {problem}")
             after = git.finish_snapshot(root, pending)
@@ -140,6 +145,39 @@ def capture(argv: list[str], options: dict, signals) -> int:
         if not options.get("quiet"):
             say(f"devtrace: {summary}")
     return -outcome.killed_by if outcome.killed_by else outcome.exit_code
+
+
+SPOOL_AFTER_S = 0.01
+"""How long `devtrace run` waits for a store another process holds before it spools the event."""
+
+
+def _recorder(recorder, path: str | None, directory: str):
+    """The event is written at once when the store is free; when another process holds it
+    (longer than SPOOL_AFTER_S), it goes through the spool and the drainer writes it, so that
+    the caller never waits for the store. A store not made yet is made (and waited for)."""
+    from devtrace.store.errors import StoreBusy
+
+    if not _spoolable(directory):
+        return recorder.Recorder(path)
+    try:
+        return recorder.Recorder(path, busy_timeout_s=SPOOL_AFTER_S)
+    except StoreBusy:
+        return recorder.Recorder(path, connect=False)
+
+
+def _spoolable(directory: str) -> bool:
+    """The store and its key are there: the event can go through the spool."""
+    from devtrace import paths
+
+    return os.path.isfile(os.path.join(directory, paths.DB_NAME)) and os.path.isfile(os.path.join(directory, paths.KEY_NAME))
+
+
+def _known_damage(directory: str) -> str | None:
+    """What the drainer's last quick check (at most hourly) found wrong with the store, if anything."""
+    from devtrace.capture.drainer import read_health
+
+    state = read_health(directory)
+    return None if state is None or state[1] == "ok" else state[1]
 
 
 def _git_budget_s(options: dict) -> float:

@@ -1,62 +1,107 @@
 # DevTrace: record every command of this interactive bash (eval "$(devtrace hook bash)" in ~/.bashrc).
-# On the prompt's path only builtins run: PS0 keeps the start time, the prompt command starts
-# one detached writer that reads the command line from bash's history on its stdin. With
-# bash-preexec or ble.sh loaded (before or after this script), it also joins their hooks.
+# On the prompt's path only builtins run: PS0 keeps the start time, the prompt command appends
+# one record (bash's `history 1` entry) to the store's spool, and starts the store's drainer
+# only when none is alive. With bash-preexec or ble.sh loaded (before or after this script), it
+# also joins their hooks. Nothing here may fail, trace or trip the user's settings: no function
+# on the prompt's path (a RETURN trap under extdebug), every failure in a condition (set -e,
+# ERR traps), every variable with a default (set -u), stderr and xtrace to /dev/null.
 if [[ $- == *i* && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]] \
     && ((BASH_VERSINFO[0] >= 5)); then
     __devtrace_loaded=1
     # Not exported: a nested shell makes its own session.
-    __devtrace_session=$$.${EPOCHREALTIME//[!0-9]/}.$RANDOM
-    __devtrace_ran= __devtrace_start= __devtrace_seen= __devtrace_hist=$HISTCMD __devtrace_last= __devtrace_prev=
-    __devtrace_via= __devtrace_line= __devtrace_ble_start= __devtrace_armed=1
+    __devtrace_session=$$.${EPOCHREALTIME/[.,]}.$RANDOM
+    __devtrace_store=@STORE@
+    __devtrace_drainer=(@DRAINER@)
+    __devtrace_ran= __devtrace_start= __devtrace_seen= __devtrace_hist=${HISTCMD-0} __devtrace_last= __devtrace_prev=
+    __devtrace_via= __devtrace_line= __devtrace_ble_start= __devtrace_armed=1 __devtrace_seq=0 __devtrace_done=
     __devtrace_none=()
 
-    __devtrace_precmd() {
-        local end=${EPOCHREALTIME//[!0-9]/}
-        # Once per prompt (PS0 re-arms it): bash-preexec runs this twice, and the second run,
-        # with its `$_`, would overwrite what the next prompt compares with.
-        ((__devtrace_armed)) || return "$__devtrace_status"
-        __devtrace_armed=0
-        if [[ -n $__devtrace_ran ]]; then
-            __devtrace_ran=
+    # The spool record: `shell bash FORM STATUS START_US DURATION_US SESSION PID`, then the
+    # folder, a NUL, the command (see devtrace.capture.spool). Written under umask 077 (the
+    # user's umask, read from /proc, is put back), the spool folder made again if it is gone.
+    __devtrace_write='
+        __devtrace_seq=$((__devtrace_seq + 1)) __devtrace_um=
+        { IFS=$'"' \t'"' read -r __devtrace_um && IFS=$'"' \t'"' read -r __devtrace_um __devtrace_um; } </proc/$$/status || :
+        builtin umask 077
+        for __devtrace_try in 1 2; do
+            if { printf "DTSPOOL 1 shell bash %s %s %s %s %s %s\n%s\0" "$__devtrace_form" "$__devtrace_status" \
+                    "$__devtrace_wstart" "$__devtrace_wtook" "$__devtrace_session" "$$" "$PWD"
+                 if [[ $__devtrace_form == line ]]; then printf %s "$__devtrace_line"; else HISTTIMEFORMAT= builtin history 1; fi
+                 printf "\036\n"; } >"$__devtrace_store/spool/$__devtrace_session.$__devtrace_seq.rec"; then
+                break
+            fi
+            command mkdir -p -m 700 "$__devtrace_store/spool" || break
+        done
+        [[ -z $__devtrace_um ]] || builtin umask "$__devtrace_um"
+        __devtrace_pid= __devtrace_comm=
+        { read -r __devtrace_pid <"$__devtrace_store/drainer.pid" && read -r __devtrace_comm <"/proc/$__devtrace_pid/comm"; } || :
+        # The drainer, started in a subshell so that $! stays the user'"'"'s last background job.
+        [[ $__devtrace_comm == devtrace-drain ]] || ("${__devtrace_drainer[@]}" </dev/null >/dev/null 2>&1 &)
+    '
+
+    # The prompt command, first of PROMPT_COMMAND (the command's end before any other prompt
+    # work). It records once per prompt (PS0 arms it): bash-preexec runs it twice.
+    __devtrace_precmd='
+        __devtrace_done=1
+        if [[ -n $__devtrace_armed ]]; then
+            __devtrace_armed=
             # Bash saved the line (its history number moved on), or it is a repeat that
             # ignoredups did not save (same last argument as the previous command). A line
             # bash kept out of its history (ignorespace, HISTIGNORE) is not recorded.
-            if ((__devtrace_seen > __devtrace_hist)) \
-                || [[ -o history && $__devtrace_last == "$__devtrace_prev" ]]; then
-                # In a subshell, so that $! stays the user's last background job.
-                (__devtrace_write "$__devtrace_status" "$__devtrace_start" $((end - __devtrace_start)) &)
+            if [[ -n $__devtrace_ran ]] && { [[ $__devtrace_seen -gt $__devtrace_hist ]] \
+                    || [[ -o history && $__devtrace_last == "$__devtrace_prev" ]]; }; then
+                __devtrace_form=history __devtrace_wstart=- __devtrace_wtook=-
+                if [[ -n $__devtrace_start && $__devtrace_start != *[!0-9]* && -n $__devtrace_end && $__devtrace_end != *[!0-9]* ]]; then
+                    __devtrace_wstart=$__devtrace_start __devtrace_wtook=$((__devtrace_end - __devtrace_start))
+                fi
+                eval "$__devtrace_write"
             fi
+            __devtrace_ran= __devtrace_hist=${HISTCMD-0} __devtrace_prev=$__devtrace_last
         fi
-        __devtrace_hist=$HISTCMD
-        __devtrace_prev=$__devtrace_last
+        [[ $PS0 == *__devtrace_start* ]] || PS0=${PS0-}$__devtrace_ps0
         # bash-preexec or ble.sh loaded after this script: join their hooks from now on.
         [[ -n $__devtrace_via || -z ${bash_preexec_imported-}${__bp_imported-}${BLE_VERSION-} ]] || __devtrace_join
-        return "$__devtrace_status"
-    }
+    '
 
-    __devtrace_write() {
-        { printf '%s %s %s %s\n' "$1" "$2" "$3" "$__devtrace_session"; HISTTIMEFORMAT= builtin history 1; } 2>/dev/null \
-            | @WRITER@ >/dev/null 2>&1
-    }
+    # The last entry of PROMPT_COMMAND: when a later `PROMPT_COMMAND=...` replaced DevTrace's
+    # first entry, it records the command (its duration then unknown) and puts the entry back.
+    __devtrace_guard='
+        if [[ -z $__devtrace_done ]]; then
+            __devtrace_end=
+            eval "$__devtrace_precmd"
+            __devtrace_keep=()
+            for __devtrace_x in "${PROMPT_COMMAND[@]}"; do
+                [[ $__devtrace_x == "$__devtrace_entry" || $__devtrace_x == "$__devtrace_last_entry" ]] || __devtrace_keep+=("$__devtrace_x")
+            done
+            PROMPT_COMMAND=("$__devtrace_entry" "${__devtrace_keep[@]}")
+            PROMPT_COMMAND[1000000]=$__devtrace_last_entry
+        fi
+        __devtrace_done=
+    '
+
+    __devtrace_write_line() {
+        __devtrace_form=line __devtrace_status=$1 __devtrace_wstart=$2 __devtrace_wtook=$3
+        eval "$__devtrace_write"
+    } 2>/dev/null
 
     # bash-preexec runs its precmd functions before the rest of PROMPT_COMMAND, ours included:
     # DevTrace's is put first among them, so that the others' time is not counted in the
     # command's. Whichever of the two runs first records; the other returns at once.
     __devtrace_bp_precmd() {
-        __devtrace_status=$? __devtrace_last=$_
-        __devtrace_precmd
-    }
+        __devtrace_status=$? __devtrace_last=$_ __devtrace_end=${EPOCHREALTIME/[.,]}
+        eval "$__devtrace_precmd"
+        return 0
+    } 2>/dev/null
 
     # ble.sh reads the line itself and runs PS0 and the prompt command tens of ms away from the
     # command, with HISTCMD a plain variable and bash's history out of step: its PREEXEC hook
     # gives the line and the start, POSTEXEC the status and the end.
     __devtrace_ble_preexec() {
-        __devtrace_line=$1 __devtrace_ble_start=${EPOCHREALTIME//[!0-9]/}
+        __devtrace_line=$1 __devtrace_ble_start=${EPOCHREALTIME/[.,]}
     }
 
     __devtrace_ble_postexec() {
-        local status=$? end=${EPOCHREALTIME//[!0-9]/} start=$__devtrace_ble_start
+        local status=$? end=${EPOCHREALTIME/[.,]} start=$__devtrace_ble_start
         __devtrace_ran=  # PS0 as ble.sh drew it: the prompt command has nothing left to record
         if [[ -n $start ]]; then
             __devtrace_ble_start=
@@ -66,14 +111,9 @@ if [[ $- == *i* && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]] \
                 && $_ble_exec_time_beg$_ble_exec_time_ata != *[!0-9]* ]] && ((_ble_exec_time_beg >= start)); then
                 start=$_ble_exec_time_beg end=$((_ble_exec_time_beg + _ble_exec_time_ata))
             fi
-            (__devtrace_write_line "$status" "$start" $((end - start)) &)
+            __devtrace_write_line "$status" "$start" $((end - start))
         fi
         return "$status"
-    }
-
-    __devtrace_write_line() {
-        printf '%s %s %s %s line\n%s' "$1" "$2" "$3" "$__devtrace_session" "$__devtrace_line" 2>/dev/null \
-            | @WRITER@ >/dev/null 2>&1
     }
 
     __devtrace_join() {
@@ -87,15 +127,25 @@ if [[ $- == *i* && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]] \
         else
             __devtrace_via=-  # a ble.sh before 0.4 (no PREEXEC/POSTEXEC hooks): PS0 and the prompt command only
         fi
+        return 0
     }
 
-    PS0=${PS0-}'${__devtrace_none[(__devtrace_start=${EPOCHREALTIME//[!0-9]/})+(__devtrace_seen=HISTCMD)+(__devtrace_ran=1)+(__devtrace_armed=1)]-}'
-    __devtrace_hook='__devtrace_status=$? __devtrace_last=$_; __devtrace_precmd'
-    if [[ ${PROMPT_COMMAND@a} == *a* ]]; then
-        PROMPT_COMMAND=("$__devtrace_hook" "${PROMPT_COMMAND[@]}")
+    __devtrace_ps0='${__devtrace_none[(__devtrace_start=${EPOCHREALTIME/[.,]})+(__devtrace_seen=HISTCMD)+(__devtrace_ran=1)+(__devtrace_armed=1)]-}'
+    PS0=${PS0-}$__devtrace_ps0
+    __devtrace_entry='{ __devtrace_status=$? __devtrace_last=$_ __devtrace_end=${EPOCHREALTIME/[.,]}; eval "$__devtrace_precmd"; } 2>/dev/null'
+    __devtrace_last_entry='{ eval "$__devtrace_guard"; } 2>/dev/null'
+    if ((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 501)); then
+        # An array (bash 5.1): each entry sees the command's $? and $_, whatever ran before it.
+        if [[ ${PROMPT_COMMAND@a} == *a* ]]; then
+            PROMPT_COMMAND=("$__devtrace_entry" "${PROMPT_COMMAND[@]}")
+        elif [[ -n ${PROMPT_COMMAND-} ]]; then
+            PROMPT_COMMAND=("$__devtrace_entry" "$PROMPT_COMMAND")
+        else
+            PROMPT_COMMAND=("$__devtrace_entry")
+        fi
+        PROMPT_COMMAND[1000000]=$__devtrace_last_entry
     else
-        PROMPT_COMMAND=$__devtrace_hook$'\n'${PROMPT_COMMAND-}
+        PROMPT_COMMAND='__devtrace_bp_precmd'$'\n'${PROMPT_COMMAND-}
     fi
-    unset __devtrace_hook
     [[ -z ${bash_preexec_imported-}${__bp_imported-}${BLE_VERSION-} ]] || __devtrace_join
 fi

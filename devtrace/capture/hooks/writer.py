@@ -50,67 +50,89 @@ def store_path(path: str | None) -> str:
 
 def write(report: Finished | Started, path: str | None) -> str | None:
     """Record the report; returns the event id, or None when nothing was recorded (an ignored
-    line, the first half of a pair)."""
-    words = identity.command_words(report.line)
-    if not words or report.line[:1].isspace() or _runs_devtrace(words):
-        return None
-    root = git.find_repo(report.cwd) if isinstance(report, Finished) else None
+    line, the first half of a pair). (The agents' hooks; a shell's command goes through the
+    spool and the drainer, which call `build`.)"""
     with Recorder(store_path(path)) as rec:
-        if _ignored(report.line, rec.settings.ignore):
-            return None
-        budget_s = rec.settings.git_timeout_ms / 1000
-        pending = git.start_snapshot(root, budget_s=budget_s) if root else None  # git works meanwhile
-        session = report.session
-        if report.captured_by in SHELLS:
-            session = "ses_" + identity.keyed_hash(rec.key, f"{report.captured_by}:{session}")[:16]
         if isinstance(report, Started):
+            words = identity.command_words(report.line)
+            if not words or report.line[:1].isspace() or _runs_devtrace(words) or _ignored(report.line, rec.settings.ignore):
+                return None
             key = report.call_key or identity.command_hash(rec.key, words)
-            hook_state.add_pending(rec.conn, report.captured_by, session, key, report.started_at)
+            hook_state.add_pending(rec.conn, report.captured_by, report.session, key, report.started_at)
             return None
-        duration_ms, approximate = report.duration_ms, False
-        if report.pair_key is not None:
-            key = report.pair_key or identity.command_hash(rec.key, words)
-            started = hook_state.take_pending(rec.conn, report.captured_by, session, key)
-            duration_ms = None if started is None else max(0, round((report.ended_at - started) * 1000))
-            approximate = started is not None
-        after = git.finish_snapshot(root, pending)
-        repo_id = identity.repo_id(rec.key, root) if root else None
-        state = git.totals(after) if after is not None else (None, None, None)
-        files = _hashed_paths(rec.key, after) if after is not None else None
-        head = git.head(root) if root else None
-        change = _change(rec, root, session, repo_id, head, files, budget_s)
-        event = rec.event(
-            words,
-            started_at=report.ended_at - (duration_ms or 0) / 1000,
-            duration_ms=duration_ms,
-            exit_code=report.exit_code,
-            timed_out=report.timed_out,
-            session_id=session,
-            agent_id=report.agent_id,
-            author_kind=report.author_kind,
-            captured_by=report.captured_by,
-            repo_id=repo_id,
-            state=state,
-            change=change,
-            duration_approximate=approximate,
-        )
-        also = None
-        if files is not None and repo_id is not None:
-            def also(conn):
-                hook_state.save_state(conn, session, repo_id, head, files, report.ended_at)
+        built = build(rec, report, exact_git=True)
+        if built is None:
+            return None
+        event, also, _ = built
         insert_event(rec.conn, event, also)
         scorer.spawn(rec.directory)  # scores it in a detached process if there is a model
         return event["id"]
 
 
-def _change(rec: Recorder, root, session, repo_id, head, files, budget_s: float) -> tuple:
+def build(rec: Recorder, report: Finished, exact_git: bool, states: dict | None = None, event_id: str | None = None):
+    """(event, a function that saves its session's git state in the insert's transaction, the
+    state saved as ((session, repo), (head, files)) or None), or None when the line is not
+    recorded.
+
+    `exact_git`: the working tree still shows the state the command left (its shell has not
+    run anything since); otherwise the git columns are unknown (NULL) and the session's next
+    observed command carries the change since the last observed state, so that a session's
+    deltas add up and are never counted twice. `states`: the session states of the batch so
+    far (the drainer's), {(session, repo): (head, files)}, consulted before the store."""
+    words = identity.command_words(report.line)
+    if not words or report.line[:1].isspace() or _runs_devtrace(words) or _ignored(report.line, rec.settings.ignore):
+        return None
+    session = report.session
+    if report.captured_by in SHELLS:
+        session = "ses_" + identity.keyed_hash(rec.key, f"{report.captured_by}:{session}")[:16]
+    duration_ms, approximate = report.duration_ms, False
+    if report.pair_key is not None:
+        key = report.pair_key or identity.command_hash(rec.key, words)
+        started = hook_state.take_pending(rec.conn, report.captured_by, session, key)
+        duration_ms = None if started is None else max(0, round((report.ended_at - started) * 1000))
+        approximate = started is not None
+    root = git.find_repo(report.cwd) if exact_git else None
+    budget_s = rec.settings.git_timeout_ms / 1000
+    after = git.finish_snapshot(root, git.start_snapshot(root, budget_s=budget_s)) if root else None
+    repo_id = identity.repo_id(rec.key, root) if root else None
+    state = git.totals(after) if after is not None else (None, None, None)
+    files = _hashed_paths(rec.key, after) if after is not None else None
+    head = git.head(root) if root else None
+    change = _change(rec, root, session, repo_id, head, files, budget_s, states)
+    event = rec.event(
+        words,
+        started_at=report.ended_at - (duration_ms or 0) / 1000,
+        duration_ms=duration_ms,
+        exit_code=report.exit_code,
+        timed_out=report.timed_out,
+        session_id=session,
+        agent_id=report.agent_id,
+        author_kind=report.author_kind,
+        captured_by=report.captured_by,
+        repo_id=repo_id,
+        state=state,
+        change=change,
+        duration_approximate=approximate,
+    )
+    if event_id is not None:
+        event["id"] = event_id
+    also = saved = None
+    if files is not None and repo_id is not None:
+        saved = ((session, repo_id), (head, files))
+
+        def also(conn):
+            hook_state.save_state(conn, session, repo_id, head, files, report.ended_at)
+    return event, also, saved
+
+
+def _change(rec: Recorder, root, session, repo_id, head, files, budget_s: float, states: dict | None) -> tuple:
     """What this command changed: its end state against the state the session's previous
     command in this repo left (unknown for a session's first command in a repo). If HEAD
     moved since (a commit, a checkout), the end state is measured against that earlier
     commit, so a commit is not mistaken for deleting what it committed."""
     if files is None or repo_id is None:
         return None, None, None
-    previous = hook_state.previous_state(rec.conn, session, repo_id)
+    previous = (states or {}).get((session, repo_id)) or hook_state.previous_state(rec.conn, session, repo_id)
     if previous is None:
         return None, None, None
     before_head, before = previous
