@@ -40,7 +40,7 @@ def test_command_not_found_exits_127_with_one_line_and_is_recorded(repo, store):
     assert b"Traceback" not in done.stderr
     [event] = rows(store)
     assert event["exit_code"] == 127
-    assert event["program"] == "no-such-command-xyz"
+    assert event["program"] is None  # a word that ran as no command may be anything typed: never stored
 
 
 def test_not_executable_exits_126_and_is_recorded(repo, store):

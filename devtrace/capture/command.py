@@ -128,6 +128,10 @@ def capture(argv: list[str], options: dict, signals) -> int:
         pending_from_start = git.start_snapshot(root, since, budget_s)
     if outcome.error:
         say(f"devtrace: {outcome.error}")
+    from devtrace.capture.identity import runs_devtrace
+
+    if runs_devtrace(argv):  # `devtrace run -- devtrace run -- CMD`: the inner one recorded CMD
+        return -outcome.killed_by if outcome.killed_by else outcome.exit_code
     try:
         directory = paths.store_dir(options.get("path"))
         damaged = _known_damage(directory)
@@ -173,11 +177,10 @@ def _spoolable(directory: str) -> bool:
 
 
 def _known_damage(directory: str) -> str | None:
-    """What the drainer's last quick check (at most hourly) found wrong with the store, if anything."""
-    from devtrace.capture.drainer import read_health
+    """What is wrong with the store, if anything (a quick check at most once an hour)."""
+    from devtrace.capture.drainer import check_health
 
-    state = read_health(directory)
-    return None if state is None or state[1] == "ok" else state[1]
+    return check_health(directory)
 
 
 def _git_budget_s(options: dict) -> float:

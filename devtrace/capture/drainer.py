@@ -360,29 +360,41 @@ def _shell_idle(record) -> bool:
 
 
 def _later_record(directory: str, record) -> bool:
-    session = record.words[5] + "."
-    return any(n.startswith(session) and n != record.name + spool.SUFFIX for n in spool.pending(directory))
+    """A record of the same shell for a command that ended after this one is in the spool."""
+    session, _, seq = record.name.rpartition(".")
+    if not seq.isdigit():
+        return False
+    for name in spool.pending(directory):
+        other, _, other_seq = name[:-len(spool.SUFFIX)].rpartition(".")
+        if other == session and other_seq.isdigit() and int(other_seq) > int(seq):
+            return True
+    return False
 
 
 def _check_health(directory: str, into: str | None) -> None:
-    """PRAGMA quick_check at most once an hour per store (remembered in `health`): a damaged
-    store is never written to; the records wait, the capture side says so."""
+    """A damaged store is never written to: the records wait, the capture side says so."""
     if into is not None:
         return
-    from devtrace.errors import DevtraceError
+    damage = check_health(directory)
+    if damage:
+        from devtrace.errors import DevtraceError
 
+        raise DevtraceError(f"the store is damaged ({damage})")
+
+
+def check_health(directory: str) -> str | None:
+    """What is wrong with the store's database, None if nothing is: PRAGMA quick_check at most
+    once an hour per store, its verdict remembered in `health` in the store folder."""
     state = read_health(directory)
-    if state is not None and state[1] != "ok" and time.time() - state[0] < HEALTH_EVERY_S:
-        raise DevtraceError(f"the store is damaged ({state[1]})")
     if state is not None and time.time() - state[0] < HEALTH_EVERY_S:
-        return
+        return None if state[1] == "ok" else state[1]
     import sqlite3
 
     db = os.path.join(directory, paths.DB_NAME)
     if not os.path.exists(db):
-        return
+        return None
     try:
-        conn = sqlite3.connect(db, timeout=30)
+        conn = sqlite3.connect(db, timeout=0.05)
         try:
             rows = conn.execute("PRAGMA quick_check").fetchall()
         finally:
@@ -390,11 +402,10 @@ def _check_health(directory: str, into: str | None) -> None:
         verdict = "ok" if [r[0] for r in rows] == ["ok"] else (rows[0][0] if rows else "no answer")
     except sqlite3.DatabaseError as exc:
         if "locked" in str(exc) or "busy" in str(exc):
-            return
+            return None  # another process writes to it: look again next time
         verdict = str(exc)
     write_health(directory, verdict)
-    if verdict != "ok":
-        raise DevtraceError(f"the store is damaged ({verdict})")
+    return None if verdict == "ok" else verdict
 
 
 def read_health(directory: str) -> tuple[float, str] | None:

@@ -119,7 +119,9 @@ class Recorder:
             "ended_at": started_at + (duration_ms or 0) / 1000,
             "session_id": _text(session_id),
             "repo_id": repo_id,
-            "program": _text(identity.program(words)) if self.settings.record_program else None,
+            # A word that did not run as a command (127: not found) may be anything typed at a
+            # prompt, a password included: never stored as text.
+            "program": _text(identity.program(words)) if self.settings.record_program and exit_code != 127 else None,
             "delta_files": change[0],
             "delta_lines_added": change[1],
             "delta_lines_deleted": change[2],

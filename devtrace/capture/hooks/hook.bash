@@ -136,7 +136,7 @@ if [[ $- == *i* && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]] \
     __devtrace_last_entry='{ eval "$__devtrace_guard"; } 2>/dev/null'
     if ((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 501)); then
         # An array (bash 5.1): each entry sees the command's $? and $_, whatever ran before it.
-        if [[ ${PROMPT_COMMAND@a} == *a* ]]; then
+        if [[ -n ${PROMPT_COMMAND+set} && ${PROMPT_COMMAND@a} == *a* ]]; then
             PROMPT_COMMAND=("$__devtrace_entry" "${PROMPT_COMMAND[@]}")
         elif [[ -n ${PROMPT_COMMAND-} ]]; then
             PROMPT_COMMAND=("$__devtrace_entry" "$PROMPT_COMMAND")

@@ -20,20 +20,20 @@ if [[ -o interactive && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]]; the
     }
 
     __devtrace_preexec() {
-        emulate -L zsh
         {
+            emulate -L zsh
             local REPLY
             __devtrace_line=$1
             __devtrace_now
             __devtrace_start=${REPLY:--}
+            return 0
         } 2>/dev/null
-        return 0
     }
 
     __devtrace_precmd() {
-        local __devtrace_status=$?
-        emulate -L zsh
         {
+            local __devtrace_status=$?
+            emulate -L zsh
             local REPLY IFS=$' \t\n' start=$__devtrace_start took=- um= pid= comm= file
             __devtrace_now
             [[ -n $start ]] || return 0
@@ -57,11 +57,12 @@ if [[ -o interactive && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]]; the
             { read -r pid <$__devtrace_store/drainer.pid && read -r comm </proc/$pid/comm } || :
             # The drainer, started in a subshell so that $! stays the user's last background job.
             [[ $comm == devtrace-drain ]] || ( @DRAINER@ </dev/null >/dev/null 2>&1 & )
+            return 0
         } 2>/dev/null
-        return 0
     }
 
     autoload -Uz add-zsh-hook
     add-zsh-hook preexec __devtrace_preexec
+    (( ${+precmd_functions} )) || typeset -ga precmd_functions
     precmd_functions=(__devtrace_precmd ${precmd_functions:#__devtrace_precmd})
 fi

@@ -55,7 +55,7 @@ def write(report: Finished | Started, path: str | None) -> str | None:
     with Recorder(store_path(path)) as rec:
         if isinstance(report, Started):
             words = identity.command_words(report.line)
-            if not words or report.line[:1].isspace() or _runs_devtrace(words) or _ignored(report.line, rec.settings.ignore):
+            if not words or report.line[:1].isspace() or identity.runs_devtrace(words) or _ignored(report.line, rec.settings.ignore):
                 return None
             key = report.call_key or identity.command_hash(rec.key, words)
             hook_state.add_pending(rec.conn, report.captured_by, report.session, key, report.started_at)
@@ -80,7 +80,7 @@ def build(rec: Recorder, report: Finished, exact_git: bool, states: dict | None 
     deltas add up and are never counted twice. `states`: the session states of the batch so
     far (the drainer's), {(session, repo): (head, files)}, consulted before the store."""
     words = identity.command_words(report.line)
-    if not words or report.line[:1].isspace() or _runs_devtrace(words) or _ignored(report.line, rec.settings.ignore):
+    if not words or report.line[:1].isspace() or identity.runs_devtrace(words) or _ignored(report.line, rec.settings.ignore):
         return None
     session = report.session
     if report.captured_by in SHELLS:
@@ -148,12 +148,6 @@ def _hashed_paths(key: bytes, snapshot: git.Snapshot) -> dict:
     """The snapshot with each path replaced by its keyed hash: the writer keeps git states in
     the store between commands, and no path may be stored."""
     return {identity.keyed_hash(key, path)[:32]: counts for path, counts in snapshot.items()}
-
-
-def _runs_devtrace(words: list[str]) -> bool:
-    """`devtrace run ...` records itself: a hook seeing it would record the command twice."""
-    index = identity.program_index(words)
-    return index is not None and os.path.basename(words[index]) == "devtrace" and words[index + 1:index + 2] == ["run"]
 
 
 def _ignored(line: str, patterns: tuple[str, ...]) -> bool:

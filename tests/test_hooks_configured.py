@@ -1,0 +1,170 @@
+"""The shell hooks in shells configured as people configure them (real bash, zsh and fish in tmux):
+nothing DevTrace runs may change the user's shell, and no typed command may be lost or garbled."""
+
+import re
+
+import pytest
+
+from tests.hook_support import Shell, wait_events
+from tests.support import devtrace, rows
+
+
+@pytest.fixture
+def shells():
+    opened = []
+    yield opened
+    for shell in opened:
+        shell.close()
+
+
+def open_shell(shells, tmp_path, name, store, cwd, **kwargs) -> Shell:
+    shell = Shell(tmp_path, name, store, cwd, **kwargs)
+    shells.append(shell)
+    return shell
+
+
+@pytest.mark.parametrize("name, setting", [("bash", "set -e"), ("zsh", "setopt ERR_EXIT")])
+def test_errexit_never_ends_the_users_shell(name, setting, tmp_path, repo, store, shells):
+    shell = open_shell(shells, tmp_path, name, store, repo, after=setting)
+    shell.type("[[ -f /nonexistent ]] && echo yes")
+    shell.type("echo still-$((40 + 2))")
+    assert "still-42" in shell.screen()
+    assert [e["exit_code"] for e in wait_events(store, 2)] == [1, 0]
+
+
+def test_a_users_err_trap_fires_once_per_failure(tmp_path, repo, store, shells):
+    shell = open_shell(shells, tmp_path, "bash", store, repo, after="trap 'echo ERR-FIRED' ERR")
+    shell.type("false")
+    shell.type("true")
+    assert shell.screen().count("ERR-FIRED") == 1
+    wait_events(store, 2)
+
+
+def test_a_users_return_trap_under_extdebug_never_fires_for_devtrace(tmp_path, repo, store, shells):
+    shell = open_shell(shells, tmp_path, "bash", store, repo, after="shopt -s extdebug\ntrap 'echo RETURN-FIRED' RETURN")
+    shell.type("true")
+    shell.type("false")
+    assert "RETURN-FIRED" not in shell.screen()
+    assert [e["exit_code"] for e in wait_events(store, 2)] == [0, 1]
+
+
+@pytest.mark.parametrize("name, setting", [("bash", "set -u"), ("zsh", "setopt NO_UNSET")])
+def test_nounset_loads_the_hook_whole(name, setting, tmp_path, repo, store, shells):
+    shell = open_shell(shells, tmp_path, name, store, repo, rc=setting)
+    shell.type("true")
+    shell.type("false")
+    assert "unbound" not in shell.screen() and "parameter not set" not in shell.screen()
+    assert [e["exit_code"] for e in wait_events(store, 2)] == [0, 1]
+
+
+@pytest.mark.parametrize("name, setting", [("bash", "set -x"), ("zsh", "setopt XTRACE")])
+def test_xtrace_shows_none_of_the_hooks_work(name, setting, tmp_path, repo, store, shells):
+    shell = open_shell(shells, tmp_path, name, store, repo, after=setting)
+    shell.type("true")
+    shell.type("true")
+    assert "__devtrace" not in shell.screen().split("true", 1)[1]
+    wait_events(store, 2)
+
+
+@pytest.mark.parametrize("setting", ["setopt KSH_ARRAYS", "IFS=0", "setopt KSH_ARRAYS SH_WORD_SPLIT; IFS=0"])
+def test_zsh_options_give_the_right_duration(setting, tmp_path, repo, store, shells):
+    shell = open_shell(shells, tmp_path, "zsh", store, repo, after=setting)
+    shell.type("sleep 0.3")
+    (event,) = wait_events(store, 1)
+    assert 300 <= event["duration_ms"] < 1500
+    assert abs(event["started_at"] + 0.3 - event["ended_at"]) < 1.2
+    assert "error" not in shell.screen()
+
+
+@pytest.mark.parametrize("setting", ["unset EPOCHREALTIME", "zmodload -u zsh/datetime"])
+def test_zsh_without_its_clock_stores_no_duration_rather_than_a_wrong_one(setting, tmp_path, repo, store, shells):
+    shell = open_shell(shells, tmp_path, "zsh", store, repo, after=setting)
+    shell.type("sleep 0.2")
+    shell.type("false")
+    events = wait_events(store, 2)
+    assert [e["exit_code"] for e in events] == [0, 1]
+    assert all(e["duration_ms"] is None or 200 <= e["duration_ms"] < 1500 for e in events[:1])
+    assert all(e["duration_ms"] is None or e["duration_ms"] >= 0 for e in events)
+
+
+def test_a_slow_zsh_precmd_before_devtraces_is_not_timed(tmp_path, repo, store, shells):
+    rc = "slow_prompt_work() { sleep 0.3 }\nprecmd_functions+=(slow_prompt_work)"
+    shell = open_shell(shells, tmp_path, "zsh", store, repo, rc=rc)
+    shell.type("true")
+    shell.type("true")
+    events = wait_events(store, 2)
+    assert [e["duration_ms"] < 200 for e in events] == [True, True], [e["duration_ms"] for e in events]
+
+
+def test_a_framework_that_puts_its_precmd_first_later_is_moved_behind(tmp_path, repo, store, shells):
+    """As powerlevel10k does at its first prompt: DevTrace's precmd is first again from the
+    next prompt on; the command timed with the other's work in it has no duration."""
+    after = "slow_prompt_work() { sleep 0.3 }\nprecmd_functions=(slow_prompt_work $precmd_functions)"
+    shell = open_shell(shells, tmp_path, "zsh", store, repo, after=after)
+    shell.type("true")
+    shell.type("true")
+    shell.type("true")
+    events = wait_events(store, 3)
+    assert all(e["duration_ms"] is None or e["duration_ms"] < 200 for e in events), [e["duration_ms"] for e in events]
+    assert events[-1]["duration_ms"] is not None
+
+
+@pytest.mark.parametrize("after", ["PROMPT_COMMAND='history -a'", "PROMPT_COMMAND+=$'\\n'history' -a'",
+                                   "PS0='> '", "set -o posix"])
+def test_bash_keeps_recording_after_a_late_prompt_setting(after, tmp_path, repo, store, shells):
+    shell = open_shell(shells, tmp_path, "bash", store, repo, after=after)
+    shell.type("true")
+    shell.type("false")
+    shell.type("sh -c 'exit 3'")
+    assert "syntax error" not in shell.screen()
+    assert [e["exit_code"] for e in wait_events(store, 3)] == [0, 1, 3]
+
+
+def test_fish_keeps_the_last_command_when_the_terminal_closes_at_once(tmp_path, repo, store, shells):
+    shell = open_shell(shells, tmp_path, "fish", store, repo)
+    shell.type("true")
+    wait_events(store, 1)
+    shell.type("sh -c 'exit 5'", wait=False)
+    shell.wait_prompts(3, timeout=30)
+    shell.close()  # the terminal goes away: a hang-up for everything on it
+    done = devtrace("events", "--path", str(store), "--json", cwd=repo)  # a reader drains what is left
+    assert done.returncode == 0, done.stderr
+    assert [e["exit_code"] for e in rows(store)] == [0, 5]
+
+
+def test_a_relative_store_path_is_resolved_once_when_the_hook_loads(tmp_path, repo, shells):
+    store = repo / ".devtrace-rel"
+    shell = open_shell(shells, tmp_path, "bash", store, repo, env={"DEVTRACE_PATH": ".devtrace-rel"})
+    (repo / "sub").mkdir()
+    shell.type("cd sub")
+    shell.type("true")
+    events = wait_events(store, 2)
+    assert len(events) == 2
+    assert not (repo / "sub" / ".devtrace-rel").exists()
+
+
+@pytest.mark.parametrize("name", ["bash", "zsh"])
+def test_commands_typed_ahead_add_up_to_the_sessions_real_change(name, tmp_path, repo, store, shells):
+    """12 commands typed before the first has ended: each appends a line to a file. The git
+    columns of a command whose end state could no longer be seen are NULL; the deltas the
+    session stores add up to what it changed, never counting a line twice."""
+    shell = open_shell(shells, tmp_path, name, store, repo)
+    shell.type("true")
+    wait_events(store, 1)
+    for _ in range(12):
+        shell.tmux("send-keys", "-t", "0", "-l", "echo x >> a.txt")
+        shell.tmux("send-keys", "-t", "0", "Enter")
+    shell.wait_prompts(14, timeout=60)
+    events = wait_events(store, 13)
+    added = [e["delta_lines_added"] for e in events[1:]]
+    assert sum(a for a in added if a is not None) == 12, added
+    assert events[-1]["lines_added"] == 12
+    assert all(e["lines_added"] in (None, 12) or e["delta_lines_added"] is not None for e in events[1:])
+
+
+def test_a_word_that_is_no_command_is_never_stored_as_text(tmp_path, repo, store, shells):
+    shell = open_shell(shells, tmp_path, "bash", store, repo)
+    shell.type("Hunter2Passw0rdTyped")
+    (event,) = wait_events(store, 1)
+    assert event["exit_code"] == 127 and event["program"] is None
+    assert not re.search(b"Hunter2", (store / "devtrace.db").read_bytes())
