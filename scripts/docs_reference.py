@@ -45,7 +45,7 @@ def cli_reference() -> str:
     parts = [
         GENERATED.format(source="the CLI's --help"),
         "# CLI reference\n",
-        "Every command's `--help` as `devtrace` prints it, 100 columns wide. `devtrace ...`, "
+        f"Every command's `--help` as `devtrace` prints it, {WIDTH} columns wide. `devtrace ...`, "
         "`python -m devtrace ...` and `python -m devtrace.cli ...` are the same command. "
         "The guides explain what each does: [capture](../capture/run.md), [analytics](../analytics/index.md), "
         "[ML](../ml/index.md), [teams](../teams/server.md), [operations](../operations.md).\n",
