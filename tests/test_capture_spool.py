@@ -259,3 +259,52 @@ def test_readers_see_spooled_commands_also_while_the_store_is_locked(repo, store
     assert done.returncode == 0
     assert spool.pending(str(store)) == []
     assert len(rows(store)) == 4
+
+
+def test_a_damaged_store_is_never_written_and_each_run_says_so(repo, store):
+    for _ in range(3):
+        assert run(store, repo, "true")[0].returncode == 0
+    conn = sqlite3.connect(store / "devtrace.db")
+    conn.execute("CREATE TABLE filler (x)")
+    conn.executemany("INSERT INTO filler VALUES (?)", [("x" * 500,) for _ in range(400)])
+    conn.commit()
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    db = store / "devtrace.db"
+    data = bytearray(db.read_bytes())
+    page = 4096
+    for offset in range(3 * page, len(data) - page, 7 * page):
+        data[offset + 100:offset + 600] = os.urandom(500)  # inside pages, past the header
+    db.write_bytes(bytes(data))
+    health = store / "health"
+    checked, verdict = health.read_text().split(" ", 1)
+    assert verdict.strip() == "ok"
+    health.write_text(f"{float(checked) - 3601:.0f} ok\n")  # an hour later: the next capture checks again
+    before = db.read_bytes()
+    for _ in range(3):
+        done = devtrace("run", "--keep-noop", "--path", str(store), "--", "sh", "-c", "echo out; exit 3", cwd=repo)
+        assert done.returncode == 3 and done.stdout == b"out\n"
+        lines = done.stderr.decode().splitlines()
+        assert len(lines) == 1 and "damaged" in lines[0] and "recorded" not in lines[0].replace("not recorded", ""), lines
+    assert db.read_bytes() == before
+    assert spool.pending(str(store)) == []
+
+
+def test_devtrace_run_of_devtrace_run_records_one_event(repo, store):
+    inner = str(Path(sys.executable).parent / "devtrace")
+    done = devtrace("run", "--keep-noop", "--quiet", "--path", str(store), "--",
+                    inner, "run", "--keep-noop", "--quiet", "--path", str(store), "--", "sh", "-c", "exit 2", cwd=repo)
+    assert done.returncode == 2
+    assert [(e["program"], e["exit_code"]) for e in rows(store)] == [("sh", 2)]
+
+
+def test_doctor_reports_a_journal_mode_set_from_outside(repo, store):
+    assert run(store, repo, "true")[0].returncode == 0
+    conn = sqlite3.connect(store / "devtrace.db")
+    assert conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0] == "delete"
+    conn.close()
+    done = devtrace("doctor", "--path", str(store), "--json", cwd=repo)
+    import json
+
+    journal = [c for c in json.loads(done.stdout)["checks"] if c["name"] == "journal"]
+    assert journal and journal[0]["status"] == "problem" and "PRAGMA journal_mode = WAL" in journal[0]["action"]

@@ -168,3 +168,90 @@ def test_a_word_that_is_no_command_is_never_stored_as_text(tmp_path, repo, store
     (event,) = wait_events(store, 1)
     assert event["exit_code"] == 127 and event["program"] is None
     assert not re.search(b"Hunter2", (store / "devtrace.db").read_bytes())
+
+
+@pytest.mark.parametrize("name", ["bash", "zsh"])
+def test_a_job_stopped_with_ctrl_z_and_resumed_is_on_record_once_with_its_real_status(name, tmp_path, repo, store, shells):
+    shell = open_shell(shells, tmp_path, name, store, repo)
+    before = shell.prompts()
+    shell.type("sh -c 'sleep 1.5; exit 3'", wait=False)
+    import time
+
+    time.sleep(0.5)
+    shell.tmux("send-keys", "-t", "0", "C-z")
+    shell.wait_prompts(before + 1)
+    shell.type("fg")
+    shell.type("true")
+    events = wait_events(store, 2)
+    assert [e["exit_code"] for e in events] == [3, 0]
+
+
+@pytest.mark.parametrize("histcontrol", ["ignoreboth:erasedups", "erasedups", "ignoredups"])
+def test_every_command_typed_is_an_event_whatever_the_history_keeps(histcontrol, tmp_path, repo, store, shells):
+    """A repeat is recorded however bash's history treats it, and bash's history is still what
+    the user's HISTCONTROL makes of it."""
+    shell = open_shell(shells, tmp_path, "bash", store, repo, after=f"HISTCONTROL={histcontrol}")
+    lines = ["echo a", "echo b", "echo a", "make -v >/dev/null", "echo b", "make -v >/dev/null",
+             "echo $SECONDS$RANDOM", "echo $SECONDS$RANDOM", "echo $SECONDS$RANDOM"]
+    for line in lines:
+        shell.type(line)
+    events = wait_events(store, len(lines))
+    assert [e["program"] for e in events] == [line.split()[0] for line in lines]
+    shell.type(" history")
+    listed = [re.sub(r"^\s*\d+\*?\s+", "", row) for row in shell.screen().split(" history", 1)[1].splitlines()
+              if re.match(r"^\s*\d+", row)]
+    listed = [row for row in listed if row != "history"]  # saved where ignorespace is not set
+    if "erasedups" in histcontrol:
+        assert listed[-4:] == ["echo a", "echo b", "make -v >/dev/null", "echo $SECONDS$RANDOM"], listed
+    else:
+        assert listed[-7:] == ["echo a", "echo b", "echo a", "make -v >/dev/null", "echo b", "make -v >/dev/null",
+                               "echo $SECONDS$RANDOM"], listed
+
+
+def test_a_users_debug_trap_never_turns_an_unrecorded_line_into_a_copy(tmp_path, repo, store, shells):
+    after = "HISTIGNORE='ls*'\ntrap 'x=1' DEBUG"
+    shell = open_shell(shells, tmp_path, "bash", store, repo, after=after)
+    shell.type("sh -c 'exit 4'")
+    shell.type(" sh -c 'exit 4'")  # a leading space: not recorded
+    shell.type("ls")  # HISTIGNORE: not recorded
+    shell.type("false")
+    assert [e["exit_code"] for e in wait_events(store, 2)] == [4, 1]
+
+
+def test_each_command_of_a_bracketed_paste_is_its_own_event(tmp_path, repo, store, shells):
+    shell = open_shell(shells, tmp_path, "bash", store, repo)
+    lines = [f"sh -c 'exit {i % 4}'" for i in range(20)]
+    before = shell.prompts()
+    shell.tmux("set-buffer", "\n".join(lines) + "\n")
+    shell.tmux("paste-buffer", "-p", "-t", "0")
+    shell.tmux("send-keys", "-t", "0", "Enter")
+    shell.wait_prompts(before + 1, timeout=60)
+    events = wait_events(store, 20)
+    assert [e["exit_code"] for e in events] == [i % 4 for i in range(20)]
+    assert len({e["command_hash"] for e in events}) == 4
+    assert all(e["duration_ms"] is not None for e in events)
+
+
+@pytest.mark.parametrize("name", ["bash", "zsh"])
+def test_a_shell_says_once_that_its_store_is_damaged(name, tmp_path, repo, store, shells):
+    import time
+
+    shell = open_shell(shells, tmp_path, name, store, repo)
+    shell.type("true")
+    wait_events(store, 1)
+    (store / "health").write_text(f"{time.time():.0f} database disk image is malformed\n")
+    (store / "drainer.pid").unlink(missing_ok=True)  # as after the drainer's idle exit
+    for _ in range(3):
+        shell.type("true")
+    assert shell.screen().count("the store at") == 1 and "is damaged" in shell.screen()
+    assert len(rows_now(store)) == 1
+
+
+def rows_now(store):
+    import sqlite3
+
+    conn = sqlite3.connect(store / "devtrace.db")
+    try:
+        return conn.execute("SELECT id FROM command_events").fetchall()
+    finally:
+        conn.close()

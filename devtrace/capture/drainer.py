@@ -399,11 +399,11 @@ def check_health(directory: str) -> str | None:
             rows = conn.execute("PRAGMA quick_check").fetchall()
         finally:
             conn.close()
-        verdict = "ok" if [r[0] for r in rows] == ["ok"] else (rows[0][0] if rows else "no answer")
+        verdict = "ok" if [r[0] for r in rows] == ["ok"] else (str(rows[0][0]).splitlines()[0] if rows else "no answer")
     except sqlite3.DatabaseError as exc:
         if "locked" in str(exc) or "busy" in str(exc):
             return None  # another process writes to it: look again next time
-        verdict = str(exc)
+        verdict = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     write_health(directory, verdict)
     return None if verdict == "ok" else verdict
 

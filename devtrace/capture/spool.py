@@ -21,10 +21,11 @@ once it is an hour old, with a line in hooks.log). Kinds of version 1:
 - `event <nothing>`: body is the JSON object of one complete event (`devtrace run`, which has
   already hashed the command and measured git itself).
 - `shell SHELL FORM STATUS START_US DURATION_US SESSION PID`: a command typed at a shell.
-  SHELL is bash, zsh or fish; FORM is `line` (the body holds the command line) or `history`
-  (bash: the body holds bash's `history 1` entry: `%5d`, a `*` or space, a space, the line).
-  START_US/DURATION_US are microseconds since the epoch / of the command, `-` where the shell
-  could not tell (fish has no clock: its command ended when the record was written, the
+  SHELL is bash, zsh or fish; FORM is `line` (the body holds the command line), `fc` (bash:
+  the body holds `fc -ln N N` of the command's history entry: a tab, a space, the line) or
+  `history` (bash: `history 1`, `%5d`, a `*` or space, a space, the line). STATUS is the exit
+  status, START_US/DURATION_US are microseconds since the epoch / of the command, each `-`
+  where the shell could not tell (fish has no clock: its command ended when the record was written, the
   file's mtime). SESSION is the shell's own id for itself, PID its process id (the drainer
   looks whether the shell has moved on to another command since). The body is the current
   folder, a NUL, then the command text.

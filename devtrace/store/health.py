@@ -48,7 +48,9 @@ def store_checks(path: str | os.PathLike | None = None) -> tuple[list[Check], sq
         return [Check("store", PROBLEM, f"{db} is a SQLite database but not a DevTrace store",
                       "point --path (or $DEVTRACE_PATH) at a DevTrace store")], None
     journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
-    checks = [_integrity(db, integrity), _schema(version), _journal(db, journal), *permissions]
+    checks = [_integrity(db, integrity), _schema(version), *permissions]
+    if version == migrations.latest_version():  # an older store gets WAL when it is migrated
+        checks.insert(2, _journal(db, journal))
     checks.append(_key(directory, conn))
     return checks, conn
 

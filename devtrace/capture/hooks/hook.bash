@@ -1,6 +1,6 @@
 # DevTrace: record every command of this interactive bash (eval "$(devtrace hook bash)" in ~/.bashrc).
-# On the prompt's path only builtins run: PS0 keeps the start time, the prompt command appends
-# one record (bash's `history 1` entry) to the store's spool, and starts the store's drainer
+# On the prompt's path only builtins run: PS0 keeps each command's start, the prompt command
+# appends one record per command (from bash's history) to the store's spool, and starts the store's drainer
 # only when none is alive. With bash-preexec or ble.sh loaded (before or after this script), it
 # also joins their hooks. Nothing here may fail, trace or trip the user's settings: no function
 # on the prompt's path (a RETURN trap under extdebug), every failure in a condition (set -e,
@@ -12,9 +12,10 @@ if [[ $- == *i* && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]] \
     __devtrace_session=$$.${EPOCHREALTIME/[.,]}.$RANDOM
     __devtrace_store=@STORE@
     __devtrace_drainer=(@DRAINER@)
-    __devtrace_ran= __devtrace_start= __devtrace_seen= __devtrace_hist=${HISTCMD-0} __devtrace_last= __devtrace_prev=
+    __devtrace_ran= __devtrace_n=0 __devtrace_sts=() __devtrace_starts=() __devtrace_seen= __devtrace_hist=${HISTCMD-0}
     __devtrace_via= __devtrace_line= __devtrace_ble_start= __devtrace_armed=1 __devtrace_seq=0 __devtrace_done=
-    __devtrace_none=()
+    __devtrace_hc_user=${HISTCONTROL-} __devtrace_hc_set= __devtrace_dups= __devtrace_said= __devtrace_spawned=0
+    __devtrace_none=() __devtrace_jobs='\j'
 
     # The spool record: `shell bash FORM STATUS START_US DURATION_US SESSION PID`, then the
     # folder, a NUL, the command (see devtrace.capture.spool). Written under umask 077 (the
@@ -24,9 +25,9 @@ if [[ $- == *i* && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]] \
         { IFS=$'"' \t'"' read -r __devtrace_um && IFS=$'"' \t'"' read -r __devtrace_um __devtrace_um; } </proc/$$/status || :
         builtin umask 077
         for __devtrace_try in 1 2; do
-            if { printf "DTSPOOL 1 shell bash %s %s %s %s %s %s\n%s\0" "$__devtrace_form" "$__devtrace_status" \
+            if { printf "DTSPOOL 1 shell bash %s %s %s %s %s %s\n%s\0" "$__devtrace_form" "$__devtrace_wstatus" \
                     "$__devtrace_wstart" "$__devtrace_wtook" "$__devtrace_session" "$$" "$PWD"
-                 if [[ $__devtrace_form == line ]]; then printf %s "$__devtrace_line"; else HISTTIMEFORMAT= builtin history 1; fi
+                 if [[ $__devtrace_form == line ]]; then printf %s "$__devtrace_line"; else builtin fc -ln "$__devtrace_fc" "$__devtrace_fc"; fi
                  printf "\036\n"; } >"$__devtrace_store/spool/$__devtrace_session.$__devtrace_seq.rec"; then
                 break
             fi
@@ -36,7 +37,19 @@ if [[ $- == *i* && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]] \
         __devtrace_pid= __devtrace_comm=
         { read -r __devtrace_pid <"$__devtrace_store/drainer.pid" && read -r __devtrace_comm <"/proc/$__devtrace_pid/comm"; } || :
         # The drainer, started in a subshell so that $! stays the user'"'"'s last background job.
-        [[ $__devtrace_comm == devtrace-drain ]] || ("${__devtrace_drainer[@]}" </dev/null >/dev/null 2>&1 &)
+        # None alive, and none started by this shell in the last 2 s (a drainer starting up has
+        # not written its pid yet: a burst of commands must not start one each).
+        if [[ $__devtrace_comm != devtrace-drain && $((EPOCHSECONDS - __devtrace_spawned)) -ge 2 ]]; then
+            __devtrace_spawned=$EPOCHSECONDS
+            ("${__devtrace_drainer[@]}" </dev/null >/dev/null 2>&1 &)
+            # A store the drainer found damaged is not written to: said once per shell.
+            if [[ -z $__devtrace_said ]] && read -r __devtrace_x __devtrace_y <"$__devtrace_store/health" \
+                && [[ -n $__devtrace_y && $__devtrace_y != ok ]]; then
+                printf "devtrace: commands are not recorded: the store at %s is damaged (%s); see devtrace doctor\n" \
+                    "$__devtrace_store" "$__devtrace_y"
+                __devtrace_said=1
+            fi
+        fi
     '
 
     # The prompt command, first of PROMPT_COMMAND (the command's end before any other prompt
@@ -45,22 +58,74 @@ if [[ $- == *i* && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]] \
         __devtrace_done=1
         if [[ -n $__devtrace_armed ]]; then
             __devtrace_armed=
-            # Bash saved the line (its history number moved on), or it is a repeat that
-            # ignoredups did not save (same last argument as the previous command). A line
-            # bash kept out of its history (ignorespace, HISTIGNORE) is not recorded.
-            if [[ -n $__devtrace_ran ]] && { [[ $__devtrace_seen -gt $__devtrace_hist ]] \
-                    || [[ -o history && $__devtrace_last == "$__devtrace_prev" ]]; }; then
-                __devtrace_form=history __devtrace_wstart=- __devtrace_wtook=-
-                if [[ -n $__devtrace_start && $__devtrace_start != *[!0-9]* && -n $__devtrace_end && $__devtrace_end != *[!0-9]* ]]; then
-                    __devtrace_wstart=$__devtrace_start __devtrace_wtook=$((__devtrace_end - __devtrace_start))
-                fi
-                eval "$__devtrace_write"
+            # Bash saved the line: its history number moved on. DevTrace keeps ignoredups and
+            # erasedups out of HISTCONTROL while bash reads a line, so that a repeat is saved
+            # (and recorded) too, then applies them itself (below). A line bash kept out of its
+            # history (ignorespace, HISTIGNORE) is not recorded. A job stopped by Ctrl-Z
+            # (status 128 + STOP, TSTP, TTIN or TTOU, a job left) has not ended: the `fg` that
+            # resumes it ends with its real status and is recorded.
+            if [[ -n $__devtrace_ran && $__devtrace_seen -gt $__devtrace_hist ]] \
+                && { ! [[ $__devtrace_status == 14[789] || $__devtrace_status == 150 ]] || [[ ${__devtrace_jobs@P} == 0 ]]; }; then
+                # PS0 ran before each command of the line (several for a paste), keeping the
+                # status of the one before and its own start: one record per command, read
+                # from its history entry. If some were not saved, the saved ones cannot be
+                # paired with their statuses: they are recorded with none, but the last.
+                __devtrace_sts[__devtrace_n]=$__devtrace_status __devtrace_starts[__devtrace_n]=$__devtrace_end
+                __devtrace_saved=$((__devtrace_seen - __devtrace_hist)) __devtrace_k=0
+                while [[ $__devtrace_k -lt $__devtrace_saved ]]; do
+                    __devtrace_fc=$((__devtrace_k - __devtrace_saved)) __devtrace_i=$((__devtrace_n - __devtrace_saved + __devtrace_k))
+                    __devtrace_wstatus=- __devtrace_wstart=- __devtrace_wtook=-
+                    if [[ $__devtrace_saved -eq $__devtrace_n || $__devtrace_fc -eq -1 ]]; then
+                        __devtrace_wstatus=${__devtrace_sts[__devtrace_i + 1]-}
+                        __devtrace_x=${__devtrace_starts[__devtrace_i]-} __devtrace_y=${__devtrace_starts[__devtrace_i + 1]-}
+                        if [[ -n $__devtrace_x && $__devtrace_x != *[!0-9]* && -n $__devtrace_y && $__devtrace_y != *[!0-9]* ]]; then
+                            __devtrace_wstart=$__devtrace_x __devtrace_wtook=$((__devtrace_y - __devtrace_x))
+                        fi
+                    fi
+                    __devtrace_form=fc
+                    eval "$__devtrace_write"
+                    __devtrace_k=$((__devtrace_k + 1))
+                done
             fi
-            __devtrace_ran= __devtrace_hist=${HISTCMD-0} __devtrace_prev=$__devtrace_last
+            if [[ -n $__devtrace_ran && $__devtrace_seen -gt $__devtrace_hist && -n $__devtrace_dups ]]; then
+                eval "$__devtrace_dedup"
+            fi
+            __devtrace_ran= __devtrace_hist=${HISTCMD-0} __devtrace_n=0 __devtrace_sts=() __devtrace_starts=()
         fi
-        [[ $PS0 == *__devtrace_start* ]] || PS0=${PS0-}$__devtrace_ps0
+        # The user'"'"'s HISTCONTROL (a new value since the last prompt is the user'"'"'s), without
+        # ignoredups and erasedups while the next line is read.
+        [[ ${HISTCONTROL-} == "$__devtrace_hc_set" ]] || __devtrace_hc_user=${HISTCONTROL-}
+        __devtrace_x=:$__devtrace_hc_user:
+        __devtrace_x=${__devtrace_x//:ignoreboth:/:ignorespace:}
+        __devtrace_x=${__devtrace_x//:ignoredups:/:} __devtrace_dups=
+        __devtrace_x=${__devtrace_x//:ignoredups:/:}
+        __devtrace_x=${__devtrace_x//:erasedups:/:}
+        __devtrace_x=${__devtrace_x//:erasedups:/:}
+        [[ $__devtrace_x == ":$__devtrace_hc_user:" ]] || __devtrace_dups=1
+        if [[ -n $__devtrace_dups ]]; then
+            __devtrace_x=${__devtrace_x#:} && __devtrace_x=${__devtrace_x%:}
+            HISTCONTROL=$__devtrace_x __devtrace_hc_set=$__devtrace_x
+        fi
+        [[ $PS0 == *__devtrace_starts* ]] || PS0=${PS0-}$__devtrace_ps0
         # bash-preexec or ble.sh loaded after this script: join their hooks from now on.
         [[ -n $__devtrace_via || -z ${bash_preexec_imported-}${__bp_imported-}${BLE_VERSION-} ]] || __devtrace_join
+    '
+
+    # The user's ignoredups and erasedups applied to the line bash saved: the entry is taken out
+    # and added again with `history -s` under the user's HISTCONTROL, which bash applies.
+    __devtrace_dedup='
+        __devtrace_h=()
+        { HISTTIMEFORMAT= builtin history 1 >"$__devtrace_store/spool/.$__devtrace_session.h" \
+            && mapfile -t __devtrace_h <"$__devtrace_store/spool/.$__devtrace_session.h"; } || :
+        : >"$__devtrace_store/spool/.$__devtrace_session.h" || :
+        if [[ ${#__devtrace_h[@]} -gt 0 ]]; then
+            __devtrace_x=${__devtrace_h[0]}
+            __devtrace_x=${__devtrace_x#"${__devtrace_x%%[![:space:]]*}"}
+            __devtrace_x=${__devtrace_x#"${__devtrace_x%%[!0-9]*}"}
+            __devtrace_h[0]=${__devtrace_x:2}
+            printf -v __devtrace_x "%s\n" "${__devtrace_h[@]}"
+            builtin history -d -1 && HISTCONTROL=$__devtrace_hc_user && builtin history -s -- "${__devtrace_x%$'"'\n'"'}" || :
+        fi
     '
 
     # The last entry of PROMPT_COMMAND: when a later `PROMPT_COMMAND=...` replaced DevTrace's
@@ -80,7 +145,7 @@ if [[ $- == *i* && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]] \
     '
 
     __devtrace_write_line() {
-        __devtrace_form=line __devtrace_status=$1 __devtrace_wstart=$2 __devtrace_wtook=$3
+        __devtrace_form=line __devtrace_wstatus=$1 __devtrace_wstart=$2 __devtrace_wtook=$3
         eval "$__devtrace_write"
     } 2>/dev/null
 
@@ -88,7 +153,7 @@ if [[ $- == *i* && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]] \
     # DevTrace's is put first among them, so that the others' time is not counted in the
     # command's. Whichever of the two runs first records; the other returns at once.
     __devtrace_bp_precmd() {
-        __devtrace_status=$? __devtrace_last=$_ __devtrace_end=${EPOCHREALTIME/[.,]}
+        __devtrace_status=$? __devtrace_end=${EPOCHREALTIME/[.,]}
         eval "$__devtrace_precmd"
         return 0
     } 2>/dev/null
@@ -130,9 +195,9 @@ if [[ $- == *i* && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]] \
         return 0
     }
 
-    __devtrace_ps0='${__devtrace_none[(__devtrace_start=${EPOCHREALTIME/[.,]})+(__devtrace_seen=HISTCMD)+(__devtrace_ran=1)+(__devtrace_armed=1)]-}'
+    __devtrace_ps0='${__devtrace_none[(__devtrace_sts[__devtrace_n]=$?)+(__devtrace_starts[__devtrace_n]=${EPOCHREALTIME/[.,]})+(__devtrace_n+=1)+(__devtrace_seen=HISTCMD)+(__devtrace_ran=1)+(__devtrace_armed=1)]-}'
     PS0=${PS0-}$__devtrace_ps0
-    __devtrace_entry='{ __devtrace_status=$? __devtrace_last=$_ __devtrace_end=${EPOCHREALTIME/[.,]}; eval "$__devtrace_precmd"; } 2>/dev/null'
+    __devtrace_entry='{ __devtrace_status=$? __devtrace_end=${EPOCHREALTIME/[.,]}; eval "$__devtrace_precmd"; } 2>/dev/null'
     __devtrace_last_entry='{ eval "$__devtrace_guard"; } 2>/dev/null'
     if ((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 501)); then
         # An array (bash 5.1): each entry sees the command's $? and $_, whatever ran before it.

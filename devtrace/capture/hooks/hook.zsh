@@ -8,7 +8,7 @@ if [[ -o interactive && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]]; the
     typeset -g __devtrace_loaded=1
     zmodload zsh/datetime 2>/dev/null
     # Not exported: a nested shell makes its own session.
-    typeset -g __devtrace_session=$$.${EPOCHREALTIME/[.,]/}.$RANDOM __devtrace_line= __devtrace_start= __devtrace_seq=0
+    typeset -g __devtrace_session=$$.${EPOCHREALTIME/[.,]/}.$RANDOM __devtrace_line= __devtrace_start= __devtrace_seq=0 __devtrace_spawned=0
     typeset -g __devtrace_store=@STORE@
 
     __devtrace_now() {  # microseconds since the epoch, or nothing (zsh/datetime unloaded, EPOCHREALTIME unset)
@@ -38,6 +38,9 @@ if [[ -o interactive && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]]; the
             __devtrace_now
             [[ -n $start ]] || return 0
             __devtrace_start=
+            # A job stopped by Ctrl-Z (status 128 + STOP, TSTP, TTIN or TTOU, a job left) has
+            # not ended: the `fg` that resumes it ends with its real status and is recorded.
+            [[ $__devtrace_status == (14[789]|150) && ${#jobstates} -gt 0 ]] && return 0
             if [[ $start == <-> && -n $REPLY ]]; then took=$(( REPLY - start )); else start=-; fi
             # This function first among precmd functions from the next prompt on, if another
             # framework put itself before it (the duration of this command is then unknown).
@@ -56,7 +59,20 @@ if [[ -o interactive && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]]; the
             [[ -z $um ]] || umask $um
             { read -r pid <$__devtrace_store/drainer.pid && read -r comm </proc/$pid/comm } || :
             # The drainer, started in a subshell so that $! stays the user's last background job.
-            [[ $comm == devtrace-drain ]] || ( @DRAINER@ </dev/null >/dev/null 2>&1 & )
+            # None alive, and none started by this shell in the last 2 s (a drainer starting up
+            # has not written its pid yet: a burst of commands must not start one each).
+            local now=${EPOCHSECONDS:-}
+            if [[ $comm != devtrace-drain && ( $now != <-> || $now -ge $(( __devtrace_spawned + 2 )) ) ]]; then
+                typeset -g __devtrace_spawned=${now:-0}
+                ( @DRAINER@ </dev/null >/dev/null 2>&1 & )
+                # A store the drainer found damaged is not written to: said once per shell.
+                local checked verdict
+                if [[ -z $__devtrace_said ]] && read -r checked verdict <$__devtrace_store/health \
+                    && [[ -n $verdict && $verdict != ok ]]; then
+                    print -r -- "devtrace: commands are not recorded: the store at $__devtrace_store is damaged ($verdict); see devtrace doctor"
+                    typeset -g __devtrace_said=1
+                fi
+            fi
             return 0
         } 2>/dev/null
     }

@@ -44,14 +44,18 @@ def script(shell: str, path: str | None = None) -> str:
 def from_record(record) -> Finished | None:
     """The command of a `shell` spool record (see devtrace.capture.spool), None if it is not one."""
     words = record.words
-    if len(words) < 7 or words[0] not in SHELLS or words[1] not in ("line", "history"):
+    if len(words) < 7 or words[0] not in SHELLS or words[1] not in ("line", "history", "fc"):
         return None
     shell, form, status, start, took, session = words[:6]
     cwd, nul, text = record.body.partition(b"\0")
-    if not nul or not status.isdigit():
+    if not nul or not (status.isdigit() or status == "-"):
         return None
     line = text.decode("utf-8", "surrogateescape")
-    if form == "history":
+    if form == "fc":  # bash's `fc -ln N N`: a tab, a space, the entry
+        if not line.startswith("\t "):
+            return None
+        line = line[2:]
+    elif form == "history":
         line = _history_entry(line)
         if line is None:
             return None
@@ -66,7 +70,7 @@ def from_record(record) -> Finished | None:
     if duration_us is not None and duration_us > 86400e6 * 366:
         duration_us = None
     return Finished(
-        shell, line.rstrip("\n"), exit_code=int(status), timed_out=False,
+        shell, line.rstrip("\n"), exit_code=int(status) if status.isdigit() else None, timed_out=False,
         duration_ms=None if duration_us is None else round(duration_us / 1000), ended_at=ended_at,
         session=session, cwd=cwd.decode("utf-8", "surrogateescape") or "/", agent_id=None, author_kind="human",
     )
