@@ -211,26 +211,53 @@ def test_the_hook_stays_silent_in_an_agent_and_in_non_interactive_shells(name, t
     wait_events(store, 0, timeout=2)
 
 
-def test_eight_shells_at_once_lose_nothing(tmp_path, repo, store, shells):
-    require("tmux", "bash")
-    opened = [Shell(tmp_path, "bash", store, repo) for _ in range(8)]
+def _shells_typing_ahead(tmp_path, repo, store, shells, names: list[str], commands: int) -> None:
+    for name in set(names):
+        require("tmux", name)
+    opened = [Shell(tmp_path, name, store, repo) for name in names]
     shells.extend(opened)
-    for shell in opened:  # typed ahead: each shell runs its 100 commands as fast as it can
-        for i in range(100):
+    for shell in opened:  # typed ahead: each shell runs its commands as fast as it can
+        for i in range(commands):
             shell.tmux("send-keys", "-t", "0", "-l", f"true {i}")
             shell.tmux("send-keys", "-t", "0", "Enter")
     for shell in opened:
-        shell.wait_prompts(101, timeout=240)
-    events = wait_events(store, 800, timeout=300)
-    assert len({e["session_id"] for e in events}) == 8
+        shell.wait_prompts(commands + 1, timeout=240)
+    events = wait_events(store, len(names) * commands, timeout=300)
+    assert len({e["session_id"] for e in events}) == len(names)
+    assert sorted(e["captured_by"] for e in events) == sorted(names * commands)
     assert rows(store, "PRAGMA integrity_check")[0][0] == "ok"
+    assert not list((store / "spool").glob("*.rec"))
+
+
+def test_shells_at_once_lose_nothing(tmp_path, repo, store, shells):
+    _shells_typing_ahead(tmp_path, repo, store, shells, ["bash", "bash", "zsh", "fish"], 20)
+
+
+@pytest.mark.stress
+def test_eight_shells_at_once_lose_nothing(tmp_path, repo, store, shells):
+    _shells_typing_ahead(tmp_path, repo, store, shells, ["bash"] * 8, 100)
+
+
+@pytest.mark.parametrize("name", SHELLS)
+def test_a_store_deleted_and_made_again_under_a_running_shell_gets_its_commands(name, tmp_path, repo, store, shells):
+    import shutil
+
+    shell = Shell(tmp_path, name, store, repo)
+    shells.append(shell)
+    shell.type("true")
+    wait_events(store, 1)
+    shutil.rmtree(store)
+    assert devtrace("init", "--path", str(store), cwd=repo).returncode == 0
+    shell.type("false")
+    shell.type("sh -c 'exit 3'")
+    assert [e["exit_code"] for e in wait_events(store, 2)] == [1, 3]
 
 
 def test_a_locked_store_does_not_delay_the_prompt(tmp_path, repo, store, shells):
     import sqlite3
     import time
 
-    shell = Shell(tmp_path, "bash", store, repo)
+    shell = Shell(tmp_path, "bash", store, repo, rc="umask 022")
     shells.append(shell)
     shell.type("true")
     wait_events(store, 1)
@@ -240,6 +267,10 @@ def test_a_locked_store_does_not_delay_the_prompt(tmp_path, repo, store, shells)
     for _ in range(5):
         shell.type("true")
     assert time.monotonic() - started < 5  # the prompts came back while the store was locked
+    spooled = list((store / "spool").iterdir())
+    assert len([p for p in spooled if p.suffix == ".rec"]) == 5  # waiting, in files of their own
+    assert (store / "spool").stat().st_mode & 0o777 == 0o700
+    assert {p.stat().st_mode & 0o777 for p in spooled} == {0o600}  # under the user's umask 022
     lock.execute("ROLLBACK")
     lock.close()
     wait_events(store, 6)

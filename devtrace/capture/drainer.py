@@ -124,36 +124,48 @@ def main(args: list[str]) -> int:
 
 
 def _run(directory: str, once: bool) -> int:
-    lock_file = os.path.join(directory, LOCK)
-    try:
-        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except FileNotFoundError:  # no store folder (deleted): nothing to drain
-        return 0
-    try:
-        return _locked(directory, once, lock_file, fd)
-    finally:
-        os.close(fd)  # and with it the lock
-
-
-def _locked(directory: str, once: bool, lock_file: str, fd: int) -> int:
     import fcntl
 
+    lock_file = os.path.join(directory, LOCK)
+    fd = None
+    moved_at = None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        if once:
-            return _wait_for_others(directory)
-        if alive(directory):
-            return 0  # the live drainer will see our records: it rescans after giving up its pid file
-        fcntl.flock(fd, fcntl.LOCK_EX)  # the holder is on its way out: drain after it
-    if once:
-        return 0 if _drain_all(directory, busy_timeout_s=1.0) else 3
+        while True:
+            try:
+                fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except FileNotFoundError:  # no store folder: deleted (and maybe being made again)
+                if once or moved_at is None or time.monotonic() - moved_at > IDLE_S:
+                    return 0
+                time.sleep(POLL_S[1])
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if once:
+                    return _wait_for_others(directory)
+                if alive(directory):
+                    return 0  # the live drainer sees our records: it rescans after giving up its pid file
+                fcntl.flock(fd, fcntl.LOCK_EX)  # the holder is on its way out: drain after it
+            if once:
+                return 0 if _drain_all(directory, busy_timeout_s=1.0) else 3
+            if _serve(directory, lock_file, fd) != "moved":
+                return 0
+            os.close(fd)  # the store was deleted (and maybe made again): carry on with the new one
+            fd, moved_at = None, time.monotonic()
+    finally:
+        if fd is not None:
+            os.close(fd)  # and with it the lock
+
+
+def _serve(directory: str, lock_file: str, fd: int) -> str:
+    """Drain until idle ("idle"), until the store cannot be written for FAILING_EXIT_S
+    ("failing"), or until the store folder is replaced ("moved")."""
     _write_pid(directory)
     idle_since = failing_since = time.monotonic()
     poll = POLL_S[0]
     while True:
         if not _still_ours(lock_file, fd):
-            return 0  # the store was deleted (and maybe made again): its own drainer takes over
+            return "moved"
         names = spool.pending(directory)
         now = time.monotonic()
         result = None
@@ -165,17 +177,16 @@ def _locked(directory: str, once: bool, lock_file: str, fd: int) -> int:
             if not result.waiting:
                 failing_since = now
             elif now - failing_since > FAILING_EXIT_S:
-                break
+                _remove_pid(directory)
+                return "failing"
         if not (result and _actionable(result)) and now - idle_since > IDLE_S:
             _remove_pid(directory)
             if not _complete_records(directory):
-                return 0
+                return "idle"
             _write_pid(directory)  # a record came in meanwhile
             idle_since = now
         time.sleep(poll)
         poll = min(poll * 1.5, POLL_S[1])
-    _remove_pid(directory)
-    return 1
 
 
 def _actionable(result) -> bool:

@@ -88,7 +88,11 @@ if [[ $- == *i* && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]] \
                 done
             fi
             if [[ -n $__devtrace_ran && $__devtrace_seen -gt $__devtrace_hist && -n $__devtrace_dups ]]; then
+                __devtrace_um=
+                { IFS=$'"' \t'"' read -r __devtrace_um && IFS=$'"' \t'"' read -r __devtrace_um __devtrace_um; } </proc/$$/status || :
+                builtin umask 077
                 eval "$__devtrace_dedup"
+                [[ -z $__devtrace_um ]] || builtin umask "$__devtrace_um"
             fi
             __devtrace_ran= __devtrace_hist=${HISTCMD-0} __devtrace_n=0 __devtrace_sts=() __devtrace_starts=()
         fi
