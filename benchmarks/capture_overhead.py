@@ -9,7 +9,11 @@ then starts a detached scorer; its own cost is not capture's); and the same in a
 hits all alike. Last, a repo of 100,000 dirty files, where one `git diff` takes seconds:
 there each git snapshot stops at its time budget (`git_timeout_ms`, default 300 ms).
 
-    python benchmarks/capture_overhead.py [--runs 40] [--files 20000] [--dirty-files 100000]
+With `--baseline DIR` (a checkout of another DevTrace version, e.g. `git worktree add DIR
+main`), `devtrace run -- true` of that version runs too, interleaved with this one's, each on
+a free store of its own: "no slower than before" is measured side by side.
+
+    python benchmarks/capture_overhead.py [--runs 40] [--files 20000] [--dirty-files 100000] [--baseline DIR]
 """
 
 import argparse
@@ -103,6 +107,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=20_000)
     parser.add_argument("--dirty-files", type=int, default=100_000, help="0 skips the dirty-repo case")
     parser.add_argument("--dirty-runs", type=int, default=5)
+    parser.add_argument("--baseline", help="a checkout of another DevTrace version to run side by side")
     args = parser.parse_args()
 
     devtrace = shutil.which("devtrace") or str(Path(sys.executable).parent / "devtrace")
@@ -122,6 +127,15 @@ def main() -> None:
             "devtrace run -- true (small repo, model)": ([devtrace, "run", "--path", str(modelled), "--", "true"], small),
             f"devtrace run -- true ({args.files:,} files)": ([devtrace, "run", "--path", str(work / "s2"), "--", "true"], large),
         }
+        if args.baseline:
+            baseline = str(Path(args.baseline).resolve())
+            cases["devtrace run -- true (small repo, baseline)"] = (
+                [sys.executable, "-c", f"import sys; sys.path.insert(0, {baseline!r}); from devtrace.__main__ import main; "
+                 "sys.argv[0] = 'devtrace'; main()", "run", "--path", str(work / "s5"), "--", "true"], small)
+            cases["devtrace run -- true (small repo, this one)"] = (
+                [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r}); "
+                 "from devtrace.cli import main; sys.argv[0] = 'devtrace'; main()", "run", "--path", str(work / "s6"),
+                 "--", "true"], small)
         diff = ["git", "--no-optional-locks", "diff", "--numstat", "-z", "--no-renames", "HEAD", "--"]
         parts = {
             "  git diff --numstat HEAD, small repo": (diff, small),
@@ -151,13 +165,17 @@ def main() -> None:
         print(f"{'case':48} {'median':>9} {'peak RSS':>10}")
         for name in everything:
             print(f"{name:48} {median_ms(name):7.1f} ms {peak_mib(name):7.1f} MiB")
-        floor, small_run, model_run, large_run = (median_ms(name) for name in list(cases)[1:])
+        floor, small_run, model_run, large_run = (median_ms(name) for name in list(cases)[1:5])
         small_name, model_name = list(cases)[2:4]
         print(f"\ndevtrace run -- true over the interpreter floor, small repo: {small_run - floor:+.1f} ms "
               f"(target: within 10 ms; peak {peak_mib(small_name):.1f} MiB, target < 30 MiB)")
         print(f"  the same with an active model: {model_run - floor:+.1f} ms, peak {peak_mib(model_name):.1f} MiB")
         print(f"devtrace run -- true over the interpreter floor, large repo: {large_run - floor:+.1f} ms, "
               f"of which 2 git diffs (before and after): {2 * median_ms(list(parts)[1]):.1f} ms")
+        if args.baseline:
+            before, now = median_ms("devtrace run -- true (small repo, baseline)"), median_ms("devtrace run -- true (small repo, this one)")
+            print(f"devtrace run -- true, small repo, same launcher: baseline {before:.1f} ms, this one {now:.1f} ms "
+                  f"({now - before:+.1f} ms)")
         if args.dirty_files:
             dirty_case(work, args.dirty_files, args.dirty_runs, devtrace, env, floor)
     finally:

@@ -26,6 +26,7 @@ SPOOL_DIR = "spool"  # finished commands waiting for the drainer (devtrace.captu
 DRAINER_LOCK = "drainer.lock"  # held by the store's one drainer
 DRAINER_PID = "drainer.pid"  # the live drainer's pid
 HEALTH_FILE = "health"  # when the drainer last ran PRAGMA quick_check, and what it found
+SHELLS_FILE = "shells.json"  # the live shells with the hook loaded (devtrace.capture.hooks.sessions)
 
 
 def store_dir(path: str | os.PathLike | None = None) -> str:

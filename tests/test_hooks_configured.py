@@ -255,3 +255,25 @@ def rows_now(store):
         return conn.execute("SELECT id FROM command_events").fetchall()
     finally:
         conn.close()
+
+
+def test_hook_status_and_doctor_report_a_shell_whose_hook_stopped_recording(tmp_path, repo, store, shells):
+    import json
+
+    shell = open_shell(shells, tmp_path, "bash", store, repo)
+    shell.type("true")
+    wait_events(store, 1)
+    status = devtrace("hook", "status", "--path", str(store), cwd=repo).stdout.decode()
+    assert "bash (pid " in status and "PROBLEM" not in status
+    shell.type("unset PROMPT_COMMAND")  # a framework or rc line replaces every prompt command
+    shell.type("sh -c 'i=0; while [ $i -lt 3000000 ]; do i=$((i+1)); done'")  # a command that works (CPU)
+    sessions_file = store / "shells.json"
+    sessions = json.loads(sessions_file.read_text())
+    for entry in sessions.values():
+        entry["last_event_at"] -= 600  # ten minutes later
+    sessions_file.write_text(json.dumps(sessions))
+    status = devtrace("hook", "status", "--path", str(store), cwd=repo).stdout.decode()
+    assert "PROBLEM bash (pid " in status and "no longer active" in status, status
+    doctor = json.loads(devtrace("doctor", "--path", str(store), "--json", cwd=repo).stdout)
+    assert [c["status"] for c in doctor["checks"] if c["name"] == "shells"] == ["problem"]
+    assert len(rows(store)) == 1

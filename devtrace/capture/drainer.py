@@ -255,7 +255,17 @@ def drain(directory: str, names: list[str], busy_timeout_s: float | None = None,
                 pass
         if inserted:
             _spawn_scorer(directory, records)
+        _shells_seen(directory, records)
     return result
+
+
+def _shells_seen(directory: str, records: list) -> None:
+    """Which shells said hello, and the last recorded command of each (see hooks.sessions)."""
+    from devtrace.capture.hooks import sessions
+
+    hellos = [(r.words[0], r.words[1], r.words[2], r.mtime) for r in records if r.kind == "hello" and len(r.words) >= 3]
+    events = {r.words[5]: (r.words[6], _ended_at(r)) for r in records if r.kind == "shell" and len(r.words) >= 7}
+    sessions.update(directory, hellos, events)
 
 
 def _read_records(directory: str, names: list[str], result: Result, purge: bool) -> list:
@@ -332,6 +342,8 @@ def _build(rec, records: list, directory: str) -> list:
     for record in records:
         if record.kind == "event":
             built.append((json.loads(record.body)["event"], None))
+            continue
+        if record.kind != "shell":
             continue
         report = shells.from_record(record)
         if report is None:
@@ -551,7 +563,7 @@ def _still_ours(lock_file: str, fd: int) -> bool:
         return False
 
 
-_KINDS = ("event", "shell")
+_KINDS = ("event", "shell", "hello")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,9 @@ once it is an hour old, with a line in hooks.log). Kinds of version 1:
   looks whether the shell has moved on to another command since). The body is the current
   folder, a NUL, then the command text.
 
+- `hello SHELL SESSION PID`: a shell hook loaded (no body): `devtrace hook status` and
+  `devtrace doctor` then know the shell, and can tell when its hook stops recording.
+
 A drainer reads every version it knows and leaves a record of a newer version in place (the
 newer DevTrace that wrote it drains it). Spooled text is raw: the folder is private, and a
 record lives only until it is drained (seconds).

@@ -15,7 +15,7 @@ if [[ $- == *i* && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]] \
     __devtrace_ran= __devtrace_n=0 __devtrace_sts=() __devtrace_starts=() __devtrace_seen= __devtrace_hist=${HISTCMD-0}
     __devtrace_via= __devtrace_line= __devtrace_ble_start= __devtrace_armed=1 __devtrace_seq=0 __devtrace_done=
     __devtrace_hc_user=${HISTCONTROL-} __devtrace_hc_set= __devtrace_dups= __devtrace_said= __devtrace_spawned=0
-    __devtrace_none=() __devtrace_jobs='\j'
+    __devtrace_none=() __devtrace_jobs='\j' __devtrace_um0=$(builtin umask)
 
     # The spool record: `shell bash FORM STATUS START_US DURATION_US SESSION PID`, then the
     # folder, a NUL, the command (see devtrace.capture.spool). Written under umask 077 (the
@@ -217,4 +217,8 @@ if [[ $- == *i* && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]] \
         PROMPT_COMMAND='__devtrace_bp_precmd'$'\n'${PROMPT_COMMAND-}
     fi
     [[ -z ${bash_preexec_imported-}${__bp_imported-}${BLE_VERSION-} ]] || __devtrace_join
+    # Hello: this shell has the hook (see devtrace.capture.hooks.sessions).
+    { builtin umask 077 && command mkdir -p -m 700 "$__devtrace_store/spool" \
+        && printf "DTSPOOL 1 hello bash %s %s\n\036\n" "$__devtrace_session" "$$" >"$__devtrace_store/spool/$__devtrace_session.0.rec"
+      builtin umask "$__devtrace_um0"; } 2>/dev/null || :
 fi

@@ -10,6 +10,15 @@ if status is-interactive; and not set -q __devtrace_loaded; and test -z @AGENT_V
     set -g __devtrace_store @STORE@
     set -g __devtrace_seq 0
 
+    # Hello: this shell has the hook (see devtrace.capture.hooks.sessions).
+    begin
+        set -l old_umask $umask
+        set umask 0077
+        command mkdir -p -m 700 $__devtrace_store/spool
+        and printf 'DTSPOOL 1 hello fish %s %s\n\036\n' $__devtrace_session $fish_pid >$__devtrace_store/spool/$__devtrace_session.0.rec
+        set umask $old_umask
+    end 2>/dev/null
+
     function __devtrace_postexec --on-event fish_postexec
         set -l devtrace_status $status
         set -l duration $CMD_DURATION

@@ -81,4 +81,14 @@ if [[ -o interactive && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]]; the
     add-zsh-hook preexec __devtrace_preexec
     (( ${+precmd_functions} )) || typeset -ga precmd_functions
     precmd_functions=(__devtrace_precmd ${precmd_functions:#__devtrace_precmd})
+    # Hello: this shell has the hook (see devtrace.capture.hooks.sessions).
+    () {
+        emulate -L zsh
+        local um=$(umask)
+        umask 077
+        command mkdir -p -m 700 $__devtrace_store/spool 2>/dev/null && \
+            print -rn -- "DTSPOOL 1 hello zsh $__devtrace_session $$"$'\n\036\n' >$__devtrace_store/spool/$__devtrace_session.0.rec 2>/dev/null
+        umask $um
+        return 0
+    }
 fi
