@@ -277,3 +277,24 @@ def test_hook_status_and_doctor_report_a_shell_whose_hook_stopped_recording(tmp_
     doctor = json.loads(devtrace("doctor", "--path", str(store), "--json", cwd=repo).stdout)
     assert [c["status"] for c in doctor["checks"] if c["name"] == "shells"] == ["problem"]
     assert len(rows(store)) == 1
+
+
+@pytest.mark.parametrize("name", ["bash", "zsh"])
+def test_a_store_on_a_read_only_mount_is_said_once(name, tmp_path, repo, shells):
+    import subprocess
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.fail(f"this test mounts a tmpfs and needs root: {mounted.stderr.decode().strip()}")
+    try:
+        store = disk / "store"
+        assert devtrace("init", "--path", str(store), cwd=repo).returncode == 0
+        assert subprocess.run(["mount", "-o", "remount,ro", str(disk)]).returncode == 0
+        shell = open_shell(shells, tmp_path, name, store, repo)
+        for _ in range(3):
+            shell.type("true")
+        assert shell.screen().count("commands are not recorded: cannot write to") == 1
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)

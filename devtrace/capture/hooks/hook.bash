@@ -24,14 +24,20 @@ if [[ $- == *i* && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]] \
         __devtrace_seq=$((__devtrace_seq + 1)) __devtrace_um=
         { IFS=$'"' \t'"' read -r __devtrace_um && IFS=$'"' \t'"' read -r __devtrace_um __devtrace_um; } </proc/$$/status || :
         builtin umask 077
-        for __devtrace_try in 1 2; do
+        for __devtrace_try in 1 2 3; do
+            if [[ $__devtrace_try == 3 ]]; then
+                # Not even the spool can be written (a read-only mount, a full disk): said once.
+                [[ -n $__devtrace_said ]] || printf "devtrace: commands are not recorded: cannot write to %s\n" "$__devtrace_store/spool"
+                __devtrace_said=1
+                break
+            fi
             if { printf "DTSPOOL 1 shell bash %s %s %s %s %s %s\n%s\0" "$__devtrace_form" "$__devtrace_wstatus" \
                     "$__devtrace_wstart" "$__devtrace_wtook" "$__devtrace_session" "$$" "$PWD"
                  if [[ $__devtrace_form == line ]]; then printf %s "$__devtrace_line"; else builtin fc -ln "$__devtrace_fc" "$__devtrace_fc"; fi
                  printf "\036\n"; } >"$__devtrace_store/spool/$__devtrace_session.$__devtrace_seq.rec"; then
                 break
             fi
-            command mkdir -p -m 700 "$__devtrace_store/spool" || break
+            [[ $__devtrace_try == 2 ]] || command mkdir -p -m 700 "$__devtrace_store/spool" || :
         done
         [[ -z $__devtrace_um ]] || builtin umask "$__devtrace_um"
         __devtrace_pid= __devtrace_comm=

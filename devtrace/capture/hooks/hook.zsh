@@ -52,9 +52,13 @@ if [[ -o interactive && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]]; the
             file=$__devtrace_store/spool/$__devtrace_session.$__devtrace_seq.rec
             { read -r um && read -r um um } </proc/$$/status || :
             umask 077
-            if ! print -rn -- "DTSPOOL 1 shell zsh line $__devtrace_status $start $took $__devtrace_session $$"$'\n'"$PWD"$'\0'"$__devtrace_line"$'\036\n' >$file; then
-                command mkdir -p -m 700 $__devtrace_store/spool && \
-                    print -rn -- "DTSPOOL 1 shell zsh line $__devtrace_status $start $took $__devtrace_session $$"$'\n'"$PWD"$'\0'"$__devtrace_line"$'\036\n' >$file
+            local record="DTSPOOL 1 shell zsh line $__devtrace_status $start $took $__devtrace_session $$"$'\n'"$PWD"$'\0'"$__devtrace_line"$'\036\n'
+            if ! print -rn -- $record >$file; then
+                if ! { command mkdir -p -m 700 $__devtrace_store/spool && print -rn -- $record >$file }; then
+                    # Not even the spool can be written (a read-only mount, a full disk): said once.
+                    [[ -n $__devtrace_said ]] || print -r -- "devtrace: commands are not recorded: cannot write to $__devtrace_store/spool"
+                    typeset -g __devtrace_said=1
+                fi
             fi
             [[ -z $um ]] || umask $um
             { read -r pid <$__devtrace_store/drainer.pid && read -r comm </proc/$pid/comm } || :
