@@ -176,8 +176,8 @@ def _serve(directory: str, lock_file: str, fd: int) -> str:
                 poll = POLL_S[0]
             if not result.waiting:
                 failing_since = now
-            elif now - failing_since > FAILING_EXIT_S:
-                _remove_pid(directory)
+            elif now - failing_since > FAILING_EXIT_S or _damaged(directory):
+                _remove_pid(directory)  # the shells, finding no drainer, say why nothing is recorded
                 return "failing"
         if not (result and _actionable(result)) and now - idle_since > IDLE_S:
             _remove_pid(directory)
@@ -429,6 +429,11 @@ def check_health(directory: str) -> str | None:
         verdict = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     write_health(directory, verdict)
     return None if verdict == "ok" else verdict
+
+
+def _damaged(directory: str) -> bool:
+    state = read_health(directory)
+    return state is not None and state[1] != "ok"
 
 
 def read_health(directory: str) -> tuple[float, str] | None:

@@ -22,7 +22,8 @@ once it is an hour old, with a line in hooks.log). Kinds of version 1:
   already hashed the command and measured git itself).
 - `shell SHELL FORM STATUS START_US DURATION_US SESSION PID`: a command typed at a shell.
   SHELL is bash, zsh or fish; FORM is `line` (the body holds the command line), `fc` (bash:
-  the body holds `fc -ln N N` of the command's history entry: a tab, a space, the line) or
+  the body holds `fc -ln N N` of the command's history entry: a tab, a space, the line),
+  `fc-posix` (the same from bash in posix mode: a tab, the line) or
   `history` (bash: `history 1`, `%5d`, a `*` or space, a space, the line). STATUS is the exit
   status, START_US/DURATION_US are microseconds since the epoch / of the command, each `-`
   where the shell could not tell (fish has no clock: its command ended when the record was written, the

@@ -43,11 +43,13 @@ if [[ $- == *i* && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]] \
         __devtrace_pid= __devtrace_comm=
         { read -r __devtrace_pid <"$__devtrace_store/drainer.pid" && read -r __devtrace_comm <"/proc/$__devtrace_pid/comm"; } || :
         # The drainer, started in a subshell so that $! stays the user'"'"'s last background job.
-        # None alive, and none started by this shell in the last 2 s (a drainer starting up has
-        # not written its pid yet: a burst of commands must not start one each).
-        if [[ $__devtrace_comm != devtrace-drain && $((EPOCHSECONDS - __devtrace_spawned)) -ge 2 ]]; then
-            __devtrace_spawned=$EPOCHSECONDS
-            ("${__devtrace_drainer[@]}" </dev/null >/dev/null 2>&1 &)
+        if [[ $__devtrace_comm != devtrace-drain ]]; then
+            # None alive, and none started by this shell in the last 2 s (a drainer starting up
+            # has not written its pid yet: a burst of commands must not start one each).
+            if [[ $((EPOCHSECONDS - __devtrace_spawned)) -ge 2 ]]; then
+                __devtrace_spawned=$EPOCHSECONDS
+                ("${__devtrace_drainer[@]}" </dev/null >/dev/null 2>&1 &)
+            fi
             # A store the drainer found damaged is not written to: said once per shell.
             if [[ -z $__devtrace_said ]] && read -r __devtrace_x __devtrace_y <"$__devtrace_store/health" \
                 && [[ -n $__devtrace_y && $__devtrace_y != ok ]]; then
@@ -89,6 +91,7 @@ if [[ $- == *i* && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]] \
                         fi
                     fi
                     __devtrace_form=fc
+                    [[ ! -o posix ]] || __devtrace_form=fc-posix  # `fc -l` prints no space after the tab
                     eval "$__devtrace_write"
                     __devtrace_k=$((__devtrace_k + 1))
                 done

@@ -63,12 +63,14 @@ if [[ -o interactive && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]]; the
             [[ -z $um ]] || umask $um
             { read -r pid <$__devtrace_store/drainer.pid && read -r comm </proc/$pid/comm } || :
             # The drainer, started in a subshell so that $! stays the user's last background job.
-            # None alive, and none started by this shell in the last 2 s (a drainer starting up
-            # has not written its pid yet: a burst of commands must not start one each).
-            local now=${EPOCHSECONDS:-}
-            if [[ $comm != devtrace-drain && ( $now != <-> || $now -ge $(( __devtrace_spawned + 2 )) ) ]]; then
-                typeset -g __devtrace_spawned=${now:-0}
-                ( @DRAINER@ </dev/null >/dev/null 2>&1 & )
+            if [[ $comm != devtrace-drain ]]; then
+                # None alive, and none started by this shell in the last 2 s (a drainer starting
+                # up has not written its pid yet: a burst of commands must not start one each).
+                local now=${EPOCHSECONDS:-}
+                if [[ $now != <-> || $now -ge $(( __devtrace_spawned + 2 )) ]]; then
+                    typeset -g __devtrace_spawned=${now:-0}
+                    ( @DRAINER@ </dev/null >/dev/null 2>&1 & )
+                fi
                 # A store the drainer found damaged is not written to: said once per shell.
                 local checked verdict
                 if [[ -z $__devtrace_said ]] && read -r checked verdict <$__devtrace_store/health \

@@ -44,17 +44,18 @@ def script(shell: str, path: str | None = None) -> str:
 def from_record(record) -> Finished | None:
     """The command of a `shell` spool record (see devtrace.capture.spool), None if it is not one."""
     words = record.words
-    if len(words) < 7 or words[0] not in SHELLS or words[1] not in ("line", "history", "fc"):
+    if len(words) < 7 or words[0] not in SHELLS or words[1] not in ("line", "history", "fc", "fc-posix"):
         return None
     shell, form, status, start, took, session = words[:6]
     cwd, nul, text = record.body.partition(b"\0")
     if not nul or not (status.isdigit() or status == "-"):
         return None
     line = text.decode("utf-8", "surrogateescape")
-    if form == "fc":  # bash's `fc -ln N N`: a tab, a space, the entry
-        if not line.startswith("\t "):
+    if form.startswith("fc"):  # bash's `fc -ln N N`: a tab, a space (none in posix mode), the entry
+        lead = "\t" if form == "fc-posix" else "\t "
+        if not line.startswith(lead):
             return None
-        line = line[2:]
+        line = line[len(lead):]
     elif form == "history":
         line = _history_entry(line)
         if line is None:
