@@ -18,7 +18,7 @@ DbOption = Annotated[
     Optional[str],
     typer.Option("--db", help="Central database: a SQLite file, or postgresql://user@host/db.", envvar="DEVTRACE_CENTRAL_DB"),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output (JSON).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 def open_db(db: str | None):
