@@ -127,15 +127,12 @@ def main() -> None:
             "devtrace run -- true (small repo, model)": ([devtrace, "run", "--path", str(modelled), "--", "true"], small),
             f"devtrace run -- true ({args.files:,} files)": ([devtrace, "run", "--path", str(work / "s2"), "--", "true"], large),
         }
-        if args.baseline:
+        if args.baseline:  # the same launcher for both: `env PYTHONPATH=... devtrace run`
             baseline = str(Path(args.baseline).resolve())
             cases["devtrace run -- true (small repo, baseline)"] = (
-                [sys.executable, "-c", f"import sys; sys.path.insert(0, {baseline!r}); from devtrace.__main__ import main; "
-                 "sys.argv[0] = 'devtrace'; main()", "run", "--path", str(work / "s5"), "--", "true"], small)
+                ["env", f"PYTHONPATH={baseline}", devtrace, "run", "--path", str(work / "s5"), "--", "true"], small)
             cases["devtrace run -- true (small repo, this one)"] = (
-                [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r}); "
-                 "from devtrace.cli import main; sys.argv[0] = 'devtrace'; main()", "run", "--path", str(work / "s6"),
-                 "--", "true"], small)
+                ["env", "PYTHONPATH=", devtrace, "run", "--path", str(work / "s6"), "--", "true"], small)
         diff = ["git", "--no-optional-locks", "diff", "--numstat", "-z", "--no-renames", "HEAD", "--"]
         parts = {
             "  git diff --numstat HEAD, small repo": (diff, small),

@@ -178,7 +178,7 @@ def _spoolable(directory: str) -> bool:
 
 def _known_damage(directory: str) -> str | None:
     """What is wrong with the store, if anything (a quick check at most once an hour)."""
-    from devtrace.capture.drainer import check_health
+    from devtrace.capture.health import check_health
 
     return check_health(directory)
 

@@ -30,16 +30,15 @@ import time
 
 from devtrace import paths
 from devtrace.capture import spool
+from devtrace.capture.health import check_health, damaged, write_health
 
 LOCK = paths.DRAINER_LOCK
 PID = paths.DRAINER_PID
-HEALTH = paths.HEALTH_FILE
 COMM = "devtrace-drain"
 IDLE_S = 20.0
 POLL_S = (0.02, 0.25)  # right after work, and when idle for a while
 FAILING_EXIT_S = 300.0  # a store that cannot be written for this long: exit, the next capture retries
 SPOOL_MAX_AGE_S = 3600.0
-HEALTH_EVERY_S = 3600.0
 BATCH = 500
 
 
@@ -176,7 +175,7 @@ def _serve(directory: str, lock_file: str, fd: int) -> str:
                 poll = POLL_S[0]
             if not result.waiting:
                 failing_since = now
-            elif now - failing_since > FAILING_EXIT_S or _damaged(directory):
+            elif now - failing_since > FAILING_EXIT_S or damaged(directory):
                 _remove_pid(directory)  # the shells, finding no drainer, say why nothing is recorded
                 return "failing"
         if not (result and _actionable(result)) and now - idle_since > IDLE_S:
@@ -403,58 +402,6 @@ def _check_health(directory: str, into: str | None) -> None:
         from devtrace.errors import DevtraceError
 
         raise DevtraceError(f"the store is damaged ({damage})")
-
-
-def check_health(directory: str) -> str | None:
-    """What is wrong with the store's database, None if nothing is: PRAGMA quick_check at most
-    once an hour per store, its verdict remembered in `health` in the store folder."""
-    state = read_health(directory)
-    if state is not None and time.time() - state[0] < HEALTH_EVERY_S:
-        return None if state[1] == "ok" else state[1]
-    import sqlite3
-
-    db = os.path.join(directory, paths.DB_NAME)
-    if not os.path.exists(db):
-        return None
-    try:
-        conn = sqlite3.connect(db, timeout=0.05)
-        try:
-            rows = conn.execute("PRAGMA quick_check").fetchall()
-        finally:
-            conn.close()
-        verdict = "ok" if [r[0] for r in rows] == ["ok"] else (str(rows[0][0]).splitlines()[0] if rows else "no answer")
-    except sqlite3.DatabaseError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            return None  # another process writes to it: look again next time
-        verdict = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    write_health(directory, verdict)
-    return None if verdict == "ok" else verdict
-
-
-def _damaged(directory: str) -> bool:
-    state = read_health(directory)
-    return state is not None and state[1] != "ok"
-
-
-def read_health(directory: str) -> tuple[float, str] | None:
-    """(when checked, "ok" or what is wrong) from the last quick check, None if none."""
-    try:
-        with open(os.path.join(directory, HEALTH), encoding="utf-8") as f:
-            when, _, verdict = f.read().strip().partition(" ")
-        return float(when), verdict
-    except (OSError, ValueError):
-        return None
-
-
-def write_health(directory: str, verdict: str) -> None:
-    tmp = os.path.join(directory, f".{HEALTH}.{os.getpid()}")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(f"{time.time():.0f} {verdict.replace(chr(10), ' ')}\n")
-        os.replace(tmp, os.path.join(directory, HEALTH))
-    except OSError:
-        pass
 
 
 def _store_failed(directory: str, exc: Exception, records: list, into: str | None) -> None:

@@ -157,6 +157,22 @@ if [[ $- == *i* && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]] \
         __devtrace_done=
     '
 
+    # The same code as functions, parsed once: called instead of `eval` (about 0.5 ms a prompt
+    # less) unless function tracing is on, where a user's RETURN trap would fire for them.
+    eval "__devtrace_write_fn() {
+        $__devtrace_write
+        return 0
+    }
+    __devtrace_dedup_fn() {
+        $__devtrace_dedup
+        return 0
+    }"
+    __devtrace_x=${__devtrace_precmd//eval \"\$__devtrace_write\"/__devtrace_write_fn}
+    eval "__devtrace_precmd_fn() {
+        ${__devtrace_x//eval \"\$__devtrace_dedup\"/__devtrace_dedup_fn}
+        return 0
+    }"
+
     __devtrace_write_line() {
         __devtrace_form=line __devtrace_wstatus=$1 __devtrace_wstart=$2 __devtrace_wtook=$3
         eval "$__devtrace_write"
@@ -210,7 +226,8 @@ if [[ $- == *i* && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]] \
 
     __devtrace_ps0='${__devtrace_none[(__devtrace_sts[__devtrace_n]=$?)+(__devtrace_starts[__devtrace_n]=${EPOCHREALTIME/[.,]})+(__devtrace_n+=1)+(__devtrace_seen=HISTCMD)+(__devtrace_ran=1)+(__devtrace_armed=1)]-}'
     PS0=${PS0-}$__devtrace_ps0
-    __devtrace_entry='{ __devtrace_status=$? __devtrace_end=${EPOCHREALTIME/[.,]}; eval "$__devtrace_precmd"; } 2>/dev/null'
+    __devtrace_entry='{ __devtrace_status=$? __devtrace_end=${EPOCHREALTIME/[.,]}
+        if [[ -o functrace ]] || shopt -q extdebug; then eval "$__devtrace_precmd"; else __devtrace_precmd_fn; fi; } 2>/dev/null'
     __devtrace_last_entry='{ eval "$__devtrace_guard"; } 2>/dev/null'
     if ((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 501)); then
         # An array (bash 5.1): each entry sees the command's $? and $_, whatever ran before it.
