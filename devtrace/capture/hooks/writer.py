@@ -52,7 +52,10 @@ def write(report: Finished | Started, path: str | None) -> str | None:
     """Record the report; returns the event id, or None when nothing was recorded (an ignored
     line, the first half of a pair)."""
     words = identity.command_words(report.line)
-    if not words or report.line[:1].isspace() or _runs_devtrace(words):
+    # a leading space keeps a line out of a shell's history, and so out of DevTrace: a human's
+    # choice, which an agent's command line never expresses
+    hidden = report.line[:1].isspace() and report.captured_by in SHELLS
+    if not words or hidden or _runs_devtrace(words):
         return None
     root = git.find_repo(report.cwd) if isinstance(report, Finished) else None
     with Recorder(store_path(path)) as rec:
@@ -70,9 +73,9 @@ def write(report: Finished | Started, path: str | None) -> str | None:
         duration_ms, approximate = report.duration_ms, False
         if report.pair_key is not None:
             key = report.pair_key or identity.command_hash(rec.key, words)
-            started = hook_state.take_pending(rec.conn, report.captured_by, session, key)
-            duration_ms = None if started is None else max(0, round((report.ended_at - started) * 1000))
-            approximate = started is not None
+            started = hook_state.take_pending(rec.conn, report.captured_by, session, key, report.ended_at)
+            if duration_ms is None and started is not None:
+                duration_ms, approximate = max(0, round((report.ended_at - started) * 1000)), True
         after = git.finish_snapshot(root, pending)
         repo_id = identity.repo_id(rec.key, root) if root else None
         state = git.totals(after) if after is not None else (None, None, None)

@@ -1,0 +1,103 @@
+"""Gemini CLI: tool `run_shell_command`, BeforeTool and AfterTool; no call id, so the two pair
+by the command's hash, the nearest start first (tool calls of one turn run in parallel).
+Both payloads carry Gemini's own `timestamp`, which times the pair.
+
+AfterTool's `tool_response.llmContent` is "Output: <output>" then Gemini's own lines (`Error:`,
+`Exit Code: N` when not 0, `Signal: N`, `Background PIDs:`, `Process Group PGID:`), inside
+`<untrusted_context>`; `returnDisplay` is the output itself, or when there is none "Command
+exited with code: N" / "Command terminated by signal: N" / a cancellation. The exit code is
+read from Gemini's lines after the output, never from the output: a command may print "Exit
+Code: 7" itself. `tool_input.dir_path` is the folder it ran in.
+"""
+
+import os
+import re
+from datetime import datetime
+
+from devtrace.capture.hooks.agents.spec import AgentSpec, Outcome
+
+INTERRUPTED, TIMED_OUT = 130, 124
+_OWN_LINES = ("Error: ", "Exit Code: ", "Signal: ", "Background PIDs: ", "Process Group PGID: ")
+
+
+def outcome(payload: dict) -> Outcome:
+    response = payload.get("tool_response")
+    content = response.get("llmContent") if isinstance(response, dict) else None
+    display = response.get("returnDisplay") if isinstance(response, dict) else None
+    display = display if isinstance(display, str) else ""
+    ended_at = timestamp(payload)
+    if not isinstance(content, str):
+        return Outcome(None, None, ended_at=ended_at)
+    if re.match(r"Command (was )?(automatically )?cancel", display) and "Output: " + display not in content:
+        if re.search(r"time(d)? ?out|inactiv", display, re.IGNORECASE):
+            return Outcome(TIMED_OUT, True, ended_at=ended_at)
+        return Outcome(INTERRUPTED, False, ended_at=ended_at)
+    code = re.fullmatch(r"Command exited with code: (-?\d+)", display.strip())
+    if code:
+        return Outcome(int(code.group(1)), False, ended_at=ended_at)
+    signal = re.fullmatch(r"Command terminated by signal: (\d+)", display.strip())
+    if signal:
+        return Outcome(128 + int(signal.group(1)), False, ended_at=ended_at)
+    lines = _own_lines(content, display)
+    if lines is None:
+        return Outcome(None, None, ended_at=ended_at)
+    for line in lines:
+        if line.startswith("Exit Code: ") and line[11:].strip().lstrip("-").isdigit():
+            return Outcome(int(line[11:]), False, ended_at=ended_at)
+        if line.startswith("Signal: ") and line[8:].strip().isdigit():
+            return Outcome(128 + int(line[8:]), False, ended_at=ended_at)
+    return Outcome(0, False, ended_at=ended_at)
+
+
+def _own_lines(content: str, output: str) -> list[str] | None:
+    """Gemini's lines after the command's output: where the output is known (`returnDisplay`),
+    what follows it; else the trailing run of lines in Gemini's own forms."""
+    body = content.strip()
+    if body.startswith("<untrusted_context>") and body.endswith("</untrusted_context>"):
+        body = body[len("<untrusted_context>"):-len("</untrusted_context>")].strip("\n")
+    if output and body.startswith("Output: " + output + "\n"):
+        return body[len("Output: " + output) + 1:].split("\n")
+    if not body.startswith("Output: "):
+        return None
+    tail = []
+    for line in reversed(body.split("\n")[1:]):
+        if not line.startswith(_OWN_LINES):
+            break
+        tail.insert(0, line)
+    return tail
+
+
+def timestamp(payload: dict) -> float | None:
+    value = payload.get("timestamp")
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def started_at(payload: dict, called_at: float) -> float:
+    return timestamp(payload) or called_at
+
+
+def directory(payload: dict, cwd: str) -> str:
+    tool_input = payload.get("tool_input")
+    folder = tool_input.get("dir_path") if isinstance(tool_input, dict) else None
+    if isinstance(folder, str) and folder:
+        return os.path.normpath(os.path.join(cwd, os.path.expanduser(folder)))
+    return cwd
+
+
+SPEC = AgentSpec(
+    "gemini",
+    settings=".gemini/settings.json",
+    tool="run_shell_command",
+    events=("BeforeTool", "AfterTool"),
+    start_event="BeforeTool",
+    end_events=("AfterTool",),
+    outcome=outcome,
+    started_at=started_at,
+    directory=directory,
+    entry={"name": "DevTrace"},
+)
