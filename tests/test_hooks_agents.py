@@ -41,7 +41,8 @@ def installed_command(agent: str, home: Path, store: Path, event: str) -> str:
     return settings["hooks"][event][-1]["hooks"][0]["command"]
 
 
-def fire(agent: str, name: str, home: Path, store: Path, cwd: Path, command: str | None = None) -> subprocess.CompletedProcess:
+def fire(agent: str, name: str, home: Path, store: Path, cwd: Path, command: str | None = None,
+         call: str | None = None) -> subprocess.CompletedProcess:
     """What the agent does: run the installed hook command through a shell, payload on stdin.
     The payloads are the real CLIs' (tests/fixtures/agents/README.md); their transcript is the
     fixture's own."""
@@ -51,6 +52,8 @@ def fire(agent: str, name: str, home: Path, store: Path, cwd: Path, command: str
         payload["transcript_path"] = str(FIXTURES / agent / "transcript.jsonl")
     if command is not None:
         payload["tool_input"]["command"] = command
+    if call is not None:  # another tool call (one call id is recorded once)
+        payload["tool_use_id"] = call
     hook = installed_command(agent, home, store, EVENTS[agent][-1])  # one command for every event
     started = time.monotonic()
     done = subprocess.run(["sh", "-c", hook], input=json.dumps(payload).encode(), capture_output=True,
@@ -104,7 +107,7 @@ def test_codex_exit_code_from_the_transcript_and_duration_from_its_pair(home, st
     assert 300 <= event["duration_ms"] <= 5000 and event["duration_approximate"] == 1  # each hook's start, however busy
     payload = json.loads((FIXTURES / "codex" / "PostToolUse.json").read_text())
     assert (event["agent_id"], event["author_kind"], event["session_id"]) == ("codex", "agent", payload["session_id"])
-    fire("codex", "PostToolUse", home, store, repo)  # a Post without its Pre: duration unknown
+    fire("codex", "PostToolUse", home, store, repo, call="call_x")  # a Post without its Pre: duration unknown
     assert wait_events(store, 2)[1]["duration_ms"] is None
 
 
@@ -141,7 +144,7 @@ def test_gemini_duration_from_its_own_timestamps(home, store, repo):
     fire("gemini", "AfterTool", home, store, repo)
     (event,) = wait_events(store, 1)
     assert (event["exit_code"], event["duration_ms"], event["duration_approximate"]) == (3, took, 1)
-    assert rows(store, "SELECT count(*) FROM hook_pending")[0][0] == 0
+    assert rows(store, "SELECT count(*) FROM hook_pending WHERE call_key NOT LIKE 'recorded:%'")[0][0] == 0
 
 
 def test_gemini_dir_path_is_where_the_command_ran(home, store, repo, tmp_path):
@@ -170,6 +173,13 @@ def test_one_hash_typed_wrapped_or_run_by_an_agent(home, store, repo):
     assert len({e["command_hash"] for e in events}) == 1
 
 
+def test_one_tool_call_reported_twice_is_recorded_once(home, store, repo):
+    """Issue 20, item 20: two of DevTrace's entries (two scopes, two paths) for one call."""
+    fire("claude-code", "PostToolUse", home, store, repo)
+    fire("claude-code", "PostToolUse", home, store, repo)
+    wait_events(store, 1)
+
+
 def test_a_secret_passed_by_an_agent_is_stored_nowhere(home, store, repo, tmp_path):
     fire("claude-code", "PostToolUse", home, store, repo, command=f"curl -H 'Authorization: {SECRET}' https://x")
     fire("codex", "PreToolUse", home, store, repo, command=f"export TOKEN={SECRET}")
@@ -196,7 +206,7 @@ def test_a_locked_store_never_delays_the_agent(home, store, repo):
     wait_events(store, 1)
     lock = sqlite3.connect(store / "devtrace.db", isolation_level=None)
     lock.execute("BEGIN EXCLUSIVE")
-    done = fire("claude-code", "PostToolUse", home, store, repo)
+    done = fire("claude-code", "PostToolUse", home, store, repo, call="toolu_2")
     assert done.returncode == 0 and done.wall < 2
     lock.execute("ROLLBACK")
     lock.close()
@@ -214,7 +224,7 @@ def test_a_killed_writer_loses_at_most_its_own_event(home, store, repo):
     killed = 0
     for i in range(20):  # writers killed at different moments of their work
         writer = subprocess.Popen(["sh", "-c", f"exec {hook}"], stdin=subprocess.PIPE, cwd=repo, env=env_for(home))
-        writer.stdin.write(json.dumps(payload).encode())
+        writer.stdin.write(json.dumps({**payload, "tool_use_id": f"toolu_{i}"}).encode())
         writer.stdin.close()
         time.sleep(0.005 * i)
         hit = False
@@ -230,7 +240,7 @@ def test_a_killed_writer_loses_at_most_its_own_event(home, store, repo):
     count = rows(store, "SELECT count(*) FROM command_events")[0][0]
     assert 21 - killed <= count <= 21  # every writer not killed recorded its event
     assert rows(store, "PRAGMA integrity_check")[0][0] == "ok"
-    fire("claude-code", "PostToolUse", home, store, repo)  # and the store takes the next one
+    fire("claude-code", "PostToolUse", home, store, repo, call="toolu_next")  # and the store takes the next one
     wait_events(store, count + 1)
 
 
@@ -367,3 +377,11 @@ def test_status_warns_of_two_scopes_and_of_a_gone_interpreter(home, store, repo)
     settings.write_text(settings.read_text().replace(json.dumps(sys.executable)[1:-1], "/gone/python3"))
     text = devtrace("hook", "status", cwd=repo, env=env).stdout.decode()
     assert "interpreter the hook runs is gone (/gone/python3)" in text
+
+
+def test_doctor_says_codex_skips_an_untrusted_hook(home, store, tmp_path):
+    """Issue 20, item 7: `doctor` too."""
+    env = env_for(home, CODEX_HOME=str(tmp_path / "codex-home"))
+    assert devtrace("hook", "install", "codex", "--path", str(store), cwd=home, env=env).returncode == 0
+    done = devtrace("doctor", "--path", str(store), cwd=home, env=env)
+    assert done.returncode == 1 and "Codex skips it" in done.stdout.decode()

@@ -35,6 +35,21 @@ def take_pending(conn: sqlite3.Connection, captured_by: str, session_id: str, ca
     return row[0]
 
 
+_RECORDED = "recorded:"  # call_key prefix: a tool call already recorded, kept a day like a start
+
+
+def first_report(conn: sqlite3.Connection, captured_by: str, session_id: str, call_id: str, at: float) -> bool:
+    """True the first time this agent tool call is reported (and remembers it), False after.
+    Call inside the transaction that inserts its event."""
+    key = _RECORDED + call_id
+    conn.execute("DELETE FROM hook_pending WHERE started_at < ?", (at - PENDING_MAX_AGE_S,))
+    if conn.execute("SELECT 1 FROM hook_pending WHERE captured_by = ? AND session_id = ? AND call_key = ?",
+                    (captured_by, session_id, key)).fetchone():
+        return False
+    conn.execute("INSERT INTO hook_pending VALUES (?, ?, ?, ?)", (captured_by, session_id, key, at))
+    return True
+
+
 def previous_state(conn: sqlite3.Connection, session_id: str, repo_id: str) -> tuple[str | None, dict] | None:
     """(HEAD, {path hash: (added, deleted)}) after the session's last command in the repo."""
     row = conn.execute(

@@ -5,6 +5,7 @@ import pytest
 
 from tests.agents.conftest import other_repo
 from tests.agents.harness import run_session
+from tests.support import devtrace, devtrace_env
 
 pytestmark = pytest.mark.agents
 
@@ -19,6 +20,8 @@ TURNS = [[{"command": c, "description": "scripted"}] for c in (
     TIMEOUT_TEXT, "sh -c 'kill -TERM $$'", "sh -c 'kill -KILL $$'",
     CD_OTHER, CD_HOME, "cd sub && git status --short", HEREDOC, " echo leading-space")]
 TURNS.insert(4, [{"command": "sleep 5", "description": "scripted", "timeout": 1000}])
+BACKGROUND = "sleep 1; exit 7"
+TURNS.append([{"command": BACKGROUND, "description": "scripted", "run_in_background": True}])
 TURNS.append([{"command": "echo parallel-one", "description": "scripted"},
               {"command": "echo parallel-two", "description": "scripted"}])
 
@@ -26,6 +29,12 @@ TURNS.append([{"command": "echo parallel-one", "description": "scripted"},
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     def prepare(home, project):
+        # DevTrace also installed at project scope, through another path to the same store (an
+        # identical entry Claude would run once): Claude runs both entries for each call
+        (project.parent / "store-link").symlink_to(project.parent / "store")
+        done = devtrace("hook", "install", "claude-code", "--scope", "project", "--path", str(project.parent / "store-link"),
+                        cwd=project, env=devtrace_env(HOME=str(home)))
+        assert done.returncode == 0, done.stderr
         other_repo(project.parent / "other")
         other_repo(home / "elsewhere")
         (project / "a.txt").write_text("one\nchanged\n")  # so `git diff --quiet` exits 1
@@ -34,9 +43,12 @@ def run(tmp_path_factory):
                        expected=sum(len(t) for t in TURNS))
 
 
-def test_the_session_ran_every_scripted_call(run):
+def test_the_session_ran_every_scripted_call_and_each_is_one_event(run):
+    """Issue 20, item 20: installed at user and project scope, each call is recorded once
+    (run.event asserts one event per command line)."""
     assert run.result["exit"] == 0, run.stderr
     assert len(run.payloads("PreToolUse")) == sum(len(t) for t in TURNS)
+    assert len(run.events()) == sum(len(t) for t in TURNS)
     assert {e["session_id"] for e in run.events()} == {run.payloads("PreToolUse")[0]["session_id"]}
 
 
@@ -93,3 +105,9 @@ def test_cd_into_another_repo_files_the_command_there(run, line):
 def test_a_leading_space_does_not_hide_an_agents_command(run):
     """Issue 20, item 16: the shells' ignore-space rule is a human's choice, not an agent's."""
     assert run.event(" echo leading-space")["exit_code"] == 0
+
+
+def test_a_background_command_is_not_a_success_at_launch(run):
+    """Issue 20, item 5: PostToolUse comes at launch; the outcome is unknown there."""
+    event = run.event(BACKGROUND)
+    assert (event["exit_code"], event["timed_out"], event["duration_ms"]) == (None, None, None)

@@ -21,6 +21,8 @@ LINES = ["true", "false", "sh -c 'exit 3'", "sleep 1.2", FIFTY_KB, "ls /nonexist
 TURNS = [[{"command": line}] for line in LINES]
 TURNS.append([{"command": "git diff --stat", "dir_path": "{other}"}])
 TURNS.append([{"command": "sleep 1"}, {"command": "echo parallel-two"}])
+BACKGROUND = "sleep 1; exit 7"
+TURNS.append([{"command": BACKGROUND, "is_background": True}])
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +44,7 @@ def run(tmp_path_factory):
 def test_the_session_ran_every_scripted_call(run):
     assert run.result["exit"] == 0, run.stderr
     assert len(run.payloads("AfterTool")) == sum(len(t) for t in TURNS)
-    assert rows(run.store, "SELECT count(*) FROM hook_pending")[0][0] == 0
+    assert rows(run.store, "SELECT count(*) FROM hook_pending WHERE call_key NOT LIKE 'recorded:%'")[0][0] == 0
 
 
 @pytest.mark.parametrize("line, code", [("true", 0), ("false", 1), ("sh -c 'exit 3'", 3), ("sleep 1.2", 0), (FIFTY_KB, 0),
@@ -87,3 +89,9 @@ def test_the_hook_entry_is_named(run):
     settings = json.loads((run.home / ".gemini" / "settings.json").read_text())
     ours = [h for g in settings["hooks"]["AfterTool"] for h in g["hooks"] if "devtrace" in h["command"]]
     assert [h.get("name") for h in ours] == ["DevTrace"]
+
+
+def test_a_background_command_is_not_a_success_at_launch(run):
+    """Issue 20, item 15."""
+    event = run.event(BACKGROUND)
+    assert (event["exit_code"], event["timed_out"], event["duration_ms"]) == (None, None, None)

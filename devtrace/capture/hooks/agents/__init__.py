@@ -32,4 +32,5 @@ def parse(agent: str, data: bytes, called_at: float) -> Finished | Started | Non
     return Finished(agent, line, exit_code=outcome.exit_code, timed_out=outcome.timed_out,
                     duration_ms=outcome.duration_ms, ended_at=outcome.ended_at or called_at, session=session, cwd=cwd,
                     agent_id=agent, author_kind="agent",
-                    pair_key=spec.call_id(payload) if spec.start_event else None)
+                    pair_key=spec.call_id(payload) if spec.start_event else None, call_id=spec.call_id(payload),
+                    background=outcome.background)

@@ -9,6 +9,7 @@ with Claude's own `duration_ms`.
   143): only a `duration_ms` that reached the timeout (`tool_input.timeout`, default 2 min)
   makes it a timeout, stored as 124 with timed_out, as `devtrace run --timeout` does.
 - An interrupt (`is_interrupt`, or `interrupted` in the response) is 130.
+- `run_in_background`: PostToolUse comes at launch, so exit, timeout and duration are unknown.
 """
 
 import re
@@ -20,6 +21,9 @@ DEFAULT_TIMEOUT_MS = 120_000
 
 
 def outcome(payload: dict) -> Outcome:
+    tool_input = payload.get("tool_input")
+    if isinstance(tool_input, dict) and tool_input.get("run_in_background") is True:
+        return Outcome(None, None, background=True)  # reported at launch: how it ends is not known here, never a success
     duration = payload.get("duration_ms")
     duration = round(duration) if isinstance(duration, (int, float)) and duration >= 0 else None
     response = payload.get("tool_response")
@@ -51,4 +55,5 @@ SPEC = AgentSpec(
     events=("PostToolUse", "PostToolUseFailure"),
     end_events=("PostToolUse", "PostToolUseFailure"),
     outcome=outcome,
+    call_id=lambda payload: payload.get("tool_use_id") if isinstance(payload.get("tool_use_id"), str) else "",
 )

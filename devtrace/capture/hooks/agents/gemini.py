@@ -7,7 +7,8 @@ AfterTool's `tool_response.llmContent` is "Output: <output>" then Gemini's own l
 `<untrusted_context>`; `returnDisplay` is the output itself, or when there is none "Command
 exited with code: N" / "Command terminated by signal: N" / a cancellation. The exit code is
 read from Gemini's lines after the output, never from the output: a command may print "Exit
-Code: 7" itself. `tool_input.dir_path` is the folder it ran in.
+Code: 7" itself. `tool_input.dir_path` is the folder it ran in. With `is_background`,
+AfterTool comes at launch: the exit is unknown.
 """
 
 import os
@@ -26,6 +27,9 @@ def outcome(payload: dict) -> Outcome:
     display = response.get("returnDisplay") if isinstance(response, dict) else None
     display = display if isinstance(display, str) else ""
     ended_at = timestamp(payload)
+    tool_input = payload.get("tool_input")
+    if isinstance(tool_input, dict) and tool_input.get("is_background") is True:
+        return Outcome(None, None, ended_at=ended_at, background=True)  # AfterTool at launch: how it ends is unknown
     if not isinstance(content, str):
         return Outcome(None, None, ended_at=ended_at)
     if re.match(r"Command (was )?(automatically )?cancel", display) and "Output: " + display not in content:

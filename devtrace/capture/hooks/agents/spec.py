@@ -6,13 +6,15 @@ import os
 
 class Outcome:
     """How a command ended, as far as the agent's payload (or its transcript) says. None: not said.
-    `duration_ms` is the agent's own timing; `ended_at` the agent's own clock where it gives one."""
+    `duration_ms` is the agent's own timing; `ended_at` the agent's own clock where it gives one;
+    `background`: reported at launch, so neither its end nor its duration is known."""
 
-    __slots__ = ("exit_code", "timed_out", "duration_ms", "ended_at")
+    __slots__ = ("exit_code", "timed_out", "duration_ms", "ended_at", "background")
 
     def __init__(self, exit_code: int | None, timed_out: bool | None, duration_ms: int | None = None,
-                 ended_at: float | None = None):
+                 ended_at: float | None = None, background: bool = False):
         self.exit_code, self.timed_out, self.duration_ms, self.ended_at = exit_code, timed_out, duration_ms, ended_at
+        self.background = background
 
 
 class AgentSpec:
