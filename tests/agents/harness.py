@@ -127,10 +127,11 @@ def make_root(root: Path) -> tuple[Path, Path, Path]:
 
 
 def run_session(agent: str, root: Path, turns: list[list[dict]], *, timeout: float = 240,
-                prepare=None, expected: int = 0) -> Run:
+                prepare=None, expected: int = 0, sandbox: bool = False) -> Run:
     """Install DevTrace's hook for `agent` into a scratch HOME under `root`, run the CLI once
     against a model scripted with `turns`, and return the run once the store has settled.
-    `prepare(home, project)` may add files (other repos, settings) before the CLI starts."""
+    `prepare(home, project)` may add files (other repos, settings) before the CLI starts and
+    return more arguments for the CLI. `sandbox`: Codex in its read-only sandbox."""
     require_namespace()
     require_clis()
     home, project, store = make_root(root)
@@ -152,7 +153,8 @@ def run_session(agent: str, root: Path, turns: list[list[dict]], *, timeout: flo
             '[model_providers.scripted]\nname = "scripted"\nbase_url = "{base}/v1"\nwire_api = "responses"\n'
             'env_key = "SCRIPTED_API_KEY"\n\n[analytics]\nenabled = false\n\n'
             f'[projects.{json.dumps(str(project))}]\ntrust_level = "trusted"\n')
-        argv = ["codex", "exec", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox", "--json", PROMPT]
+        permissions = ["--sandbox", "read-only"] if sandbox else ["--dangerously-bypass-approvals-and-sandbox"]
+        argv = ["codex", "exec", "--skip-git-repo-check", *permissions, "--json", PROMPT]
     else:
         env.update(GEMINI_API_KEY="scripted", GOOGLE_GEMINI_BASE_URL="{base}", GEMINI_CLI_NO_RELAUNCH="true")
         settings = home / ".gemini" / "settings.json"

@@ -4,8 +4,10 @@ trusted them.
 
 PostToolUse carries no exit code, but when it fires, the session's transcript
 (`transcript_path`, JSON lines) already holds the command's `item_completed` entry, whose
-`item.id` is the `tool_use_id`, with the exact `exit_code`. It is read from the end of the
-file, within a bounded size; where it is absent (`codex exec --ephemeral`) the exit is unknown.
+`item.id` is the `tool_use_id`, with the exact `exit_code`; a command run in Codex's sandbox
+has only its `function_call_output`, whose header says "Process exited with code N" (a write
+the sandbox refused fails with 1). It is read from the end of the file, within a bounded
+size; where neither is there (`codex exec --ephemeral`) the exit is unknown.
 The duration is the time between the Pre and Post hooks (approximate).
 """
 
@@ -24,18 +26,37 @@ def call_id(payload: dict) -> str:
 
 
 def outcome(payload: dict) -> Outcome:
-    item = completed_item(payload.get("transcript_path"), call_id(payload))
-    code = item.get("exit_code") if item else None
+    entry = transcript_entry(payload.get("transcript_path"), call_id(payload))
+    code = None
+    if entry is not None and entry.get("type") == "item_completed":
+        code = entry["item"].get("exit_code")
+    elif entry is not None:  # the tool's output to the model: its header says how the process ended
+        code = _exit_from_output(entry.get("output"))
     if not isinstance(code, int) or isinstance(code, bool):
         return Outcome(None, None)
     return Outcome(code, False)
 
 
-def completed_item(path, call: str) -> dict | None:
-    """The `item_completed` entry of this call in the transcript, None if it is not there."""
+def _exit_from_output(output) -> int | None:
+    """"Process exited with code N" among the header lines before "Output:" (what follows is
+    the command's own output, which may say anything)."""
+    if not isinstance(output, str):
+        return None
+    for line in output.split("\n"):
+        if line == "Output:":
+            break
+        if line.startswith("Process exited with code ") and line[25:].strip().lstrip("-").isdigit():
+            return int(line[25:])
+    return None
+
+
+def transcript_entry(path, call: str) -> dict | None:
+    """This call's `item_completed` payload in the transcript (the command's exact exit code),
+    else its `function_call_output` (a command the sandbox ran has only that); None if neither."""
     if not isinstance(path, str) or not call:
         return None
     needle = json.dumps(call).encode()
+    fallback = None
     try:
         with open(path, "rb") as f:
             end = f.seek(0, os.SEEK_END)
@@ -48,23 +69,30 @@ def completed_item(path, call: str) -> dict | None:
                 lines = block.split(b"\n")
                 carry = lines[0] if position > 0 else b""
                 for line in reversed(lines[1:] if position > 0 else lines):
-                    if needle in line and b"item_completed" in line:
-                        item = _item(line, call)
-                        if item is not None:
-                            return item
+                    if needle in line:
+                        found = _entry(line, call)
+                        if found is not None and found.get("type") == "item_completed":
+                            return found
+                        fallback = fallback or found
     except OSError:
         return None
-    return None
+    return fallback
 
 
-def _item(line: bytes, call: str) -> dict | None:
+def _entry(line: bytes, call: str) -> dict | None:
     try:
         entry = json.loads(line)
     except ValueError:
         return None
     payload = entry.get("payload") if isinstance(entry, dict) else None
-    item = payload.get("item") if isinstance(payload, dict) and payload.get("type") == "item_completed" else None
-    return item if isinstance(item, dict) and item.get("id") == call else None
+    if not isinstance(payload, dict):
+        return None
+    item = payload.get("item")
+    if payload.get("type") == "item_completed" and isinstance(item, dict) and item.get("id") == call:
+        return payload
+    if payload.get("type") == "function_call_output" and payload.get("call_id") == call:
+        return payload
+    return None
 
 
 SPEC = AgentSpec(
@@ -104,9 +132,11 @@ def trust(hooks_file: str, hooks: dict, mine) -> str:
                 if not mine(hook):
                     continue
                 name = _snake(event)
-                identity = {"event_name": name, "hooks": [{"async": bool(hook.get("async", False)),
-                                                           "command": hook.get("command"),
-                                                           "timeout": hook.get("timeout", 600), "type": "command"}]}
+                handler = {"async": bool(hook.get("async", False)), "command": hook.get("command"),
+                           "timeout": hook.get("timeout", 600), "type": "command"}
+                if "statusMessage" in hook:
+                    handler["statusMessage"] = hook["statusMessage"]
+                identity = {"event_name": name, "hooks": [handler]}
                 if "matcher" in group:
                     identity["matcher"] = group["matcher"]
                 digest = "sha256:" + hashlib.sha256(
