@@ -385,3 +385,17 @@ def test_doctor_says_codex_skips_an_untrusted_hook(home, store, tmp_path):
     assert devtrace("hook", "install", "codex", "--path", str(store), cwd=home, env=env).returncode == 0
     done = devtrace("doctor", "--path", str(store), cwd=home, env=env)
     assert done.returncode == 1 and "Codex skips it" in done.stdout.decode()
+
+
+def test_status_says_when_gemini_does_not_trust_the_folder(home, store, repo):
+    """Issue 20, item 19: Gemini CLI 0.61 runs no hook in a folder it does not trust (headless
+    `gemini -p` there refuses to start: checked in tests/agents)."""
+    env = env_for(home)
+    assert devtrace("hook", "install", "gemini", "--path", str(store), cwd=repo, env=env).returncode == 0
+    text = devtrace("hook", "status", cwd=repo, env=env).stdout.decode()
+    assert "not one Gemini CLI trusts" in text
+    (home / ".gemini" / "trustedFolders.json").write_text(json.dumps({str(repo.parent): "TRUST_FOLDER"}))
+    assert "not one Gemini CLI trusts" not in devtrace("hook", "status", cwd=repo, env=env).stdout.decode()
+    (home / ".gemini" / "trustedFolders.json").write_text(json.dumps({str(repo.parent): "TRUST_FOLDER",
+                                                                       str(repo): "DO_NOT_TRUST"}))
+    assert "not one Gemini CLI trusts" in devtrace("hook", "status", cwd=repo, env=env).stdout.decode()

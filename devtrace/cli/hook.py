@@ -83,6 +83,8 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="JSON rows.")] =
         typer.echo(f"{row['agent']:<12} {row['scope']:<8} {state}  ({row['file']})")
         for warning in row["warnings"]:
             typer.echo(f"{'':<22}warning: {warning}")
+        for note in row["notes"]:
+            typer.echo(f"{'':<22}note: {note}")
 
 
 @hook_app.command("record", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

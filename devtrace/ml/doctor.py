@@ -32,6 +32,7 @@ def _agent_hooks() -> list[Check]:
     rows = [r for r in install.status() if r["events"]]
     found = [Check("hooks", PROBLEM, f"{r['agent']} ({r['scope']} scope): {w}", f"devtrace hook status lists {r['file']}")
              for r in rows for w in r["warnings"]]
+    found += [Check("hooks", NOTE, f"{r['agent']} ({r['scope']} scope): {n}") for r in rows for n in r["notes"]]
     if rows and not found:
         found.append(Check("hooks", OK, "agent hooks: " + ", ".join(f"{r['agent']} ({r['scope']})" for r in rows)))
     return found

@@ -95,3 +95,25 @@ def test_a_background_command_is_not_a_success_at_launch(run):
     """Issue 20, item 15."""
     event = run.event(BACKGROUND)
     assert (event["exit_code"], event["timed_out"], event["duration_ms"]) == (None, None, None)
+
+
+def test_an_untrusted_folder_runs_nothing_and_status_says_so(run, tmp_path):
+    """Issue 20, item 19: without --skip-trust, headless Gemini refuses the untrusted folder
+    (exit 55, no hook); `devtrace hook status` there says Gemini runs no hook."""
+    import json
+    import os
+    import subprocess
+
+    from tests.agents.harness import BIN
+    from tests.support import devtrace, devtrace_env
+
+    env = {"HOME": str(run.home), "PATH": os.pathsep.join([str(BIN), "/usr/bin", "/bin"]), "GEMINI_API_KEY": "x",
+           "GOOGLE_GEMINI_BASE_URL": "http://127.0.0.1:9", "GEMINI_CLI_NO_RELAUNCH": "true"}
+    done = subprocess.run(["unshare", "-n", "gemini", "-p", "hi", "--yolo"], cwd=run.project, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 55 and "not running in a trusted directory" in done.stderr
+    text = devtrace("hook", "status", cwd=run.project, env=devtrace_env(HOME=str(run.home))).stdout.decode()
+    assert "not one Gemini CLI trusts" in text
+    (run.home / ".gemini" / "trustedFolders.json").write_text(json.dumps({str(run.project): "TRUST_FOLDER"}))
+    text = devtrace("hook", "status", cwd=run.project, env=devtrace_env(HOME=str(run.home))).stdout.decode()
+    assert "not one Gemini CLI trusts" not in text

@@ -67,13 +67,15 @@ def uninstall(agent: str, scope: str = "user", cwd: str | None = None) -> tuple[
 
 def status(cwd: str | None = None) -> list[dict]:
     """For each agent and scope: the settings file and the events DevTrace is hooked into
-    (an empty list: not installed; `problem`: the file could not be read)."""
+    (an empty list: not installed; `problem`: the file could not be read); `trust`: Codex's
+    trust in the entries, or Gemini's in the folder `cwd`; `warnings`: why the entries record
+    nothing or twice; `notes`: where they record nothing (Gemini in an untrusted folder)."""
     found = []
     for agent in REGISTRY:
         for scope in SCOPES:
             file = settings_file(agent, scope, cwd)
             row = {"agent": agent, "scope": scope, "file": file, "events": [], "problem": None, "trust": None,
-                   "warnings": []}
+                   "warnings": [], "notes": []}
             try:
                 text = _read(file)
                 root = _parse(file, text) if text else None
@@ -90,6 +92,13 @@ def status(cwd: str | None = None) -> list[dict]:
                         from devtrace.capture.hooks.agents import codex
 
                         row["trust"] = codex.trust(file, hooks.value, lambda hook, a=agent: _is_mine(hook, a))
+                    elif agent == "gemini":
+                        from devtrace.capture.hooks.agents import gemini
+
+                        row["trust"] = gemini.folder_trust(cwd or os.getcwd())
+                        if row["trust"] != "trusted":
+                            row["notes"].append("this folder is not one Gemini CLI trusts: it runs no hook here"
+                                                " (trust it in gemini's /permissions, or run gemini --skip-trust)")
                     row["warnings"] += _checks(agent, hooks.value, row["trust"])
             found.append(row)
     for agent in REGISTRY:
@@ -105,7 +114,7 @@ def _checks(agent: str, hooks: dict, trust: str | None) -> list[str]:
     """What stops an installed entry from recording: Codex's trust, a missing interpreter,
     DevTrace's entry twice in one event."""
     found = []
-    if trust not in (None, "trusted"):
+    if agent == "codex" and trust != "trusted":
         found.append(f"installed, {trust}: Codex skips it until you trust it (run codex, type /hooks, trust"
                      " DevTrace's entries)")
     commands = {h.get("command") for groups in hooks.values() if isinstance(groups, list) for g in groups

@@ -6,12 +6,17 @@ no text, argument or path of it is stored or logged.
 """
 
 import os
+import time
 
 from devtrace import paths
 from devtrace.capture import git, identity, scorer
 from devtrace.capture.hooks import SHELLS
 from devtrace.capture.recorder import Recorder
 from devtrace.store import hook_state, insert_event
+
+# The writers are detached: under load, the writer of a Pre/Before hook may still be starting
+# when that of its Post/After looks for it. The end's writer waits this long for its start.
+START_GRACE_S = 3.0
 
 
 class Finished:
@@ -78,6 +83,11 @@ def write(report: Finished | Started, path: str | None) -> str | None:
         if report.pair_key is not None:
             key = report.pair_key or identity.command_hash(rec.key, words)
             started = hook_state.take_pending(rec.conn, report.captured_by, session, key, report.ended_at)
+            waited = 0.0
+            while started is None and waited < START_GRACE_S:  # its start's writer may still be on its way
+                time.sleep(0.05)
+                waited += 0.05
+                started = hook_state.take_pending(rec.conn, report.captured_by, session, key, report.ended_at)
             if duration_ms is None and started is not None and not report.background:
                 duration_ms, approximate = max(0, round((report.ended_at - started) * 1000)), True
         after = git.finish_snapshot(root, pending)

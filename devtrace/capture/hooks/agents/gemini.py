@@ -105,3 +105,36 @@ SPEC = AgentSpec(
     directory=directory,
     entry={"name": "DevTrace"},
 )
+
+
+def folder_trust(folder: str) -> str:
+    """Whether Gemini CLI trusts `folder`, as 0.61 decides (it runs no hook in a folder it does
+    not trust): "trusted", or "not trusted" (refused in trustedFolders.json, or in no rule
+    there: interactive sessions then ask, headless ones refuse to start)."""
+    import json
+
+    if os.environ.get("GEMINI_RESTRICTED_MODE") == "true" or os.environ.get("GEMINI_CLI_TRUST_WORKSPACE") == "false":
+        return "not trusted"
+    if os.environ.get("GEMINI_CLI_TRUST_WORKSPACE") == "true":
+        return "trusted"
+    home = os.path.join(os.path.expanduser("~"), ".gemini")
+    try:
+        with open(os.path.join(home, "settings.json"), encoding="utf-8-sig") as f:
+            settings = json.load(f)
+        if settings.get("security", {}).get("folderTrust", {}).get("enabled") is False:
+            return "trusted"  # folder trust turned off: every folder runs hooks
+    except (OSError, ValueError, AttributeError):
+        pass
+    try:
+        with open(os.environ.get("GEMINI_CLI_TRUSTED_FOLDERS_PATH") or os.path.join(home, "trustedFolders.json"),
+                  encoding="utf-8-sig") as f:
+            rules = json.load(f)
+    except (OSError, ValueError):
+        rules = {}
+    where = os.path.realpath(folder)
+    best, verdict = -1, None
+    for path, level in (rules.items() if isinstance(rules, dict) else ()):
+        base = os.path.realpath(os.path.dirname(path) if level == "TRUST_PARENT" else path)
+        if (where == base or where.startswith(base.rstrip(os.sep) + os.sep)) and len(path) > best:
+            best, verdict = len(path), level
+    return "trusted" if verdict in ("TRUST_FOLDER", "TRUST_PARENT") else "not trusted"
