@@ -2,6 +2,8 @@
 calls with DevTrace's hook installed: what the store says about each command. One session
 per module."""
 
+import json
+
 import pytest
 
 from tests.agents.conftest import other_repo
@@ -23,6 +25,8 @@ TURNS.append([{"command": "git diff --stat", "dir_path": "{other}"}])
 TURNS.append([{"command": "sleep 1"}, {"command": "echo parallel-two"}])
 BACKGROUND = "sleep 1; exit 7"
 TURNS.append([{"command": BACKGROUND, "is_background": True}])
+SILENT = "sleep 20"  # no output past Gemini's inactivity timeout (set to 3 s below)
+TURNS.append([{"command": SILENT}])
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +39,8 @@ def run(tmp_path_factory):
                 call["dir_path"] = str(other)
 
     def prepare(home, project):
+        settings = home / ".gemini" / "settings.json"
+        settings.write_text(json.dumps({**json.loads(settings.read_text()), "tools": {"shell": {"inactivityTimeout": 3}}}))
         other_repo(other)
         return ["--include-directories", str(other)]
 
@@ -84,7 +90,6 @@ def test_a_leading_space_does_not_hide_an_agents_command(run):
 
 def test_the_hook_entry_is_named(run):
     """Issue 20, item 19: the UI shows "DevTrace", not a long Python command line."""
-    import json
 
     settings = json.loads((run.home / ".gemini" / "settings.json").read_text())
     ours = [h for g in settings["hooks"]["AfterTool"] for h in g["hooks"] if "devtrace" in h["command"]]
@@ -100,7 +105,6 @@ def test_a_background_command_is_not_a_success_at_launch(run):
 def test_an_untrusted_folder_runs_nothing_and_status_says_so(run, tmp_path):
     """Issue 20, item 19: without --skip-trust, headless Gemini refuses the untrusted folder
     (exit 55, no hook); `devtrace hook status` there says Gemini runs no hook."""
-    import json
     import os
     import subprocess
 
@@ -117,3 +121,10 @@ def test_an_untrusted_folder_runs_nothing_and_status_says_so(run, tmp_path):
     (run.home / ".gemini" / "trustedFolders.json").write_text(json.dumps({str(run.project): "TRUST_FOLDER"}))
     text = devtrace("hook", "status", cwd=run.project, env=devtrace_env(HOME=str(run.home))).stdout.decode()
     assert "not one Gemini CLI trusts" not in text
+
+
+def test_an_inactivity_timeout_is_a_timeout(run):
+    """Issue 20, item 14: Gemini cancels a command silent past tools.shell.inactivityTimeout."""
+    event = run.event(SILENT)
+    assert (event["exit_code"], event["timed_out"]) == (124, 1)
+    assert 3000 <= event["duration_ms"] < 15000

@@ -5,7 +5,10 @@ Both payloads carry Gemini's own `timestamp`, which times the pair.
 AfterTool's `tool_response.llmContent` is "Output: <output>" then Gemini's own lines (`Error:`,
 `Exit Code: N` when not 0, `Signal: N`, `Background PIDs:`, `Process Group PGID:`), inside
 `<untrusted_context>`; `returnDisplay` is the output itself, or when there is none "Command
-exited with code: N" / "Command terminated by signal: N" / a cancellation. The exit code is
+exited with code: N" / "Command terminated by signal: N". A stopped command's `llmContent`
+starts instead with "Command was automatically cancelled because it exceeded the timeout"
+(its inactivity timeout, `tools.shell.inactivityTimeout`: 124, timed out), "Command was
+cancelled by user" (130) or "Command moved to background" (unknown). The exit code is
 read from Gemini's lines after the output, never from the output: a command may print "Exit
 Code: 7" itself. `tool_input.dir_path` is the folder it ran in. With `is_background`,
 AfterTool comes at launch: the exit is unknown.
@@ -32,10 +35,13 @@ def outcome(payload: dict) -> Outcome:
         return Outcome(None, None, ended_at=ended_at, background=True)  # AfterTool at launch: how it ends is unknown
     if not isinstance(content, str):
         return Outcome(None, None, ended_at=ended_at)
-    if re.match(r"Command (was )?(automatically )?cancel", display) and "Output: " + display not in content:
-        if re.search(r"time(d)? ?out|inactiv", display, re.IGNORECASE):
-            return Outcome(TIMED_OUT, True, ended_at=ended_at)
+    body = _unwrapped(content)
+    if body.startswith("Command was automatically cancelled because it exceeded the timeout"):
+        return Outcome(TIMED_OUT, True, ended_at=ended_at)  # its inactivity timeout
+    if body.startswith("Command was cancelled by user"):
         return Outcome(INTERRUPTED, False, ended_at=ended_at)
+    if body.startswith("Command moved to background"):
+        return Outcome(None, None, ended_at=ended_at, background=True)
     code = re.fullmatch(r"Command exited with code: (-?\d+)", display.strip())
     if code:
         return Outcome(int(code.group(1)), False, ended_at=ended_at)
@@ -56,9 +62,7 @@ def outcome(payload: dict) -> Outcome:
 def _own_lines(content: str, output: str) -> list[str] | None:
     """Gemini's lines after the command's output: where the output is known (`returnDisplay`),
     what follows it; else the trailing run of lines in Gemini's own forms."""
-    body = content.strip()
-    if body.startswith("<untrusted_context>") and body.endswith("</untrusted_context>"):
-        body = body[len("<untrusted_context>"):-len("</untrusted_context>")].strip("\n")
+    body = _unwrapped(content)
     if output and body.startswith("Output: " + output + "\n"):
         return body[len("Output: " + output) + 1:].split("\n")
     if not body.startswith("Output: "):
@@ -69,6 +73,13 @@ def _own_lines(content: str, output: str) -> list[str] | None:
             break
         tail.insert(0, line)
     return tail
+
+
+def _unwrapped(content: str) -> str:
+    body = content.strip()
+    if body.startswith("<untrusted_context>") and body.endswith("</untrusted_context>"):
+        body = body[len("<untrusted_context>"):-len("</untrusted_context>")].strip("\n")
+    return body
 
 
 def timestamp(payload: dict) -> float | None:
