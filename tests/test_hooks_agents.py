@@ -372,7 +372,7 @@ def test_status_warns_of_two_scopes_and_of_a_gone_interpreter(home, store, repo)
     for scope in ("user", "project"):
         assert devtrace("hook", "install", "claude-code", "--scope", scope, cwd=repo, env=env).returncode == 0
     text = devtrace("hook", "status", cwd=repo, env=env).stdout.decode()
-    assert text.count("recorded twice") == 2
+    assert text.count("installed at both user and project scope") == 2
     settings = home / ".claude" / "settings.json"
     settings.write_text(settings.read_text().replace(json.dumps(sys.executable)[1:-1], "/gone/python3"))
     text = devtrace("hook", "status", cwd=repo, env=env).stdout.decode()

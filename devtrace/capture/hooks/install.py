@@ -88,35 +88,26 @@ def status(cwd: str | None = None) -> list[dict]:
                     if groups is not None and any(_mine(g.value, agent) for _, g in groups.items or ()):
                         row["events"].append(event)
                 if row["events"]:
-                    if agent == "codex":
-                        from devtrace.capture.hooks.agents import codex
-
-                        row["trust"] = codex.trust(file, hooks.value, lambda hook, a=agent: _is_mine(hook, a))
-                    elif agent == "gemini":
-                        from devtrace.capture.hooks.agents import gemini
-
-                        row["trust"] = gemini.folder_trust(cwd or os.getcwd())
-                        if row["trust"] != "trusted":
-                            row["notes"].append("this folder is not one Gemini CLI trusts: it runs no hook here"
-                                                " (trust it in gemini's /permissions, or run gemini --skip-trust)")
-                    row["warnings"] += _checks(agent, hooks.value, row["trust"])
+                    spec = REGISTRY[agent]
+                    row["trust"], row["warnings"], row["notes"] = spec.check(
+                        file, hooks.value, lambda hook, a=agent: _is_mine(hook, a), cwd or os.getcwd())
+                    row["warnings"] += _checks(agent, hooks.value)
             found.append(row)
     for agent in REGISTRY:
         rows = [r for r in found if r["agent"] == agent and r["events"]]
         if len(rows) > 1:
+            twice = ("the agent runs DevTrace's hook twice per command (recorded once, by its call id)"
+                     if REGISTRY[agent].call_id({"tool_use_id": "x"}) else "every command is recorded twice")
             for r in rows:
-                r["warnings"].append("installed at both user and project scope: every command is recorded twice;"
+                r["warnings"].append(f"installed at both user and project scope: {twice};"
                                      f" uninstall one (devtrace hook uninstall {agent} --scope ...)")
     return found
 
 
-def _checks(agent: str, hooks: dict, trust: str | None) -> list[str]:
-    """What stops an installed entry from recording: Codex's trust, a missing interpreter,
-    DevTrace's entry twice in one event."""
+def _checks(agent: str, hooks: dict) -> list[str]:
+    """What stops an installed entry from recording (a missing interpreter), or has it run
+    twice (DevTrace's entry twice in one event)."""
     found = []
-    if agent == "codex" and trust != "trusted":
-        found.append(f"installed, {trust}: Codex skips it until you trust it (run codex, type /hooks, trust"
-                     " DevTrace's entries)")
     commands = {h.get("command") for groups in hooks.values() if isinstance(groups, list) for g in groups
                 if isinstance(g, dict) for h in g.get("hooks", []) if _is_mine(h, agent)}
     for command in commands:
@@ -126,7 +117,7 @@ def _checks(agent: str, hooks: dict, trust: str | None) -> list[str]:
                          f" run devtrace hook install {agent} again from DevTrace's environment")
     for event, groups in hooks.items():
         if isinstance(groups, list) and sum(_mine(g, agent) for g in groups) > 1:
-            found.append(f"DevTrace's hook is in {event} more than once: every command is recorded twice")
+            found.append(f"DevTrace's hook is in {event} more than once: the agent runs it twice per command")
     return found
 
 

@@ -95,19 +95,6 @@ def _entry(line: bytes, call: str) -> dict | None:
     return None
 
 
-SPEC = AgentSpec(
-    "codex",
-    settings=".codex/hooks.json",
-    home_variable="CODEX_HOME",
-    tool="Bash",
-    events=("PreToolUse", "PostToolUse"),
-    start_event="PreToolUse",
-    end_events=("PostToolUse",),
-    outcome=outcome,
-    call_id=call_id,
-)
-
-
 def codex_home() -> str:
     return os.environ.get("CODEX_HOME") or os.path.join(os.path.expanduser("~"), ".codex")
 
@@ -150,5 +137,27 @@ def trust(hooks_file: str, hooks: dict, mine) -> str:
     return "not trusted"
 
 
+def check(file: str, hooks: dict, mine, folder: str) -> tuple[str, list[str], list[str]]:
+    state = trust(file, hooks, mine)
+    if state == "trusted":
+        return state, [], []
+    return state, [f"installed, {state}: Codex skips it until you trust it (run codex, type /hooks, trust"
+                   " DevTrace's entries)"], []
+
+
 def _snake(event: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in event).lstrip("_")
+
+
+SPEC = AgentSpec(
+    "codex",
+    settings=".codex/hooks.json",
+    home_variable="CODEX_HOME",
+    tool="Bash",
+    events=("PreToolUse", "PostToolUse"),
+    start_event="PreToolUse",
+    end_events=("PostToolUse",),
+    outcome=outcome,
+    call_id=call_id,
+    check=check,
+)

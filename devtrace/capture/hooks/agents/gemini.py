@@ -104,20 +104,6 @@ def directory(payload: dict, cwd: str) -> str:
     return cwd
 
 
-SPEC = AgentSpec(
-    "gemini",
-    settings=".gemini/settings.json",
-    tool="run_shell_command",
-    events=("BeforeTool", "AfterTool"),
-    start_event="BeforeTool",
-    end_events=("AfterTool",),
-    outcome=outcome,
-    started_at=started_at,
-    directory=directory,
-    entry={"name": "DevTrace"},
-)
-
-
 def folder_trust(folder: str) -> str:
     """Whether Gemini CLI trusts `folder`, as 0.61 decides (it runs no hook in a folder it does
     not trust): "trusted", or "not trusted" (refused in trustedFolders.json, or in no rule
@@ -149,3 +135,26 @@ def folder_trust(folder: str) -> str:
         if (where == base or where.startswith(base.rstrip(os.sep) + os.sep)) and len(path) > best:
             best, verdict = len(path), level
     return "trusted" if verdict in ("TRUST_FOLDER", "TRUST_PARENT") else "not trusted"
+
+
+def check(file: str, hooks: dict, mine, folder: str) -> tuple[str, list[str], list[str]]:
+    state = folder_trust(folder)
+    if state == "trusted":
+        return state, [], []
+    return state, [], ["this folder is not one Gemini CLI trusts: it runs no hook here (trust it in gemini's"
+                       " /permissions, or run gemini --skip-trust)"]
+
+
+SPEC = AgentSpec(
+    "gemini",
+    settings=".gemini/settings.json",
+    tool="run_shell_command",
+    events=("BeforeTool", "AfterTool"),
+    start_event="BeforeTool",
+    end_events=("AfterTool",),
+    outcome=outcome,
+    started_at=started_at,
+    directory=directory,
+    entry={"name": "DevTrace"},
+    check=check,
+)

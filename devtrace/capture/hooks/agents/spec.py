@@ -25,16 +25,18 @@ class AgentSpec:
     pair (None: the end event carries the agent's own duration). `outcome(payload)`: the end
     event's Outcome; `call_id(payload)`: the agent's id of one tool call ("" where it has none);
     `started_at(payload, called_at)`; `directory(payload, cwd)`: where the command ran;
-    `entry`: extra fields of DevTrace's hook entry."""
+    `entry`: extra fields of DevTrace's hook entry; `check(file, hooks, mine, folder)`: the
+    agent's own reasons to skip installed entries, as (trust, warnings, notes)."""
 
     def __init__(self, name, *, settings, tool, events, end_events, outcome, start_event=None, home_variable=None,
-                 call_id=lambda payload: "", started_at=None, directory=None, entry=None):
+                 call_id=lambda payload: "", started_at=None, directory=None, entry=None, check=None):
         self.name, self.settings, self.tool, self.events = name, settings, tool, events
         self.end_events, self.outcome, self.start_event = end_events, outcome, start_event
         self.home_variable, self.call_id = home_variable, call_id
         self.started_at = started_at or (lambda payload, called_at: called_at)
         self.directory = directory or (lambda payload, cwd: cwd)
         self.entry = entry or {}
+        self.check = check or (lambda file, hooks, mine, folder: (None, [], []))
 
     def user_settings(self) -> str:
         """The user-scope settings file (the agent's own variable first, as the agent reads it)."""
