@@ -16,7 +16,8 @@ from tests.support import devtrace, devtrace_env, rows
 
 FIXTURES = Path(__file__).parent / "fixtures" / "agents"
 SECRET = "sk-live-agent-passed-0xDEADBEEF"
-EVENTS = {"claude-code": ("PostToolUse", "PostToolUseFailure"), "codex": ("PreToolUse", "PostToolUse"),
+EVENTS = {"claude-code": ("PreToolUse", "PostToolUse", "PostToolUseFailure", "Stop", "SessionEnd"),
+          "codex": ("PreToolUse", "PostToolUse", "Stop"),
           "gemini": ("BeforeTool", "AfterTool")}
 FILES = {"claude-code": ".claude/settings.json", "codex": ".codex/hooks.json", "gemini": ".gemini/settings.json"}
 
@@ -54,7 +55,7 @@ def fire(agent: str, name: str, home: Path, store: Path, cwd: Path, command: str
         payload["tool_input"]["command"] = command
     if call is not None:  # another tool call (one call id is recorded once)
         payload["tool_use_id"] = call
-    hook = installed_command(agent, home, store, EVENTS[agent][-1])  # one command for every event
+    hook = installed_command(agent, home, store, EVENTS[agent][1])  # one command for every event
     started = time.monotonic()
     done = subprocess.run(["sh", "-c", hook], input=json.dumps(payload).encode(), capture_output=True,
                           cwd=cwd, env=env_for(home), timeout=10)

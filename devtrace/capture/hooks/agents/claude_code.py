@@ -10,10 +10,16 @@ with Claude's own `duration_ms`.
   makes it a timeout, stored as 124 with timed_out, as `devtrace run --timeout` does.
 - An interrupt (`is_interrupt`, or `interrupted` in the response) is 130.
 - `run_in_background`: PostToolUse comes at launch, so exit, timeout and duration are unknown.
+- PreToolUse opens each call. An interrupt (Esc, an SDK interrupt) and a call the user or a
+  permission rule rejected fire no PostToolUse: at Stop or SessionEnd such a call is recorded
+  as interrupted (130), timed from PreToolUse to its result in the transcript (or to the end
+  of the turn), approximately.
 """
 
+import json
 import re
 
+from devtrace.capture.hooks.agents import transcript
 from devtrace.capture.hooks.agents.spec import AgentSpec, Outcome
 
 INTERRUPTED, TIMED_OUT = 130, 124
@@ -43,6 +49,21 @@ def outcome(payload: dict) -> Outcome:
     return Outcome(int(code.group(1)) if code else None, False, duration)
 
 
+def orphan(payload: dict, call: str, started_at: float, ended_at: float) -> Outcome:
+    entry = transcript.find(payload.get("transcript_path"), json.dumps(call)[1:-1], lambda e: _result_of(e, call))
+    end = transcript.timestamp(entry) if entry else None
+    end = end if end is not None and end >= started_at else ended_at
+    return Outcome(INTERRUPTED, False, max(0, round((end - started_at) * 1000)))
+
+
+def _result_of(entry: dict, call: str) -> bool:
+    message = entry.get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    return isinstance(content, list) and any(
+        isinstance(block, dict) and block.get("type") == "tool_result" and block.get("tool_use_id") == call
+        for block in content)
+
+
 def _timeout_ms(tool_input) -> int:
     timeout = tool_input.get("timeout") if isinstance(tool_input, dict) else None
     return timeout if isinstance(timeout, int) and not isinstance(timeout, bool) and timeout > 0 else DEFAULT_TIMEOUT_MS
@@ -52,8 +73,11 @@ SPEC = AgentSpec(
     "claude-code",
     settings=".claude/settings.json",
     tool="Bash",
-    events=("PostToolUse", "PostToolUseFailure"),
+    events=("PreToolUse", "PostToolUse", "PostToolUseFailure", "Stop", "SessionEnd"),
+    start_event="PreToolUse",
     end_events=("PostToolUse", "PostToolUseFailure"),
     outcome=outcome,
+    turn_end_events=("Stop", "SessionEnd"),
+    orphan=orphan,
     call_id=lambda payload: payload.get("tool_use_id") if isinstance(payload.get("tool_use_id"), str) else "",
 )
