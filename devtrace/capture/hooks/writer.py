@@ -55,7 +55,7 @@ class Started:
 class TurnEnded:
     """An agent's turn or session ended (Claude Code Stop/SessionEnd, Codex Stop): its starts
     still waiting for an end become events, each as `resolve(call_key, started_at)` says
-    (an Outcome: exit_code, timed_out, duration_ms)."""
+    (an Outcome: exit_code, timed_out, duration_ms; None: not over, left pending)."""
 
     __slots__ = ("captured_by", "session", "at", "resolve")
 
@@ -150,6 +150,8 @@ def resolve_orphans(report: TurnEnded, path: str | None) -> None:
     with Recorder(store_path(path)) as rec:
         for orphan in hook_state.orphans(rec.conn, report.captured_by, report.session, report.at):
             outcome = report.resolve(orphan.call_key, orphan.started_at)
+            if outcome is None:  # not over yet (a background command still running)
+                continue
             event = rec.event([], started_at=orphan.started_at, duration_ms=outcome.duration_ms,
                               exit_code=outcome.exit_code, timed_out=outcome.timed_out, session_id=report.session,
                               agent_id=report.captured_by, author_kind="agent", captured_by=report.captured_by,

@@ -37,6 +37,8 @@ def parse(agent: str, data: bytes, called_at: float) -> Finished | Started | Tur
     if event not in spec.end_events:
         return None
     outcome = spec.outcome(payload)
+    if outcome.background and spec.turn_end_events:
+        return None  # reported at launch: its start stays pending until the turn's end tells more
     return Finished(agent, line, exit_code=outcome.exit_code, timed_out=outcome.timed_out,
                     duration_ms=outcome.duration_ms, ended_at=outcome.ended_at or called_at, session=session, cwd=cwd,
                     agent_id=agent, author_kind="agent",
