@@ -10,6 +10,7 @@ from devtrace.store.health import NOTE, OK, PROBLEM, Check, pending_scores, stor
 
 def examine(path: str | os.PathLike | None = None) -> list[Check]:
     checks, conn = store_checks(path)
+    checks += _agent_hooks()
     if conn is None:
         return checks
     try:
@@ -37,6 +38,20 @@ def _shells(path) -> list[Check]:
     if rows:
         return [Check("shells", OK, f"{len(rows)} live shell{'' if len(rows) == 1 else 's'} with the hook loaded, recording")]
     return []
+
+
+def _agent_hooks() -> list[Check]:
+    """Installed agent hooks that record nothing (Codex not trusting them, a gone interpreter)
+    or everything twice (two scopes). Nothing when no agent hook is installed."""
+    from devtrace.capture.hooks import install
+
+    rows = [r for r in install.status() if r["events"]]
+    found = [Check("hooks", PROBLEM, f"{r['agent']} ({r['scope']} scope): {w}", f"devtrace hook status lists {r['file']}")
+             for r in rows for w in r["warnings"]]
+    found += [Check("hooks", NOTE, f"{r['agent']} ({r['scope']} scope): {n}") for r in rows for n in r["notes"]]
+    if rows and not found:
+        found.append(Check("hooks", OK, "agent hooks: " + ", ".join(f"{r['agent']} ({r['scope']})" for r in rows)))
+    return found
 
 
 def _model(path) -> Check:
