@@ -16,6 +16,7 @@ from devtrace.central import config
 from devtrace.central.client import ATTEMPTS, Client
 from devtrace.errors import DevtraceError
 from devtrace.store import open_store
+from devtrace.store.events import shared_columns
 from devtrace.store.transaction import write_transaction
 
 BATCH = 1000
@@ -120,7 +121,7 @@ def _push_kind(conn, client: Client, kind: str, batch: int, progress) -> dict:
 def _rows(conn, kind: str, chunk: list) -> list[dict]:
     marks = ", ".join("?" * len(chunk))
     if kind == "events":
-        cursor = conn.execute(f"SELECT * FROM command_events WHERE id IN ({marks})", chunk)
+        cursor = conn.execute(f"SELECT {', '.join(shared_columns(conn))} FROM command_events WHERE id IN ({marks})", chunk)
     else:
         cursor = conn.execute("SELECT id AS client_label_id, event_id, value, source, labeled_by, note, created_at"
                               f" FROM labels WHERE id IN ({marks})", chunk)

@@ -27,7 +27,7 @@ def run(ctx: typer.Context) -> None:
     """Run a command exactly as if it were run bare and record one event.
 
     devtrace run [--agent A] [--path P] [--repo R] [--timeout S] [--model-dir M]
-    [--keep-noop] [--quiet] -- CMD ...
+    [--skip-noop | --keep-noop] [--quiet] -- CMD ...
     """
     from devtrace.capture.command import main as run_main
 
