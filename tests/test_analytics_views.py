@@ -238,8 +238,8 @@ def test_events_are_typed_and_carry_every_capture_column(dashboard_store):
     conn = sqlite3.connect(dashboard_store / "devtrace.db")
     stored = [r[1] for r in conn.execute("PRAGMA table_info(command_events)")]
     conn.close()
-    assert set(stored) <= set(frame.columns)
-    assert {"failed", "human_label", "human_label_by", "human_label_at", "human_label_note"} <= set(frame.columns)
+    assert set(stored) - {"command_text"} <= set(frame.columns)  # the text is read as `command`
+    assert {"command", "failed", "human_label", "human_label_by", "human_label_at", "human_label_note"} <= set(frame.columns)
     for column in ("executed_at", "started_at", "ended_at", "scored_at", "human_label_at"):
         assert frame.schema[column] == pl.Datetime("us"), column
     assert frame.schema["timed_out"] == pl.Boolean and frame.schema["failed"] == pl.Boolean

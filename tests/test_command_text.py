@@ -174,7 +174,7 @@ def test_export_leaves_the_text_out_unless_asked(tmp_path, repo, store):
     _hook(store, repo, "echo export-marker")
     devtrace("export", "--out", str(tmp_path / "plain.csv"), "--path", str(store), cwd=tmp_path, check=True)
     devtrace("export", "--out", str(tmp_path / "text.csv"), "--with-text", "--path", str(store), cwd=tmp_path, check=True)
-    assert "command_text" not in (tmp_path / "plain.csv").read_text()
+    assert "command" not in (tmp_path / "plain.csv").read_text().splitlines()[0].split(",")
     assert "export-marker" not in (tmp_path / "plain.csv").read_text()
     assert "echo export-marker" in (tmp_path / "text.csv").read_text()
 
@@ -197,7 +197,8 @@ def test_sync_sends_no_text_and_the_server_refuses_an_event_carrying_some(tmp_pa
     assert "command_text" not in columns
     done = run_cli("sql", "--central", central, "--format", "csv", "SELECT * FROM events", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "command_text" not in done.stdout.splitlines()[0] and "sync-marker" not in done.stdout
+    header = done.stdout.splitlines()[0].split(",")
+    assert "command_text" not in header and "command" in header and "sync-marker" not in done.stdout
     assert all(b"sync-marker" not in Path(f).read_bytes() for f in Path(tmp_path).glob("central.db*"))
     event = {"id": "evt_0000000000aa", "executed_at": time.time(), "command_hash": "c" * 64, "command_text": "ls"}
     status, answer, _ = call(server.address, "POST", "/v1/telemetry/batch", token=token, body={"events": [event]})
@@ -210,6 +211,9 @@ def test_sync_sends_no_text_and_the_server_refuses_an_event_carrying_some(tmp_pa
 
 def test_the_local_views_show_the_text(tmp_path, repo, store):
     _hook(store, repo, "echo view-marker")
-    done = devtrace("sql", "--format", "csv", "SELECT command_text FROM events", "--path", str(store), cwd=tmp_path,
-                    env=devtrace_env())
-    assert "echo view-marker" in done.stdout.decode()
+    _hook(store, repo, "sh -c 'exit 7'", exit_code=127)
+    done = devtrace("sql", "--format", "csv", "SELECT command FROM events ORDER BY executed_at", "--path", str(store),
+                    cwd=tmp_path, env=devtrace_env())
+    assert done.returncode == 0, done.stderr
+    hash8 = rows(store)[1]["command_hash"][:8]
+    assert done.stdout.decode().splitlines() == ["command", "echo view-marker", f"? [{hash8}]"]

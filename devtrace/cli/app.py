@@ -4,7 +4,7 @@ import sys
 
 import typer
 
-from devtrace.cli import analytics, core, hook, ml, notebooks, report, server, store, sync
+from devtrace.cli import analytics, core, hook, ml, notebooks, report, server, store, sync, top
 from devtrace.errors import DevtraceError
 
 app = typer.Typer(
@@ -35,6 +35,7 @@ def run(ctx: typer.Context) -> None:
 
 
 core.register(app)
+top.register(app)
 notebooks.register(app)
 report.register(app)
 analytics.register(app)
