@@ -5,6 +5,7 @@ import sys
 import typer
 
 from devtrace.cli import analytics, core, hook, ml, notebooks, report, server, store, sync, top
+from devtrace.cli.help import make_readable
 from devtrace.errors import DevtraceError
 
 app = typer.Typer(
@@ -44,6 +45,7 @@ hook.register(app)
 store.register(app)
 server.register(app)
 sync.register(app)
+make_readable(app)
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ CentralOption = Annotated[
 ]
 PathOption = Annotated[
     Optional[str],
-    typer.Option("--path", "-p", help="Store directory (default: $DEVTRACE_PATH, else ~/.devtrace)."),
+    typer.Option("--path", "-p", metavar="PATH", help="Store directory (default: $DEVTRACE_PATH, else ~/.devtrace)."),
 ]
 
 

@@ -14,6 +14,7 @@ import typer
 from devtrace.cli.core import PathOption
 from devtrace.errors import DevtraceError
 from devtrace.ml import defaults
+from devtrace.readable import value as shown
 
 ml_app = typer.Typer(
     name="ml",
@@ -53,7 +54,7 @@ def generate(
 
 @ml_app.command("train")
 def train(
-    dataset: Annotated[Optional[Path], typer.Option("--dataset", "-d", help="Labelled dataset (.csv, .json, .jsonl or .parquet).")] = None,
+    dataset: Annotated[Optional[Path], typer.Option("--dataset", "-d", help="Labeled dataset (.csv, .json, .jsonl or .parquet).")] = None,
     from_store: Annotated[bool, typer.Option("--from-store", help="Train on the store: human labels, else pseudo-labels.")] = False,
     out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Also write model.json and metadata.json here.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the train/validation split and of XGBoost.")] = defaults.SEED,
@@ -222,8 +223,8 @@ def models(path: PathOption = None, as_json: JsonOption = False) -> None:
         table.add_row(
             "*" if v["active"] else "", v["version"], v.get("created_at", "?")[:16].replace("T", " "),
             f"{v.get('rows', 0):,}", labels,
-            str(v.get("trees", "?")), _num(val.get("mae")), _num(val.get("rmse")), _num(val.get("r2"), 3),
-            _num(base.get("mae")),
+            str(v.get("trees", "?")), shown(val.get("mae")), shown(val.get("rmse")), shown(val.get("r2"), 3),
+            shown(base.get("mae")),
         )
     Console().print(table)
 
@@ -234,7 +235,7 @@ def promote(version: Annotated[str, typer.Argument(help="Version to activate, e.
     from devtrace.ml import registry
 
     metadata = registry.promote(version, path)
-    typer.echo(f"Active model: {version} (validation MAE {_num(metadata.get('mae'))}) in {registry.active_dir(path)}")
+    typer.echo(f"Active model: {version} (validation MAE {shown(metadata.get('mae'))}) in {registry.active_dir(path)}")
 
 
 @ml_app.command("explain")
@@ -279,17 +280,17 @@ def explain(
 
 
 def label(
-    event_id: Annotated[str, typer.Argument(help="Event id (see `devtrace events`).")],
-    value: Annotated[float, typer.Argument(help="Productivity from 0 to 100.")],
-    by: Annotated[Optional[str], typer.Option("--by", help="Who is labelling.")] = None,
-    note: Annotated[Optional[str], typer.Option("--note", help="Why, in a few words.")] = None,
+    event_id: Annotated[str, typer.Argument(metavar="EVENT_ID", help="Event id (see `devtrace events`).")],
+    value: Annotated[float, typer.Argument(metavar="VALUE", help="Productivity from 0 to 100.")],
+    by: Annotated[Optional[str], typer.Option("--by", metavar="NAME", help="Who is labeling.")] = None,
+    note: Annotated[Optional[str], typer.Option("--note", metavar="TEXT", help="Why, in a few words.")] = None,
     path: PathOption = None,
 ) -> None:
     """Label an event's productivity (0-100); the latest label of an event counts."""
     from devtrace.store.labels import label as add_label
 
     add_label(event_id, value, by=by, note=note, path=path)
-    typer.echo(f"Labelled {event_id}: {value:g}" + (f" by {by}" if by else ""))
+    typer.echo(f"Labeled {event_id}: {value:g}" + (f" by {by}" if by else ""))
 
 
 def _print_training(metadata: dict, out_dir) -> None:
@@ -303,10 +304,6 @@ def _print_training(metadata: dict, out_dir) -> None:
         typer.echo(f"{name.replace('baseline_validation', 'baseline'):12}{m['mae']:8.3f}{m['rmse']:8.3f}{m['r2']:8.3f}")
     if out_dir:
         typer.echo(f"Wrote model.json and metadata.json to {out_dir}")
-
-
-def _num(value, digits: int = 2) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
 
 
 @contextmanager

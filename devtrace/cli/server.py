@@ -10,6 +10,8 @@ from typing import Annotated, Optional
 import typer
 
 from devtrace.errors import DevtraceError
+from devtrace.readable import MISSING, local_time
+from devtrace.readable import value as readable_value
 
 DbOption = Annotated[
     Optional[str],
@@ -147,7 +149,7 @@ def _model_rows(found: list[dict]) -> list[dict]:
     rows = []
     for m in found:
         validation = m["metrics"].get("validation", {}) if isinstance(m["metrics"], dict) else {}
-        approvals = ", ".join(f"{a['approved_by']} {_when(a['approved_at'])}" for a in m["approvals"]) or "-"
+        approvals = ", ".join(f"{a['approved_by']} {_when(a['approved_at'])}" for a in m["approvals"]) or MISSING
         rows.append({"version": m["version"], "active": "*" if m["active"] else "", "mae": _num(validation.get("mae")),
                      "r2": _num(validation.get("r2")), "published": f"{m['published_by']} {_when(m['published_at'])}",
                      "approved": approvals})
@@ -188,19 +190,18 @@ def _listing(db: str | None, as_json: bool, listing: Callable[..., list[dict]],
 
 
 def _when(at: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(at)) + " UTC" if at else "-"
+    return local_time(at, seconds=False) if at else MISSING
 
 
 def _num(value) -> str:
-    return f"{value:.3f}" if isinstance(value, (int, float)) else "-"
+    return readable_value(value, 3) if isinstance(value, (int, float)) else MISSING
 
 
 def _table(rows: list[dict], empty: str) -> None:
     if not rows:
         typer.echo(empty)
         return
-    import polars as pl
+    from devtrace.cli.render import print_table
 
-    from devtrace.cli.render import print_frame
-
-    print_frame(pl.DataFrame(rows))
+    columns = list(rows[0])
+    print_table(columns, ["VARCHAR"] * len(columns), [tuple(row.values()) for row in rows])

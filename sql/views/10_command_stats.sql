@@ -1,9 +1,11 @@
 -- Per command (keyed hash) and program: runs, failure rate, median/p95 duration, mean churn.
 --
+-- command = the command as people read it (events.command of its most recent run).
 -- mean_churn = mean of delta_lines_added + delta_lines_deleted (the lines a run changed)
 -- over the runs where it is known.
 CREATE OR REPLACE VIEW command_stats AS
 SELECT
+    arg_max(command, executed_at) AS command,
     command_hash,
     program,
     count(*) AS runs,
