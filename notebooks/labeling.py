@@ -12,12 +12,12 @@ with app.setup:
 
     from devtrace import analytics, paths
     from devtrace.errors import DevtraceError
-    from devtrace.readable import MISSING, duration, local_time
-    from devtrace.readable import value as shown
     from devtrace.ml import registry
     from devtrace.ml.explain import describe, explain
     from devtrace.ml.features import FEATURES
     from devtrace.ml.labeling_queue import labeling_queue, session_context
+    from devtrace.readable import MISSING, duration, local_time
+    from devtrace.readable import value as shown
     from devtrace.store.label_undo import retract_label
     from devtrace.store.labels import label
 

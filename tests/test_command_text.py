@@ -84,7 +84,20 @@ def test_a_command_not_found_keeps_no_text():
     assert stored_text("hunter2", 127) is None
     assert stored_text("pytest -q", 1) == "pytest -q"
     assert stored_text("   ", 0) is None
-    assert len(stored_text("echo " + "a " * 5000, 0)) == 2000
+    long = stored_text("echo " + "ab " * 5000, 0)
+    assert len(long) <= 2002 and long.endswith("ab …")
+    token = "ghp_FAKEa1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6"
+    cut_in_half = "x" * 1990 + " " + token  # the token straddles the cut: dropped with its word
+    assert token[:9] not in stored_text(cut_in_half, 0) and stored_text("a" * 5000, 0) is None
+
+
+def test_redacting_a_long_line_takes_linear_time():
+    """A secret-named word followed by one long word cost quadratic time (5.7 s for 8,000
+    characters): each position inside the word was tried as the start of a NAME=value."""
+    started = time.perf_counter()
+    redact("key " + "a" * 8000)
+    redact("password=" + "b" * 8000)
+    assert time.perf_counter() - started < 1.0
 
 
 def _files_of(store: Path) -> list[Path]:

@@ -75,9 +75,10 @@ _SECRET_PARTS = ("token", "secret", "passw", "credential", "cookie", "apikey", "
 _SECRET_WORDS = {"key", "auth", "pass", "pat", "pw"}
 _NAMES = (*_SECRET_PARTS, *_SECRET_WORDS)
 # NAME=value, NAME:value, "NAME": "value", --name=value (the name is checked by `_secret_name`).
+# A name starts where a word does: tried from inside a long word, it would cost quadratic time.
 _ASSIGNMENT = (
     _NAMES,
-    r"([A-Za-z_][A-Za-z0-9_.-]*)([\"']?)(\s*=\s*|\s*:\s*(?=[\"'])|:(?=[^\s/:]))"
+    r"(?<![A-Za-z0-9_.-])([A-Za-z_][A-Za-z0-9_.-]*)([\"']?)(\s*=\s*|\s*:\s*(?=[\"'])|:(?=[^\s/:]))"
     r"(\"(?:[^\"\\]|\\.)*\"|'[^']*'|[^\s\"';&|)]+)",
 )
 # --name value, -name value (a value that is not itself an option).
@@ -127,12 +128,16 @@ def redact(line: str) -> str:
 
 def stored_text(line: str, exit_code: int | None) -> str | None:
     """What the store keeps of a command line: None for a command that was not found (exit
-    127: often a password typed at the prompt) or an empty line, else the redacted line,
-    cut to MAX_TEXT characters."""
+    127: often a password typed at the prompt) or an empty line, else the redacted line, its
+    first MAX_TEXT characters at most."""
     if exit_code == 127 or not line.strip():
         return None
-    text = redact(line)
-    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 1] + "…"
+    if len(line) <= MAX_TEXT:
+        return redact(line)
+    # Cut before redacting (redacting costs time with the length), at a word's end: a secret
+    # cut in half could slip past the patterns. One enormous word is not kept at all.
+    cut = max(line.rfind(" ", 0, MAX_TEXT), line.rfind("\n", 0, MAX_TEXT))
+    return redact(line[:cut]) + " …" if cut > 0 else None
 
 
 def _secret_name(name: str) -> bool:

@@ -5,6 +5,8 @@
 -- and by the same agent, re-ran within the retry window (300 s, or `SET VARIABLE
 -- retry_window_seconds = 60;`, as retry_loops): time spent on an attempt that had to be
 -- redone. 0 for every other run; NULL where the duration is unknown.
+-- The period: events from `SET VARIABLE top_since = TIMESTAMP '2026-12-01';` (UTC) on, if set
+-- (filtered before the retry window is computed: a run's next run is in the period too).
 CREATE OR REPLACE VIEW time_spent AS
 SELECT
     id,
@@ -28,4 +30,5 @@ SELECT
         ELSE 0
     END AS lost_in_retry_ms
 FROM events
+WHERE executed_at >= coalesce(CAST(getvariable('top_since') AS TIMESTAMP), TIMESTAMP '-infinity')
 WINDOW same_command AS (PARTITION BY session_id, agent_id, command_hash ORDER BY started_at, id);

@@ -4,27 +4,11 @@
 -- read it, its most recent text; grouped by its hash), 'program', 'repo' (a keyed repository
 -- id), 'agent' (the agent's name, or 'human'). share = the group's part of all the wall time
 -- in the period; human_* and agent_* put a person's runs and agents' runs side by side.
--- The period starts at `SET VARIABLE top_since = TIMESTAMP '2026-01-01';` (UTC), if set.
+-- The period is time_spent's: from `SET VARIABLE top_since = TIMESTAMP '2026-12-01';` (UTC) on.
+-- One branch per grouping: a query for one `by` computes that one only.
 CREATE OR REPLACE VIEW top AS
-WITH period AS (
-    SELECT *
-    FROM time_spent
-    WHERE executed_at >= coalesce(CAST(getvariable('top_since') AS TIMESTAMP), TIMESTAMP '-infinity')
-),
-grouped AS (
-    SELECT
-        CASE
-            WHEN GROUPING(command_hash) = 0 THEN 'command'
-            WHEN GROUPING(program) = 0 THEN 'program'
-            WHEN GROUPING(repo_id) = 0 THEN 'repo'
-            ELSE 'agent'
-        END AS "by",
-        CASE
-            WHEN GROUPING(command_hash) = 0 THEN arg_max(command, executed_at)
-            WHEN GROUPING(program) = 0 THEN coalesce(program, '(unknown)')
-            WHEN GROUPING(repo_id) = 0 THEN coalesce(repo_id, '(no repo)')
-            ELSE who
-        END AS key,
+WITH grouped AS (
+    SELECT 'command' AS "by", arg_max(command, executed_at) AS key,
         CAST(coalesce(sum(duration_ms), 0) AS BIGINT) AS wall_ms,
         count(*) AS runs,
         count(*) FILTER (WHERE failed) AS failures,
@@ -36,8 +20,49 @@ grouped AS (
         count(*) FILTER (WHERE failed AND NOT by_agent) AS human_failures,
         count(*) FILTER (WHERE failed AND by_agent) AS agent_failures,
         max(executed_at) AS last_run
-    FROM period
-    GROUP BY GROUPING SETS ((command_hash), (program), (repo_id), (who))
+    FROM time_spent GROUP BY command_hash
+    UNION ALL
+    SELECT 'program', coalesce(program, '(unknown)'),
+        CAST(coalesce(sum(duration_ms), 0) AS BIGINT) AS wall_ms,
+        count(*) AS runs,
+        count(*) FILTER (WHERE failed) AS failures,
+        CAST(coalesce(sum(lost_in_retry_ms), 0) AS BIGINT) AS lost_in_retry_ms,
+        CAST(coalesce(sum(duration_ms) FILTER (WHERE NOT by_agent), 0) AS BIGINT) AS human_ms,
+        CAST(coalesce(sum(duration_ms) FILTER (WHERE by_agent), 0) AS BIGINT) AS agent_ms,
+        count(*) FILTER (WHERE NOT by_agent) AS human_runs,
+        count(*) FILTER (WHERE by_agent) AS agent_runs,
+        count(*) FILTER (WHERE failed AND NOT by_agent) AS human_failures,
+        count(*) FILTER (WHERE failed AND by_agent) AS agent_failures,
+        max(executed_at) AS last_run
+    FROM time_spent GROUP BY program
+    UNION ALL
+    SELECT 'repo', coalesce(repo_id, '(no repo)'),
+        CAST(coalesce(sum(duration_ms), 0) AS BIGINT) AS wall_ms,
+        count(*) AS runs,
+        count(*) FILTER (WHERE failed) AS failures,
+        CAST(coalesce(sum(lost_in_retry_ms), 0) AS BIGINT) AS lost_in_retry_ms,
+        CAST(coalesce(sum(duration_ms) FILTER (WHERE NOT by_agent), 0) AS BIGINT) AS human_ms,
+        CAST(coalesce(sum(duration_ms) FILTER (WHERE by_agent), 0) AS BIGINT) AS agent_ms,
+        count(*) FILTER (WHERE NOT by_agent) AS human_runs,
+        count(*) FILTER (WHERE by_agent) AS agent_runs,
+        count(*) FILTER (WHERE failed AND NOT by_agent) AS human_failures,
+        count(*) FILTER (WHERE failed AND by_agent) AS agent_failures,
+        max(executed_at) AS last_run
+    FROM time_spent GROUP BY repo_id
+    UNION ALL
+    SELECT 'agent', who,
+        CAST(coalesce(sum(duration_ms), 0) AS BIGINT) AS wall_ms,
+        count(*) AS runs,
+        count(*) FILTER (WHERE failed) AS failures,
+        CAST(coalesce(sum(lost_in_retry_ms), 0) AS BIGINT) AS lost_in_retry_ms,
+        CAST(coalesce(sum(duration_ms) FILTER (WHERE NOT by_agent), 0) AS BIGINT) AS human_ms,
+        CAST(coalesce(sum(duration_ms) FILTER (WHERE by_agent), 0) AS BIGINT) AS agent_ms,
+        count(*) FILTER (WHERE NOT by_agent) AS human_runs,
+        count(*) FILTER (WHERE by_agent) AS agent_runs,
+        count(*) FILTER (WHERE failed AND NOT by_agent) AS human_failures,
+        count(*) FILTER (WHERE failed AND by_agent) AS agent_failures,
+        max(executed_at) AS last_run
+    FROM time_spent GROUP BY who
 )
 SELECT
     "by",
