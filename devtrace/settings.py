@@ -95,16 +95,18 @@ def _flag(env: str, values: dict, key: str, default: bool, problems: list[str]) 
 
 
 def _command_text(values: dict, problems: list[str]) -> str:
-    """$DEVTRACE_COMMAND_TEXT, else the config's, else "redacted"; anything else is refused
-    for "off", the side that stores nothing."""
-    raw = os.environ.get("DEVTRACE_COMMAND_TEXT")
-    where = "DEVTRACE_COMMAND_TEXT"
-    if raw is None or not raw.strip():
-        raw, where = values.get("command_text", "redacted"), f"command_text in {paths.CONFIG_NAME}"
-    if raw not in ("redacted", "off"):
-        problems.append(f'{where} must be "redacted" or "off"; using "off"')
-        return "off"
-    return raw
+    """"redacted" unless $DEVTRACE_COMMAND_TEXT or the config says "off" (either one: the config
+    may hold an organisation's requirement, which the environment cannot lift). A value other
+    than "redacted" or "off" is reported and counts as "off", the side that stores nothing."""
+    found = "redacted"
+    for raw, where in ((os.environ.get("DEVTRACE_COMMAND_TEXT"), "DEVTRACE_COMMAND_TEXT"),
+                       (values.get("command_text"), f"command_text in {paths.CONFIG_NAME}")):
+        if raw is None or raw == "" or raw == "redacted":
+            continue
+        if raw != "off":
+            problems.append(f'{where} must be "redacted" or "off"; using "off"')
+        found = "off"
+    return found
 
 
 def _sync(values: dict, problems: list[str]) -> bool:

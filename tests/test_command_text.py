@@ -230,3 +230,37 @@ def test_the_local_views_show_the_text(tmp_path, repo, store):
     assert done.returncode == 0, done.stderr
     hash8 = rows(store)[1]["command_hash"][:8]
     assert done.stdout.decode().splitlines() == ["command", "echo view-marker", f"? [{hash8}]"]
+
+
+def test_an_organisation_requiring_no_text_is_obeyed_at_login_and_at_each_push(tmp_path, repo, store, server_factory):
+    central = str(tmp_path / "central.db")
+    server = server_factory(central)
+    token = make_token(central, "laptop")
+    _hook(store, repo, "echo policy-marker-before")
+    login = run_cli("sync", "login", "--server", server.address, "--token", token, "--path", str(store), cwd=tmp_path)
+    assert login.returncode == 0 and "command text" not in login.stdout  # the default policy asks nothing
+    _hook(store, repo, "echo policy-marker-kept")
+    assert [r["command_text"] for r in rows(store)] == ["echo policy-marker-before", "echo policy-marker-kept"]
+    done = run_cli("server", "policy", "set", "command_text", "off", "--db", central, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert run_cli("server", "policy", "show", "--db", central, cwd=tmp_path).stdout == "command_text = off\n"
+    done = run_cli("sync", "--path", str(store), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "the text of 2 events was forgotten" in done.stdout
+    assert 'command_text = "off"' in (store / "config.toml").read_text()
+    _hook(store, repo, "echo policy-marker-after")
+    env = devtrace_env(DEVTRACE_COMMAND_TEXT="redacted")  # the environment cannot lift the requirement
+    assert devtrace("run", "--path", str(store), "--", "echo", "policy-marker-run", cwd=repo, env=env).returncode == 0
+    assert [r["command_text"] for r in rows(store)] == [None] * 4
+    again = run_cli("sync", "--path", str(store), cwd=tmp_path)
+    assert again.returncode == 0 and "command text" not in again.stdout  # obeyed already: nothing new to say
+    assert all(b"policy-marker" not in f.read_bytes() for f in _files_of(store))
+    # A machine enrolling after the policy was set obeys at once.
+    other = tmp_path / "other"
+    _hook(other, repo, "echo policy-marker-other")
+    login = run_cli("sync", "login", "--server", server.address, "--token", make_token(central, "desktop"),
+                    "--path", str(other), cwd=tmp_path)
+    assert login.returncode == 0 and "the text of 1 event was forgotten" in login.stdout
+    assert [r["command_text"] for r in rows(other)] == [None]
+    bad = run_cli("server", "policy", "set", "command_text", "sometimes", "--db", central, cwd=tmp_path)
+    assert bad.returncode == 1 and "command_text takes redacted or off" in bad.stderr

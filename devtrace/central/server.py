@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from devtrace import __version__
-from devtrace.central import ingest, keys, models, tokens
+from devtrace.central import ingest, keys, models, policy, tokens
 from devtrace.central.lake import routes as lake_routes
 from devtrace.central.payloads import BadBatch, BatchResult, EventBatch, LabelBatch, parse_batch, text
 from devtrace.errors import DevtraceError
@@ -29,6 +29,7 @@ class Enrollment(BaseModel):
     machine: str
     hash_key: str
     key_fingerprint: str
+    policy: dict[str, str]  # what the organisation requires of its machines (devtrace.central.policy)
 
 
 class ModelUpload(BaseModel):
@@ -162,7 +163,14 @@ def create_app(db, *, max_age_days: float = DEFAULT_MAX_AGE_DAYS, max_body: int 
         """The organisation's hash key, so this machine's command hashes match everyone's."""
         with db.transaction(write=False) as tx:
             key, fingerprint = keys.current_key(tx)
-        return Enrollment(machine=machine, hash_key=key, key_fingerprint=fingerprint)
+            required = policy.current(tx)
+        return Enrollment(machine=machine, hash_key=key, key_fingerprint=fingerprint, policy=required)
+
+    @app.get("/v1/policy")
+    def organisation_policy(_: Annotated[str, Depends(caller("ingest"))]) -> dict[str, str]:
+        """What the organisation requires of its machines; a client obeys it on each push."""
+        with db.transaction(write=False) as tx:
+            return policy.current(tx)
 
     # The bodies are read as bytes and validated by parse_batch (see payloads); the schema
     # is declared for the OpenAPI document.

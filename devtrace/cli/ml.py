@@ -5,13 +5,13 @@ other commands do not pay for them.
 """
 
 import json
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from devtrace.cli.core import PathOption
+from devtrace.cli.progress import progress_bar, spinner
 from devtrace.errors import DevtraceError
 from devtrace.ml import defaults
 from devtrace.readable import value as shown
@@ -46,7 +46,7 @@ def generate(
     from devtrace.ml.synthetic import generate as generate_events
 
     format_of(out)
-    with _status(f"Generating {rows:,} events"):
+    with spinner(f"Generating {rows:,} events"):
         frame = generate_events(rows, seed)
         write_dataset(frame, out)
     typer.echo(f"Wrote {frame.height:,} events ({frame.get_column('session_id').n_unique():,} sessions) to {out}")
@@ -97,7 +97,7 @@ def train(
     else:
         data = training.store_training_data(pipeline.read_training_set(path), pseudo_weight)
         source, weight = "store", pseudo_weight  # the metadata lives in the store it describes
-    with _progress("Training", total=n_estimators) as advance:
+    with progress_bar("Training", total=n_estimators) as advance:
         metadata = pipeline.train_and_register(
             data,
             source=source,
@@ -171,7 +171,7 @@ def score(
             raise DevtraceError("--central scores the central store with its approved model: leave out the other options")
         from devtrace.central.lake import scoring as lake_scoring
 
-        with _progress("Scoring central events") as advance:
+        with progress_bar("Scoring central events") as advance:
             count = lake_scoring.score_central(central, on_rows=advance)
         typer.echo(f"Scored {count:,} central events; their scores reach the lake with the next flush")
         return
@@ -187,13 +187,13 @@ def score(
         chosen = str(model_dir) if model_dir else None
         if not has_model(store_dir(path), chosen):
             registry.load(directory)  # says in one sentence that there is no model to score with
-        with _progress("Scoring pending events") as advance:  # under the scoring lock, as every scorer
+        with progress_bar("Scoring pending events") as advance:  # under the scoring lock, as every scorer
             count = score_pending(path, chosen, wait=READER_WAIT_SECONDS, on_rows=advance)
         typer.echo(f"Scored {count:,} pending events")
         return
     if dataset is None or out is None:
         raise DevtraceError("give --dataset FILE and --out FILE (or --pending to score the store)")
-    with _progress("Scoring") as advance:
+    with progress_bar("Scoring") as advance:
         rows = pipeline.score_dataset(directory, dataset, out, on_rows=advance)
     typer.echo(f"Scored {rows:,} rows into {out}")
 
@@ -260,7 +260,7 @@ def explain(
         raise DevtraceError("give either --dataset FILE or --from-store")
     model = registry.load(str(model_dir) if model_dir else registry.active_dir(path))
     frame = read_dataset(dataset) if dataset is not None else pipeline.read_training_set(path)
-    with _status("Computing SHAP values"):
+    with spinner("Computing SHAP values"):
         result = explaining.explain(model, frame, events=event, limit=limit, top_k=top_k, sample=sample or None)
         written = explaining.save_charts(result, charts) if charts else []
     if as_json:
@@ -304,29 +304,3 @@ def _print_training(metadata: dict, out_dir) -> None:
         typer.echo(f"{name.replace('baseline_validation', 'baseline'):12}{m['mae']:8.3f}{m['rmse']:8.3f}{m['r2']:8.3f}")
     if out_dir:
         typer.echo(f"Wrote model.json and metadata.json to {out_dir}")
-
-
-@contextmanager
-def _status(text: str):
-    """A spinner on stderr while `text` is being done (nothing when stderr is not a terminal)."""
-    from rich.console import Console
-
-    console = Console(stderr=True)
-    if not console.is_terminal:
-        yield
-        return
-    with console.status(text):
-        yield
-
-
-@contextmanager
-def _progress(text: str, total: int | None = None):
-    """A progress bar on stderr; yields `advance(done)` for the work to report with."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    console = Console(stderr=True)
-    columns = [TextColumn(text), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
-        task = progress.add_task(text, total=total)
-        yield lambda done: progress.update(task, completed=done)

@@ -25,6 +25,8 @@ token_app = typer.Typer(help="Bearer tokens (stored hashed).", no_args_is_help=T
 models_app = typer.Typer(help="Central model versions and approvals.", no_args_is_help=True)
 server_app.add_typer(token_app, name="token")
 server_app.add_typer(models_app, name="models")
+policy_app = typer.Typer(help="What the organisation requires of its machines (command text).", no_args_is_help=True)
+server_app.add_typer(policy_app, name="policy")
 
 
 def register(app: typer.Typer) -> None:
@@ -81,6 +83,38 @@ def serve(
         uvicorn.Server(config).run(sockets=[listener])
     finally:
         central.close()
+
+
+@policy_app.command("set")
+def policy_set(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The setting: command_text.")],
+    value: Annotated[str, typer.Argument(metavar="VALUE", help="command_text: redacted or off.")],
+    db: DbOption = None,
+) -> None:
+    """Require a setting of every enrolled machine (e.g. command_text off: they purge their text)."""
+    from devtrace.central import policy
+
+    central = _open(db)
+    try:
+        policy.set_policy(central, name, value)
+    finally:
+        central.close()
+    typer.echo(f"{name} = {value} for every machine: each obeys at its next devtrace sync (or sync login).")
+
+
+@policy_app.command("show")
+def policy_show(db: DbOption = None) -> None:
+    """The organisation's policy, each setting with its value."""
+    from devtrace.central import policy
+
+    central = _open(db)
+    try:
+        with central.transaction(write=False) as tx:
+            found = policy.current(tx)
+    finally:
+        central.close()
+    for name, value in found.items():
+        typer.echo(f"{name} = {value}")
 
 
 @token_app.command("create")

@@ -36,7 +36,38 @@ def login(server: str, token: str, path=None) -> dict:
         raise DevtraceError(f"{server} did not answer like a DevTrace server")
     config.update(directory, {"server": server.rstrip("/"), "token": token, "machine": answer["machine"],
                                "hash_key": answer["hash_key"]})
+    answer["forgotten"] = obey(directory, answer.get("policy"))
     return answer
+
+
+def _policy(client: Client) -> dict | None:
+    """The organisation's policy, asked after the push (an older server has none to give; the
+    next push asks again)."""
+    try:
+        return client.call("GET", "/v1/policy")[2]
+    except DevtraceError:
+        return None
+
+
+def obey(directory: str, policy) -> int | None:
+    """Apply the organisation's policy to this store. `command_text = "off"`: keep no text from
+    now on (config.toml says so) and forget what was kept; returns the number of events whose
+    text was forgotten (None when the policy asks nothing new of this store).
+
+    Command identities are not re-keyed first: see the notes on one identity across keys."""
+    if not isinstance(policy, dict) or policy.get("command_text") != "off":
+        return None
+    from devtrace.store.forget import forget_text
+
+    already = config.read(directory).get("command_text") == "off"
+    if not already:
+        config.update(directory, {"command_text": "off"})
+    conn = open_store(directory)
+    try:
+        forgotten = forget_text(conn)
+    finally:
+        conn.close()
+    return None if already and not forgotten else forgotten
 
 
 def client_for(path=None, attempts: int = ATTEMPTS) -> Client:
@@ -62,9 +93,10 @@ def push(path=None, *, batch: int = BATCH, progress=None, wait_for_lock: bool = 
             labels = _push_kind(conn, client, "labels", batch, progress)
         finally:
             conn.close()
+        forgotten = obey(directory, _policy(client))
     finally:
         os.close(lock)
-    return {"events": events, "labels": labels}
+    return {"events": events, "labels": labels, "forgotten": forgotten}
 
 
 def pending(path=None) -> tuple[int, int]:
