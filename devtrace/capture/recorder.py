@@ -116,11 +116,13 @@ def _program(words: list[str], exit_code: int | None) -> str | None:
     return name
 
 
-def _line_of(argv: list[str]) -> str:
-    """`devtrace run`'s command as a shell line: each word quoted as a POSIX shell needs it."""
-    import shlex
+_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./_-")
 
-    return shlex.join(argv)
+
+def _line_of(argv: list[str]) -> str:
+    """`devtrace run`'s command as a shell line, each word quoted as a POSIX shell needs it
+    (shlex.join's rule, without importing shlex on the capture path)."""
+    return " ".join(w if w and _PLAIN.issuperset(w) else "'" + w.replace("'", "'\"'\"'") + "'" for w in argv)
 
 
 def _run_author(agent: str | None) -> str | None:

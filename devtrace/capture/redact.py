@@ -20,7 +20,6 @@ A line whose command was not found (exit 127) is not kept at all: see `stored_te
 Standard library only: this runs on the capture path.
 """
 
-import math
 import re
 
 REDACTED = "<redacted>"
@@ -188,6 +187,8 @@ def _entropy(m: re.Match) -> str:
 
 
 def _bits_per_char(word: str) -> float:
+    import math  # only for a long word: most lines have none
+
     counts: dict[str, int] = {}
     for c in word:
         counts[c] = counts.get(c, 0) + 1
