@@ -76,3 +76,18 @@ def test_help_is_whole_at_80_and_100_columns_and_usage_follows_click(tmp_path):
     usage = devtrace("label", "--help", cwd=tmp_path, text=True).stdout.splitlines()[0]
     assert usage.endswith("label [OPTIONS] EVENT_ID VALUE")
     assert devtrace("sql", "--help", cwd=tmp_path, text=True).stdout.splitlines()[0].endswith("sql [OPTIONS] [QUERY]")
+
+
+def test_a_wide_result_leaves_out_hashes_first_and_fits_80_columns(tmp_path):
+    from tests.analytics_support import build_store, event
+
+    pytest_q = {"command_hash": "1" * 64, "command_text": "pytest -q tests/test_calc.py", "session_id": "ses_" + "f" * 16}
+    store = build_store(tmp_path / "s", [event(1.7e9, **pytest_q, exit_code=1), event(1.7e9 + 5, **pytest_q)])
+    env = devtrace_env(COLUMNS="80")
+    shown = devtrace("sql", "SELECT * FROM retry_loops", "--path", str(store), cwd=tmp_path, env=env, text=True).stdout
+    assert max(len(line) for line in shown.splitlines()) <= 80
+    assert "left out to fit 80 columns: session_id, command_hash" in shown.replace("\n", " ")
+    assert "1111" not in shown and "ffff" not in shown
+    narrow = devtrace("sql", "SELECT command, runs, resolved FROM retry_loops", "--path", str(store), cwd=tmp_path,
+                      env=env, text=True).stdout
+    assert "│ pytest -q tests/test_calc.py │    2 │ True     │" in narrow and "left out" not in narrow

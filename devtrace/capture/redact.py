@@ -119,7 +119,8 @@ def redact(line: str) -> str:
     apply(_CURL_USER, lambda m: m.group(1) + REDACTED)
     apply(_PROGRAM_PASSWORDS, _program_password)
     apply(_ASSIGNMENT, _assignment)
-    apply(_OPTION, _option)
+    if " -" in line:
+        apply(_OPTION, _option)
     if any(len(chunk) >= 20 for chunk in text.split()):
         text = _pattern(_WORD).sub(_entropy, text)
     return text

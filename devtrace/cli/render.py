@@ -111,18 +111,61 @@ def events_json(columns: list[str], rows: list[tuple]) -> str:
     )
 
 
+LOW_VALUE = ("command_hash", "key_fingerprint", "repo_id", "session_id", "model_ref")
+"""Columns a narrow terminal drops first (full hashes and keyed ids), before epoch numbers and
+before any useful column is cut."""
+
+
 def print_table(columns: list[str], types: list, rows: list[tuple], title: str | None = None, console=None) -> None:
-    """A bordered table (rich) of a result; numbers (by their DuckDB type) right-aligned."""
+    """A bordered table (rich) of a result; numbers (by their DuckDB type) right-aligned. Too
+    wide for the terminal, it leaves out full hashes and keyed ids, then epoch numbers, and
+    says which; only then does rich cut the remaining cells."""
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
+    console = console or Console()
+    cells = [[_cell(v) for v in row] for row in rows]
+    keep = _fitting(columns, types, rows, cells, console.width)
     table = Table(title=title)
-    for name, kind in zip(columns, types, strict=True):
-        table.add_column(name, justify="right" if _is_number(kind) else "left")
-    for row in rows:
-        table.add_row(*(escape(_cell(v)) for v in row))  # a value is text, never rich markup
-    (console or Console()).print(table)
+    natural = [max([len(columns[j]), *(len(line[j]) for line in cells)]) for j in keep]
+    cap = _cap(natural, console.width - 3 * len(keep) - 1)
+    for j, need in zip(keep, natural, strict=True):
+        # One line per row: only the widest columns give way, their cells cut with "…".
+        table.add_column(columns[j], justify="right" if _is_number(types[j]) else "left", no_wrap=True,
+                         overflow="ellipsis", max_width=cap if need > cap else None)
+    for line in cells:
+        table.add_row(*(escape(line[j]) for j in keep))  # a value is text, never rich markup
+    console.print(table)
+    left_out = [columns[j] for j in range(len(columns)) if j not in keep]
+    if left_out:
+        console.print(f"(left out to fit {console.width} columns: {', '.join(left_out)}; --format csv shows every column)",
+                      markup=False, highlight=False)
+
+
+def _cap(widths: list[int], room: int) -> int:
+    """The largest width c with sum(min(w, c)) <= room: capping the widest columns at c fits
+    the rest whole (at least 4: below that, nothing reads anyway)."""
+    cap = max(widths, default=0)
+    while cap > 4 and sum(min(w, cap) for w in widths) > room:
+        cap -= 1
+    return cap
+
+
+def _fitting(columns: list[str], types: list, rows: list[tuple], cells: list[list[str]], width: int) -> list[int]:
+    keep = list(range(len(columns)))
+    natural = [max([len(columns[j]), *(len(line[j]) for line in cells)]) for j in keep]
+
+    def wide(kept: list[int]) -> bool:
+        return sum(natural[j] + 3 for j in kept) + 1 > width
+
+    epoch = [j for j in keep if str(types[j]) == "DOUBLE" and columns[j].endswith("_at")
+             and any(isinstance(row[j], float) and row[j] > 1e8 for row in rows)]
+    for j in [*(columns.index(name) for name in LOW_VALUE if name in columns), *epoch]:
+        if not wide(keep) or len(keep) == 1:
+            break
+        keep.remove(j)
+    return keep
 
 
 def print_frame(frame, title: str | None = None, console=None) -> None:
@@ -145,6 +188,8 @@ def _cell(value) -> str:
         naive = value.replace(tzinfo=None) if isinstance(value, dt.datetime) else value
         if naive in _INFINITIES:  # DuckDB hands its +-infinity over as the extreme Python values
             return _INFINITIES[naive]
+        if isinstance(value, dt.datetime):
+            return local_time(value)
     return str(value)
 
 
