@@ -71,11 +71,11 @@ def test_command_stats(dashboard_store):
     assert got == [
         # A: e1, e2, e5, e6; durations 50, 100, 200, 1000 (p95 = 200 + 0.85 * 800);
         # churn 11 (e1) and 7 (e6), e2 and e5 unknown.
-        {"command": f"pytest [{A[:8]}]", "command_hash": A, "program": "pytest", "runs": 4, "failures": 1, "failure_rate": 0.25,
+        {"command": f"pytest [{A[:8]}]", "command_hash": A, "program": "pytest", "key_fingerprint": None, "runs": 4, "failures": 1, "failure_rate": 0.25,
          "median_duration_ms": 150.0, "p95_duration_ms": pytest.approx(880.0), "mean_churn": 9.0,
          "agents": 2, "last_run": datetime(2024, 1, 2, 0, 1)},
         # B: e3, e4; churn 7 and 0.
-        {"command": f"make [{B[:8]}]", "command_hash": B, "program": "make", "runs": 2, "failures": 1, "failure_rate": 0.5,
+        {"command": f"make [{B[:8]}]", "command_hash": B, "program": "make", "key_fingerprint": None, "runs": 2, "failures": 1, "failure_rate": 0.5,
          "median_duration_ms": 350.0, "p95_duration_ms": pytest.approx(395.0), "mean_churn": 3.5,
          "agents": 1, "last_run": datetime(2024, 1, 1, 23, 59, 59)},
     ]

@@ -264,3 +264,15 @@ def test_an_organisation_requiring_no_text_is_obeyed_at_login_and_at_each_push(t
     assert [r["command_text"] for r in rows(other)] == [None]
     bad = run_cli("server", "policy", "set", "command_text", "sometimes", "--db", central, cwd=tmp_path)
     assert bad.returncode == 1 and "command_text takes redacted or off" in bad.stderr
+
+
+def test_a_command_hashed_under_two_keys_is_two_rows_that_say_their_key(tmp_path, repo, store):
+    """Not one identity across keys yet (see docs/notes/issue-21.md): the rows say which key."""
+    for key in ("", "organisation-key"):
+        env = devtrace_env(DEVTRACE_HASH_KEY=key) if key else devtrace_env()
+        assert devtrace("run", "--path", str(store), "--", "true", cwd=repo, env=env).returncode == 0
+    done = devtrace("sql", "--format", "csv", "SELECT command, key_fingerprint FROM command_stats ORDER BY 2",
+                    "--path", str(store), cwd=tmp_path)
+    lines = done.stdout.decode().splitlines()
+    fingerprints = sorted(r["key_fingerprint"] for r in rows(store))
+    assert lines == ["command,key_fingerprint", *(f"true,{f}" for f in fingerprints)] and len(set(fingerprints)) == 2
