@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from devtrace.cli.core import CentralOption, PathOption
+from devtrace.cli.options import CentralOption, PathOption
 from devtrace.errors import DevtraceError
 
 GROUPINGS = ("command", "program", "repo", "agent")
