@@ -71,14 +71,15 @@ class Recorder:
                 where += f" · this command {_files(change)}"
         return f"{took} · {where} · recorded {event['id']}"
 
-    def event(self, words: list[str], *, line: str, started_at: float, duration_ms: int | None, exit_code: int | None,
+    def event(self, words: list[str], *, line: str = "", started_at: float, duration_ms: int | None, exit_code: int | None,
               timed_out: bool | None, session_id: str | None, agent_id: str | None, author_kind: str | None,
               captured_by: str, repo_id: str | None, state: tuple, change: tuple,
               duration_approximate: bool = False) -> dict:
         """The one place an event's columns are filled, for `devtrace run` and every hook.
 
         `words` is the command as words (argv, or a line split by identity.command_words),
-        `line` the command line they came from (kept redacted, see devtrace.capture.redact);
+        `line` the command line they came from (kept redacted, see devtrace.capture.redact;
+        empty: no text, as for an agent's start whose end never came);
         `state` and `change` are (files, lines added, lines deleted), None where unknown."""
         return {
             "id": new_event_id(),
