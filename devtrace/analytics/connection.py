@@ -36,6 +36,11 @@ OFFLINE_CONFIG = {
     # SQLite extension that is 100-150 ms of every read command here. The file comes from a
     # pip-installed package beside DuckDB's own, so the check proves nothing pip did not.
     "allow_unsigned_extensions": True,
+    # A lake on object storage gets its credentials as a secret in the connection
+    # (devtrace.analytics.object_storage); no persistent secret is read from ~/.duckdb or
+    # written anywhere: their folder is one that cannot exist. (allow_persistent_secrets =
+    # false would do it too, but then DuckDB 1.5.5's postgres ATTACH fails looking them up.)
+    "secret_directory": "/dev/null/devtrace-keeps-no-secrets",
 }
 
 
@@ -45,7 +50,7 @@ def extension_path() -> str:
 
 
 def extension_file(name: str) -> str:
-    """A DuckDB extension (sqlite_scanner, postgres_scanner, ducklake) as shipped by its
+    """A DuckDB extension (sqlite_scanner, postgres_scanner, ducklake, httpfs) as shipped by its
     duckdb-extension-<name> package, built for exactly this DuckDB."""
     package = f"duckdb_extension_{name}"
     wanted = f"duckdb-extension-{name.replace('_', '-')}=={duckdb.__version__}"
@@ -97,7 +102,7 @@ def connect(
             from devtrace.analytics import lake_reader  # it imports filters, which import this module
 
             try:
-                data_path = lake_reader.present(con, central, extension_file("ducklake"))
+                data_path = lake_reader.present(con, central, extension_file)
                 if data_path is not None:  # the lock below lets the lake's readers into its files only
                     con.execute("SET allowed_directories = [" + sql_literal(data_path) + "]")
             except duckdb.Error as exc:
