@@ -328,11 +328,12 @@ def main() -> None:
         window_30 = run_worker(args, "lake", url, args.repeats, window=True)
         window_1 = run_worker(args, "lake", one_day_url, args.repeats, window=True)
         lake_bpe, pg_bpe = sizes(url, args.events)
+        day_objects = window_objects(url)  # before the flush below adds that day's newest events
         print(f"flushing a tail of {args.tail:,} events ...", flush=True)
         flushed, flush_s = flush_tail(url, args.dir, args.tail, args.events)
         report(args, results, window_30, window_1, built, lake_bpe, pg_bpe, flushed, flush_s)
         if args.lake_data:
-            report_requests(results["lake"], window_30, window_objects(url))
+            report_requests(results["lake"], window_30, day_objects)
         print(f"\nwhole run: {time.perf_counter() - began:.0f} s")
     finally:
         stop_cluster(cluster)
