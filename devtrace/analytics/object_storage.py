@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import duckdb
 
+from devtrace.analytics.sql_text import literal
 from devtrace.errors import DevtraceError
 
 SECRET_NAME = "devtrace_lake"
@@ -42,13 +43,13 @@ def reach(con: duckdb.DuckDBPyConnection, data_path: str, httpfs_extension: str)
     if not is_remote(data_path):
         return
     try:
-        con.execute("LOAD '" + httpfs_extension.replace("'", "''") + "'")
+        con.execute(f"LOAD {literal(httpfs_extension)}")
     except duckdb.Error:
         raise DevtraceError(f"cannot load DuckDB's httpfs extension from {httpfs_extension}") from None
     if urlsplit(data_path).scheme.lower() not in S3_SCHEMES:
         return
     values = s3_settings(data_path)
-    options = ", ".join(f"{key} {_literal(value) if isinstance(value, str) else str(value).lower()}"
+    options = ", ".join(f"{key} {literal(value) if isinstance(value, str) else str(value).lower()}"
                         for key, value in values.items())
     try:
         con.execute(f"CREATE OR REPLACE SECRET {SECRET_NAME} (TYPE s3, PROVIDER config, {options})")
@@ -82,7 +83,3 @@ def s3_settings(data_path: str, environ=os.environ) -> dict[str, str | bool]:
     if style:
         settings["URL_STYLE"] = style
     return settings
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
