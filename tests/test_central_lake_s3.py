@@ -195,7 +195,8 @@ def test_the_read_connection_reaches_the_lake_s_prefix_only_and_only_to_read(cen
     for target_bucket, key in ((bucket, "lake2/x.parquet"), (bucket, "other/x.parquet"), (bucket + "-other", "lake/x.parquet")):
         client.put_object(Bucket=target_bucket, Key=key, Body=one)
     before = stored(s3_server, s3_lake)
-    outside = [f"s3://{bucket}/lake2/x.parquet", f"s3://{bucket}/other/x.parquet", f"s3://{bucket}-other/lake/x.parquet"]
+    outside = [f"s3://{bucket}/lake2/x.parquet", f"s3://{bucket}/other/x.parquet", f"s3://{bucket}-other/lake/x.parquet",
+               f"{s3_server.endpoint}/{bucket}/other/x.parquet"]  # and the server itself, over plain HTTP
     hostile = [f"SELECT * FROM read_parquet('{url}')" for url in outside] + [
         f"COPY (SELECT 1 AS a) TO '{s3_lake}/main/command_events/evil.parquet'",
         f"COPY (SELECT 1 AS a) TO 's3://{bucket}/other/evil.parquet'",
@@ -222,7 +223,7 @@ def test_the_read_connection_reaches_the_lake_s_prefix_only_and_only_to_read(cen
                              ).fetchone()[0] == 500
         secrets = str(analytics.run(con, "SELECT * FROM duckdb_secrets()").fetchall())
         assert SECRET_KEY not in secrets and SESSION_TOKEN not in secrets and s3_lake + "/" in secrets
-    for text in (hostile[0], hostile[3]):  # and `devtrace sql --central`, as an analyst types it
+    for text in (hostile[0], hostile[len(outside)]):  # read elsewhere, COPY into the lake: `devtrace sql --central`
         done = devtrace("sql", text, "--central", central, cwd=tmp_path, text=True)
         assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
     assert stored(s3_server, s3_lake) == before  # nothing written anywhere in the bucket
@@ -268,3 +269,36 @@ def test_credentials_appear_in_no_file_object_catalog_table_output_or_error(cent
         assert not any(secret in text for text in outputs)
         assert not [name for name, body in files.items() if secret.encode() in body]
         assert not [url for url, body in objects.items() if secret.encode() in body]
+
+
+def test_the_server_s_timed_flush_and_admin_erase_work_on_the_bucket_and_show_no_credential(central, s3_lake, s3_server,
+                                                                                             server_factory, tmp_path):
+    """The server runs each lake job in a child process: the credentials reach it through the
+    environment, never its command line; the server's own output never holds them either."""
+    from tests import central_support
+
+    server = server_factory(central, "--flush-every", "1", "--lake-data", s3_lake, cwd=tmp_path)
+    push(central, generate(800, seed=13), "alice", labels_every=5)
+    push(central, generate(400, seed=14), "bob")
+    listings, deadline = [], time.monotonic() + 120
+    while time.monotonic() < deadline:
+        listings.append(subprocess.run(["ps", "-eww", "-o", "args"], capture_output=True, text=True).stdout)
+        try:
+            if lake_totals(central)[0] == 1200:
+                break
+        except DevtraceError:  # no lake, or no tables in it, yet
+            pass
+        time.sleep(0.2)
+    assert same(lake_totals(central), ingestion_totals(central))
+    admin_token = central_support.make_token(central, "carol", "admin")
+    status, answer, _ = central_support.call(server.address, "POST", "/v1/admin/erase", token=admin_token,
+                                             body={"machine": "alice"})
+    assert (status, answer) == (200, {"events": 800, "labels": 160})
+    objects = stored(s3_server, s3_lake)
+    assert rows_of(objects, "alice") == 0 and rows_of(objects, "bob") == 400
+    server.stop()
+    output = server.process.stderr.read()
+    assert any("devtrace.central.lake.job" in listing for listing in listings)  # a flush job was seen running
+    for secret in (SECRET_KEY, SESSION_TOKEN):
+        assert secret not in output
+        assert not any(secret in listing for listing in listings)
