@@ -63,6 +63,14 @@ def rows_of(objects: dict[str, bytes], machine: str) -> int:
     return found
 
 
+def read_if_there(file: Path) -> bytes:
+    """A file's bytes; none for one that a running PostgreSQL removed since it was listed."""
+    try:
+        return file.read_bytes()
+    except FileNotFoundError:
+        return b""
+
+
 def _spooled(body: bytes) -> str:
     import tempfile
 
@@ -206,6 +214,12 @@ def test_the_read_connection_reaches_the_lake_s_prefix_only_and_only_to_read(cen
         "CALL enable_logging('HTTP')",
         "SELECT * FROM duckdb_logs",
         "SELECT * FROM duckdb_secrets(redact := false)",
+        f"SELECT * FROM glob('s3://{bucket}/*')",  # listing the bucket
+        f"SELECT * FROM read_parquet('{s3_lake}/main/command_events/**/*.parquet')",  # or the lake's prefix
+        # `..` stays in the URL DuckDB sends, and moto (as other S3-compatible servers) resolves it:
+        f"SELECT * FROM read_blob('{s3_lake}/../other/x.parquet')",
+        f"SELECT * FROM read_blob('{s3_lake}/../../{bucket}-other/lake/x.parquet')",
+        f"SELECT * FROM read_blob('{s3_lake}/.' || './other/x.parquet')",
     ]
     with connect(central=central) as con:
         for text in hostile:
@@ -218,9 +232,9 @@ def test_the_read_connection_reaches_the_lake_s_prefix_only_and_only_to_read(cen
                 con.execute(f"SELECT * FROM read_parquet('{url}')")
         with pytest.raises(duckdb.PermissionException):
             con.execute(f"COPY (SELECT 1 AS a) TO 's3://{bucket}/other/evil.parquet'")
-        # the lake's own objects are readable, and the secret shows no secret
-        assert analytics.run(con, f"SELECT count(*) FROM read_parquet('{s3_lake}/main/command_events/**/*.parquet')"
-                             ).fetchone()[0] == 500
+        # the pinned snapshot's own objects are readable, and the secret shows no secret
+        files = [f for f in lake_files(central) if "/command_events/" in f]
+        assert analytics.run(con, f"SELECT count(*) FROM read_parquet({files!r})").fetchone()[0] == 500
         secrets = str(analytics.run(con, "SELECT * FROM duckdb_secrets()").fetchall())
         assert SECRET_KEY not in secrets and SESSION_TOKEN not in secrets and s3_lake + "/" in secrets
     for text in (hostile[0], hostile[len(outside)]):  # read elsewhere, COPY into the lake: `devtrace sql --central`
@@ -267,7 +281,7 @@ def test_credentials_appear_in_no_file_object_catalog_table_output_or_error(cent
     for secret in (SECRET_KEY, SESSION_TOKEN):
         assert secret not in dump.stdout
         assert not any(secret in text for text in outputs)
-        assert not [file for file in files if secret.encode() in file.read_bytes()]  # one file at a time
+        assert not [file for file in files if secret.encode() in read_if_there(file)]  # one file at a time
         assert not [url for url, body in objects.items() if secret.encode() in body]
 
 

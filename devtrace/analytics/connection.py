@@ -102,9 +102,9 @@ def connect(
         _execute_steps(con, setup)
         if central and lake:
             try:
-                data_path = lake_reader.present(con, central, extension_file)
-                if data_path is not None:  # the lock below lets the lake's readers into its files only
-                    con.execute(f"SET allowed_directories = [{literal(data_path)}]")
+                files = lake_reader.present(con, central, extension_file)
+                if files is not None:  # the lock below lets the lake's readers into these files only
+                    con.execute(f"SET allowed_paths = [{', '.join(literal(f) for f in files)}]")
             except duckdb.Error as exc:
                 raise DevtraceError(f"cannot read the central lake: {one_line(exc)}") from None
         if locked:

@@ -20,7 +20,7 @@ LOCK = (
     "SET lock_configuration = true;",  # and no SET can undo that
 )
 REFUSED_STATEMENTS = {duckdb.StatementType.ATTACH, duckdb.StatementType.DETACH,
-                      # the lock lets the lake's readers into its folder or bucket prefix: for reading only
+                      # the lock lets a lake's readers into its files: for reading only
                       duckdb.StatementType.COPY, duckdb.StatementType.EXPORT}
 SECRET = re.compile(r"\bsecret\b", re.IGNORECASE)
 """CREATE/DROP SECRET: the connection's one secret reads the lake's objects; no query brings

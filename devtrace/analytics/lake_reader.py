@@ -78,16 +78,16 @@ def watermarks(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int]:
     return int(row[0]), int(row[1]), int(row[2])
 
 
-def present(con: duckdb.DuckDBPyConnection, db_url: str, extension_file) -> str | None:
+def present(con: duckdb.DuckDBPyConnection, db_url: str, extension_file) -> list[str] | None:
     """Make `store.*` read the lake and the tail, if the central database has a lake with
-    flushed data, and return the lake's data path as a folder prefix (the one place its
-    readers must be let into once the connection is locked); None (store.* left on the
-    ingestion tables) otherwise. `extension_file(name)` finds a DuckDB extension's file."""
+    flushed data, and return the files of the pinned snapshot (the only ones its readers must
+    be let into once the connection is locked); None (store.* left on the ingestion tables)
+    otherwise. `extension_file(name)` finds a DuckDB extension's file."""
     if not exists(con, db_url):
         return None
     con.execute(f"LOAD {literal(extension_file('ducklake'))}")
-    files = stored_data_path(con, db_url, CENTRAL_ALIAS)
-    object_storage.reach(con, files, extension_file("httpfs"))  # before ATTACH, which wants httpfs there
+    object_storage.reach(con, stored_data_path(con, db_url, CENTRAL_ALIAS),
+                         extension_file("httpfs"))  # before ATTACH, which wants httpfs for an s3:// lake
     attach(con, db_url, read_only=True)
     snapshot = con.execute(f"SELECT max(snapshot_id) FROM {LAKE}.snapshots()").fetchone()[0]
     con.execute(f"DETACH {LAKE}")
@@ -105,7 +105,22 @@ def present(con: duckdb.DuckDBPyConnection, db_url: str, extension_file) -> str 
         f"{tail_events})"))
     con.execute(labels_view(
         f"(SELECT * FROM {LAKE}.labels UNION ALL BY NAME {tail_labels})"))
-    return object_storage.prefix(files)
+    return snapshot_files(con)
+
+
+def snapshot_files(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every data and delete file of the attached lake's snapshot, by the exact path DuckDB
+    opens. The lock lets a reader into these and nothing else: a folder or prefix would let
+    `…/lake/../other/x` through, which DuckDB sends as written and which many S3-compatible
+    servers resolve into another prefix, or another bucket."""
+    tables = [name for name, in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = ? ORDER BY ALL", [LAKE]).fetchall()]
+    found = set()
+    for table in tables:
+        for data_file, delete_file in con.execute(
+                f"SELECT data_file, delete_file FROM ducklake_list_files({literal(LAKE)}, {literal(table)})").fetchall():
+            found.update(f for f in (data_file, delete_file) if f)
+    return sorted(found)
 
 
 def stored_data_path(con: duckdb.DuckDBPyConnection, db_url: str, alias: str) -> str:

@@ -7,9 +7,9 @@ Credentials come from the standard places, read when a connection opens:
 `AWS_DEFAULT_REGION`), and for an S3-compatible store its endpoint, `DEVTRACE_S3_ENDPOINT`
 or `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` (`http://host:port` for a store without TLS),
 with `DEVTRACE_S3_URL_STYLE` (`path`, the default with an endpoint, or `vhost`). The secret
-is scoped to the lake's prefix, is never persistent (persistent secrets are off for every
-DevTrace connection, so none of the user's is picked up either), and its values appear in no
-error DevTrace reports: the catalog keeps the data path only.
+is scoped to the lake's prefix, is never persistent (DevTrace's connections keep their
+persistent secrets in a folder that cannot exist, so none of the user's is picked up either),
+and its values appear in no error DevTrace reports: the catalog keeps the data path only.
 """
 
 import os
@@ -32,8 +32,8 @@ def is_remote(data_path: str | None) -> bool:
 
 
 def prefix(data_path: str) -> str:
-    """The lake's data path as a folder prefix (`s3://bucket/lake/`): what the secret's scope
-    and the read lock name, so that `s3://bucket/lake2/` is not inside it."""
+    """The lake's data path as a folder prefix (`s3://bucket/lake/`), the secret's scope, so
+    that `s3://bucket/lake2/` is not inside it."""
     return data_path if data_path.endswith("/") else data_path + "/"
 
 
