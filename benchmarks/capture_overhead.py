@@ -9,11 +9,13 @@ then starts a detached scorer; its own cost is not capture's); and the same in a
 hits all alike. Last, a repo of 100,000 dirty files, where one `git diff` takes seconds:
 there each git snapshot stops at its time budget (`git_timeout_ms`, default 300 ms).
 
-With `--baseline DIR` (a checkout of another DevTrace version, e.g. `git worktree add DIR
-main`), `devtrace run -- true` of that version runs too, interleaved with this one's, each on
-a free store of its own: "no slower than before" is measured side by side.
+    python benchmarks/capture_overhead.py [--runs 40] [--files 20000] [--dirty-files 100000]
+                                          [--baseline CHECKOUT]
 
-    python benchmarks/capture_overhead.py [--runs 40] [--files 20000] [--dirty-files 100000] [--baseline DIR]
+With --baseline (another checkout's folder holding `devtrace/` and `sql/`, e.g. main's, from
+`git archive main devtrace sql | tar -x -C /tmp/base`), `devtrace run` of this checkout and of the
+baseline also run side by side, both started the same way, on `true` and on a command line the
+redactor has work on (issue 21: capture overhead unchanged by the command text).
 """
 
 import argparse
@@ -107,7 +109,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=20_000)
     parser.add_argument("--dirty-files", type=int, default=100_000, help="0 skips the dirty-repo case")
     parser.add_argument("--dirty-runs", type=int, default=5)
-    parser.add_argument("--baseline", help="a checkout of another DevTrace version to run side by side")
+    parser.add_argument("--baseline", type=Path, help="another checkout to compare `devtrace run` with")
     args = parser.parse_args()
 
     devtrace = shutil.which("devtrace") or str(Path(sys.executable).parent / "devtrace")
@@ -127,12 +129,14 @@ def main() -> None:
             "devtrace run -- true (small repo, model)": ([devtrace, "run", "--path", str(modelled), "--", "true"], small),
             f"devtrace run -- true ({args.files:,} files)": ([devtrace, "run", "--path", str(work / "s2"), "--", "true"], large),
         }
-        if args.baseline:  # the same launcher for both: `env PYTHONPATH=... devtrace run`
-            baseline = str(Path(args.baseline).resolve())
-            cases["devtrace run -- true (small repo, baseline)"] = (
-                ["env", f"PYTHONPATH={baseline}", devtrace, "run", "--path", str(work / "s5"), "--", "true"], small)
-            cases["devtrace run -- true (small repo, this one)"] = (
-                ["env", "PYTHONPATH=", devtrace, "run", "--path", str(work / "s6"), "--", "true"], small)
+        if args.baseline:
+            for label, checkout, store in (("this checkout", Path(__file__).resolve().parent.parent, "c1"),
+                                           ("baseline", args.baseline.resolve(), "c2")):
+                launch = [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(checkout)!r}); "
+                          "from devtrace.__main__ import main; main()", "run", "--path", str(work / store), "--"]
+                cases[f"devtrace run -- true, {label}"] = ([*launch, "true"], small)
+                cases[f"devtrace run -- sh -c 'API_TOKEN=…', {label}"] = (
+                    [*launch, "sh", "-c", "API_TOKEN=Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1 curl --version >/dev/null || :"], small)
         diff = ["git", "--no-optional-locks", "diff", "--numstat", "-z", "--no-renames", "HEAD", "--"]
         parts = {
             "  git diff --numstat HEAD, small repo": (diff, small),
@@ -169,10 +173,6 @@ def main() -> None:
         print(f"  the same with an active model: {model_run - floor:+.1f} ms, peak {peak_mib(model_name):.1f} MiB")
         print(f"devtrace run -- true over the interpreter floor, large repo: {large_run - floor:+.1f} ms, "
               f"of which 2 git diffs (before and after): {2 * median_ms(list(parts)[1]):.1f} ms")
-        if args.baseline:
-            before, now = median_ms("devtrace run -- true (small repo, baseline)"), median_ms("devtrace run -- true (small repo, this one)")
-            print(f"devtrace run -- true, small repo, same launcher: baseline {before:.1f} ms, this one {now:.1f} ms "
-                  f"({now - before:+.1f} ms)")
         if args.dirty_files:
             dirty_case(work, args.dirty_files, args.dirty_runs, devtrace, env, floor)
     finally:

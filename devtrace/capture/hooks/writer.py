@@ -1,8 +1,9 @@
 """The hook writer: turns a command a shell or an agent reported into one stored event.
 
 It runs detached, after the command, so git and SQLite cost the user nothing. The command
-line is split into words (identity.command_words), hashed with the store's key and dropped:
-no text, argument or path of it is stored or logged.
+line is split into words (identity.command_words) and hashed with the store's key; the line
+itself is kept only redacted (devtrace.capture.redact), unless `command_text = "off"`, and
+never logged.
 """
 
 import os
@@ -66,7 +67,7 @@ class TurnEnded:
 def store_path(path: str | None) -> str:
     """The hooks' store: --path given when the hook was set up, else $DEVTRACE_PATH, else
     ~/.devtrace (one store per user: a hook must not scatter stores over every folder)."""
-    return os.path.abspath(os.path.expanduser(path or os.environ.get("DEVTRACE_PATH") or paths.HOOKS_STORE))
+    return os.path.abspath(os.path.expanduser(path or os.environ.get("DEVTRACE_PATH") or paths.DEFAULT_DIR))
 
 
 def write(report: Finished | Started | TurnEnded, path: str | None) -> str | None:
@@ -84,6 +85,8 @@ def write(report: Finished | Started | TurnEnded, path: str | None) -> str | Non
     root = git.find_repo(report.cwd)
     with Recorder(store_path(path)) as rec:
         if _ignored(report.line, rec.settings.ignore):
+            return None
+        if not rec.settings.record_devtrace and _devtrace_command(words, report.line):
             return None
         session = report.session
         if isinstance(report, Started):
@@ -116,6 +119,7 @@ def write(report: Finished | Started | TurnEnded, path: str | None) -> str | Non
         change = _change(rec, root, session, repo_id, head, files, budget_s)
         event = rec.event(
             words,
+            line=report.line,
             started_at=report.ended_at - (duration_ms or 0) / 1000,
             duration_ms=duration_ms,
             exit_code=report.exit_code,
@@ -157,6 +161,8 @@ def build(rec: Recorder, report: Finished, exact_git: bool, states: dict | None 
     hidden = report.line[:1].isspace() and report.captured_by in SHELLS
     if not words or hidden or identity.runs_devtrace(words) or _ignored(report.line, rec.settings.ignore):
         return None
+    if not rec.settings.record_devtrace and _devtrace_command(words, report.line):
+        return None
     session = "ses_" + identity.keyed_hash(rec.key, f"{report.captured_by}:{report.session}")[:16]
     root = git.find_repo(report.cwd) if exact_git else None
     budget_s = rec.settings.git_timeout_ms / 1000
@@ -167,7 +173,7 @@ def build(rec: Recorder, report: Finished, exact_git: bool, states: dict | None 
     head = git.head(root) if root else None
     change = _change(rec, root, session, repo_id, head, files, budget_s, states)
     event = rec.event(
-        words, started_at=report.ended_at - (report.duration_ms or 0) / 1000, duration_ms=report.duration_ms,
+        words, line=report.line, started_at=report.ended_at - (report.duration_ms or 0) / 1000, duration_ms=report.duration_ms,
         exit_code=report.exit_code, timed_out=report.timed_out, session_id=session, agent_id=report.agent_id,
         author_kind=report.author_kind, captured_by=report.captured_by, repo_id=repo_id, state=state, change=change,
     )
@@ -239,6 +245,19 @@ def _hashed_paths(key: bytes, snapshot: git.Snapshot) -> dict:
     """The snapshot with each path replaced by its keyed hash: the writer keeps git states in
     the store between commands, and no path may be stored."""
     return {identity.keyed_hash(key, path)[:32]: counts for path, counts in snapshot.items()}
+
+
+def _devtrace_command(words: list[str], line: str) -> bool:
+    """DevTrace's own commands (`devtrace events`, `python -m devtrace ...`, the rc file's
+    `eval "$(devtrace hook bash)"`): not what a person wants to see their time go to."""
+    index = identity.program_index(words)
+    if index is None:
+        return False
+    name = os.path.basename(words[index])
+    if name == "devtrace" or "devtrace hook " in line:
+        return True
+    return name.startswith("python") and words[index + 1:index + 2] == ["-m"] and \
+        words[index + 2:index + 3] in (["devtrace"], ["devtrace.cli"])
 
 
 def _ignored(line: str, patterns: tuple[str, ...]) -> bool:
