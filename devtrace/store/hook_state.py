@@ -15,13 +15,16 @@ def add_pending(conn: sqlite3.Connection, captured_by: str, session_id: str, cal
         conn.execute("INSERT OR IGNORE INTO hook_pending VALUES (?, ?, ?, ?)", (captured_by, session_id, call_key, started_at))
 
 
-def take_pending(conn: sqlite3.Connection, captured_by: str, session_id: str, call_key: str) -> float | None:
-    """The start of the oldest waiting Pre for this call, removed; None if there is none."""
+def take_pending(conn: sqlite3.Connection, captured_by: str, session_id: str, call_key: str,
+                 ended_at: float) -> float | None:
+    """The start of this call nearest before its end, removed; None if there is none. (Where
+    the key is the command's hash, an older start of the same command is one that never ran,
+    denied at approval: it must not time this one; it expires with the day.)"""
     with write_transaction(conn):
         row = conn.execute(
             "SELECT started_at FROM hook_pending WHERE captured_by = ? AND session_id = ? AND call_key = ?"
-            " ORDER BY started_at LIMIT 1",
-            (captured_by, session_id, call_key),
+            " ORDER BY started_at <= ? DESC, started_at DESC LIMIT 1",
+            (captured_by, session_id, call_key, ended_at),
         ).fetchone()
         if row is None:
             return None
@@ -30,6 +33,21 @@ def take_pending(conn: sqlite3.Connection, captured_by: str, session_id: str, ca
             (captured_by, session_id, call_key, row[0]),
         )
     return row[0]
+
+
+_RECORDED = "recorded:"  # call_key prefix: a tool call already recorded, kept a day like a start
+
+
+def first_report(conn: sqlite3.Connection, captured_by: str, session_id: str, call_id: str, at: float) -> bool:
+    """True the first time this agent tool call is reported (and remembers it), False after.
+    Call inside the transaction that inserts its event."""
+    key = _RECORDED + call_id
+    conn.execute("DELETE FROM hook_pending WHERE started_at < ?", (at - PENDING_MAX_AGE_S,))
+    if conn.execute("SELECT 1 FROM hook_pending WHERE captured_by = ? AND session_id = ? AND call_key = ?",
+                    (captured_by, session_id, key)).fetchone():
+        return False
+    conn.execute("INSERT INTO hook_pending VALUES (?, ?, ?, ?)", (captured_by, session_id, key, at))
+    return True
 
 
 def previous_state(conn: sqlite3.Connection, session_id: str, repo_id: str) -> tuple[str | None, dict] | None:

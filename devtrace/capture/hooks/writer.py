@@ -6,6 +6,7 @@ no text, argument or path of it is stored or logged.
 """
 
 import os
+import time
 
 from devtrace import paths
 from devtrace.capture import git, identity, scorer
@@ -13,23 +14,31 @@ from devtrace.capture.hooks import SHELLS
 from devtrace.capture.recorder import Recorder
 from devtrace.store import hook_state, insert_event
 
+# The writers are detached: under load, the writer of a Pre/Before hook may still be starting
+# when that of its Post/After looks for it. The end's writer waits this long for its start.
+START_GRACE_S = 3.0
+
 
 class Finished:
     """A command that ended, as a hook saw it. None where the shell or agent does not say.
 
     `session` is the agent's session id, or for a shell the raw id the shell made up (hashed
     here, with the store's key). `pair_key`: the end of a Pre/Post pair (Codex: tool_use_id;
-    "" for Gemini, which pairs by the command's hash); the duration then comes from the pair."""
+    "" for Gemini, which pairs by the command's hash); the duration then comes from the pair.
+    `call_id`: the agent's id of the tool call, which records it once however many of
+    DevTrace's entries the agent ran for it (installed at two scopes, from two paths).
+    `background`: reported at launch; a pair does not time it."""
 
     __slots__ = ("captured_by", "line", "exit_code", "timed_out", "duration_ms", "ended_at", "session",
-                 "cwd", "agent_id", "author_kind", "pair_key")
+                 "cwd", "agent_id", "author_kind", "pair_key", "call_id", "background")
 
     def __init__(self, captured_by: str, line: str, *, exit_code: int | None, timed_out: bool | None,
                  duration_ms: int | None, ended_at: float, session: str, cwd: str, agent_id: str | None,
-                 author_kind: str, pair_key: str | None = None):
+                 author_kind: str, pair_key: str | None = None, call_id: str = "", background: bool = False):
         self.captured_by, self.line, self.exit_code, self.timed_out = captured_by, line, exit_code, timed_out
         self.duration_ms, self.ended_at, self.session, self.cwd = duration_ms, ended_at, session, cwd
-        self.agent_id, self.author_kind, self.pair_key = agent_id, author_kind, pair_key
+        self.agent_id, self.author_kind, self.pair_key, self.call_id = agent_id, author_kind, pair_key, call_id
+        self.background = background
 
 
 class Started:
@@ -52,7 +61,10 @@ def write(report: Finished | Started, path: str | None) -> str | None:
     """Record the report; returns the event id, or None when nothing was recorded (an ignored
     line, the first half of a pair)."""
     words = identity.command_words(report.line)
-    if not words or report.line[:1].isspace() or _runs_devtrace(words):
+    # a leading space keeps a line out of a shell's history, and so out of DevTrace: a human's
+    # choice, which an agent's command line never expresses
+    hidden = report.line[:1].isspace() and report.captured_by in SHELLS
+    if not words or hidden or _runs_devtrace(words):
         return None
     root = git.find_repo(report.cwd) if isinstance(report, Finished) else None
     with Recorder(store_path(path)) as rec:
@@ -70,9 +82,14 @@ def write(report: Finished | Started, path: str | None) -> str | None:
         duration_ms, approximate = report.duration_ms, False
         if report.pair_key is not None:
             key = report.pair_key or identity.command_hash(rec.key, words)
-            started = hook_state.take_pending(rec.conn, report.captured_by, session, key)
-            duration_ms = None if started is None else max(0, round((report.ended_at - started) * 1000))
-            approximate = started is not None
+            started = hook_state.take_pending(rec.conn, report.captured_by, session, key, report.ended_at)
+            waited = 0.0
+            while started is None and waited < START_GRACE_S:  # its start's writer may still be on its way
+                time.sleep(0.05)
+                waited += 0.05
+                started = hook_state.take_pending(rec.conn, report.captured_by, session, key, report.ended_at)
+            if duration_ms is None and started is not None and not report.background:
+                duration_ms, approximate = max(0, round((report.ended_at - started) * 1000)), True
         after = git.finish_snapshot(root, pending)
         repo_id = identity.repo_id(rec.key, root) if root else None
         state = git.totals(after) if after is not None else (None, None, None)
@@ -94,13 +111,22 @@ def write(report: Finished | Started, path: str | None) -> str | None:
             change=change,
             duration_approximate=approximate,
         )
-        also = None
-        if files is not None and repo_id is not None:
-            def also(conn):
+        def also(conn):
+            if report.call_id and not hook_state.first_report(conn, report.captured_by, session, report.call_id,
+                                                               report.ended_at):
+                raise _AlreadyRecorded
+            if files is not None and repo_id is not None:
                 hook_state.save_state(conn, session, repo_id, head, files, report.ended_at)
-        insert_event(rec.conn, event, also)
+        try:
+            insert_event(rec.conn, event, also)
+        except _AlreadyRecorded:
+            return None
         scorer.spawn(rec.directory)  # scores it in a detached process if there is a model
         return event["id"]
+
+
+class _AlreadyRecorded(Exception):
+    """Another of DevTrace's entries already recorded this tool call: the transaction rolls back."""
 
 
 def _change(rec: Recorder, root, session, repo_id, head, files, budget_s: float) -> tuple:
