@@ -9,7 +9,7 @@ import os
 import time
 
 from devtrace import paths
-from devtrace.capture import git, identity, scorer
+from devtrace.capture import event_ids, git, identity, scorer
 from devtrace.capture.hooks import SHELLS
 from devtrace.capture.recorder import Recorder
 from devtrace.store import hook_state, insert_event
@@ -110,6 +110,7 @@ def write(report: Finished | Started, path: str | None) -> str | None:
             state=state,
             change=change,
             duration_approximate=approximate,
+            call=(report.captured_by, report.session, report.call_id) if report.call_id else None,
         )
         def also(conn):
             if report.call_id and not hook_state.first_report(conn, report.captured_by, session, report.call_id,
@@ -118,7 +119,8 @@ def write(report: Finished | Started, path: str | None) -> str | None:
             if files is not None and repo_id is not None:
                 hook_state.save_state(conn, session, repo_id, head, files, report.ended_at)
         try:
-            insert_event(rec.conn, event, also)
+            if not insert_event(rec.conn, event, also, new_id=None if report.call_id else event_ids.live):
+                return None  # this call was recorded already (by an import, say)
         except _AlreadyRecorded:
             return None
         scorer.spawn(rec.directory)  # scores it in a detached process if there is a model
