@@ -11,7 +11,8 @@ from devtrace import paths
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
-KNOWN_KEYS = ("keep_noop", "record_program", "hash_key", "git_timeout_ms", "ignore", "server", "token", "machine", "sync")
+KNOWN_KEYS = ("keep_noop", "record_program", "hash_key", "git_timeout_ms", "ignore", "server", "token", "machine", "sync",
+              "prices")
 GIT_TIMEOUT_MS = 300
 MAX_MILLISECONDS = 3_600_000  # an hour
 

@@ -29,3 +29,9 @@ def live(now_ns: int | None = None) -> str:
 def of_call(agent: str, session: str, call: str) -> str:
     """A UUIDv5 of an agent's tool call: the same (agent, session, call) always gives the same id."""
     return str(uuid.uuid5(NAMESPACE, "\x1f".join((agent, session, call))))
+
+
+def of_history(source: str, when: str, command_hash: str) -> str:
+    """A UUIDv5 of an imported history entry: its source (`import-zsh`), its time (or, for a
+    file without times, its occurrence) and its keyed hash, so a second import is a no-op."""
+    return str(uuid.uuid5(NAMESPACE, "\x1f".join(("history", source, when, command_hash))))

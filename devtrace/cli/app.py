@@ -4,7 +4,7 @@ import sys
 
 import typer
 
-from devtrace.cli import analytics, core, hook, ml, notebooks, report, server, store, sync
+from devtrace.cli import analytics, core, hook, imports, ml, notebooks, report, server, store, sync
 from devtrace.errors import DevtraceError
 
 app = typer.Typer(
@@ -40,6 +40,7 @@ report.register(app)
 analytics.register(app)
 ml.register(app)
 hook.register(app)
+imports.register(app)
 store.register(app)
 server.register(app)
 sync.register(app)

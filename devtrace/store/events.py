@@ -28,3 +28,24 @@ def insert_event(conn: sqlite3.Connection, event: dict, also=None, *, new_id=Non
                 return False
             event["id"] = new_id()
     return False
+
+
+def insert_events(conn: sqlite3.Connection, events: list[dict], also=None) -> int:
+    """Insert a batch in one transaction; an event whose id is stored already is skipped (ids
+    that name a call or a history entry, see event_ids). Returns how many were new.
+    `also(conn)`, if given, runs in the same transaction."""
+    if not events:
+        if also is not None:
+            with write_transaction(conn):
+                also(conn)
+        return 0
+    columns = ", ".join(events[0])
+    marks = ", ".join("?" * len(events[0]))
+    with write_transaction(conn):
+        before = conn.total_changes
+        conn.executemany(f"INSERT OR IGNORE INTO command_events ({columns}) VALUES ({marks})",
+                         [list(event.values()) for event in events])
+        added = conn.total_changes - before
+        if also is not None:
+            also(conn)
+    return added
