@@ -76,9 +76,10 @@ def _agent(agent: str):
         from devtrace.capture.imports import recording, sources
 
         start = _since(since)
-        found = [os.path.expanduser(f) for f in files] if files else sources.transcripts(agent)
-        if start is not None:
-            found = [f for f in found if not os.path.isfile(f) or os.path.getmtime(f) >= start]
+        if files:
+            found = [os.path.expanduser(f) for f in files]
+        else:  # a transcript last written before --since holds nothing newer
+            found = [f for f in sources.transcripts(agent) if start is None or os.path.getmtime(f) >= start]
         counts = recording.agent(agent, found, path, since=start, dry_run=dry_run)
         _report(f"{agent} transcripts ({len(found)} file{'' if len(found) == 1 else 's'})", counts, dry_run, as_json)
 

@@ -184,7 +184,7 @@ def _call_event(rec: Recorder, call: transcripts.Call, repos: dict) -> dict | No
     return rec.event(words, started_at=call.started_at, duration_ms=call.duration_ms, exit_code=call.exit_code,
                      timed_out=call.timed_out, session_id=call.session, agent_id=call.agent, author_kind="agent",
                      captured_by=f"import-{call.agent}", repo_id=repos.get(call.cwd), state=NO_GIT, change=NO_GIT,
-                     duration_approximate=call.duration_ms is not None and call.agent != "codex",
+                     duration_approximate=call.approximate,
                      call=(call.agent, call.session, call.call_id))
 
 

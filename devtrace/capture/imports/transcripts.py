@@ -20,13 +20,14 @@ from devtrace.capture.hooks.agents import claude_code, codex, commands, gemini
 
 class Call:
     __slots__ = ("agent", "session", "call_id", "line", "started_at", "duration_ms", "exit_code", "timed_out",
-                 "background", "cwd", "model")
+                 "background", "cwd", "model", "approximate")
 
     def __init__(self, agent, session, call_id, line, started_at, duration_ms, exit_code, timed_out, background,
-                 cwd, model):
+                 cwd, model, approximate=True):
         self.agent, self.session, self.call_id, self.line = agent, session, call_id, line
         self.started_at, self.duration_ms, self.exit_code, self.timed_out = started_at, duration_ms, exit_code, timed_out
         self.background, self.cwd, self.model = background, cwd, model
+        self.approximate = approximate and duration_ms is not None  # timed from the transcript's timestamps
 
 
 class Usage:
@@ -218,7 +219,7 @@ def read_codex(f, sessions: Sessions) -> Iterator[Call | None]:
             code = item.get("exit_code")
             yield _codex_call(session, item["id"], command, started_at, duration_ms,
                               code if isinstance(code, int) and not isinstance(code, bool) else None,
-                              _cwd(item.get("cwd")) or call_cwd, call_model)
+                              _cwd(item.get("cwd")) or call_cwd, call_model, approximate=False)
         elif inner == "function_call_output" and payload.get("call_id") in pending:
             # run in the sandbox: no item_completed, the output's header has the exit code
             command, started_at, call_model, call_cwd = pending.pop(payload["call_id"])
@@ -235,12 +236,12 @@ def _cwd(value) -> str | None:
     return value[7:] if value.startswith("file://") else value
 
 
-def _codex_call(session, call, command, started_at, duration_ms, code, cwd, model) -> Call | None:
+def _codex_call(session, call, command, started_at, duration_ms, code, cwd, model, approximate=True) -> Call | None:
     line = commands.line_of({"command": command})
     if line is None or started_at is None:
         return None
     return Call("codex", session, call, line, started_at, duration_ms, code, None if code is None else False,
-                False, commands.directory(line, cwd), model)
+                False, commands.directory(line, cwd), model, approximate)
 
 
 # Gemini CLI: ~/.gemini/tmp/<project>/chats/session-*.jsonl (a header line, then messages,
