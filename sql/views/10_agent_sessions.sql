@@ -48,7 +48,7 @@ commands AS (
         min(started_at) AS first_command_at,
         max(ended_at) AS last_command_at
     FROM events
-    WHERE author_kind = 'agent' AND agent_id IS NOT NULL AND session_id IS NOT NULL
+    WHERE agent_id IS NOT NULL AND session_id IS NOT NULL
     GROUP BY agent_id, session_id
 )
 SELECT
