@@ -22,6 +22,7 @@ from devtrace.capture.recorder import Recorder
 from devtrace.store import insert_events
 
 BATCH = 2000
+SPLIT_CACHE = 50_000
 GEMINI_HOOK_WINDOW_S = 10.0
 NO_GIT = (None, None, None)
 
@@ -88,6 +89,7 @@ def history(shell: str, entries: Iterable[histories.Entry | None], path: str | N
         occurrences: dict[str, int] = {}
         undated = list(entries) if undated_before is not None else None  # entries only, never the file
         stream = undated if undated is not None else entries
+        split: dict[str, list[str]] = {}  # a history repeats its commands: each is split once ([]: not kept)
         for index, entry in enumerate(stream):
             if progress is not None:
                 progress(1)
@@ -95,8 +97,13 @@ def history(shell: str, entries: Iterable[histories.Entry | None], path: str | N
                 counts.damaged += 1
                 continue
             counts.read += 1
-            words = identity.command_words(entry.line)
-            if not _keep(rec, entry.line, words, shell=True):
+            words = split.get(entry.line)
+            if words is None:
+                if len(split) >= SPLIT_CACHE:
+                    split.clear()
+                words = identity.command_words(entry.line)
+                words = split[entry.line] = words if _keep(rec, entry.line, words, shell=True) else []
+            if not words:
                 counts.ignored += 1
                 continue
             if undated is not None:
