@@ -16,7 +16,8 @@ from tests.support import devtrace, devtrace_env, rows
 
 FIXTURES = Path(__file__).parent / "fixtures" / "agents"
 SECRET = "sk-live-agent-passed-0xDEADBEEF"
-EVENTS = {"claude-code": ("PostToolUse", "PostToolUseFailure"), "codex": ("PreToolUse", "PostToolUse"),
+EVENTS = {"claude-code": ("PreToolUse", "PostToolUse", "PostToolUseFailure", "Stop", "SessionEnd"),
+          "codex": ("PreToolUse", "PostToolUse", "Stop"),
           "gemini": ("BeforeTool", "AfterTool")}
 FILES = {"claude-code": ".claude/settings.json", "codex": ".codex/hooks.json", "gemini": ".gemini/settings.json"}
 
@@ -54,7 +55,7 @@ def fire(agent: str, name: str, home: Path, store: Path, cwd: Path, command: str
         payload["tool_input"]["command"] = command
     if call is not None:  # another tool call (one call id is recorded once)
         payload["tool_use_id"] = call
-    hook = installed_command(agent, home, store, EVENTS[agent][-1])  # one command for every event
+    hook = installed_command(agent, home, store, EVENTS[agent][1])  # one command for every event
     started = time.monotonic()
     done = subprocess.run(["sh", "-c", hook], input=json.dumps(payload).encode(), capture_output=True,
                           cwd=cwd, env=env_for(home), timeout=10)
@@ -399,3 +400,17 @@ def test_status_says_when_gemini_does_not_trust_the_folder(home, store, repo):
     (home / ".gemini" / "trustedFolders.json").write_text(json.dumps({str(repo.parent): "TRUST_FOLDER",
                                                                        str(repo): "DO_NOT_TRUST"}))
     assert "not one Gemini CLI trusts" in devtrace("hook", "status", cwd=repo, env=env).stdout.decode()
+
+
+def test_a_claude_call_without_its_post_is_recorded_at_stop(home, store, repo):
+    """Issue 20, item 4, on Claude Code 2.1.197's payloads: PreToolUse, no PostToolUse (an
+    interrupt or a rejection), then Stop: one event, 130, timed to its result in the transcript."""
+    assert fire("claude-code", "PreToolUse", home, store, repo).returncode == 0
+    time.sleep(0.5)
+    assert fire("claude-code", "Stop", home, store, repo).returncode == 0
+    (event,) = wait_events(store, 1)
+    assert (event["exit_code"], event["timed_out"], event["duration_approximate"], event["program"]) == (130, 0, 1, "true")
+    assert event["duration_ms"] is not None and event["repo_id"] is not None
+    fire("claude-code", "Stop", home, store, repo)  # again: nothing left to resolve
+    time.sleep(4)
+    assert len(wait_events(store, 1)) == 1

@@ -1,5 +1,7 @@
-"""What the hook writers keep between commands (migration 0004): Pre/Post pairs waiting for
-their end, and each session's last git state per repository. Standard library only."""
+"""What the hook writers keep between commands (migrations 0004, 0007): Pre/Post pairs
+waiting for their end (and what their event needs if the end never comes), the agent tool
+calls already recorded, and each session's last git state per repository. Standard library
+only."""
 
 import json
 import sqlite3
@@ -9,10 +11,40 @@ from devtrace.store.transaction import write_transaction
 PENDING_MAX_AGE_S = 86400.0  # a Pre whose Post never came (the agent was killed) is dropped after a day
 
 
-def add_pending(conn: sqlite3.Connection, captured_by: str, session_id: str, call_key: str, started_at: float) -> None:
+def add_pending(conn: sqlite3.Connection, captured_by: str, session_id: str, call_key: str, started_at: float,
+                command_hash: str | None = None, program: str | None = None, repo_id: str | None = None) -> None:
     with write_transaction(conn):
         conn.execute("DELETE FROM hook_pending WHERE started_at < ?", (started_at - PENDING_MAX_AGE_S,))
-        conn.execute("INSERT OR IGNORE INTO hook_pending VALUES (?, ?, ?, ?)", (captured_by, session_id, call_key, started_at))
+        conn.execute("INSERT OR IGNORE INTO hook_pending (captured_by, session_id, call_key, started_at, command_hash,"
+                     " program, repo_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     (captured_by, session_id, call_key, started_at, command_hash, program, repo_id))
+
+
+class Orphan:
+    """A start whose end never came: its call key, start, and what its event needs."""
+
+    __slots__ = ("call_key", "started_at", "command_hash", "program", "repo_id")
+
+    def __init__(self, call_key, started_at, command_hash, program, repo_id):
+        self.call_key, self.started_at, self.command_hash = call_key, started_at, command_hash
+        self.program, self.repo_id = program, repo_id
+
+
+def orphans(conn: sqlite3.Connection, captured_by: str, session_id: str, before: float) -> list[Orphan]:
+    """The session's starts older than `before` still waiting for their end (those that can
+    become an event: recorded since migration 0007), oldest first."""
+    rows = conn.execute(
+        "SELECT call_key, started_at, command_hash, program, repo_id FROM hook_pending WHERE captured_by = ?"
+        " AND session_id = ? AND started_at < ? AND command_hash IS NOT NULL ORDER BY started_at",
+        (captured_by, session_id, before),
+    ).fetchall()
+    return [Orphan(*row) for row in rows]
+
+
+def drop_pending(conn: sqlite3.Connection, captured_by: str, session_id: str, call_key: str, started_at: float) -> None:
+    """Forget one start (resolved as an orphan). Call inside a transaction."""
+    conn.execute("DELETE FROM hook_pending WHERE captured_by = ? AND session_id = ? AND call_key = ? AND started_at = ?",
+                 (captured_by, session_id, call_key, started_at))
 
 
 def take_pending(conn: sqlite3.Connection, captured_by: str, session_id: str, call_key: str,
@@ -46,7 +78,8 @@ def first_report(conn: sqlite3.Connection, captured_by: str, session_id: str, ca
     if conn.execute("SELECT 1 FROM hook_pending WHERE captured_by = ? AND session_id = ? AND call_key = ?",
                     (captured_by, session_id, key)).fetchone():
         return False
-    conn.execute("INSERT INTO hook_pending VALUES (?, ?, ?, ?)", (captured_by, session_id, key, at))
+    conn.execute("INSERT INTO hook_pending (captured_by, session_id, call_key, started_at) VALUES (?, ?, ?, ?)",
+                 (captured_by, session_id, key, at))
     return True
 
 

@@ -20,6 +20,8 @@ TURNS = [[{"command": c, "description": "scripted"}] for c in (
     TIMEOUT_TEXT, "sh -c 'kill -TERM $$'", "sh -c 'kill -KILL $$'",
     CD_OTHER, CD_HOME, "cd sub && git status --short", HEREDOC, " echo leading-space")]
 TURNS.insert(4, [{"command": "sleep 5", "description": "scripted", "timeout": 1000}])
+DENIED = "rm -f nothing.txt"  # refused by --disallowedTools: PreToolUse, then no PostToolUse
+TURNS.append([{"command": DENIED, "description": "scripted"}])
 BACKGROUND = "sleep 1; exit 7"
 TURNS.append([{"command": BACKGROUND, "description": "scripted", "run_in_background": True}])
 TURNS.append([{"command": "echo parallel-one", "description": "scripted"},
@@ -38,6 +40,7 @@ def run(tmp_path_factory):
         other_repo(project.parent / "other")
         other_repo(home / "elsewhere")
         (project / "a.txt").write_text("one\nchanged\n")  # so `git diff --quiet` exits 1
+        return ["--disallowedTools", "Bash(rm:*)"]
 
     return run_session("claude-code", tmp_path_factory.mktemp("claude"), TURNS, prepare=prepare,
                        expected=sum(len(t) for t in TURNS))
@@ -107,7 +110,21 @@ def test_a_leading_space_does_not_hide_an_agents_command(run):
     assert run.event(" echo leading-space")["exit_code"] == 0
 
 
-def test_a_background_command_is_not_a_success_at_launch(run):
-    """Issue 20, item 5: PostToolUse comes at launch; the outcome is unknown there."""
+def test_a_background_command_is_recorded_with_its_real_outcome(run):
+    """Issue 20, item 5: PostToolUse comes at launch (never a success there); the outcome comes
+    later, as Claude's task notification in the transcript (`claude -p` waits for it)."""
     event = run.event(BACKGROUND)
-    assert (event["exit_code"], event["timed_out"], event["duration_ms"]) == (None, None, None)
+    assert (event["exit_code"], event["timed_out"], event["duration_approximate"]) == (7, 0, 1)
+    assert 1000 <= event["duration_ms"] < 10000
+
+
+def test_a_call_that_never_got_its_post_is_resolved_at_the_end_of_the_turn(run):
+    """Issue 20, item 4: a rejected (or interrupted) call fires PreToolUse and no PostToolUse;
+    at Stop/SessionEnd it becomes one event, 130, timed to its result in the transcript."""
+    event = run.event(DENIED)
+    assert (event["exit_code"], event["timed_out"], event["duration_approximate"]) == (130, 0, 1)
+    assert 0 <= event["duration_ms"] < 5000
+    assert event["repo_id"] == run.event("true")["repo_id"] and event["program"] == "rm"
+    from tests.support import rows
+
+    assert rows(run.store, "SELECT count(*) FROM hook_pending WHERE call_key NOT LIKE 'recorded:%'")[0][0] == 0

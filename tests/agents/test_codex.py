@@ -21,6 +21,8 @@ LINES = ["true", "false", "sh -c 'exit 3'", "sleep 1.2", FIFTY_KB, "ls /nonexist
          " echo leading-space"]
 TURNS = [[{"cmd": line, "yield_time_ms": 10000}] for line in LINES]
 TURNS.append([{"cmd": "echo parallel-one", "yield_time_ms": 10000}, {"cmd": "echo parallel-two", "yield_time_ms": 10000}])
+YIELDED = "sleep 2; exit 4"  # still running when the turn ends: PreToolUse only
+TURNS.append([{"cmd": YIELDED, "yield_time_ms": 250}])
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +38,7 @@ def run(tmp_path_factory):
 def test_the_session_ran_every_scripted_call_and_each_is_one_event(run):
     """Issue 20, item 10: the hook is installed where $CODEX_HOME points, where Codex reads it."""
     assert run.result["exit"] == 0, run.stderr
-    assert len(run.payloads("PostToolUse")) == sum(len(t) for t in TURNS)
+    assert len(run.payloads("PostToolUse")) == sum(len(t) for t in TURNS) - 1  # not YIELDED's
     assert len(run.events()) == sum(len(t) for t in TURNS)
     assert run.stdout.count('"command_execution"') >= len(LINES)
 
@@ -85,3 +87,11 @@ def test_status_reads_codex_trust(run, tmp_path):
     assert codex["trust"] == "modified"
     text = devtrace("hook", "status", cwd=run.project, env=env).stdout.decode()
     assert "Codex skips it" in text
+
+
+def test_a_command_still_running_when_the_turn_ends_is_recorded(run):
+    """Issue 20, item 9: PreToolUse only; at Stop it is one event, its exit unknown unless the
+    transcript has it by then."""
+    event = run.event(YIELDED)
+    assert event["exit_code"] in (None, 4) and event["program"] == "sleep"
+    assert event["repo_id"] == run.event("true")["repo_id"]

@@ -41,8 +41,9 @@ def install(agent: str, scope: str = "user", path: str | None = None, cwd: str |
     old = _read(file)
     spec = REGISTRY[agent]
     text = _without_ours(file, old or "{\n}\n", agent)
-    group = {"matcher": spec.tool, "hooks": [{**spec.entry, "type": "command", "command": hook_command(agent, path)}]}
-    for event in spec.events:
+    hook = {**spec.entry, "type": "command", "command": hook_command(agent, path)}
+    for event in spec.events:  # the turn's end is no tool's: no matcher there
+        group = {"hooks": [hook]} if event in spec.turn_end_events else {"matcher": spec.tool, "hooks": [hook]}
         text = _append_group(file, text, event, group)
     return file, _write(file, old, text)
 

@@ -9,11 +9,19 @@ with Claude's own `duration_ms`.
   143): only a `duration_ms` that reached the timeout (`tool_input.timeout`, default 2 min)
   makes it a timeout, stored as 124 with timed_out, as `devtrace run --timeout` does.
 - An interrupt (`is_interrupt`, or `interrupted` in the response) is 130.
-- `run_in_background`: PostToolUse comes at launch, so exit, timeout and duration are unknown.
+- `run_in_background`: PostToolUse comes at launch; the call stays pending until Claude's task
+  notification in the transcript gives its exit (read at Stop/SessionEnd: `claude -p` waits
+  for it), unknown at SessionEnd without one; timed from PreToolUse to the notification.
+- PreToolUse opens each call. An interrupt (Esc, an SDK interrupt) and a call the user or a
+  permission rule rejected fire no PostToolUse: at Stop or SessionEnd such a call is recorded
+  as interrupted (130), timed from PreToolUse to its result in the transcript (or to the end
+  of the turn), approximately.
 """
 
+import json
 import re
 
+from devtrace.capture.hooks.agents import transcript
 from devtrace.capture.hooks.agents.spec import AgentSpec, Outcome
 
 INTERRUPTED, TIMED_OUT = 130, 124
@@ -43,6 +51,65 @@ def outcome(payload: dict) -> Outcome:
     return Outcome(int(code.group(1)) if code else None, False, duration)
 
 
+def orphan(payload: dict, call: str, started_at: float, ended_at: float) -> Outcome | None:
+    """A call with PreToolUse and no end recorded, at Stop or SessionEnd. Its result in the
+    transcript says what it was: a background command's launch (its outcome comes later, as a
+    task notification; until then it stays pending, and at SessionEnd without one it is
+    unknown), else a rejected or interrupted call (130, timed to its result or to now)."""
+    path, needle = payload.get("transcript_path"), json.dumps(call)[1:-1]
+    result = transcript.find(path, needle, lambda e: _result_of(e, call))
+    if result is not None and _launched_in_background(result, call):
+        done = transcript.find(path, f"<tool-use-id>{call}</tool-use-id>", _notification)
+        if done is None:
+            return Outcome(None, None, background=True) if payload.get("hook_event_name") == "SessionEnd" else None
+        end = transcript.timestamp(done)
+        duration = max(0, round((end - started_at) * 1000)) if end is not None and end >= started_at else None
+        return Outcome(_background_exit(_text_of(done)), False, duration)
+    end = transcript.timestamp(result) if result else None
+    end = end if end is not None and end >= started_at else ended_at
+    return Outcome(INTERRUPTED, False, max(0, round((end - started_at) * 1000)))
+
+
+def _launched_in_background(entry: dict, call: str) -> bool:
+    for block in entry["message"]["content"]:
+        if isinstance(block, dict) and block.get("tool_use_id") == call:
+            content = block.get("content")
+            text = content if isinstance(content, str) else json.dumps(content)
+            return "running in background with ID" in text
+    return False
+
+
+def _notification(entry: dict) -> bool:
+    return "<task-notification>" in _text_of(entry)
+
+
+def _text_of(entry: dict) -> str:
+    content = entry.get("content")
+    if isinstance(content, str):
+        return content
+    attachment = entry.get("attachment")
+    prompt = attachment.get("prompt") if isinstance(attachment, dict) else None
+    return prompt if isinstance(prompt, str) else ""
+
+
+def _background_exit(text: str) -> int | None:
+    """From Claude's task notification: "<status>completed|failed|…</status>" and a summary
+    "… failed with exit code N"."""
+    status = re.search(r"<status>(\w+)</status>", text)
+    code = re.search(r"exit code (\d+)</summary>", text)
+    if code:
+        return int(code.group(1))
+    return 0 if status and status.group(1) == "completed" else None
+
+
+def _result_of(entry: dict, call: str) -> bool:
+    message = entry.get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    return isinstance(content, list) and any(
+        isinstance(block, dict) and block.get("type") == "tool_result" and block.get("tool_use_id") == call
+        for block in content)
+
+
 def _timeout_ms(tool_input) -> int:
     timeout = tool_input.get("timeout") if isinstance(tool_input, dict) else None
     return timeout if isinstance(timeout, int) and not isinstance(timeout, bool) and timeout > 0 else DEFAULT_TIMEOUT_MS
@@ -52,8 +119,11 @@ SPEC = AgentSpec(
     "claude-code",
     settings=".claude/settings.json",
     tool="Bash",
-    events=("PostToolUse", "PostToolUseFailure"),
+    events=("PreToolUse", "PostToolUse", "PostToolUseFailure", "Stop", "SessionEnd"),
+    start_event="PreToolUse",
     end_events=("PostToolUse", "PostToolUseFailure"),
     outcome=outcome,
+    turn_end_events=("Stop", "SessionEnd"),
+    orphan=orphan,
     call_id=lambda payload: payload.get("tool_use_id") if isinstance(payload.get("tool_use_id"), str) else "",
 )

@@ -8,16 +8,16 @@ PostToolUse carries no exit code, but when it fires, the session's transcript
 has only its `function_call_output`, whose header says "Process exited with code N" (a write
 the sandbox refused fails with 1). It is read from the end of the file, within a bounded
 size; where neither is there (`codex exec --ephemeral`) the exit is unknown.
-The duration is the time between the Pre and Post hooks (approximate).
+The duration is the time between the Pre and Post hooks (approximate). A command still
+running when the turn ends (yielded, never polled) fires only PreToolUse: at Stop it is
+recorded with the exit the transcript has by then, else unknown.
 """
 
 import json
 import os
 
+from devtrace.capture.hooks.agents import transcript
 from devtrace.capture.hooks.agents.spec import AgentSpec, Outcome
-
-TRANSCRIPT_TAIL = 8 * 1024 * 1024  # bytes read back from the end at most
-_CHUNK = 256 * 1024
 
 
 def call_id(payload: dict) -> str:
@@ -26,15 +26,40 @@ def call_id(payload: dict) -> str:
 
 
 def outcome(payload: dict) -> Outcome:
-    entry = transcript_entry(payload.get("transcript_path"), call_id(payload))
-    code = None
-    if entry is not None and entry.get("type") == "item_completed":
-        code = entry["item"].get("exit_code")
-    elif entry is not None:  # the tool's output to the model: its header says how the process ended
-        code = _exit_from_output(entry.get("output"))
-    if not isinstance(code, int) or isinstance(code, bool):
-        return Outcome(None, None)
-    return Outcome(code, False)
+    code = exit_code(payload.get("transcript_path"), call_id(payload))
+    return Outcome(code, None if code is None else False)
+
+
+def orphan(payload: dict, call: str, started_at: float, ended_at: float) -> Outcome:
+    """A call whose PostToolUse never came (still running when the turn ended, yielded and
+    never polled): its exit if the transcript has it by now, else unknown."""
+    code = exit_code(payload.get("transcript_path"), call)
+    return Outcome(code, None if code is None else False)
+
+
+def exit_code(path, call: str) -> int | None:
+    """The call's exit code from the transcript: its `item_completed` entry, else the header of
+    its `function_call_output` (a command run in the sandbox has only that); None if neither."""
+    entry = transcript.find(path, json.dumps(call), lambda e: _accept(e, call))
+    payload = entry.get("payload") if entry else None
+    if payload is None:
+        return None
+    code = payload["item"].get("exit_code") if payload.get("type") == "item_completed" else \
+        _exit_from_output(payload.get("output"))
+    # -1: Codex ended the process itself (a command still running when its turn ended): no status
+    return code if isinstance(code, int) and not isinstance(code, bool) and code >= 0 else None
+
+
+def _accept(entry: dict, call: str):
+    payload = entry.get("payload")
+    if not isinstance(payload, dict):
+        return False
+    item = payload.get("item")
+    if payload.get("type") == "item_completed" and isinstance(item, dict) and item.get("id") == call:
+        return True
+    if payload.get("type") == "function_call_output" and payload.get("call_id") == call:
+        return "maybe"
+    return False
 
 
 def _exit_from_output(output) -> int | None:
@@ -47,51 +72,6 @@ def _exit_from_output(output) -> int | None:
             break
         if line.startswith("Process exited with code ") and line[25:].strip().lstrip("-").isdigit():
             return int(line[25:])
-    return None
-
-
-def transcript_entry(path, call: str) -> dict | None:
-    """This call's `item_completed` payload in the transcript (the command's exact exit code),
-    else its `function_call_output` (a command the sandbox ran has only that); None if neither."""
-    if not isinstance(path, str) or not call:
-        return None
-    needle = json.dumps(call).encode()
-    fallback = None
-    try:
-        with open(path, "rb") as f:
-            end = f.seek(0, os.SEEK_END)
-            position, carry = end, b""
-            while position > 0 and end - position < TRANSCRIPT_TAIL:
-                size = min(_CHUNK, position)
-                position -= size
-                f.seek(position)
-                block = f.read(size) + carry
-                lines = block.split(b"\n")
-                carry = lines[0] if position > 0 else b""
-                for line in reversed(lines[1:] if position > 0 else lines):
-                    if needle in line:
-                        found = _entry(line, call)
-                        if found is not None and found.get("type") == "item_completed":
-                            return found
-                        fallback = fallback or found
-    except OSError:
-        return None
-    return fallback
-
-
-def _entry(line: bytes, call: str) -> dict | None:
-    try:
-        entry = json.loads(line)
-    except ValueError:
-        return None
-    payload = entry.get("payload") if isinstance(entry, dict) else None
-    if not isinstance(payload, dict):
-        return None
-    item = payload.get("item")
-    if payload.get("type") == "item_completed" and isinstance(item, dict) and item.get("id") == call:
-        return payload
-    if payload.get("type") == "function_call_output" and payload.get("call_id") == call:
-        return payload
     return None
 
 
@@ -154,10 +134,12 @@ SPEC = AgentSpec(
     settings=".codex/hooks.json",
     home_variable="CODEX_HOME",
     tool="Bash",
-    events=("PreToolUse", "PostToolUse"),
+    events=("PreToolUse", "PostToolUse", "Stop"),
     start_event="PreToolUse",
     end_events=("PostToolUse",),
     outcome=outcome,
     call_id=call_id,
     check=check,
+    turn_end_events=("Stop",),
+    orphan=orphan,
 )

@@ -26,10 +26,13 @@ class AgentSpec:
     event's Outcome; `call_id(payload)`: the agent's id of one tool call ("" where it has none);
     `started_at(payload, called_at)`; `directory(payload, cwd)`: where the command ran;
     `entry`: extra fields of DevTrace's hook entry; `check(file, hooks, mine, folder)`: the
-    agent's own reasons to skip installed entries, as (trust, warnings, notes)."""
+    agent's own reasons to skip installed entries, as (trust, warnings, notes).
+    `turn_end_events`: hooks (no matcher) at which starts still waiting for their end are
+    resolved, each by `orphan(payload, call_id, started_at, ended_at)` into an Outcome."""
 
     def __init__(self, name, *, settings, tool, events, end_events, outcome, start_event=None, home_variable=None,
-                 call_id=lambda payload: "", started_at=None, directory=None, entry=None, check=None):
+                 call_id=lambda payload: "", started_at=None, directory=None, entry=None, check=None,
+                 turn_end_events=(), orphan=None):
         self.name, self.settings, self.tool, self.events = name, settings, tool, events
         self.end_events, self.outcome, self.start_event = end_events, outcome, start_event
         self.home_variable, self.call_id = home_variable, call_id
@@ -37,6 +40,7 @@ class AgentSpec:
         self.directory = directory or (lambda payload, cwd: cwd)
         self.entry = entry or {}
         self.check = check or (lambda file, hooks, mine, folder: (None, [], []))
+        self.turn_end_events, self.orphan = turn_end_events, orphan
 
     def user_settings(self) -> str:
         """The user-scope settings file (the agent's own variable first, as the agent reads it)."""
