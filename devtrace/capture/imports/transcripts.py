@@ -23,11 +23,11 @@ class Call:
                  "background", "cwd", "model", "approximate")
 
     def __init__(self, agent, session, call_id, line, started_at, duration_ms, exit_code, timed_out, background,
-                 cwd, model, approximate=True):
+                 cwd, model):
         self.agent, self.session, self.call_id, self.line = agent, session, call_id, line
         self.started_at, self.duration_ms, self.exit_code, self.timed_out = started_at, duration_ms, exit_code, timed_out
         self.background, self.cwd, self.model = background, cwd, model
-        self.approximate = approximate and duration_ms is not None  # timed from the transcript's timestamps
+        self.approximate = duration_ms is not None  # timed from the transcript's timestamps
 
 
 class Usage:
@@ -208,18 +208,14 @@ def read_codex(f, sessions: Sessions) -> Iterator[Call | None]:
             pending[payload["call_id"]] = (command, at, model, cwd)
         elif inner == "item_completed" and isinstance(payload.get("item"), dict) \
                 and payload["item"].get("type") == "CommandExecution" and payload["item"].get("id") in pending:
+            # Codex's own `duration` and `started_at_ms` are not the command's: `sleep 1.2` had
+            # 1,069 ms. It is timed from the call to its completion, as the hook times it.
             item = payload["item"]
             command, started_at, call_model, call_cwd = pending.pop(item["id"])
-            duration = item.get("duration")
-            duration_ms = None
-            if isinstance(duration, dict) and isinstance(duration.get("secs"), int):
-                duration_ms = duration["secs"] * 1000 + _int(duration.get("nanos")) // 1_000_000
-            started = payload.get("started_at_ms")
-            started_at = started / 1000 if isinstance(started, (int, float)) else started_at
             code = item.get("exit_code")
-            yield _codex_call(session, item["id"], command, started_at, duration_ms,
+            yield _codex_call(session, item["id"], command, started_at, _ms(started_at, at),
                               code if isinstance(code, int) and not isinstance(code, bool) else None,
-                              _cwd(item.get("cwd")) or call_cwd, call_model, approximate=False)
+                              _cwd(item.get("cwd")) or call_cwd, call_model)
         elif inner == "function_call_output" and payload.get("call_id") in pending:
             # run in the sandbox: no item_completed, the output's header has the exit code
             command, started_at, call_model, call_cwd = pending.pop(payload["call_id"])
@@ -236,12 +232,12 @@ def _cwd(value) -> str | None:
     return value[7:] if value.startswith("file://") else value
 
 
-def _codex_call(session, call, command, started_at, duration_ms, code, cwd, model, approximate=True) -> Call | None:
+def _codex_call(session, call, command, started_at, duration_ms, code, cwd, model) -> Call | None:
     line = commands.line_of({"command": command})
     if line is None or started_at is None:
         return None
     return Call("codex", session, call, line, started_at, duration_ms, code, None if code is None else False,
-                False, commands.directory(line, cwd), model, approximate)
+                False, commands.directory(line, cwd), model)
 
 
 # Gemini CLI: ~/.gemini/tmp/<project>/chats/session-*.jsonl (a header line, then messages,
