@@ -4,7 +4,11 @@ duration, session and model; exactly once, also with the live hook; the agent_se
 and its prices; damaged lines."""
 
 import json
+import os
+import pty
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from devtrace.analytics import connect, query
@@ -163,3 +167,17 @@ def test_bad_prices_in_config_are_one_sentence(tmp_path):
     assert done.stderr.decode().strip().splitlines() == [
         'devtrace: [prices."x"] in config.toml needs non-negative numbers for input, output, cache_read, '
         'cache_write (US dollars per million tokens)']
+
+
+def test_a_progress_line_on_a_terminal_only(tmp_path):
+    leader, follower = pty.openpty()
+    done = subprocess.run([sys.executable, "-m", "devtrace", "import", "codex", str(transcript("codex")), "--path",
+                           str(tmp_path / "store")], stdout=subprocess.PIPE, stderr=follower, env=devtrace_env(),
+                          cwd=tmp_path, timeout=120)
+    os.close(follower)
+    shown = os.read(leader, 65536).decode()
+    os.close(leader)
+    assert done.returncode == 0 and b"added 16" in done.stdout
+    assert "\rimporting codex [" in shown and "%" in shown and shown.endswith("\r\033[K")
+    piped = devtrace("import", "codex", str(transcript("codex")), "--path", str(tmp_path / "other"), cwd=tmp_path)
+    assert piped.stderr == b""  # not a terminal: the counts only, on stdout

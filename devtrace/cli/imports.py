@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from devtrace.cli.import_progress import CountedLines, Progress
 from devtrace.cli.options import JsonOption, PathOption
 from devtrace.errors import DevtraceError
 
@@ -43,10 +44,15 @@ def _shell(shell: str):
                         if shell == "bash" else "setopt EXTENDED_HISTORY so zsh writes times from now on")
                 raise DevtraceError(f"{name} has no times, so its commands cannot be placed in time or imported "
                                     f"exactly once; {hint}, or import it as it is with --undated")
-            entries = (histories.read_bash(f, dated) if shell == "bash" else histories.read_zsh(f) if shell == "zsh"
-                       else histories.read_fish(f))
-            counts = recording.history(shell, entries, path, everything=everything, dry_run=dry_run,
-                                       undated_before=None if dated else os.fstat(f.fileno()).st_mtime)
+            progress = Progress(os.fstat(f.fileno()).st_size, f"importing {shell} history")
+            lines = CountedLines(f, progress)
+            entries = (histories.read_bash(lines, dated) if shell == "bash" else histories.read_zsh(lines)
+                       if shell == "zsh" else histories.read_fish(lines))
+            try:
+                counts = recording.history(shell, entries, path, everything=everything, dry_run=dry_run,
+                                           undated_before=None if dated else os.fstat(f.fileno()).st_mtime)
+            finally:
+                progress.done()
         _report(f"{shell} history {name}", counts, dry_run, as_json)
 
     command.__doc__ = f"Import {shell}'s history (default: {_default_name(shell)})."
@@ -80,7 +86,11 @@ def _agent(agent: str):
             found = [os.path.expanduser(f) for f in files]
         else:  # a transcript last written before --since holds nothing newer
             found = [f for f in sources.transcripts(agent) if start is None or os.path.getmtime(f) >= start]
-        counts = recording.agent(agent, found, path, since=start, dry_run=dry_run)
+        progress = Progress(sum(os.path.getsize(f) for f in found if os.path.isfile(f)), f"importing {agent}")
+        try:
+            counts = recording.agent(agent, found, path, since=start, dry_run=dry_run, progress=progress.advance)
+        finally:
+            progress.done()
         _report(f"{agent} transcripts ({len(found)} file{'' if len(found) == 1 else 's'})", counts, dry_run, as_json)
 
     command.__doc__ = {"claude-code": "Import Claude Code's transcripts (default: ~/.claude/projects/*/*.jsonl).",

@@ -77,7 +77,7 @@ def first_live(rec: Recorder, shell: str) -> float | None:
 
 
 def history(shell: str, entries: Iterable[histories.Entry | None], path: str | None, *, everything: bool = False,
-            undated_before: float | None = None, dry_run: bool = False, progress=None) -> Counts:
+            undated_before: float | None = None, dry_run: bool = False) -> Counts:
     """Store a shell's history entries. `undated_before`: the entries have no times (bash
     without HISTTIMEFORMAT, zsh without EXTENDED_HISTORY); they are placed one second apart
     ending at that time (the file's modification time), in the file's order."""
@@ -91,8 +91,6 @@ def history(shell: str, entries: Iterable[histories.Entry | None], path: str | N
         stream = undated if undated is not None else entries
         split: dict[str, list[str]] = {}  # a history repeats its commands: each is split once ([]: not kept)
         for index, entry in enumerate(stream):
-            if progress is not None:
-                progress(1)
             if entry is None:
                 counts.damaged += 1
                 continue
@@ -133,7 +131,8 @@ def history(shell: str, entries: Iterable[histories.Entry | None], path: str | N
 
 def agent(agent_name: str, files: Iterable[str], path: str | None, *, since: float | None = None,
           dry_run: bool = False, progress=None) -> Counts:
-    """Store the shell calls of an agent's transcript files and each session's usage."""
+    """Store the shell calls of an agent's transcript files and each session's usage.
+    `progress(n)` is told of each n more bytes read."""
     reader = {"claude-code": transcripts.read_claude_code, "codex": transcripts.read_codex,
               "gemini": transcripts.read_gemini}[agent_name]
     counts = Counts()
