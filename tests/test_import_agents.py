@@ -51,6 +51,7 @@ def test_claude_code_calls_exit_codes_durations_and_session(tmp_path):
     sleep = next(e for e in found if e["program"] == "sleep" and e["exit_code"] == 0)
     assert 1200 <= sleep["duration_ms"] <= 3000 and sleep["duration_approximate"] == 1  # `sleep 1.2`, from timestamps
     assert {e["files_touched_count"] for e in found} == {None}
+    assert [e["command_text"] for e in found][:3] == ["true", "false", "sh -c 'exit 3'"]
     again = imported(store, "claude-code", transcript("claude-code"))
     assert (again["added"], again["present"]) == (0, 22)
 

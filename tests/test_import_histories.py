@@ -145,3 +145,17 @@ def test_a_missing_file_is_one_sentence(tmp_path):
                     env=devtrace_env())
     assert done.returncode == 1
     assert done.stderr.decode().strip().splitlines() == [f"devtrace: cannot read {tmp_path / 'nothing'} (No such file or directory)"]
+
+
+def test_imported_commands_keep_their_text_redacted_as_live_capture_does(tmp_path):
+    store = tmp_path / "store"
+    history = tmp_path / "zsh_history"
+    history.write_bytes(b": 1796544300:0;export GITHUB_TOKEN=ghp_abcdefghijklmnopqrstuvwxyz0123456789\n"
+                        b": 1796544301:0;devtrace events\n")  # DevTrace's own: not recorded live either
+    counts = imported(store, "zsh", str(history))
+    assert (counts["added"], counts["ignored"]) == (1, 1)
+    (event,) = rows(store)
+    assert event["command_text"] == "export GITHUB_TOKEN=<redacted>"
+    (store / "config.toml").write_text('command_text = "off"\n')
+    imported(store, "fish", str(HISTORY / "fish"))
+    assert {e["command_text"] for e in rows(store) if e["captured_by"] == "import-fish"} == {None}

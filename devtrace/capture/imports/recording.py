@@ -66,9 +66,7 @@ class _Batcher:
 
 
 def _keep(rec: Recorder, line: str, words: list[str], shell: bool) -> bool:
-    if not words or (shell and line[:1].isspace()) or writer._runs_devtrace(words):
-        return False
-    return not writer._ignored(line, rec.settings.ignore)
+    return writer.recorded(rec.settings, line, words, shell)
 
 
 def first_live(rec: Recorder, shell: str) -> float | None:
@@ -114,7 +112,7 @@ def history(shell: str, entries: Iterable[histories.Entry | None], path: str | N
             if cutoff is not None and started_at >= cutoff:
                 counts.live += 1
                 continue
-            event = rec.event(words, started_at=started_at, duration_ms=entry.duration_ms, exit_code=None,
+            event = rec.event(words, line=entry.line, started_at=started_at, duration_ms=entry.duration_ms, exit_code=None,
                               timed_out=None, session_id=None, agent_id=None, author_kind="human",
                               captured_by=source, repo_id=None, state=NO_GIT, change=NO_GIT,
                               duration_approximate=undated is not None)
@@ -187,7 +185,7 @@ def _call_event(rec: Recorder, call: transcripts.Call, repos: dict) -> dict | No
     if call.cwd is not None and call.cwd not in repos:
         root = git.find_repo(call.cwd) if os.path.isdir(call.cwd) else None
         repos[call.cwd] = identity.repo_id(rec.key, root) if root else None
-    return rec.event(words, started_at=call.started_at, duration_ms=call.duration_ms, exit_code=call.exit_code,
+    return rec.event(words, line=call.line, started_at=call.started_at, duration_ms=call.duration_ms, exit_code=call.exit_code,
                      timed_out=call.timed_out, session_id=call.session, agent_id=call.agent, author_kind="agent",
                      captured_by=f"import-{call.agent}", repo_id=repos.get(call.cwd), state=NO_GIT, change=NO_GIT,
                      duration_approximate=call.approximate,
