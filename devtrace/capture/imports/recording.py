@@ -22,7 +22,7 @@ from devtrace.capture.recorder import Recorder
 from devtrace.store import insert_events
 
 BATCH = 2000
-SPLIT_CACHE = 50_000
+BUILT_CACHE = 50_000
 GEMINI_HOOK_WINDOW_S = 10.0
 NO_GIT = (None, None, None)
 
@@ -87,19 +87,20 @@ def history(shell: str, entries: Iterable[histories.Entry | None], path: str | N
         occurrences: dict[str, int] = {}
         undated = list(entries) if undated_before is not None else None  # entries only, never the file
         stream = undated if undated is not None else entries
-        split: dict[str, list[str]] = {}  # a history repeats its commands: each is split once ([]: not kept)
+        # A history repeats its commands: each distinct line is built into an event once (hash,
+        # program, redacted text), then each run of it gets its own times and id. None: not kept.
+        built: dict[str, dict | None] = {}
         for index, entry in enumerate(stream):
             if entry is None:
                 counts.damaged += 1
                 continue
             counts.read += 1
-            words = split.get(entry.line)
-            if words is None:
-                if len(split) >= SPLIT_CACHE:
-                    split.clear()
-                words = identity.command_words(entry.line)
-                words = split[entry.line] = words if _keep(rec, entry.line, words, shell=True) else []
-            if not words:
+            if entry.line not in built:
+                if len(built) >= BUILT_CACHE:
+                    built.clear()
+                built[entry.line] = _history_event(rec, entry.line, source, undated is not None)
+            template = built[entry.line]
+            if template is None:
                 counts.ignored += 1
                 continue
             if undated is not None:
@@ -112,19 +113,28 @@ def history(shell: str, entries: Iterable[histories.Entry | None], path: str | N
             if cutoff is not None and started_at >= cutoff:
                 counts.live += 1
                 continue
-            event = rec.event(words, line=entry.line, started_at=started_at, duration_ms=entry.duration_ms, exit_code=None,
-                              timed_out=None, session_id=None, agent_id=None, author_kind="human",
-                              captured_by=source, repo_id=None, state=NO_GIT, change=NO_GIT,
-                              duration_approximate=undated is not None)
+            duration_ms = None if undated is not None else entry.duration_ms
+            event = {**template, "executed_at": started_at, "started_at": started_at,
+                     "ended_at": started_at + (duration_ms or 0) / 1000, "duration_ms": duration_ms}
             if undated is not None:  # no time to tell two runs apart: the nth run of this command
                 nth = occurrences[event["command_hash"]] = occurrences.get(event["command_hash"], 0) + 1
                 event["id"] = event_ids.of_history(source, f"#{nth}", event["command_hash"])
-                event["duration_ms"] = None
             else:
                 event["id"] = event_ids.of_history(source, repr(started_at), event["command_hash"])
             batch.add(event)
         batch.flush()
     return counts
+
+
+def _history_event(rec: Recorder, line: str, source: str, undated: bool) -> dict | None:
+    """The event of a history line, built by the Recorder like a live one (its times are set
+    per run by the caller); None when live capture would not record the line."""
+    words = identity.command_words(line)
+    if not _keep(rec, line, words, shell=True):
+        return None
+    return rec.event(words, line=line, started_at=0.0, duration_ms=None, exit_code=None, timed_out=None,
+                     session_id=None, agent_id=None, author_kind="human", captured_by=source, repo_id=None,
+                     state=NO_GIT, change=NO_GIT, duration_approximate=undated)
 
 
 def agent(agent_name: str, files: Iterable[str], path: str | None, *, since: float | None = None,
