@@ -108,14 +108,40 @@ class Shell:
 
 
 def wait_events(store: Path, count: int, timeout: float = 60.0) -> list:
-    """The store's events once `count` have arrived (writers are detached), oldest first;
-    then a short wait that no more arrive."""
+    """The store's events once `count` have arrived (writers are detached), oldest first,
+    and no hook writer is left running that could still add one."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and len(_events(store)) < count:
-        time.sleep(0.1)
-    time.sleep(0.5)
+        time.sleep(0.05)
+    wait_writers(deadline)
     found = _events(store)
     assert len(found) == count, f"expected {count} events, found {len(found)}"
+    return found
+
+
+def wait_writers(deadline: float) -> None:
+    """Until no hook writer (`devtrace hook record`, however started) runs on this machine,
+    seen twice 50 ms apart: a shell forks its writer before drawing the prompt, and the
+    fork shows the writer's command line only once it has exec'd."""
+    quiet = 0
+    while quiet < 2:
+        quiet = quiet + 1 if not hook_writers() else 0
+        assert time.monotonic() < deadline, f"hook writers still running: {hook_writers()}"
+        time.sleep(0.05)
+
+
+def hook_writers() -> list[int]:
+    """The pids of the processes running DevTrace's hook writer."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    words = f.read()
+            except OSError:
+                continue
+            if b"devtrace.capture.hooks.record import main" in words or b"devtrace\0hook\0record\0" in words:
+                found.append(int(entry))
     return found
 
 

@@ -18,6 +18,10 @@ import tempfile
 
 import pytest
 
+DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+"""The params of a fixture whose tests run over each central database: the PostgreSQL ones
+are marked `postgres`."""
+
 BIN_DIR = os.environ.get("DEVTRACE_PG_BIN", "/usr/lib/postgresql/15/bin")
 USER = "postgres"
 _database_numbers = itertools.count(1)

@@ -15,11 +15,12 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
 from tests.central_support import Server, make_token
+from tests.postgres_support import DATABASES
 
 EXAMPLES = 10  # per operation and mode (valid, invalid): the whole file runs in about half a minute
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=DATABASES)
 def fuzzed(request, tmp_path_factory):
     if request.param == "sqlite":
         url = str(tmp_path_factory.mktemp("fuzz") / "central.db")

@@ -40,7 +40,7 @@ from tests.notebook_support import (
     run_notebook_with_outputs,
     train_active_model,
 )
-from tests.support import devtrace, devtrace_env, rows
+from tests.support import devtrace, devtrace_env, devtrace_here, rows
 
 NAMES = ["analysis", "labeling", "retraining"]
 
@@ -221,7 +221,7 @@ def test_notebook_exports_to_html_without_a_failing_cell(name, store, tmp_path):
     ],
 )
 def test_user_errors_end_in_one_line(args, message, base_store, tmp_path):
-    done = devtrace(*args, cwd=tmp_path, env=devtrace_env(DEVTRACE_PATH=str(base_store)), text=True)
+    done = devtrace_here(*args, cwd=tmp_path, env=devtrace_env(DEVTRACE_PATH=str(base_store)), text=True)
     assert done.returncode == 1
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert not (tmp_path / "report.html").exists()
@@ -231,11 +231,12 @@ def test_marimo_report_on_a_store_the_notebook_fails_on_names_the_failing_cell(t
     # A damaged row: SQLite keeps a value of any type.
     damaged = event(time.time(), id="evt_bad", executed_at="yesterday")
     store = build_store(tmp_path / "store", [event(time.time(), id="evt_ok"), damaged])
-    done = devtrace("report", "--marimo", "--path", str(store), cwd=tmp_path, text=True)
+    done = devtrace_here("report", "--marimo", "--path", str(store), cwd=tmp_path, text=True)
     assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "the analysis notebook failed on this store: MarimoExceptionRaisedError: Mismatch Type Error" in done.stderr
 
 
+@pytest.mark.browser
 def test_notebook_command_serves_the_notebook_on_the_store(base_store, tmp_path):
     port = free_port()
     command = [sys.executable, "-m", "devtrace", "notebook", "labeling", "--path", str(base_store),
@@ -256,7 +257,7 @@ def test_notebook_command_serves_the_notebook_on_the_store(base_store, tmp_path)
 
 
 def test_unknown_notebook_is_refused(tmp_path):
-    done = devtrace("notebook", "dashboard", cwd=tmp_path, text=True)
+    done = devtrace_here("notebook", "dashboard", cwd=tmp_path, text=True)
     assert done.returncode != 0 and "dashboard" in done.stderr and "Traceback" not in done.stderr
 
 
@@ -268,6 +269,7 @@ allElements().filter(e => e.classList && e.classList.contains('vega-embed'))
 """
 
 
+@pytest.mark.browser
 def test_analysis_in_headless_chromium(base_store, tmp_path):
     assert chromium_path(), "headless Chromium is needed: apt-get install chromium (see .ci/install-system)"
     with MarimoServer.run("analysis", base_store, tmp_path / "marimo.log") as server, Browser() as browser:
@@ -374,6 +376,7 @@ def test_retraining_loads_without_xgboost(base_store):
 # --- the loop in a real browser: label, retrain, promote, auto-score -----------------------------
 
 
+@pytest.mark.browser
 def test_a_label_saved_in_the_browser_is_used_by_the_next_training_run(store, tmp_path):
     from devtrace.ml.candidate_review import load_training
 
@@ -410,6 +413,7 @@ def test_a_label_saved_in_the_browser_is_used_by_the_next_training_run(store, tm
     assert metadata["label_sources"]["human"] == 6
 
 
+@pytest.mark.browser
 def test_a_version_promoted_in_the_browser_scores_the_next_captured_event(store, tmp_path):
     with MarimoServer.run("retraining", store, tmp_path / "marimo.log") as server, Browser() as browser:
         browser.open(server.url)
@@ -432,7 +436,7 @@ def test_a_version_promoted_in_the_browser_scores_the_next_captured_event(store,
     env = devtrace_env(DEVTRACE_PATH=str(store))
     done = devtrace("run", "--keep-noop", "--agent", "tester", "--", "git", "status", cwd=repo, env=env)
     assert done.returncode == 0, done.stderr
-    shown = devtrace("events", "--limit", "1", "--json", cwd=repo, env=env, text=True)
+    shown = devtrace_here("events", "--limit", "1", "--json", cwd=repo, env=env, text=True)
     assert shown.returncode == 0, shown.stderr
     newest = json.loads(shown.stdout)[0]
     assert newest["agent_id"] == "tester" and newest["model_ref"] == "v2"
