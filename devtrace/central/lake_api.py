@@ -7,6 +7,7 @@ from fastapi import Depends, FastAPI
 from pydantic import BaseModel, Field
 
 from devtrace.central import lake_job
+from devtrace.central.payloads import text
 
 
 class RetentionRequest(BaseModel):
@@ -14,7 +15,7 @@ class RetentionRequest(BaseModel):
 
 
 class EraseRequest(BaseModel):
-    machine: Annotated[str, Field(min_length=1, max_length=256)]
+    machine: Annotated[text(256), Field(min_length=1)]  # no NUL: the name goes into the erase job's argv
 
 
 class RemovedAnswer(BaseModel):
