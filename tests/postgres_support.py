@@ -93,10 +93,14 @@ def postgres_cluster():
         stop_cluster(cluster)
 
 
+def new_database(cluster: Cluster) -> str:
+    """The URL of a new empty database in `cluster`."""
+    name = f"devtrace_test_{os.getpid()}_{next(_database_numbers)}"
+    _check(cluster.run("createdb", "-h", cluster.sockets, "-p", str(cluster.port), "-U", USER, name), "createdb")
+    return cluster.url(name)
+
+
 @pytest.fixture
 def postgres_url(postgres_cluster) -> str:
     """A new empty database in the session's cluster."""
-    name = f"devtrace_test_{os.getpid()}_{next(_database_numbers)}"
-    _check(postgres_cluster.run("createdb", "-h", postgres_cluster.sockets, "-p", str(postgres_cluster.port),
-                                "-U", USER, name), "createdb")
-    return postgres_cluster.url(name)
+    return new_database(postgres_cluster)

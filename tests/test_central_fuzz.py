@@ -15,6 +15,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
 from tests.central_support import Server, make_token
+from tests.postgres_support import new_database
 
 EXAMPLES = 10  # per operation and mode (valid, invalid): about 40 s for each database (stress tier)
 QUICK = 2  # the default tier's run, over SQLite: every operation still gets valid and invalid requests
@@ -30,10 +31,7 @@ def servers(tmp_path_factory, request):
             if database == "sqlite":
                 url = str(tmp_path_factory.mktemp("fuzz") / "central.db")
             else:
-                cluster = request.getfixturevalue("postgres_cluster")
-                done = cluster.run("createdb", "-h", cluster.sockets, "-p", str(cluster.port), "-U", "postgres", "fuzz")
-                assert done.returncode == 0, done.stderr
-                url = cluster.url("fuzz")
+                url = new_database(request.getfixturevalue("postgres_cluster"))
             token = make_token(url, "fuzzer", "admin")
             started[database] = (Server(url), token)
         return started[database]
