@@ -185,14 +185,35 @@ def test_analysis_day_picker_left_alone_keeps_days_captured_after_it_was_drawn(b
 # --- every notebook: as a script and through `marimo export html` -----------------------------
 
 
+def run_script(name: str, store: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(NOTEBOOKS / f"{name}.py")], env=marimo_env(store),
+                          capture_output=True, text=True, timeout=180)
+
+
+def stored_state(store: Path) -> tuple:
+    """What a notebook could change: events and their scores, labels, model versions, the active one."""
+    return (rows(store, "SELECT id, predicted_productivity, model_ref FROM command_events ORDER BY id"),
+            rows(store, "SELECT * FROM labels ORDER BY id"),
+            sorted(p.name for p in (store / "models").iterdir()),
+            (store / "model-xgb" / "metadata.json").read_bytes())
+
+
 @pytest.mark.parametrize("name", NAMES)
-def test_notebook_runs_headless_as_a_script(name, store):
-    done = subprocess.run(
-        [sys.executable, str(NOTEBOOKS / f"{name}.py")], env=marimo_env(store), capture_output=True, text=True,
-        timeout=180,
-    )
+def test_notebook_runs_headless_as_a_script_and_changes_nothing(name, store):
+    before = stored_state(store)
+    done = run_script(name, store)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
+    assert stored_state(store) == before  # no label saved, no model trained or promoted on load
+
+
+def test_a_notebook_script_fails_on_a_store_its_cells_fail_on(tmp_path):
+    """Exit status 0 of a script run means its cells ran: on a store one of them fails on, it is not 0."""
+    damaged = event(time.time(), id="evt_bad", executed_at="yesterday")  # SQLite keeps a value of any type
+    store = build_store(tmp_path / "store", [event(time.time(), id="evt_ok"), damaged])
+    done = run_script("analysis", store)
+    assert done.returncode != 0
+    assert "Mismatch Type Error" in done.stderr, done.stderr[-2000:]
 
 
 @pytest.mark.parametrize("name", NAMES)
