@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from devtrace import __version__
 from devtrace.central import ingest, keys, models, tokens
 from devtrace.central.lake import routes as lake_routes
-from devtrace.central.payloads import BadBatch, BatchResult, EventBatch, LabelBatch, parse_batch, text
+from devtrace.central.payloads import NO_NUL, BadBatch, BatchResult, EventBatch, LabelBatch, parse_batch
 from devtrace.errors import DevtraceError
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -33,7 +33,7 @@ class Enrollment(BaseModel):
 
 class ModelUpload(BaseModel):
     version: Annotated[str, Field(max_length=128, pattern=models.VERSION.pattern)]
-    model_json: text(64 * 1024 * 1024)
+    model_json: Annotated[str, Field(max_length=64 * 1024 * 1024, pattern=NO_NUL)]
     metadata: dict[str, Any]
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 

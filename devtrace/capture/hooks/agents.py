@@ -35,19 +35,24 @@ def parse(agent: str, data: bytes, called_at: float) -> Finished | Started | Non
     event = payload.get("hook_event_name")
     if event == _STARTS.get(agent):
         return Started(agent, line, session, _text(payload.get("tool_use_id")) if agent == "codex" else "", called_at)
-    cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else "/"
-    common = {"ended_at": called_at, "session": session, "cwd": cwd, "agent_id": agent, "author_kind": "agent"}
+    cwd = payload.get("cwd")
+    if not isinstance(cwd, str):
+        cwd = "/"
+
+    def finished(**outcome) -> Finished:
+        return Finished(agent, line, ended_at=called_at, session=session, cwd=cwd, agent_id=agent, author_kind="agent",
+                        **outcome)
+
     if agent == "claude-code" and event in ("PostToolUse", "PostToolUseFailure"):
         exit_code, timed_out = _claude_outcome(event, payload)
         duration = payload.get("duration_ms")
         duration = round(duration) if isinstance(duration, (int, float)) and duration >= 0 else None
-        return Finished(agent, line, exit_code=exit_code, timed_out=timed_out, duration_ms=duration, **common)
+        return finished(exit_code=exit_code, timed_out=timed_out, duration_ms=duration)
     if agent == "codex" and event == "PostToolUse":
-        return Finished(agent, line, exit_code=None, timed_out=None, duration_ms=None,
-                        pair_key=_text(payload.get("tool_use_id")), **common)
+        return finished(exit_code=None, timed_out=None, duration_ms=None, pair_key=_text(payload.get("tool_use_id")))
     if agent == "gemini" and event == "AfterTool":
-        return Finished(agent, line, exit_code=_gemini_exit(payload.get("tool_response")), timed_out=None,
-                        duration_ms=None, pair_key="", **common)
+        return finished(exit_code=_gemini_exit(payload.get("tool_response")), timed_out=None, duration_ms=None,
+                        pair_key="")
     return None
 
 
@@ -70,7 +75,9 @@ def _claude_outcome(event: str, payload: dict) -> tuple[int | None, bool | None]
         return (INTERRUPTED if interrupted else 0), False
     if payload.get("is_interrupt") is True:
         return INTERRUPTED, False
-    error = payload.get("error") if isinstance(payload.get("error"), str) else ""
+    error = payload.get("error")
+    if not isinstance(error, str):
+        error = ""
     code = re.search(r"\bExit code (\d+)", error)
     timed_out = "timed out" in error.lower() or "timeout" in error.lower()
     if code:

@@ -8,6 +8,7 @@ not shaped as the agent expects, is refused in one sentence and left untouched.
 
 import json
 import os
+from typing import Any
 
 from devtrace.capture import git
 from devtrace.capture.hooks import AGENTS, jsonspan, launcher
@@ -70,7 +71,7 @@ def status(cwd: str | None = None) -> list[dict]:
     for agent in AGENTS:
         for scope in SCOPES:
             file = settings_file(agent, scope, cwd)
-            row = {"agent": agent, "scope": scope, "file": file, "events": [], "problem": None}
+            row: dict[str, Any] = {"agent": agent, "scope": scope, "file": file, "events": [], "problem": None}
             try:
                 text = _read(file)
                 root = _parse(file, text) if text else None
@@ -159,7 +160,7 @@ def _without_ours(file: str, text: str, agent: str) -> str:
 
 
 def _cut(text: str, container: jsonspan.Node, node: jsonspan.Node) -> str:
-    items = [n for _, n in container.items]
+    items = [n for _, n in container.items or ()]
     index = items.index(node)
     if len(items) == 1:
         start, end = container.start + 1, container.end - 1

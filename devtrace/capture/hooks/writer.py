@@ -73,7 +73,7 @@ def write(report: Finished | Started, path: str | None) -> str | None:
             started = hook_state.take_pending(rec.conn, report.captured_by, session, key)
             duration_ms = None if started is None else max(0, round((report.ended_at - started) * 1000))
             approximate = started is not None
-        after = git.finish_snapshot(root, pending)
+        after = git.finish_snapshot(root, pending) if root else None
         repo_id = identity.repo_id(rec.key, root) if root else None
         state = git.totals(after) if after is not None else (None, None, None)
         files = _hashed_paths(rec.key, after) if after is not None else None

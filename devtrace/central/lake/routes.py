@@ -7,7 +7,7 @@ from fastapi import Depends, FastAPI
 from pydantic import BaseModel, Field
 
 from devtrace.central.lake import job
-from devtrace.central.payloads import text
+from devtrace.central.payloads import Text256
 
 
 class RetentionRequest(BaseModel):
@@ -15,7 +15,7 @@ class RetentionRequest(BaseModel):
 
 
 class EraseRequest(BaseModel):
-    machine: Annotated[text(256), Field(min_length=1)]  # no NUL: the name goes into the erase job's argv
+    machine: Annotated[Text256, Field(min_length=1)]  # no NUL: the name goes into the erase job's argv
 
 
 class RemovedAnswer(BaseModel):

@@ -59,7 +59,7 @@ def connect(db_url: str, *, data_path: str | None = None, pinned: bool = False) 
             if created:
                 raise DevtraceError(f"{describe(db_url)} has no lake yet (run `devtrace server flush` first)")
             _run(con, lambda: lake_reader.attach(con, db_url, read_only=True), "cannot open the lake")
-            snapshot = con.execute(f"SELECT max(snapshot_id) FROM {LAKE}.snapshots()").fetchone()[0]
+            snapshot = scalar(con, f"SELECT max(snapshot_id) FROM {LAKE}.snapshots()")
             con.execute(f"DETACH {LAKE}")
             _run(con, lambda: lake_reader.attach(con, db_url, read_only=True, snapshot=snapshot), "cannot open the lake")
             return con
@@ -128,6 +128,14 @@ def _run(con: duckdb.DuckDBPyConnection, statement, failure: str) -> None:
         con.execute(statement) if isinstance(statement, str) else statement()
     except duckdb.Error as exc:
         raise DevtraceError(f"{failure}: {one_line(exc)}") from None
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str):
+    """The one value a statement answers: an aggregate, or the count of rows a DML changed."""
+    row = con.execute(sql).fetchone()
+    if row is None:
+        raise DevtraceError("DuckDB answered no row where one was expected")
+    return row[0]
 
 
 def literal(text: str) -> str:
