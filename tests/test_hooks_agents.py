@@ -123,7 +123,7 @@ def test_the_hook_exits_0_and_says_nothing_whatever_it_gets(payload, home, store
     done = subprocess.run(["sh", "-c", installed_command("claude-code", home, store, "PostToolUse")],
                           input=payload, capture_output=True, cwd=repo, env=env_for(home), timeout=10)
     assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
-    wait_writers(time.monotonic() + 60)  # its detached writer has ended: it recorded all it ever will
+    wait_writers(store, time.monotonic() + 60)  # its detached writer has ended: it recorded all it ever will
     assert not (store / "devtrace.db").exists() or rows(store, "SELECT count(*) FROM command_events")[0][0] == 0
     fire("claude-code", "PostToolUse", home, store, repo)  # the same hook, given a command, records it
     assert [e["program"] for e in wait_events(store, 1)] == ["pytest"]
@@ -166,7 +166,7 @@ def test_a_killed_writer_loses_at_most_its_own_event(home, store, repo):
                 pass
         killed += hit
         writer.wait()
-    wait_writers(time.monotonic() + 60)
+    wait_writers(store, time.monotonic() + 60)
     count = rows(store, "SELECT count(*) FROM command_events")[0][0]
     assert 21 - killed <= count <= 21  # every writer not killed recorded its event
     assert rows(store, "PRAGMA integrity_check")[0][0] == "ok"
