@@ -9,7 +9,7 @@ import pytest
 
 from devtrace.store import StoreError, create_store, open_store
 from devtrace.store.migrations import latest_version, migration_files, statements
-from tests.support import devtrace, rows
+from tests.support import devtrace, devtrace_here, rows
 
 V020_SCHEMA = """
 CREATE TABLE command_events(id TEXT PRIMARY KEY, agent_id TEXT, executed_at REAL NOT NULL,
@@ -70,7 +70,7 @@ def test_new_store_is_wal_versioned_ignored_by_git_with_a_private_key(store):
 
 
 def test_init_inside_a_repo_leaves_git_status_clean(repo):
-    assert devtrace("init", "--path", ".devtrace", cwd=repo).returncode == 0  # 0.2.0's quick start
+    assert devtrace_here("init", "--path", ".devtrace", cwd=repo).returncode == 0  # 0.2.0's quick start
     assert (repo / ".devtrace" / "devtrace.db").is_file()
     from tests.support import git
 
@@ -144,7 +144,7 @@ def test_cli_reports_a_bad_store_in_one_line_and_capture_still_returns_the_exit_
     store.mkdir()
     (store / "devtrace.db").write_bytes(b"garbage" * 100)
     before = digest(store / "devtrace.db")
-    init = devtrace("init", "--path", str(store), cwd=repo)
+    init = devtrace_here("init", "--path", str(store), cwd=repo)
     assert init.returncode == 1
     assert init.stderr.count(b"\n") == 1 and b"not a usable DevTrace store" in init.stderr
     run = devtrace("run", "--path", str(store), "--", "sh", "-c", "exit 5", cwd=repo)

@@ -31,7 +31,7 @@ from devtrace.store.reading import readable_file
 STORE_ALIAS = "store"
 """The name the SQLite store is attached under; the view files read `store.<table>`."""
 
-OFFLINE_CONFIG = {
+OFFLINE_CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "autoinstall_known_extensions": False,
     "autoload_known_extensions": False,
     # DuckDB checks a signed extension by hashing the whole file on every LOAD: for the 34 MB

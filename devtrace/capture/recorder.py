@@ -143,6 +143,6 @@ def _text(value: str | None) -> str | None:
     return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def _files(counts: tuple[int, int, int]) -> str:
+def _files(counts: tuple) -> str:
     files, added, deleted = counts
     return f"{files} file{'' if files == 1 else 's'} +{added} -{deleted}"

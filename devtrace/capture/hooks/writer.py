@@ -111,7 +111,7 @@ def write(report: Finished | Started | TurnEnded, path: str | None) -> str | Non
                 started = hook_state.take_pending(rec.conn, report.captured_by, session, key, report.ended_at)
             if duration_ms is None and started is not None and not report.background:
                 duration_ms, approximate = max(0, round((report.ended_at - started) * 1000)), True
-        after = git.finish_snapshot(root, pending)
+        after = git.finish_snapshot(root, pending) if root else None
         repo_id = identity.repo_id(rec.key, root) if root else None
         state = git.totals(after) if after is not None else (None, None, None)
         files = _hashed_paths(rec.key, after) if after is not None else None
