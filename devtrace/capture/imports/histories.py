@@ -64,7 +64,8 @@ def read_bash(f, dated: bool) -> Iterator[Entry | None]:
             line = None if raw is None else _text(raw)
             yield None if line is None else Entry(line, None)
         return
-    when, parts, broken = None, [], False
+    when, broken = None, False
+    parts: list[bytes] = []
     for raw in _lines(f):
         stamp = None if raw is None else _EPOCH.fullmatch(raw)
         if stamp is not None or raw is None:

@@ -42,7 +42,8 @@ class Counts:
 
 class _Batcher:
     def __init__(self, rec: Recorder, counts: Counts, dry_run: bool):
-        self.rec, self.counts, self.dry_run, self.events = rec, counts, dry_run, []
+        self.rec, self.counts, self.dry_run = rec, counts, dry_run
+        self.events: list[dict] = []
 
     def add(self, event: dict) -> None:
         self.events.append(event)
@@ -53,7 +54,7 @@ class _Batcher:
         events, self.events = self.events, []
         if self.dry_run:
             ids = [e["id"] for e in events]
-            stored = set()
+            stored: set[str] = set()
             for i in range(0, len(ids), 500):
                 chunk = ids[i:i + 500]
                 stored.update(row[0] for row in self.rec.conn.execute(
@@ -103,7 +104,7 @@ def history(shell: str, entries: Iterable[histories.Entry | None], path: str | N
             if template is None:
                 counts.ignored += 1
                 continue
-            if undated is not None:
+            if undated is not None and undated_before is not None:
                 started_at = undated_before - (len(undated) - index)
             elif entry.started_at is None:
                 counts.damaged += 1  # an entry without time in a dated file

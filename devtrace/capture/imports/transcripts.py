@@ -14,6 +14,7 @@ inside their input tokens; it is subtracted.
 import json
 from collections.abc import Iterator
 from datetime import datetime
+from typing import TypeVar
 
 from devtrace.capture.hooks.agents import claude_code, codex, commands, gemini
 
@@ -90,6 +91,19 @@ def _records(f) -> Iterator[dict | None]:
         yield record if isinstance(record, dict) else None
 
 
+_Default = TypeVar("_Default")
+
+
+def _dict(value) -> dict:
+    """A JSON object's member that should be an object: {} where it is anything else."""
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value, default: _Default) -> str | _Default:
+    """A JSON object's member that should be a string: `default` where it is anything else."""
+    return value if isinstance(value, str) else default
+
+
 def _ms(start: float | None, end: float | None) -> int | None:
     return max(0, round((end - start) * 1000)) if start is not None and end is not None else None
 
@@ -107,11 +121,11 @@ def read_claude_code(f, sessions: Sessions) -> Iterator[Call | None]:
         if not isinstance(session, str) or not session:
             continue
         at = seconds(record.get("timestamp"))
-        message = record.get("message") if isinstance(record.get("message"), dict) else {}
+        message = _dict(record.get("message"))
         content = message.get("content")
         if record.get("type") == "assistant":
             sessions.seen("claude-code", session, at)
-            model = message.get("model") if isinstance(message.get("model"), str) else None
+            model = _text(message.get("model"), None)
             usage = message.get("usage")
             if isinstance(usage, dict) and message.get("id") != last_message:  # one response, several lines
                 sessions.tokens("claude-code", session, model, input=usage.get("input_tokens"),
@@ -174,18 +188,18 @@ def read_codex(f, sessions: Sessions) -> Iterator[Call | None]:
         if record is None:
             yield None
             continue
-        payload = record.get("payload") if isinstance(record.get("payload"), dict) else {}
+        payload = _dict(record.get("payload"))
         at = seconds(record.get("timestamp"))
         kind, inner = record.get("type"), payload.get("type")
         if kind == "session_meta":
-            session = payload.get("id") if isinstance(payload.get("id"), str) else session
-            cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else cwd
+            session = _text(payload.get("id"), session)
+            cwd = _text(payload.get("cwd"), cwd)
         if not session:
             continue
         sessions.seen("codex", session, at)
         if kind == "turn_context":
-            model = payload.get("model") if isinstance(payload.get("model"), str) else model
-            cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else cwd
+            model = _text(payload.get("model"), model)
+            cwd = _text(payload.get("cwd"), cwd)
         elif inner == "task_started":
             sessions.seen("codex", session, None, turn=True)
         elif inner == "token_count" and isinstance(payload.get("info"), dict):
@@ -244,7 +258,9 @@ def _codex_call(session, call, command, started_at, duration_ms, code, cwd, mode
 # each written again as it grows, and `$set` lines)
 
 def read_gemini(f, sessions: Sessions) -> Iterator[Call | None]:
-    session, done, counted = None, set(), set()
+    session: str | None = None
+    done: set = set()
+    counted: set = set()
     for record in _records(f):
         if record is None:
             yield None
@@ -254,7 +270,9 @@ def read_gemini(f, sessions: Sessions) -> Iterator[Call | None]:
             sessions.seen("gemini", session, seconds(record.get("startTime")))
             continue
         messages = record["$set"].get("messages") if isinstance(record.get("$set"), dict) else [record]
-        for message in messages if isinstance(messages, list) and session else ():
+        if not session or not isinstance(messages, list):
+            continue
+        for message in messages:
             if not isinstance(message, dict):
                 continue
             at = seconds(message.get("timestamp"))
@@ -288,7 +306,7 @@ def _says(content) -> bool:
 
 
 def _gemini_call(session: str, call: dict, asked_at: float | None, model) -> Call | None:
-    args = call.get("args") if isinstance(call.get("args"), dict) else {}
+    args = _dict(call.get("args"))
     line = commands.line_of(args)
     if line is None or asked_at is None:
         return None
@@ -302,6 +320,6 @@ def _gemini_call(session: str, call: dict, asked_at: float | None, model) -> Cal
     outcome = gemini.outcome(payload)
     ended_at = seconds(call.get("timestamp"))
     duration = None if outcome.background else _ms(asked_at, ended_at)
-    cwd = args.get("dir_path") if isinstance(args.get("dir_path"), str) else "/"
+    cwd = _text(args.get("dir_path"), "/")
     return Call("gemini", session, call["id"], line, asked_at, duration, outcome.exit_code, outcome.timed_out,
                 outcome.background, commands.directory(line, cwd), model if isinstance(model, str) else None)
