@@ -28,11 +28,12 @@ class Recorder:
     def __exit__(self, *exc) -> None:
         self.conn.close()
 
-    def record(self, argv, options, outcome, root, before, after, after_from_start, moved=False) -> str:
+    def record(self, argv, options, outcome, root, before, after, after_from_start, moved=False, head=None) -> str:
         """Store the event (unless it is a no-op) and return the summary line for the user.
 
         `before` and `after` are snapshots against HEAD at each moment; `after_from_start` is
-        the end state against the commit the command started from (the change it made).
+        the end state against the commit the command started from (the change it made);
+        `head` is the commit HEAD points at once it ended.
         A no-op left the tree clean, changed nothing in it and did not move HEAD (`moved`):
         a commit, or a stash of a dirty tree, is not one. Unknown (None) is not zero."""
         state = git.totals(after) if after is not None else (None, None, None)
@@ -56,6 +57,7 @@ class Recorder:
             repo_id=identity.repo_id(self.key, root) if root else None,
             state=state,
             change=change,
+            head=head,
         )
         insert_event(self.conn, event)
         scorer.spawn(self.directory, options.get("model_dir"), self.settings.sync_auto)  # in a detached process
@@ -70,11 +72,12 @@ class Recorder:
     def event(self, words: list[str], *, started_at: float, duration_ms: int | None, exit_code: int | None,
               timed_out: bool | None, session_id: str | None, agent_id: str | None, author_kind: str | None,
               captured_by: str, repo_id: str | None, state: tuple, change: tuple,
-              duration_approximate: bool = False) -> dict:
+              duration_approximate: bool = False, head: str | None = None) -> dict:
         """The one place an event's columns are filled, for `devtrace run` and every hook.
 
         `words` is the command as words (argv, or a line split by identity.command_words);
-        `state` and `change` are (files, lines added, lines deleted), None where unknown."""
+        `state` and `change` are (files, lines added, lines deleted), None where unknown;
+        `head` is the commit HEAD points at after the command (stored as a keyed hash)."""
         return {
             "id": new_event_id(),
             "agent_id": agent_id,
@@ -98,6 +101,7 @@ class Recorder:
             "captured_by": captured_by,
             "duration_approximate": int(duration_approximate),
             "key_fingerprint": self.fingerprint,
+            "head_hash": "head_" + identity.keyed_hash(self.key, head)[:16] if head else None,
         }
 
 

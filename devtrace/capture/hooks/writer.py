@@ -93,6 +93,7 @@ def write(report: Finished | Started, path: str | None) -> str | None:
             state=state,
             change=change,
             duration_approximate=approximate,
+            head=head,
         )
         also = None
         if files is not None and repo_id is not None:
