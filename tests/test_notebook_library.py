@@ -164,7 +164,7 @@ def test_candidate_is_compared_with_the_active_model_on_labels_given_after_it(tm
     table, said = compare_with_active(training_frame, data, 3, candidate, active)
     ids = training_frame.filter(training_frame["productivity_label"].is_not_null())["id"].to_list()
     new_ids = set(frame[30:90]["id"])
-    held_out = training.split(data.rows, 3)[1]
+    held_out = training.held_out_split(data, 3)[1]
     compared = [i for i in held_out if ids[i] in new_ids]
     assert 0 < len(compared) < len(held_out)
     assert table["model"].to_list() == ["candidate v3", "active v1", "mean predictor (baseline)"]

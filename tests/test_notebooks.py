@@ -346,7 +346,7 @@ def test_retraining_compares_with_the_active_model_only_on_labels_given_after_it
     v1_created = dt.datetime.fromisoformat(defs["versions"][0]["created_at"]).replace(tzinfo=None)
     labeled = defs["training_frame"].filter(pl.col("productivity_label").is_not_null())
     unseen = set(labeled.filter(pl.col("human_label_at") >= v1_created)["id"])
-    held_out = training.split(labeled.height, 42)[1]
+    held_out = training.split(labeled.height, 42, training.split_groups(labeled["session_id"].to_numpy()))[1]
     compared = sum(labeled["id"][int(i)] in unseen for i in held_out)
     assert labeled.height == 5 + 60 and set(newer) <= unseen and compared > 0
     assert comparison["model"].to_list() == ["candidate v2", "active v1", "mean predictor (baseline)"]

@@ -16,13 +16,14 @@ from devtrace.ml.scoring import contributions
 
 MIXES = {
     "human": "Human labels only",
-    "blend": "Human labels + pseudo-labels (weighted)",
+    "blend": "Human labels + outcome labels + pseudo-labels (weighted)",
 }
 
 
 def load_training(path=None, mix: str = "blend", pseudo_weight: float = defaults.PSEUDO_WEIGHT) -> tuple[pl.DataFrame, training.TrainingData]:
     """The `training_set` rows and the model inputs for a label mix: `human` keeps only events
-    a person labeled; `blend` adds pseudo-labels (earlier predictions) at `pseudo_weight`."""
+    a person labeled; `blend` adds outcome labels (what followed each event) and pseudo-labels
+    (earlier predictions) at `pseudo_weight`."""
     if mix not in MIXES:
         raise DevtraceError(f"unknown label mix {mix!r} (choose one of {', '.join(MIXES)})")
     frame = read_training_set(path)
@@ -40,7 +41,7 @@ def compare_on_validation(
     """MAE, RMSE and R² of each model on the validation rows `training.train` holds out for this
     data and seed (so a candidate trained with that seed never saw them), narrowed to the rows
     `among` (a mask over the data's rows) marks if given, beside the mean predictor."""
-    train_idx, valid_idx = training.split(data.rows, seed)
+    train_idx, valid_idx = training.held_out_split(data, seed)
     if among is not None:
         valid_idx = valid_idx[among[valid_idx]]
     if len(valid_idx) == 0:
@@ -65,7 +66,7 @@ def compare_with_active(
     When there are none (or no active model), the candidate and the mean predictor are compared
     on all its validation rows and the sentence says why the active model is not there."""
     candidate_name = f"candidate {candidate.ref}"
-    held_out = training.split(data.rows, seed)[1]
+    held_out = training.held_out_split(data, seed)[1]
     everything = f"all {len(held_out)} validation rows held out from the candidate"
     if active is None:
         return compare_on_validation(data, seed, {candidate_name: candidate}), f"{everything}; there is no active model yet"

@@ -39,7 +39,7 @@ in_loop AS (
         ) AS loop_position
     FROM events AS e
     JOIN retry_loops AS l
-        ON e.session_id = l.session_id AND e.agent_id IS NOT DISTINCT FROM l.agent_id
+        ON e.session_id = l.session_id AND coalesce(e.agent_id, '') = coalesce(l.agent_id, '')
         AND e.command_hash = l.command_hash AND e.started_at BETWEEN l.started_at AND l.ended_at
 ),
 repo_moves AS (
