@@ -118,7 +118,9 @@ def test_candidate_review_on_a_store(tmp_path):
     _, human = load_training(store, "human")
     assert human.label_sources == {"human": 12} and human.rows == 12
     _, blend = load_training(store, "blend", 0.5)
-    assert blend.label_sources == {"human": 12}  # nothing scored yet: no pseudo-labels
+    outcome = analytics.sql("SELECT count(*) AS n FROM training_set WHERE label_source = 'outcome'", path=store)["n"][0]
+    assert outcome > 300  # what followed each event labels most of them
+    assert blend.label_sources == {"human": 12, "outcome": outcome}  # nothing scored yet: no pseudo-labels
     with pytest.raises(DevtraceError, match="unknown label mix"):
         load_training(store, "everything")
 

@@ -117,3 +117,44 @@ def test_time_to_green_view_per_repo_command_and_author(tmp_path):
     window = outcomes(store, "SELECT failures, went_green FROM time_to_green WHERE author_kind = 'agent'",
                       outcome_window_seconds=300)
     assert window == [{"failures": 3, "went_green": 1}]  # 600 s is outside a 5-minute window
+
+
+def test_events_flags_a_session_whose_predicted_outcomes_fall_and_names_the_model(tmp_path):
+    from devtrace.store import open_store
+    from devtrace.store.scores import write_scores
+
+    events = [event(JAN_1 + 60 * i, id=f"f{i}", exit_code=1, session_id="falling") for i in range(4)]
+    events += [event(JAN_1 + 60 * i + 1, id=f"s{i}", exit_code=1, session_id="steady", command_hash="b" * 64)
+               for i in range(4)]
+    store = build_store(tmp_path / "store", events)
+    conn = open_store(store)
+    write_scores(conn, [("f0", 60, "exit_class", 1.0), ("f1", 45, "exit_class", 1.0), ("f2", 35, "exit_class", 1.0),
+                        ("f3", 20, "retry_streak", -9.0)], "v3")
+    write_scores(conn, [(f"s{i}", 30 + (i % 2), "exit_class", 1.0) for i in range(4)], "v2")
+    conn.close()
+    done = devtrace("events", "--path", str(store), cwd=tmp_path, env={**devtrace_env(), "COLUMNS": "200"}, text=True)
+    assert done.returncode == 0, done.stderr
+    header, _, *lines = done.stdout.splitlines()
+    assert header.split()[5:9] == ["score", "model", "event", "flag"]
+    flagged = {line.split()[8] for line in lines if "likely stuck" in line}
+    assert flagged == {"f2", "f3"}  # the third and fourth falling scores; "steady" goes up and down
+    assert all(line.split()[7] == ("v3" if line.split()[8].startswith("f") else "v2") for line in lines)
+
+
+def test_the_labeling_app_shows_the_session_around_an_event_and_what_followed(captured, store):
+    from devtrace.ml.labeling_queue import outcome_facts, session_window
+
+    events = analytics.events(path=store)
+    later = captured["events"][-1]["ended_at"] + 2 * DAY
+    by_id = {r["id"]: r for r in outcomes(store, "SELECT * FROM outcomes", outcomes_now=later)}
+    middle = events.filter(events["id"] == captured["ids"][5]).row(0, named=True)
+    window = session_window(events, middle)
+    assert window["id"].to_list() == captured["ids"][0:9]  # five before (only five), three after
+    assert window["this"].to_list() == [""] * 5 + ["▶"] + [""] * 3
+    assert set(window["program"]) == {"sh", "git"} and window["command"].str.len_chars().max() == 10
+    facts = outcome_facts(by_id[captured["ids"][5]])
+    assert facts == {"Outcome label (suggested)": "15", "Retry loop": "run 2 of 3, never passed (stuck)",
+                     "Went green": "never (within the window)"}
+    fix = outcome_facts(by_id[captured["ids"][1]])
+    assert fix["Its change"] == "committed" and fix["Retry loop"] == "not in a retry loop"
+    assert outcome_facts(None) == {"Outcome label (suggested)": "— (not observable yet)"}

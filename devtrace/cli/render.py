@@ -10,8 +10,9 @@ import math
 import shutil
 
 # The columns `devtrace events` shows, in the order someone reading their recent commands
-# needs them: when and who, what ran, how it ended and how long it took, the score, the id to
-# label it by, then why it scored so and what it changed. A narrow terminal drops the last ones.
+# needs them: when and who, what ran, how it ended and how long it took, the score and the model
+# that gave it, the id to label it by, whether its session is likely stuck, then why it scored so
+# and what it changed. A narrow terminal drops the last ones.
 EVENT_COLUMNS = {
     "executed_at": "when",
     "agent_id": "agent",
@@ -19,7 +20,9 @@ EVENT_COLUMNS = {
     "exit_code": "exit",
     "duration_ms": "ms",
     "predicted_productivity": "score",
+    "model_ref": "model",
     "id": "event",
+    "flag": "flag",
     "top_contribution_feature": "top reason",
     "delta_lines_added": "+",
     "delta_lines_deleted": "-",
