@@ -1,4 +1,4 @@
-"""One lake job in a process of its own: `python -m devtrace.central.lake_job JOB DB_URL ...`
+"""One lake job in a process of its own: `python -m devtrace.central.lake.job JOB DB_URL ...`
 prints its result as JSON (or {"error": sentence}, exit 1).
 
 The server runs its timed flush and the admin API's retention and erasure this way, never in
@@ -15,7 +15,7 @@ from devtrace.errors import DevtraceError
 
 def run(job: str, db_url: str, *args: str) -> dict:
     """Run a job in a child process; its result, or DevtraceError with its sentence."""
-    done = subprocess.run([sys.executable, "-m", "devtrace.central.lake_job", job, db_url, *args],
+    done = subprocess.run([sys.executable, "-m", "devtrace.central.lake.job", job, db_url, *args],
                           capture_output=True, text=True)
     try:
         answer = json.loads(done.stdout.strip().splitlines()[-1])
@@ -27,16 +27,16 @@ def run(job: str, db_url: str, *args: str) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    from devtrace.central import lake_admin, lake_flush
+    from devtrace.central.lake import admin, flush
 
     job, db_url, *args = argv
     try:
         if job == "flush":
-            result = lake_flush.flush(db_url, data_path=args[0] or None)._asdict()
+            result = flush.flush(db_url, data_path=args[0] or None)._asdict()
         elif job == "erase":
-            result = lake_admin.erase(db_url, args[0], actor=args[1])._asdict()
+            result = admin.erase(db_url, args[0], actor=args[1])._asdict()
         elif job == "retention":
-            result = lake_admin.retention(db_url, int(args[0]), actor=args[1])._asdict()
+            result = admin.retention(db_url, int(args[0]), actor=args[1])._asdict()
         else:
             raise DevtraceError(f"unknown lake job {job!r}")
     except DevtraceError as exc:
