@@ -2,6 +2,7 @@
 the comparison with the mean and the exit-code-only baseline."""
 
 import shutil
+import time
 
 import numpy as np
 import polars as pl
@@ -13,6 +14,7 @@ from devtrace.ml.promotion import promotions
 from devtrace.ml.synthetic import WORLD_ENDS, generate
 from devtrace.store import create_store, insert_event
 from tests.ml_support import cli, cli_json
+from tests.support import rows
 
 
 def test_generated_labels_are_the_outcome_view_over_a_real_store(tmp_path):
@@ -117,6 +119,9 @@ def test_versions_side_by_side_on_one_set_and_a_worse_one_is_not_promoted(outcom
     assert common["v2"]["model"]["mae"] > common["v1"]["model"]["mae"]
     assert common["v1"]["exit_code"] == common["v2"]["exit_code"]
 
+    cli("ml", "score", "--pending", "--path", str(store), cwd=tmp_path)
+    assert {r["model_ref"] for r in rows(store, "SELECT DISTINCT model_ref FROM command_events")} == {"v1"}
+
     refused = cli("ml", "promote", worse["version"], "--path", str(store), cwd=tmp_path, ok=False)
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     assert "v2 is worse than the active v1 on the common evaluation set" in refused.stderr
@@ -125,3 +130,13 @@ def test_versions_side_by_side_on_one_set_and_a_worse_one_is_not_promoted(outcom
     assert "Active model: v2" in forced
     assert promotions(store)[-1] == {**promotions(store)[-1], "version": "v2", "forced": True}
     assert "worse" in promotions(store)[-1]["reason"]
+    # Promoting rescored the store's events with v2, in the background.
+    assert "Rescoring 4,000 events with v2 in the background" in forced
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        refs = {r["model_ref"]: r["n"] for r in rows(store, "SELECT model_ref, count(*) AS n FROM command_events "
+                                                           "WHERE scored_at IS NOT NULL GROUP BY model_ref")}
+        if refs == {"v2": 4000}:
+            break
+        time.sleep(0.5)
+    assert refs == {"v2": 4000}

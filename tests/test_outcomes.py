@@ -135,10 +135,10 @@ def test_events_flags_a_session_whose_predicted_outcomes_fall_and_names_the_mode
     done = devtrace("events", "--path", str(store), cwd=tmp_path, env={**devtrace_env(), "COLUMNS": "200"}, text=True)
     assert done.returncode == 0, done.stderr
     header, _, *lines = done.stdout.splitlines()
-    assert header.split()[5:9] == ["score", "model", "event", "flag"]
-    flagged = {line.split()[8] for line in lines if "likely stuck" in line}
+    assert header.split()[5:9] == ["score", "event", "model", "flag"]
+    flagged = {line.split()[7] for line in lines if "likely stuck" in line}
     assert flagged == {"f2", "f3"}  # the third and fourth falling scores; "steady" goes up and down
-    assert all(line.split()[7] == ("v3" if line.split()[8].startswith("f") else "v2") for line in lines)
+    assert all(line.split()[8] == ("v3" if line.split()[7].startswith("f") else "v2") for line in lines)
 
 
 def test_the_labeling_app_shows_the_session_around_an_event_and_what_followed(captured, store):

@@ -44,7 +44,9 @@ def events(
 
     score_before_reading(path)  # with an active model, events captured a moment ago show a score
     with connect(path, only=["events"]) as con:
-        relation = flag_likely_stuck(event_rows(con, limit=limit, agent=agent))
+        relation = event_rows(con, limit=limit, agent=agent)
+        if not as_json:  # the JSON keeps the view's columns; the table says which sessions look stuck
+            relation = flag_likely_stuck(relation)
         columns, types, rows = relation.columns, relation.types, relation.fetchall()
     if as_json:
         typer.echo(events_json(columns, rows))

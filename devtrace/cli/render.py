@@ -10,9 +10,9 @@ import math
 import shutil
 
 # The columns `devtrace events` shows, in the order someone reading their recent commands
-# needs them: when and who, what ran, how it ended and how long it took, the score and the model
-# that gave it, the id to label it by, whether its session is likely stuck, then why it scored so
-# and what it changed. A narrow terminal drops the last ones.
+# needs them: when and who, what ran, how it ended and how long it took, the score, the id to
+# label it by, the model that gave the score, whether its session is likely stuck, then why it
+# scored so and what it changed. A narrow terminal drops the last ones.
 EVENT_COLUMNS = {
     "executed_at": "when",
     "agent_id": "agent",
@@ -20,8 +20,8 @@ EVENT_COLUMNS = {
     "exit_code": "exit",
     "duration_ms": "ms",
     "predicted_productivity": "score",
-    "model_ref": "model",
     "id": "event",
+    "model_ref": "model",
     "flag": "flag",
     "top_contribution_feature": "top reason",
     "delta_lines_added": "+",
