@@ -17,6 +17,7 @@ import tempfile
 
 import duckdb
 
+from devtrace.analytics.sql_text import literal
 from devtrace.errors import DevtraceError
 
 CENTRAL_ALIAS = "central_db"
@@ -51,7 +52,7 @@ def postgres_extension_path() -> str:
     return file
 
 
-def attach_steps(url: str, sqlite_extension: str, literal) -> list[tuple[str, str]]:
+def attach_steps(url: str, sqlite_extension: str) -> list[tuple[str, str]]:
     """(statement, what its failure means) that make `store.*` the central tables."""
     if is_postgres(url):
         shown = url.split("@")[-1]
@@ -91,7 +92,7 @@ def events_view(source: str) -> str:
     """`store.command_events` over `source` (the central table, or the lake and its tail)."""
     return (f"CREATE OR REPLACE VIEW store.command_events AS SELECT * EXCLUDE (seq) REPLACE ("
             f"make_timestamp(CAST(received_at * 1e6 AS BIGINT)) AS received_at), "
-            f"NULL::VARCHAR AS head_hash FROM {source};")  # local only (sql/migrations/0007)
+            f"NULL::VARCHAR AS head_hash FROM {source};")  # local only (sql/migrations/0008)
 
 
 def labels_view(source: str) -> str:

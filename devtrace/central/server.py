@@ -5,37 +5,20 @@ is validated on its own, and a database failure is a 503 the client retries, nev
 """
 
 import json
-from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Path, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 
 from devtrace import __version__
-from devtrace.central import ingest, keys, models, tokens
+from devtrace.central import ingest_routes, model_routes
 from devtrace.central.lake import routes as lake_routes
-from devtrace.central.payloads import BadBatch, BatchResult, EventBatch, LabelBatch, parse_batch, text
+from devtrace.central.payloads import BadBatch
 from devtrace.errors import DevtraceError
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 DRAIN_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_AGE_DAYS = 365.0
-
-
-class Enrollment(BaseModel):
-    machine: str
-    hash_key: str
-    key_fingerprint: str
-
-
-class ModelUpload(BaseModel):
-    version: Annotated[str, Field(max_length=128, pattern=models.VERSION.pattern)]
-    model_json: text(64 * 1024 * 1024)
-    metadata: dict[str, Any]
-    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
 class BodyLimit:
@@ -91,121 +74,40 @@ async def _too_large(limit: int, send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def _printable(value):
-    return value if isinstance(value, int) else str(value).encode("utf-8", "replace").decode("utf-8")
-
-
-def _body(model) -> dict:
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
-
-
 def create_app(db, *, max_age_days: float = DEFAULT_MAX_AGE_DAYS, max_body: int = MAX_BODY_BYTES) -> FastAPI:
+    """The service over `db` (an open central database, which the routes share)."""
     app = FastAPI(title="DevTrace central", version=__version__)
-    bearer = HTTPBearer(auto_error=False)
-
-    def caller(scope: str):
-        def check(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
-            if credentials is None or credentials.scheme.lower() != "bearer":
-                raise HTTPException(401, "a bearer token is needed (Authorization: Bearer <token>)",
-                                    headers={"WWW-Authenticate": "Bearer"})
-            with db.transaction(write=False) as tx:
-                found = tokens.authenticate(tx, credentials.credentials)
-            if found is None:
-                raise HTTPException(401, "the token is unknown, revoked or expired", headers={"WWW-Authenticate": "Bearer"})
-            name, granted = found
-            if not tokens.allows(granted, scope):
-                raise HTTPException(403, f"this token's scope is {granted}; this needs {scope}")
-            return name
-
-        return check
-
-    def reader(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
-        """The active model is for machines (ingest) and analysts (read) alike."""
-        try:
-            return caller("ingest")(credentials)
-        except HTTPException as exc:
-            if exc.status_code != 403:
-                raise
-            return caller("read")(credentials)
-
-    @app.exception_handler(DevtraceError)
-    async def refused(request: Request, exc: DevtraceError):
-        return JSONResponse({"detail": str(exc)}, status_code=409)
-
-    @app.exception_handler(Exception)
-    async def unavailable(request: Request, exc: Exception):
-        return JSONResponse({"detail": f"the central database is unavailable ({type(exc).__name__}); retry later"},
-                            status_code=503, headers={"Retry-After": "2"})
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError):
-        """FastAPI's 422 without echoing the input (which may not even be encodable)."""
-        errors = [{"loc": [_printable(part) for part in e.get("loc", ())], "msg": _printable(e.get("msg", "")),
-                   "type": e.get("type")} for e in exc.errors()[:20]]
-        return JSONResponse({"detail": errors}, status_code=422)
-
-    @app.exception_handler(BadBatch)
-    async def bad_batch(request: Request, exc: BadBatch):
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status)
-
-    def receive(kind: str, machine: str, body: bytes) -> BatchResult:
-        valid, rejected = parse_batch(body, kind)
-        store = ingest.store_events if kind == "events" else ingest.store_labels
-        return BatchResult(**store(db, machine, valid, rejected, max_age_days))
-
-    @app.get("/v1/health")
-    def health() -> dict:
-        return {"status": "ok", "version": __version__}
-
-    @app.post("/v1/enroll")
-    def enroll(machine: Annotated[str, Depends(caller("ingest"))]) -> Enrollment:
-        """The organisation's hash key, so this machine's command hashes match everyone's."""
-        with db.transaction(write=False) as tx:
-            key, fingerprint = keys.current_key(tx)
-        return Enrollment(machine=machine, hash_key=key, key_fingerprint=fingerprint)
-
-    # The bodies are read as bytes and validated by parse_batch (see payloads); the schema
-    # is declared for the OpenAPI document.
-    @app.post("/v1/telemetry/batch", openapi_extra=_body(EventBatch))
-    async def telemetry(request: Request, machine: Annotated[str, Depends(caller("ingest"))]) -> BatchResult:
-        return await run_in_threadpool(receive, "events", machine, await request.body())
-
-    @app.post("/v1/labels/batch", openapi_extra=_body(LabelBatch))
-    async def labels(request: Request, machine: Annotated[str, Depends(caller("ingest"))]) -> BatchResult:
-        return await run_in_threadpool(receive, "labels", machine, await request.body())
-
-    @app.get("/v1/model/active", responses={304: {"description": "Not modified"}, 404: {"description": "None approved"}})
-    def active_model(request: Request, _: Annotated[str, Depends(reader)]):
-        """The approved model's version, sha256 and metadata (ETag: its sha256)."""
-        return _active(request, with_model=False)
-
-    @app.get("/v1/model/active/download", responses={304: {"description": "Not modified"}})
-    def active_model_download(request: Request, _: Annotated[str, Depends(reader)]):
-        """The same with model.json's text; If-None-Match with the sha256 held downloads nothing."""
-        return _active(request, with_model=True)
-
-    def _active(request: Request, *, with_model: bool):
-        found = models.active(db, with_model=with_model)
-        if found is None:
-            raise HTTPException(404, "no model has been approved yet (devtrace server models approve VERSION)")
-        etag = f'"{found["sha256"]}"'
-        if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
-            return Response(status_code=304, headers={"ETag": etag})
-        return JSONResponse(found, headers={"ETag": etag})
-
-    @app.get("/v1/models")
-    def list_models(_: Annotated[str, Depends(caller("read"))]) -> list[dict[str, Any]]:
-        return models.listing(db)
-
-    @app.post("/v1/models", status_code=201)
-    def publish(upload: ModelUpload, by: Annotated[str, Depends(caller("admin"))]) -> dict[str, Any]:
-        created = models.publish(db, upload.version, upload.model_json, upload.metadata, upload.sha256, by)
-        return {"version": upload.version, "sha256": upload.sha256, "created": created}
-
-    @app.post("/v1/models/{version}/approve")
-    def approve(version: Annotated[str, Path(max_length=128, pattern=models.VERSION.pattern)], by: Annotated[str, Depends(caller("admin"))]) -> dict:
-        return models.approve(db, version, by)
-
-    lake_routes.add_routes(app, db, caller)
+    app.state.db = db
+    app.state.max_age_days = max_age_days
+    app.add_exception_handler(DevtraceError, _refused)
+    app.add_exception_handler(Exception, _unavailable)
+    app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_exception_handler(BadBatch, _bad_batch)
+    for router in (ingest_routes.router, model_routes.router, lake_routes.router):
+        app.include_router(router)
     app.add_middleware(BodyLimit, limit=max_body)
     return app
+
+
+async def _refused(request: Request, exc: DevtraceError):
+    return JSONResponse({"detail": str(exc)}, status_code=409)
+
+
+async def _unavailable(request: Request, exc: Exception):
+    return JSONResponse({"detail": f"the central database is unavailable ({type(exc).__name__}); retry later"},
+                        status_code=503, headers={"Retry-After": "2"})
+
+
+async def _invalid(request: Request, exc: RequestValidationError):
+    """FastAPI's 422 without echoing the input (which may not even be encodable)."""
+    errors = [{"loc": [_printable(part) for part in e.get("loc", ())], "msg": _printable(e.get("msg", "")),
+               "type": e.get("type")} for e in exc.errors()[:20]]
+    return JSONResponse({"detail": errors}, status_code=422)
+
+
+async def _bad_batch(request: Request, exc: BadBatch):
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+
+
+def _printable(value):
+    return value if isinstance(value, int) else str(value).encode("utf-8", "replace").decode("utf-8")

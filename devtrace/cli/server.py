@@ -9,13 +9,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from devtrace.cli import server_lake
+from devtrace.cli.options import DbOption, JsonOption, open_db
 from devtrace.errors import DevtraceError
-
-DbOption = Annotated[
-    Optional[str],
-    typer.Option("--db", help="Central database: a SQLite file, or postgresql://user@host/db.", envvar="DEVTRACE_CENTRAL_DB"),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="JSON instead of a table.")]
 
 server_app = typer.Typer(help="The central service: ingestion, tokens, approved models.", no_args_is_help=False,
                          invoke_without_command=True)
@@ -26,18 +22,8 @@ server_app.add_typer(models_app, name="models")
 
 
 def register(app: typer.Typer) -> None:
-    from devtrace.cli import server_lake
-
     server_lake.register(server_app)
     app.add_typer(server_app, name="server")
-
-
-def _open(db: str | None):
-    from devtrace.central.db import open_central
-
-    if not db:
-        raise DevtraceError("give the central database with --db FILE or --db postgresql://... ($DEVTRACE_CENTRAL_DB)")
-    return open_central(db)
 
 
 @server_app.callback()
@@ -62,7 +48,7 @@ def serve(
         raise DevtraceError("the server needs its extra: pip install 'devtrace[server]'") from None
     from devtrace.central.db import describe
 
-    central = _open(db)
+    central = open_db(db)
     app = create_app(central, max_age_days=max_age_days, max_body=int(max_body_mb * 1024 * 1024))
     try:
         listener = socket.create_server((host, port))
@@ -92,7 +78,7 @@ def token_create(
     from devtrace.central import tokens
 
     lifetime = tokens.parse_duration(expires) if expires else None
-    central = _open(db)
+    central = open_db(db)
     try:
         token = tokens.create(central, name, scope, lifetime)
     finally:
@@ -127,7 +113,7 @@ def token_revoke(name: Annotated[str, typer.Argument(help="The token's name.")],
     """Revoke a token: its next request is refused."""
     from devtrace.central import tokens
 
-    central = _open(db)
+    central = open_db(db)
     try:
         tokens.revoke(central, name)
     finally:
@@ -164,7 +150,7 @@ def models_approve(
     from devtrace.central import models
 
     approver = by or f"{getpass.getuser()}@{socket.gethostname()}"
-    central = _open(db)
+    central = open_db(db)
     try:
         active = models.approve(central, version, approver)
     finally:
@@ -176,7 +162,7 @@ def models_approve(
 def _listing(db: str | None, as_json: bool, listing: Callable[..., list[dict]],
              to_rows: Callable[[list[dict]], list[dict]], empty: str) -> None:
     """Print what `listing(central)` finds: as JSON, or as a table of `to_rows(found)` (`empty` if none)."""
-    central = _open(db)
+    central = open_db(db)
     try:
         found = listing(central)
     finally:

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from devtrace.cli.core import PathOption
+from devtrace.cli.options import PathOption
 
 sync_app = typer.Typer(help="Push this store's events and labels to the central server.", invoke_without_command=True)
 

@@ -16,6 +16,7 @@ import polars as pl
 
 from devtrace.analytics import connect, query
 from devtrace.analytics.central import CENTRAL_ALIAS
+from devtrace.analytics.sql_text import literal
 from devtrace.central import models
 from devtrace.central.db import is_postgres, open_central
 from devtrace.errors import DevtraceError
@@ -60,7 +61,7 @@ def score_central(db_url: str, *, batch_events: int = BATCH_EVENTS, on_rows=None
         # Scores are written through DuckDB too: a second copy of SQLite in this process
         # (Python's) must not write the file DuckDB's copy has open.
         target = db_url if is_postgres(db_url) else os.path.abspath(os.path.expanduser(db_url))
-        con.execute(f"ATTACH '{target}' AS {SCORES} (TYPE {'postgres' if is_postgres(db_url) else 'sqlite'})")
+        con.execute(f"ATTACH {literal(target)} AS {SCORES} (TYPE {'postgres' if is_postgres(db_url) else 'sqlite'})")
         units = query(con, UNSCORED)
         batch: list[str] = []
         size = 0

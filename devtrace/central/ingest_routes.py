@@ -1,0 +1,55 @@
+"""The routes machines use: health, enrollment, and the event and label batches."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from devtrace import __version__
+from devtrace.central import ingest, keys
+from devtrace.central.auth import CentralDb, caller
+from devtrace.central.payloads import BatchResult, EventBatch, LabelBatch, parse_batch
+
+router = APIRouter()
+
+
+class Enrollment(BaseModel):
+    machine: str
+    hash_key: str
+    key_fingerprint: str
+
+
+@router.get("/v1/health")
+def health() -> dict:
+    return {"status": "ok", "version": __version__}
+
+
+@router.post("/v1/enroll")
+def enroll(db: CentralDb, machine: Annotated[str, Depends(caller("ingest"))]) -> Enrollment:
+    """The organisation's hash key, so this machine's command hashes match everyone's."""
+    with db.transaction(write=False) as tx:
+        key, fingerprint = keys.current_key(tx)
+    return Enrollment(machine=machine, hash_key=key, key_fingerprint=fingerprint)
+
+
+def _body(model) -> dict:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
+
+
+# The bodies are read as bytes and validated by parse_batch (see payloads); the schema is
+# declared for the OpenAPI document.
+@router.post("/v1/telemetry/batch", openapi_extra=_body(EventBatch))
+async def telemetry(request: Request, db: CentralDb, machine: Annotated[str, Depends(caller("ingest"))]) -> BatchResult:
+    return await run_in_threadpool(_receive, db, request.app.state.max_age_days, "events", machine, await request.body())
+
+
+@router.post("/v1/labels/batch", openapi_extra=_body(LabelBatch))
+async def labels(request: Request, db: CentralDb, machine: Annotated[str, Depends(caller("ingest"))]) -> BatchResult:
+    return await run_in_threadpool(_receive, db, request.app.state.max_age_days, "labels", machine, await request.body())
+
+
+def _receive(db, max_age_days: float, kind: str, machine: str, body: bytes) -> BatchResult:
+    valid, rejected = parse_batch(body, kind)
+    store = ingest.store_events if kind == "events" else ingest.store_labels
+    return BatchResult(**store(db, machine, valid, rejected, max_age_days))
