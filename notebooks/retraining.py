@@ -217,7 +217,7 @@ def _(candidate_meta, comparison):
 def _(candidate_meta, promote_button, refusal, store):
     mo.stop(refusal is not None or not promote_button.value)
     try:
-        promoted, rescoring = promote_checked(candidate_meta["version"], store, by="retraining notebook")
+        promoted, _count, rescoring = promote_checked(candidate_meta["version"], store, by="retraining notebook")
     except DevtraceError as _exc:
         mo.stop(True, mo.callout(mo.md(f"**Not promoted.** {_exc}"), kind="danger"))
     mo.callout(mo.md(f"**{promoted['version']} is now the active model.** {rescoring}"), kind="success")

@@ -243,6 +243,7 @@ def models(path: PathOption = None, as_json: JsonOption = False) -> None:
 def promote(
     version: Annotated[str, typer.Argument(help="Version to activate, e.g. v2.")],
     force: Annotated[bool, typer.Option("--force", help="Promote it even if it is worse than the active model.")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for the background rescoring, showing its progress.")] = False,
     path: PathOption = None,
 ) -> None:
     """Make VERSION the active model (promoting an earlier version rolls back), unless it is
@@ -250,10 +251,16 @@ def promote(
     from devtrace.ml import registry
     from devtrace.ml.promotion import promote_checked
 
-    metadata, note = promote_checked(version, path, force=force)
+    metadata, count, note = promote_checked(version, path, force=force)
     typer.echo(f"Active model: {version} (validation MAE {_num(metadata.get('mae'))}) in {registry.active_dir(path)}")
     if note:
         typer.echo(note)
+    if count and wait:
+        from devtrace.ml.promotion import wait_for_rescoring
+
+        with _progress("Rescoring", total=count) as advance:
+            left = wait_for_rescoring(path, lambda n: advance(count - n))
+        typer.echo("Every event is scored by " + version if not left else f"{left:,} events still to rescore")
 
 
 @ml_app.command("explain")

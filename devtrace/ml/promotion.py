@@ -30,37 +30,62 @@ def worse_than_active(version: str, path=None) -> str | None:
             f"(MAE {mine:.2f} vs {theirs:.2f} on {reports[version]['rows']:,} held-out rows)")
 
 
-def promote_checked(version: str, path=None, *, force: bool = False, by: str = "cli") -> tuple[dict, str]:
+def promote_checked(version: str, path=None, *, force: bool = False, by: str = "cli") -> tuple[dict, int, str]:
     """Promote unless worse than the active model (`force` promotes anyway, and says so in
-    the registry's promotion log); returns the active metadata and a sentence on rescoring."""
+    the registry's promotion log); returns the active metadata, how many events are being
+    rescored, and a sentence saying so."""
     reason = worse_than_active(version, path)
     if reason and not force:
         raise DevtraceError(f"{reason}: not promoted (`devtrace ml promote {version} --force` promotes it anyway)")
     metadata = registry.promote(version, path)
     _log(path, {"version": version, "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "by": by,
                 "forced": bool(reason and force), "reason": reason})
-    return metadata, rescore_in_background(version, path)
+    return metadata, *rescore_in_background(version, path)
 
 
-def rescore_in_background(version: str, path=None) -> str:
-    """Mark the events another model scored as pending and start the detached scorer."""
+def rescore_in_background(version: str, path=None) -> tuple[int, str]:
+    """Mark the events another model scored as pending and start the detached scorer;
+    (how many, a sentence saying so)."""
     from devtrace.capture import scorer
     from devtrace.store import open_store
     from devtrace.store.scores import mark_for_rescoring
 
     directory = paths.store_dir(path)
     if not os.path.isfile(os.path.join(directory, paths.DB_NAME)):
-        return ""
+        return 0, ""
     conn = open_store(directory)
     try:
         count = mark_for_rescoring(conn, version)
     finally:
         conn.close()
     if not count:
-        return ""
+        return 0, ""
     scorer.spawn(directory)
-    return (f"Rescoring {count:,} events with {version} in the background; until each is done it keeps its "
+    return count, (f"Rescoring {count:,} events with {version} in the background; until each is done it keeps its "
             "old score (`devtrace events` shows which model scored each row)")
+
+
+def wait_for_rescoring(path=None, on_left=None, timeout_s: float = 3600.0) -> int:
+    """Wait until the background scorer has rescored every pending event (or `timeout_s`
+    passed); `on_left(n)` hears how many are left. Returns how many are left."""
+    import time
+
+    from devtrace.store import open_store
+    from devtrace.store.scores import pending_count
+
+    directory = paths.store_dir(path)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        conn = open_store(directory)
+        try:
+            left = pending_count(conn)
+        finally:
+            conn.close()
+        if on_left:
+            on_left(left)
+        if not left or time.monotonic() >= deadline:
+            return left
+        time.sleep(0.5)
 
 
 def promotions(path=None) -> list[dict]:
