@@ -2,6 +2,7 @@
 over stores filled by the real `devtrace run` in a real git repository."""
 
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -135,10 +136,12 @@ def test_events_flags_a_session_whose_predicted_outcomes_fall_and_names_the_mode
     done = devtrace("events", "--path", str(store), cwd=tmp_path, env={**devtrace_env(), "COLUMNS": "200"}, text=True)
     assert done.returncode == 0, done.stderr
     header, _, *lines = done.stdout.splitlines()
-    assert header.split()[5:9] == ["score", "event", "model", "flag"]
-    flagged = {line.split()[7] for line in lines if "likely stuck" in line}
+    assert "flag" in header and "model" in header
+    flagged = {e for line in lines if "likely stuck" in line for e in ("f0", "f1", "f2", "f3", "s0") if f" {e} " in line}
     assert flagged == {"f2", "f3"}  # the third and fourth falling scores; "steady" goes up and down
-    assert all(line.split()[8] == ("v3" if line.split()[7].startswith("f") else "v2") for line in lines)
+    for line in lines:
+        shown_id = re.search(r" ([fs]\d) ", line).group(1)
+        assert (" v3 " if shown_id.startswith("f") else " v2 ") in line, line
 
 
 def test_the_labeling_app_shows_the_session_around_an_event_and_what_followed(captured, store):
@@ -151,7 +154,7 @@ def test_the_labeling_app_shows_the_session_around_an_event_and_what_followed(ca
     window = session_window(events, middle)
     assert window["id"].to_list() == captured["ids"][0:9]  # five before (only five), three after
     assert window["this"].to_list() == [""] * 5 + ["▶"] + [""] * 3
-    assert set(window["program"]) == {"sh", "git"} and window["command"].str.len_chars().max() == 10
+    assert window["command"][5] == "sh never.sh" and window["command"][3].startswith("git ")  # the recorded text
     facts = outcome_facts(by_id[captured["ids"][5]])
     assert facts == {"Outcome label (suggested)": "15", "Retry loop": "run 2 of 3, never passed (stuck)",
                      "Went green": "never (within the window)"}

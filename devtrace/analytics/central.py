@@ -92,7 +92,7 @@ def events_view(source: str) -> str:
     """`store.command_events` over `source` (the central table, or the lake and its tail)."""
     return (f"CREATE OR REPLACE VIEW store.command_events AS SELECT * EXCLUDE (seq) REPLACE ("
             f"make_timestamp(CAST(received_at * 1e6 AS BIGINT)) AS received_at), "
-            f"NULL::VARCHAR AS head_hash FROM {source};")  # local only (sql/migrations/0008)
+            f"NULL::VARCHAR AS head_hash FROM {source};")  # local only (sql/migrations/0009)
 
 
 def labels_view(source: str) -> str:

@@ -5,15 +5,16 @@ other commands do not pay for them.
 """
 
 import json
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from devtrace.cli.options import JsonOption, PathOption
+from devtrace.cli.progress import progress_bar, spinner
 from devtrace.errors import DevtraceError
 from devtrace.ml import defaults
+from devtrace.readable import value as shown
 
 ml_app = typer.Typer(
     name="ml",
@@ -44,7 +45,7 @@ def generate(
     from devtrace.ml.synthetic import generate as generate_events
 
     format_of(out)
-    with _status(f"Generating {rows:,} events"):
+    with spinner(f"Generating {rows:,} events"):
         frame = generate_events(rows, seed)
         write_dataset(frame, out)
     typer.echo(f"Wrote {frame.height:,} events ({frame.get_column('session_id').n_unique():,} sessions) to {out}")
@@ -52,7 +53,7 @@ def generate(
 
 @ml_app.command("train")
 def train(
-    dataset: Annotated[Optional[Path], typer.Option("--dataset", "-d", help="Labelled dataset (.csv, .json, .jsonl or .parquet).")] = None,
+    dataset: Annotated[Optional[Path], typer.Option("--dataset", "-d", help="Labeled dataset (.csv, .json, .jsonl or .parquet).")] = None,
     from_store: Annotated[bool, typer.Option("--from-store", help="Train on the store: human, else outcome, else pseudo-labels.")] = False,
     out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Also write model.json and metadata.json here.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the train/validation split and of XGBoost.")] = defaults.SEED,
@@ -98,7 +99,7 @@ def train(
     else:
         data = training.store_training_data(pipeline.read_training_set(path), pseudo_weight, outcome_weight)
         source, weight = "store", pseudo_weight  # the metadata lives in the store it describes
-    with _progress("Training", total=n_estimators) as advance:
+    with progress_bar("Training", total=n_estimators) as advance:
         metadata = pipeline.train_and_register(
             data,
             source=source,
@@ -177,7 +178,7 @@ def score(
             raise DevtraceError("--central scores the central store with its approved model: leave out the other options")
         from devtrace.central.lake import scoring as lake_scoring
 
-        with _progress("Scoring central events") as advance:
+        with progress_bar("Scoring central events") as advance:
             count = lake_scoring.score_central(central, on_rows=advance)
         typer.echo(f"Scored {count:,} central events; their scores reach the lake with the next flush")
         return
@@ -193,13 +194,13 @@ def score(
         chosen = str(model_dir) if model_dir else None
         if not has_model(store_dir(path), chosen):
             registry.load(directory)  # says in one sentence that there is no model to score with
-        with _progress("Scoring pending events") as advance:  # under the scoring lock, as every scorer
+        with progress_bar("Scoring pending events") as advance:  # under the scoring lock, as every scorer
             count = score_pending(path, chosen, wait=READER_WAIT_SECONDS, on_rows=advance)
         typer.echo(f"Scored {count:,} pending events")
         return
     if dataset is None or out is None:
         raise DevtraceError("give --dataset FILE and --out FILE (or --pending to score the store)")
-    with _progress("Scoring") as advance:
+    with progress_bar("Scoring") as advance:
         rows = pipeline.score_dataset(directory, dataset, out, on_rows=advance)
     typer.echo(f"Scored {rows:,} rows into {out}")
 
@@ -231,8 +232,8 @@ def models(path: PathOption = None, as_json: JsonOption = False) -> None:
         table.add_row(
             "*" if v["active"] else "", v["version"] + ("†" if own and held else ""),
             v.get("created_at", "?")[5:16].replace("T", " "), f"{v.get('rows', 0):,}",
-            _num(held.get("model", {}).get("mae")), _num(held.get("exit_code", {}).get("mae")),
-            _num(held.get("model", {}).get("rank"), 3), _num(held.get("exit_code", {}).get("rank"), 3), _beats(held),
+            shown(held.get("model", {}).get("mae")), shown(held.get("exit_code", {}).get("mae")),
+            shown(held.get("model", {}).get("rank"), 3), shown(held.get("exit_code", {}).get("rank"), 3), _beats(held),
         )
     Console().print(table)
     typer.echo(f"Measured: {described}." + ("\n† on its own held-out rows when it was trained (not comparable)"
@@ -252,13 +253,13 @@ def promote(
     from devtrace.ml.promotion import promote_checked
 
     metadata, count, note = promote_checked(version, path, force=force)
-    typer.echo(f"Active model: {version} (validation MAE {_num(metadata.get('mae'))}) in {registry.active_dir(path)}")
+    typer.echo(f"Active model: {version} (validation MAE {shown(metadata.get('mae'))}) in {registry.active_dir(path)}")
     if note:
         typer.echo(note)
     if count and wait:
         from devtrace.ml.promotion import wait_for_rescoring
 
-        with _progress("Rescoring", total=count) as advance:
+        with progress_bar("Rescoring", total=count) as advance:
             left = wait_for_rescoring(path, lambda n: advance(count - n))
         typer.echo("Every event is scored by " + version if not left else f"{left:,} events still to rescore")
 
@@ -285,7 +286,7 @@ def explain(
         raise DevtraceError("give either --dataset FILE or --from-store")
     model = registry.load(str(model_dir) if model_dir else registry.active_dir(path))
     frame = read_dataset(dataset) if dataset is not None else pipeline.read_training_set(path)
-    with _status("Computing SHAP values"):
+    with spinner("Computing SHAP values"):
         result = explaining.explain(model, frame, events=event, limit=limit, top_k=top_k, sample=sample or None)
         written = explaining.save_charts(result, charts) if charts else []
     if as_json:
@@ -305,25 +306,25 @@ def explain(
 
 
 def label(
-    event_id: Annotated[str, typer.Argument(help="Event id (see `devtrace events`).")],
-    value: Annotated[float, typer.Argument(help="Productivity from 0 to 100.")],
-    by: Annotated[Optional[str], typer.Option("--by", help="Who is labelling.")] = None,
-    note: Annotated[Optional[str], typer.Option("--note", help="Why, in a few words.")] = None,
+    event_id: Annotated[str, typer.Argument(metavar="EVENT_ID", help="Event id (see `devtrace events`).")],
+    value: Annotated[float, typer.Argument(metavar="VALUE", help="Productivity from 0 to 100.")],
+    by: Annotated[Optional[str], typer.Option("--by", metavar="NAME", help="Who is labeling.")] = None,
+    note: Annotated[Optional[str], typer.Option("--note", metavar="TEXT", help="Why, in a few words.")] = None,
     path: PathOption = None,
 ) -> None:
     """Label an event's productivity (0-100); the latest label of an event counts."""
     from devtrace.store.labels import label as add_label
 
     add_label(event_id, value, by=by, note=note, path=path)
-    typer.echo(f"Labelled {event_id}: {value:g}" + (f" by {by}" if by else ""))
+    typer.echo(f"Labeled {event_id}: {value:g}" + (f" by {by}" if by else ""))
 
 
 def evaluation_lines(held: dict) -> list[str]:
     """The model beside the mean and the exit-code-only baseline on the held-out rows."""
     lines = [f"Held-out {held.get('split', 'rows')}: {held['rows']:,} rows · the model {held['verdict']}",
              f"{'':12}{'MAE':>8}{'rank ρ':>8}"]
-    for name, shown in (("model", "model"), ("mean", "mean"), ("exit_code", "exit code")):
-        lines.append(f"{shown:12}{held[name]['mae']:8.3f}{held[name]['rank']:8.3f}")
+    for name, title in (("model", "model"), ("mean", "mean"), ("exit_code", "exit code")):
+        lines.append(f"{title:12}{held[name]['mae']:8.3f}{held[name]['rank']:8.3f}")
     lines.append(f"{'exit class':14}{'rows':>7}{'model MAE':>11}{'exit MAE':>10}{'model ρ':>9}{'exit ρ':>8}")
     for c in held["by_exit_class"]:
         lines.append(f"{c['exit_class']:14}{c['rows']:>7,}{c['model_mae']:11.3f}{c['exit_code_mae']:10.3f}"
@@ -353,33 +354,3 @@ def _beats(evaluation: dict) -> str:
         return "—"
     verdict = evaluation["verdict"]
     return "yes" if verdict.startswith("beats") else "not enough data" if verdict.startswith("not enough") else "NO"
-
-
-def _num(value, digits: int = 2) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
-
-
-@contextmanager
-def _status(text: str):
-    """A spinner on stderr while `text` is being done (nothing when stderr is not a terminal)."""
-    from rich.console import Console
-
-    console = Console(stderr=True)
-    if not console.is_terminal:
-        yield
-        return
-    with console.status(text):
-        yield
-
-
-@contextmanager
-def _progress(text: str, total: int | None = None):
-    """A progress bar on stderr; yields `advance(done)` for the work to report with."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    console = Console(stderr=True)
-    columns = [TextColumn(text), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
-        task = progress.add_task(text, total=total)
-        yield lambda done: progress.update(task, completed=done)

@@ -72,14 +72,16 @@ The suggestion is the event's outcome label (what followed it); change it when y
 
 def session_window(events: pl.DataFrame, event: dict, k: int = NEIGHBOURS) -> pl.DataFrame:
     """The `k` commands before and after `event` in its session (itself marked `this`), oldest
-    first, with what a person needs to read them: when, program, a short command hash, exit,
-    duration and change."""
+    first, with what a person needs to read them: when, the command (its redacted text, else
+    its program and a short hash), exit, duration and change."""
     context = session_context(events, event).sort("executed_at", "id").with_row_index("_at")
     at = context.filter(pl.col("id") == event["id"])["_at"][0]
     window = context.filter((pl.col("_at") >= at - k) & (pl.col("_at") <= at + k))
+    text = pl.col("command") if "command" in window.columns else pl.lit(None, dtype=pl.String)
+    short = pl.concat_str(pl.col("program").fill_null("?"), pl.lit(" #"), pl.col("command_hash").str.slice(0, 10))
     return window.select(
         pl.when(pl.col("id") == event["id"]).then(pl.lit("▶")).otherwise(pl.lit("")).alias("this"),
-        "executed_at", "program", pl.col("command_hash").str.slice(0, 10).alias("command"),
+        "executed_at", pl.coalesce(text, short).alias("command"),
         "exit_code", (pl.col("duration_ms") / 1000).round(2).alias("seconds"),
         "delta_lines_added", "delta_lines_deleted", "id",
     )

@@ -149,7 +149,7 @@ def train(
 ) -> TrainedModel:
     """Fit on 80% of the sessions (early stopping on some of them), report on the other 20%."""
     if data.rows < MIN_ROWS:
-        raise DevtraceError(f"training needs at least {MIN_ROWS} labelled rows (found {data.rows})")
+        raise DevtraceError(f"training needs at least {MIN_ROWS} labeled rows (found {data.rows})")
     if n_estimators < 1 or max_depth < 1:
         raise DevtraceError("--n-estimators and --max-depth must be at least 1")
     if not 0 < learning_rate <= 1:  # also refuses NaN

@@ -5,6 +5,14 @@ import sqlite3
 
 from devtrace.store.transaction import write_transaction
 
+LOCAL_ONLY_COLUMNS = ("command_text",)
+"""Columns that never leave the machine: not synced, exported only when asked for."""
+
+
+def shared_columns(conn: sqlite3.Connection) -> list[str]:
+    """The columns of command_events that may leave the machine (sync sends these)."""
+    return [row[1] for row in conn.execute("PRAGMA table_info(command_events)") if row[1] not in LOCAL_ONLY_COLUMNS]
+
 
 def new_event_id() -> str:
     return "evt_" + os.urandom(6).hex()
