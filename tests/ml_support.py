@@ -8,13 +8,14 @@ import sqlite3
 from pathlib import Path
 
 from devtrace.store import create_store, insert_event
-from tests.support import devtrace
+from tests.support import devtrace_here
 
 ROWS = 3000
 
 
 def cli(*args: str, cwd: Path, ok: bool = True):
-    done = devtrace(*args, cwd=cwd, text=True)
+    """`devtrace ARGS` in this process (`devtrace_here`), text out; `ok`: it must exit 0."""
+    done = devtrace_here(*args, cwd=cwd, text=True)
     if ok:
         assert done.returncode == 0, done.stderr
     return done

@@ -10,7 +10,8 @@ import pytest
 import devtrace
 from devtrace import analytics
 from tests.analytics_support import DAY, JAN_1, build_store, event
-from tests.central_support import central_count, make_token, run_cli
+from tests.central_support import Server, central_count, make_token, run_cli
+from tests.postgres_support import DATABASES, new_database
 
 
 def machine_events(prefix: str, agent: str, start: float) -> list[dict]:
@@ -29,10 +30,22 @@ def machine_events(prefix: str, agent: str, start: float) -> list[dict]:
     return rows
 
 
-@pytest.fixture
-def organisation(central_url, server_factory, tmp_path):
-    """Two machines synced to a central database, and one local store holding both (the reference)."""
-    server = server_factory(central_url, "--max-age-days", "100000")
+@pytest.fixture(scope="module", params=DATABASES)
+def organisation(request, tmp_path_factory):
+    """Two machines synced to a central database, and one local store holding both (the
+    reference). Shared by the module's tests, which only read it (the refused statements
+    check that they changed nothing)."""
+    tmp_path = tmp_path_factory.mktemp("organisation")
+    central_url = str(tmp_path / "central.db") if request.param == "sqlite" else new_database(
+        request.getfixturevalue("postgres_cluster"))
+    server = Server(central_url, "--max-age-days", "100000")
+    try:
+        yield from _synced(server, central_url, tmp_path)
+    finally:
+        server.stop()
+
+
+def _synced(server, central_url: str, tmp_path):
     laptop, desktop = machine_events("a", "claude", JAN_1), machine_events("b", "codex", JAN_1 + 1800)
     labels_a = [("evt_a0001", 70.0, "human", "ana", "good", JAN_1 + 5 * DAY), ("evt_a0001", 20.0, "human", "bo", None, JAN_1 + 6 * DAY),
                 ("evt_a0002", 55.0, "pseudo", None, None, JAN_1 + 5 * DAY)]
@@ -46,7 +59,7 @@ def organisation(central_url, server_factory, tmp_path):
         done = run_cli("sync", "--path", str(store), cwd=tmp_path)
         assert done.returncode == 0 and " 0 rejected" in done.stdout, done.stdout + done.stderr
     both = build_store(tmp_path / "both", laptop + desktop, labels_a + labels_b)
-    return central_url, both
+    yield central_url, both
 
 
 @pytest.mark.parametrize("name", [v.name for v in analytics.views()])

@@ -40,7 +40,7 @@ from tests.notebook_support import (
     run_notebook_with_outputs,
     train_active_model,
 )
-from tests.support import devtrace, devtrace_env, rows
+from tests.support import devtrace, devtrace_env, devtrace_here, rows
 
 NAMES = ["analysis", "labeling", "retraining"]
 
@@ -189,14 +189,35 @@ def test_analysis_day_picker_left_alone_keeps_days_captured_after_it_was_drawn(b
 # --- every notebook: as a script and through `marimo export html` -----------------------------
 
 
+def run_script(name: str, store: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(NOTEBOOKS / f"{name}.py")], env=marimo_env(store),
+                          capture_output=True, text=True, timeout=180)
+
+
+def stored_state(store: Path) -> tuple:
+    """What a notebook could change: events and their scores, labels, model versions, the active one."""
+    return (rows(store, "SELECT id, predicted_productivity, model_ref FROM command_events ORDER BY id"),
+            rows(store, "SELECT * FROM labels ORDER BY id"),
+            sorted(p.name for p in (store / "models").iterdir()),
+            (store / "model-xgb" / "metadata.json").read_bytes())
+
+
 @pytest.mark.parametrize("name", NAMES)
-def test_notebook_runs_headless_as_a_script(name, store):
-    done = subprocess.run(
-        [sys.executable, str(NOTEBOOKS / f"{name}.py")], env=marimo_env(store), capture_output=True, text=True,
-        timeout=180,
-    )
+def test_notebook_runs_headless_as_a_script_and_changes_nothing(name, store):
+    before = stored_state(store)
+    done = run_script(name, store)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
+    assert stored_state(store) == before  # no label saved, no model trained or promoted on load
+
+
+def test_a_notebook_script_fails_on_a_store_its_cells_fail_on(tmp_path):
+    """Exit status 0 of a script run means its cells ran: on a store one of them fails on, it is not 0."""
+    damaged = event(time.time(), id="evt_bad", executed_at="yesterday")  # SQLite keeps a value of any type
+    store = build_store(tmp_path / "store", [event(time.time(), id="evt_ok"), damaged])
+    done = run_script("analysis", store)
+    assert done.returncode != 0
+    assert "Mismatch Type Error" in done.stderr, done.stderr[-2000:]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -225,7 +246,7 @@ def test_notebook_exports_to_html_without_a_failing_cell(name, store, tmp_path):
     ],
 )
 def test_user_errors_end_in_one_line(args, message, base_store, tmp_path):
-    done = devtrace(*args, cwd=tmp_path, env=devtrace_env(DEVTRACE_PATH=str(base_store)), text=True)
+    done = devtrace_here(*args, cwd=tmp_path, env=devtrace_env(DEVTRACE_PATH=str(base_store)), text=True)
     assert done.returncode == 1
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert not (tmp_path / "report.html").exists()
@@ -235,11 +256,12 @@ def test_marimo_report_on_a_store_the_notebook_fails_on_names_the_failing_cell(t
     # A damaged row: SQLite keeps a value of any type.
     damaged = event(time.time(), id="evt_bad", executed_at="yesterday")
     store = build_store(tmp_path / "store", [event(time.time(), id="evt_ok"), damaged])
-    done = devtrace("report", "--marimo", "--path", str(store), cwd=tmp_path, text=True)
+    done = devtrace_here("report", "--marimo", "--path", str(store), cwd=tmp_path, text=True)
     assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "the analysis notebook failed on this store: MarimoExceptionRaisedError: Mismatch Type Error" in done.stderr
 
 
+@pytest.mark.browser
 def test_notebook_command_serves_the_notebook_on_the_store(base_store, tmp_path):
     port = free_port()
     command = [sys.executable, "-m", "devtrace", "notebook", "labeling", "--path", str(base_store),
@@ -260,7 +282,7 @@ def test_notebook_command_serves_the_notebook_on_the_store(base_store, tmp_path)
 
 
 def test_unknown_notebook_is_refused(tmp_path):
-    done = devtrace("notebook", "dashboard", cwd=tmp_path, text=True)
+    done = devtrace_here("notebook", "dashboard", cwd=tmp_path, text=True)
     assert done.returncode != 0 and "dashboard" in done.stderr and "Traceback" not in done.stderr
 
 
@@ -272,6 +294,7 @@ allElements().filter(e => e.classList && e.classList.contains('vega-embed'))
 """
 
 
+@pytest.mark.browser
 def test_analysis_in_headless_chromium(base_store, tmp_path):
     assert chromium_path(), "headless Chromium is needed: apt-get install chromium (see .ci/install-system)"
     with MarimoServer.run("analysis", base_store, tmp_path / "marimo.log") as server, Browser() as browser:
@@ -388,6 +411,7 @@ def test_retraining_loads_without_xgboost(base_store):
 # --- the loop in a real browser: label, retrain, promote, auto-score -----------------------------
 
 
+@pytest.mark.browser
 def test_a_label_saved_in_the_browser_is_used_by_the_next_training_run(store, tmp_path):
     from devtrace.ml.candidate_review import load_training
 
@@ -424,6 +448,7 @@ def test_a_label_saved_in_the_browser_is_used_by_the_next_training_run(store, tm
     assert metadata["label_sources"]["human"] == 6
 
 
+@pytest.mark.browser
 def test_a_version_promoted_in_the_browser_scores_the_next_captured_event(store, tmp_path):
     with MarimoServer.run("retraining", store, tmp_path / "marimo.log") as server, Browser() as browser:
         browser.open(server.url)
@@ -446,7 +471,7 @@ def test_a_version_promoted_in_the_browser_scores_the_next_captured_event(store,
     env = devtrace_env(DEVTRACE_PATH=str(store))
     done = devtrace("run", "--keep-noop", "--agent", "tester", "--", "git", "status", cwd=repo, env=env)
     assert done.returncode == 0, done.stderr
-    shown = devtrace("events", "--limit", "1", "--json", cwd=repo, env=env, text=True)
+    shown = devtrace_here("events", "--limit", "1", "--json", cwd=repo, env=env, text=True)
     assert shown.returncode == 0, shown.stderr
     newest = json.loads(shown.stdout)[0]
     assert newest["agent_id"] == "tester" and newest["model_ref"] == "v2"

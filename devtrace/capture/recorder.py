@@ -3,9 +3,9 @@
 import os
 
 from devtrace import settings as settings_mod
-from devtrace.capture import git, identity, redact, scorer
+from devtrace.capture import event_ids, git, identity, redact, scorer
 from devtrace.paths import store_dir
-from devtrace.store import create_store, insert_event, new_event_id
+from devtrace.store import create_store, insert_event
 
 
 class Recorder:
@@ -63,7 +63,7 @@ class Recorder:
             change=change,
             head=head,
         )
-        insert_event(self.conn, event)
+        insert_event(self.conn, event, new_id=event_ids.live)
         scorer.spawn(self.directory, options.get("model_dir"), self.settings.sync_auto)  # in a detached process
         if after is None:
             where = "git state unknown" if root else "not a git repo"
@@ -76,16 +76,19 @@ class Recorder:
     def event(self, words: list[str], *, line: str = "", started_at: float, duration_ms: int | None, exit_code: int | None,
               timed_out: bool | None, session_id: str | None, agent_id: str | None, author_kind: str | None,
               captured_by: str, repo_id: str | None, state: tuple, change: tuple,
-              duration_approximate: bool = False, head: str | None = None) -> dict:
+              duration_approximate: bool = False, call: tuple[str, str, str] | None = None,
+              head: str | None = None) -> dict:
         """The one place an event's columns are filled, for `devtrace run` and every hook.
 
         `words` is the command as words (argv, or a line split by identity.command_words),
         `line` the command line they came from (kept redacted, see devtrace.capture.redact;
         empty: no text, as for an agent's start whose end never came);
         `state` and `change` are (files, lines added, lines deleted), None where unknown;
+        `call` is (agent, the agent's session id, its id for the tool call) when the agent
+        names the call: the event's id is then derived from it (see event_ids);
         `head` is the commit HEAD points at after the command (stored as a keyed hash)."""
         return {
-            "id": new_event_id(),
+            "id": event_ids.of_call(*call) if call else event_ids.live(),
             "agent_id": agent_id,
             "executed_at": started_at,
             "command_hash": identity.command_hash(self.key, words),
@@ -145,6 +148,6 @@ def _text(value: str | None) -> str | None:
     return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def _files(counts: tuple[int, int, int]) -> str:
+def _files(counts: tuple) -> str:
     files, added, deleted = counts
     return f"{files} file{'' if files == 1 else 's'} +{added} -{deleted}"
