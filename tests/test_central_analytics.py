@@ -24,6 +24,9 @@ def machine_events(prefix: str, agent: str, start: float) -> list[dict]:
     for i, exit_code in ((12, 2), (13, 0)):  # a retry loop: failed, re-run a minute later, fixed
         rows.append(event(start + 20 * DAY + (i - 12) * 60, id=f"evt_{prefix}{i:04d}", agent_id=agent,
                           exit_code=exit_code, session_id=f"ses_{prefix}r", command_hash="f" * 64))
+    for i in (14, 15):  # a retry loop that never passes: a stuck session
+        rows.append(event(start + 21 * DAY + (i - 14) * 60, id=f"evt_{prefix}{i:04d}", agent_id=agent,
+                          exit_code=1, session_id=f"ses_{prefix}s", command_hash="e" * 64))
     return rows
 
 
@@ -83,7 +86,7 @@ def test_machine_is_one_more_column(organisation, tmp_path):
     central, _ = organisation
     per_machine = devtrace.connect(central=central).sql(
         "SELECT machine, count(*) AS n, min(received_at) IS NOT NULL AS received FROM events GROUP BY ALL ORDER BY machine").pl()
-    assert per_machine.rows() == [("desktop", 14, True), ("laptop", 14, True)]
+    assert per_machine.rows() == [("desktop", 16, True), ("laptop", 16, True)]
     done = run_cli("sql", "--central", central, "--format", "csv",
                    "SELECT machine, count(*) AS n FROM training_set WHERE label_source = 'human' GROUP BY ALL ORDER BY 1",
                    cwd=tmp_path)
@@ -145,6 +148,6 @@ def test_central_queries_have_bounded_memory_and_a_private_spill_folder(organisa
     done = subprocess.run([sys.executable, "-c", script, central], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     limit, a, b, root, mode, loops = done.stdout.strip().split("|")
-    assert limit == "953.6 MiB" and mode == "0o700" and int(loops) == 2
+    assert limit == "953.6 MiB" and mode == "0o700" and int(loops) == 4
     assert a != b and os.path.dirname(b) == root
     assert not os.path.exists(root)

@@ -324,6 +324,13 @@ def test_labeling_defines_a_queue_and_explains_its_first_event(base_store, monke
     assert set(reasons["feature"]) == set(FEATURES) and set(reasons["event"]) == {queue["id"][0]}
     assert {"contribution", "reason"} <= chart_fields(defs["reasons_chart"])
     assert defs["reasons_chart"].data.height == len(FEATURES)
+    # What followed it, from the outcomes view, and its outcome label as the suggested value.
+    outcome = defs["outcome"]
+    expected = analytics.sql(f"SELECT outcome_label FROM outcomes WHERE id = '{queue['id'][0]}'", path=base_store)
+    assert outcome is not None and outcome["id"] == queue["id"][0]
+    assert outcome["outcome_label"] == expected["outcome_label"][0]
+    suggested = 50 if outcome["outcome_label"] is None else round(outcome["outcome_label"])
+    assert defs["value_input"].value == suggested
 
 
 def test_labeling_undo_of_a_label_given_again_since_says_so(store, monkeypatch):
@@ -339,7 +346,8 @@ def test_labeling_undo_of_a_label_given_again_since_says_so(store, monkeypatch):
     label(event_id, 70, by="someone else", path=store)
     history = [{"event_id": event_id, "label_id": mine, "value": 40}]
     changes = []
-    sitting = {"events": events, "model": model, "queue": queue, "store": str(store),
+    outcomes = analytics.sql("SELECT * EXCLUDE (ended_at, started_at) FROM outcomes", path=store)
+    sitting = {"events": events, "model": model, "queue": queue, "store": str(store), "outcomes": outcomes,
                "get_history": lambda: history, "set_history": changes.append}
     form = {"value_input": mo.ui.number(value=50), "note_input": mo.ui.text(), "save_button": mo.ui.run_button(),
             "skip_button": mo.ui.run_button(), "undo_button": SimpleNamespace(value=True)}  # Undo pressed
@@ -354,7 +362,8 @@ def test_retraining_trains_nothing_on_load(base_store, monkeypatch):
     defs = run_notebook("retraining", base_store, monkeypatch)
     assert "candidate" not in defs and "comparison" not in defs
     assert [v["version"] for v in defs["versions"]] == ["v1"] and defs["active_version"] == "v1"
-    assert dict(defs["label_counts"].iter_rows()) == {"human": 5, "prediction": 1201}
+    assert dict(defs["label_counts"].iter_rows()) == {"human": 5, "outcome": 1199, "prediction": 2}
+    assert defs["usable_labels"] == 5 + 1199 + 2 and defs["enough_labels"]  # the blend mix
 
 
 def test_retraining_compares_with_the_active_model_only_on_labels_given_after_it(store, monkeypatch):
@@ -374,7 +383,7 @@ def test_retraining_compares_with_the_active_model_only_on_labels_given_after_it
     v1_created = dt.datetime.fromisoformat(defs["versions"][0]["created_at"]).replace(tzinfo=None)
     labeled = defs["training_frame"].filter(pl.col("productivity_label").is_not_null())
     unseen = set(labeled.filter(pl.col("human_label_at") >= v1_created)["id"])
-    held_out = training.split(labeled.height, 42)[1]
+    held_out = training.split(labeled.height, 42, training.split_groups(labeled["session_id"].to_numpy()))[1]
     compared = sum(labeled["id"][int(i)] in unseen for i in held_out)
     assert labeled.height == 5 + 60 and set(newer) <= unseen and compared > 0
     assert comparison["model"].to_list() == ["candidate v2", "active v1", "mean predictor (baseline)"]
@@ -444,7 +453,7 @@ def test_a_version_promoted_in_the_browser_scores_the_next_captured_event(store,
     with MarimoServer.run("retraining", store, tmp_path / "marimo.log") as server, Browser() as browser:
         browser.open(server.url)
         browser.click("Train candidate", timeout=90)
-        browser.wait_for("allText().includes('Candidate v2 beside the active model')", timeout=120)
+        browser.wait_for("allText().includes('Candidate v2 beside the baselines and the active model')", timeout=120)
         # The comparison's table and chart draw after its heading: wait for what is checked below.
         browser.wait_for(
             "['candidate v2', 'active v1', 'mean predictor'].every(t => allText().includes(t))", timeout=60

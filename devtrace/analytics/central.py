@@ -102,7 +102,8 @@ def _spill_root() -> str:
 def events_view(source: str) -> str:
     """`store.command_events` over `source` (the central table, or the lake and its tail)."""
     return (f"CREATE OR REPLACE VIEW store.command_events AS SELECT * EXCLUDE (seq) REPLACE ("
-            f"make_timestamp(CAST(received_at * 1e6 AS BIGINT)) AS received_at) FROM {source};")
+            f"make_timestamp(CAST(received_at * 1e6 AS BIGINT)) AS received_at), "
+            f"NULL::VARCHAR AS head_hash FROM {source};")  # local only (sql/migrations/0010)
 
 
 def labels_view(source: str) -> str:

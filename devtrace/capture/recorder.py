@@ -28,11 +28,12 @@ class Recorder:
     def __exit__(self, *exc) -> None:
         self.conn.close()
 
-    def record(self, argv, options, outcome, root, before, after, after_from_start, moved=False) -> str:
+    def record(self, argv, options, outcome, root, before, after, after_from_start, moved=False, head=None) -> str:
         """Store the event (unless it is a no-op) and return the summary line for the user.
 
         `before` and `after` are snapshots against HEAD at each moment; `after_from_start` is
-        the end state against the commit the command started from (the change it made).
+        the end state against the commit the command started from (the change it made);
+        `head` is the commit HEAD points at once it ended.
         Every command is recorded unless the no-op rule is asked for (`skip_noop`, DevTrace
         0.2.0's default): a no-op left the tree clean, changed nothing in it and did not move
         HEAD (`moved`): a commit, or a stash of a dirty tree, is not one. Unknown (None) is not
@@ -60,6 +61,7 @@ class Recorder:
             repo_id=identity.repo_id(self.key, root) if root else None,
             state=state,
             change=change,
+            head=head,
         )
         insert_event(self.conn, event, new_id=event_ids.live)
         scorer.spawn(self.directory, options.get("model_dir"), self.settings.sync_auto)  # in a detached process
@@ -74,7 +76,8 @@ class Recorder:
     def event(self, words: list[str], *, line: str = "", started_at: float, duration_ms: int | None, exit_code: int | None,
               timed_out: bool | None, session_id: str | None, agent_id: str | None, author_kind: str | None,
               captured_by: str, repo_id: str | None, state: tuple, change: tuple,
-              duration_approximate: bool = False, call: tuple[str, str, str] | None = None) -> dict:
+              duration_approximate: bool = False, call: tuple[str, str, str] | None = None,
+              head: str | None = None) -> dict:
         """The one place an event's columns are filled, for `devtrace run` and every hook.
 
         `words` is the command as words (argv, or a line split by identity.command_words),
@@ -82,7 +85,8 @@ class Recorder:
         empty: no text, as for an agent's start whose end never came);
         `state` and `change` are (files, lines added, lines deleted), None where unknown;
         `call` is (agent, the agent's session id, its id for the tool call) when the agent
-        names the call: the event's id is then derived from it (see event_ids)."""
+        names the call: the event's id is then derived from it (see event_ids);
+        `head` is the commit HEAD points at after the command (stored as a keyed hash)."""
         return {
             "id": event_ids.of_call(*call) if call else event_ids.live(),
             "agent_id": agent_id,
@@ -106,6 +110,7 @@ class Recorder:
             "captured_by": captured_by,
             "duration_approximate": int(duration_approximate),
             "key_fingerprint": self.fingerprint,
+            "head_hash": "head_" + identity.keyed_hash(self.key, head)[:16] if head else None,
             "command_text": _text(redact.stored_text(line, exit_code)) if self.settings.command_text == "redacted" else None,
         }
 

@@ -133,6 +133,7 @@ def write(report: Finished | Started | TurnEnded, path: str | None) -> str | Non
             change=change,
             duration_approximate=approximate,
             call=(report.captured_by, report.session, report.call_id) if report.call_id else None,
+            head=head,
         )
         def also(conn):
             if report.call_id and not hook_state.first_report(conn, report.captured_by, session, report.call_id,
