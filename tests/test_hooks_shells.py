@@ -208,7 +208,11 @@ def test_the_hook_stays_silent_in_an_agent_and_in_non_interactive_shells(name, t
     shell.type("true")
     loaded = {"fish": f"cat {shell.script} | source; true; false"}.get(name, f'eval "$(cat {shell.script})"; true; false')
     subprocess.run([name, "-c", loaded], cwd=repo, env=shell.env, check=False)  # an agent's `bash -c`
-    wait_events(store, 0, timeout=2)
+    typed = Shell(tmp_path, name, store, repo)  # a person's shell, on the same store
+    shells.append(typed)
+    typed.type("false")
+    (event,) = wait_events(store, 1)  # every writer has ended: the agent's commands left nothing
+    assert (event["exit_code"], event["author_kind"]) == (1, "human")
 
 
 def _shells_typing_ahead(tmp_path, repo, store, shells, names: list[str], commands: int) -> None:

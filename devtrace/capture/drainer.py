@@ -299,8 +299,8 @@ def _ended_at(record) -> float:
 
 def _store(directory: str, records: list, busy_timeout_s: float | None, into: str | None) -> int:
     """Build every record's event, then insert them all in one transaction; how many are new."""
+    from devtrace.capture import event_ids
     from devtrace.capture.recorder import Recorder
-    from devtrace.store.events import new_event_id
     from devtrace.store.transaction import write_transaction
 
     _check_health(directory, into)
@@ -320,7 +320,7 @@ def _store(directory: str, records: list, busy_timeout_s: float | None, into: st
                 if existing is not None:
                     if tuple(existing) == (event["command_hash"], event["started_at"]):
                         continue  # stored before the drainer that wrote it could delete the record
-                    event["id"] = new_event_id()  # a 48-bit collision with another event
+                    event["id"] = event_ids.live()  # a 48-bit collision with another event
                 if also is not None:
                     also(rec.conn)
                 columns = ", ".join(event)
@@ -333,7 +333,8 @@ def _store(directory: str, records: list, busy_timeout_s: float | None, into: st
 def _build(rec, records: list, directory: str) -> list:
     from devtrace.capture.hooks import shells, writer
 
-    built, states = [], {}
+    built: list = []
+    states: dict = {}
     last_of_session = {}
     for record in records:
         if record.kind == "shell":
@@ -362,9 +363,13 @@ def _build(rec, records: list, directory: str) -> list:
 
 
 def _event_id(name: str) -> str:
-    import hashlib
+    """A shell record's event id: a UUIDv5 of the record's name (see event_ids), the same however
+    many times a drainer killed halfway reads the record again."""
+    import uuid
 
-    return "evt_" + hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    from devtrace.capture import event_ids
+
+    return str(uuid.uuid5(event_ids.NAMESPACE, "spool\x1f" + name))
 
 
 def _shell_idle(record) -> bool:
