@@ -1,7 +1,8 @@
 """Talking to `devtrace server` (standard library HTTP): retries what can be retried.
 
-A dropped connection, a timeout, a 5xx or a 429 is tried again (waiting what Retry-After
-says, else backing off) up to a bound; any other answer is final and becomes one sentence.
+A dropped connection, a timeout, a 429, 502, 503 or 504 is tried again (waiting what
+Retry-After says, else backing off) up to a bound; any other answer is final and becomes one
+sentence (a 500 is a bug on the server: retrying would only repeat it).
 """
 
 import http.client
@@ -15,6 +16,7 @@ from devtrace.errors import DevtraceError
 ATTEMPTS = 7
 BACKOFF = (0.5, 1, 2, 4, 8, 15)
 MAX_RETRY_AFTER = 60.0
+TEMPORARY = (429, 502, 503, 504)
 
 
 class Client:
@@ -40,7 +42,7 @@ class Client:
                 detail = _detail(exc)
                 if exc.code == 304:
                     return 304, exc.headers, None
-                if exc.code == 429 or exc.code >= 500:
+                if exc.code in TEMPORARY:
                     last = f"{exc.code} {detail}"
                     wait = _retry_after(exc.headers.get("Retry-After"), wait)
                 else:
@@ -82,6 +84,8 @@ def _refusal(status: int, detail: str, server: str) -> str:
         return f"the server at {server} refused the token ({detail}); log in again with `devtrace sync login`"
     if status == 403:
         return f"the server at {server} refused: {detail}"
+    if status >= 500:
+        return f"the server at {server} failed ({status}: {detail}); nothing was marked as sent"
     return f"the server at {server} refused the request ({status}: {detail})"
 
 

@@ -7,6 +7,11 @@ import time
 
 from devtrace.errors import DevtraceError
 
+
+class UnknownVersion(DevtraceError):
+    """No such model version (the server answers 404)."""
+
+
 VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
 
 
@@ -36,7 +41,7 @@ def approve(db, version: str, by: str) -> dict:
     """Make `version` the organisation's active model (one INSERT: atomic)."""
     with db.transaction() as tx:
         if not tx.execute("SELECT 1 FROM models WHERE version = ?", (version,)):
-            raise DevtraceError(f"no model version {version!r} on the server (see `devtrace server models list`)")
+            raise UnknownVersion(f"no model version {version!r} on the server (see `devtrace server models list`)")
         tx.execute("INSERT INTO model_approvals (version, approved_by, approved_at) VALUES (?, ?, ?)",
                    (version, by, time.time()))
     return active(db, with_model=False)

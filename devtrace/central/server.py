@@ -1,10 +1,13 @@
 """The HTTP API of `devtrace server` (FastAPI). Every route but health needs a bearer token.
 
 Input is hostile by default: bodies are capped before they are read, each event and label
-is validated on its own, and a database failure is a 503 the client retries, never a 500.
+is validated on its own. A database that cannot be reached is a 503 with Retry-After and a
+generic reason (never the database's address); a refusal is a 4xx; anything else is a bug:
+500, logged, and the client does not retry it.
 """
 
 import json
+import logging
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Request
@@ -16,12 +19,16 @@ from starlette.concurrency import run_in_threadpool
 
 from devtrace import __version__
 from devtrace.central import ingest, keys, lake_api, models, tokens
+from devtrace.central.db import Unavailable
 from devtrace.central.payloads import BadBatch, BatchResult, EventBatch, LabelBatch, parse_batch, text
 from devtrace.errors import DevtraceError
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 DRAIN_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_AGE_DAYS = 365.0
+RETRY_AFTER_SECONDS = "5"
+UNAVAILABLE = "the central database is unavailable; retry later"
+log = logging.getLogger("devtrace.central")
 
 
 class Enrollment(BaseModel):
@@ -107,8 +114,10 @@ def create_app(db, *, max_age_days: float = DEFAULT_MAX_AGE_DAYS, max_body: int 
             if credentials is None or credentials.scheme.lower() != "bearer":
                 raise HTTPException(401, "a bearer token is needed (Authorization: Bearer <token>)",
                                     headers={"WWW-Authenticate": "Bearer"})
-            with db.transaction(write=False) as tx:
-                found = tokens.authenticate(tx, credentials.credentials)
+            found = None
+            if tokens.well_formed(credentials.credentials):  # a malformed one never reaches the database
+                with db.transaction(write=False) as tx:
+                    found = tokens.authenticate(tx, credentials.credentials)
             if found is None:
                 raise HTTPException(401, "the token is unknown, revoked or expired", headers={"WWW-Authenticate": "Bearer"})
             name, granted = found
@@ -131,10 +140,20 @@ def create_app(db, *, max_age_days: float = DEFAULT_MAX_AGE_DAYS, max_body: int 
     async def refused(request: Request, exc: DevtraceError):
         return JSONResponse({"detail": str(exc)}, status_code=409)
 
+    @app.exception_handler(models.UnknownVersion)
+    async def unknown(request: Request, exc: models.UnknownVersion):
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(Unavailable)
+    async def unavailable(request: Request, exc: Unavailable):
+        log.warning("%s %s: 503, %s", request.method, request.url.path, exc)  # the operator's log, not the caller
+        return JSONResponse({"detail": UNAVAILABLE}, status_code=503, headers={"Retry-After": RETRY_AFTER_SECONDS})
+
     @app.exception_handler(Exception)
-    async def unavailable(request: Request, exc: Exception):
-        return JSONResponse({"detail": f"the central database is unavailable ({type(exc).__name__}); retry later"},
-                            status_code=503, headers={"Retry-After": "2"})
+    async def failed(request: Request, exc: Exception):
+        """A bug: 500, which the client does not retry (Starlette logs the traceback)."""
+        return JSONResponse({"detail": "the server failed on this request (a bug, not a temporary failure: "
+                                       "its log has the details)"}, status_code=500)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
@@ -152,9 +171,16 @@ def create_app(db, *, max_age_days: float = DEFAULT_MAX_AGE_DAYS, max_body: int 
         store = ingest.store_events if kind == "events" else ingest.store_labels
         return BatchResult(**store(db, machine, valid, rejected, max_age_days))
 
-    @app.get("/v1/health")
-    def health() -> dict:
-        return {"status": "ok", "version": __version__}
+    @app.get("/v1/health", responses={503: {"description": "The database cannot be reached"}})
+    def health():
+        """Whether the service and its database answer (no token needed, nothing named)."""
+        try:
+            with db.transaction(write=False) as tx:
+                tx.execute("SELECT 1")
+        except Unavailable:
+            return JSONResponse({"status": "unavailable", "database": "unavailable", "version": __version__},
+                                status_code=503, headers={"Retry-After": RETRY_AFTER_SECONDS})
+        return {"status": "ok", "database": "ok", "version": __version__}
 
     @app.post("/v1/enroll")
     def enroll(machine: Annotated[str, Depends(caller("ingest"))]) -> Enrollment:

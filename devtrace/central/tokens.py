@@ -72,9 +72,14 @@ def listing(db) -> list[dict]:
     return [dict(zip(("name", "scope", "created_at", "expires_at", "revoked_at"), row, strict=True)) for row in rows]
 
 
+def well_formed(token: str) -> bool:
+    """Whether a token could be one of ours (checked before the database is asked)."""
+    return token.startswith(PREFIX) and len(token) <= 200
+
+
 def authenticate(tx, token: str) -> tuple[str, str] | None:
     """(name, scope) of a live token, or None for an unknown, revoked or expired one."""
-    if not token.startswith(PREFIX) or len(token) > 200:
+    if not well_formed(token):
         return None
     rows = tx.execute("SELECT name, scope, expires_at, revoked_at FROM tokens WHERE token_hash = ?", (digest(token),))
     if not rows:
