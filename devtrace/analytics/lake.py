@@ -22,7 +22,7 @@ import os
 
 import duckdb
 
-from devtrace.analytics.central import CENTRAL_ALIAS, events_view, is_postgres, labels_view
+from devtrace.analytics.central import CENTRAL_ALIAS, events_view, is_postgres, labels_view, libpq_parts
 from devtrace.analytics.filters import FIRST_DAY_VARIABLE, LAST_DAY_VARIABLE
 
 LAKE = "lake"
@@ -35,8 +35,11 @@ def catalog_file(db_file: str) -> str:
 
 
 def catalog(db_url: str) -> str:
-    """The DuckLake catalog of a central database, as ATTACH names it."""
-    return f"ducklake:postgres:{db_url}" if is_postgres(db_url) else f"ducklake:sqlite:{catalog_file(db_url)}"
+    """The DuckLake catalog of a central database, as ATTACH names it (a PostgreSQL one without
+    its password, which the connection keeps in a secret: see central.postgres_steps)."""
+    if is_postgres(db_url):
+        return f"ducklake:postgres:{libpq_parts(db_url)[0]}"
+    return f"ducklake:sqlite:{catalog_file(db_url)}"
 
 
 def attach_options(db_url: str, *, read_only: bool, data_path: str | None = None, snapshot: int | None = None) -> str:
@@ -51,7 +54,11 @@ def attach_options(db_url: str, *, read_only: bool, data_path: str | None = None
 
 
 def attach(con: duckdb.DuckDBPyConnection, db_url: str, **options) -> None:
-    con.execute(f"ATTACH '{catalog(db_url)}' AS {LAKE} {attach_options(db_url, **options)}")
+    con.execute(f"ATTACH {_literal(catalog(db_url))} AS {LAKE} {attach_options(db_url, **options)}")
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def exists(con: duckdb.DuckDBPyConnection, db_url: str) -> bool:

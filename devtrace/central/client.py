@@ -3,12 +3,16 @@
 A dropped connection, a timeout, a 429, 502, 503 or 504 is tried again (waiting what
 Retry-After says, else backing off) up to a bound; any other answer is final and becomes one
 sentence (a 500 is a bug on the server: retrying would only repeat it).
+
+The token goes only to the server's origin: a redirect to another scheme, host or port is
+followed without it.
 """
 
 import http.client
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from devtrace.errors import DevtraceError
@@ -59,13 +63,32 @@ class Client:
         request.add_header("Accept", "application/json")
         if data is not None:
             request.add_header("Content-Type", "application/json")
-        if self.token:
-            request.add_header("Authorization", f"Bearer {self.token}")
+        if self.token:  # unredirected: _SameOrigin decides whether a redirect carries it
+            request.add_unredirected_header("Authorization", f"Bearer {self.token}")
         for name, value in headers.items():
             request.add_header(name, value)
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:
+        with _OPENER.open(request, timeout=self.timeout) as response:
             raw = response.read()
             return response.status, response.headers, json.loads(raw) if raw else None
+
+
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme.lower(), parts.hostname, parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+
+
+class _SameOrigin(urllib.request.HTTPRedirectHandler):
+    """Follows redirects, with the token only where scheme, host and port stay the same."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        token = req.unredirected_hdrs.get("Authorization")
+        if new is not None and token and _origin(req.full_url) == _origin(new.full_url):
+            new.add_unredirected_header("Authorization", token)
+        return new
+
+
+_OPENER = urllib.request.build_opener(_SameOrigin)
 
 
 def _detail(exc: urllib.error.HTTPError) -> str:

@@ -1,7 +1,8 @@
 """Keeping a lake in shape and governing what it holds: maintain, retention, erase.
 
 Each runs under the one-lake-writer lock, like the flush. Retention and erasure remove rows
-from the ingestion tables and from the lake, and record an audit row (who, what, when).
+from the ingestion tables and from the lake if there is one (they never create one), and
+record an audit row (who, what, when).
 """
 
 import datetime as dt
@@ -49,12 +50,14 @@ def retention(db_url: str, days: int, *, actor: str, today: dt.date | None = Non
     cutoff = (today or dt.datetime.now(dt.UTC).date()) - dt.timedelta(days=days)
     epoch = dt.datetime.combine(cutoff, dt.time(), dt.UTC).timestamp()
     with lake.writer_lock(db_url):
-        with lake.connect(db_url) as con:
-            flushed = watermarks(con)
+        has_lake = lake.lake_exists(db_url)
+        flushed = _flushed(db_url) if has_lake else (0, 0, 0)
         tail = lake_ingest.delete_events(db_url, "executed_at < ?", [epoch], flushed)
-        with lake.connect(db_url) as con:
-            in_lake = _delete(con, f"day < DATE '{cutoff.isoformat()}'")
-        _purge(db_url, keep_hours=DEFAULT_KEEP_HOURS)
+        in_lake = Removed(0, 0)
+        if has_lake:
+            with lake.connect(db_url) as con:
+                in_lake = _delete(con, f"day < DATE '{cutoff.isoformat()}'")
+            _purge(db_url, keep_hours=DEFAULT_KEEP_HOURS)
     removed = Removed(tail.events + in_lake.events, tail.labels + in_lake.labels)
     lake_ingest.audit(db_url, "retention", cutoff.isoformat(), actor, removed.events, removed.labels)
     return removed
@@ -65,15 +68,22 @@ def erase(db_url: str, machine: str, *, actor: str) -> Removed:
     the ingestion tables and the lake, then rewrite the lake's files and expire every older
     snapshot, so that no Parquet file keeps them. Readers open during an erase reconnect."""
     with lake.writer_lock(db_url):
-        with lake.connect(db_url) as con:
-            flushed = watermarks(con)
+        has_lake = lake.lake_exists(db_url)
+        flushed = _flushed(db_url) if has_lake else (0, 0, 0)
         tail = lake_ingest.delete_events(db_url, "machine = ?", [machine], flushed, labels_by=machine)
-        with lake.connect(db_url) as con:
-            in_lake = _delete(con, f"machine = {lake.literal(machine)}", labels_by=machine)
-        _purge(db_url, keep_hours=0)
+        in_lake = Removed(0, 0)
+        if has_lake:
+            with lake.connect(db_url) as con:
+                in_lake = _delete(con, f"machine = {lake.literal(machine)}", labels_by=machine)
+            _purge(db_url, keep_hours=0)
     removed = Removed(tail.events + in_lake.events, tail.labels + in_lake.labels)
     lake_ingest.audit(db_url, "erase", machine, actor, removed.events, removed.labels)
     return removed
+
+
+def _flushed(db_url: str) -> tuple[int, int, int]:
+    with lake.connect(db_url) as con:
+        return watermarks(con)
 
 
 def _delete(con: duckdb.DuckDBPyConnection, events_where: str, *, labels_by: str | None = None) -> Removed:
