@@ -104,11 +104,11 @@ def generate(con, count: int, first: int = 0) -> None:
 def build(url: str, one_day_url: str, work: str, events: int) -> dict:
     """Fill PostgreSQL, the lake (catalog in PostgreSQL) and a native DuckDB file; a second
     lake holds only WINDOW_DAY. Returns timings."""
-    from devtrace.central import lake, lake_flush
+    from devtrace.central.lake import flush, writer
 
     timings = {}
-    con = lake.connect(url, data_path=os.path.join(work, "lake-data"))
-    lake_flush.ensure_tables(con)
+    con = writer.connect(url, data_path=os.path.join(work, "lake-data"))
+    flush.ensure_tables(con)
     con.execute("SET preserve_insertion_order = false")
     t0 = time.perf_counter()
     generate(con, events)
@@ -133,8 +133,8 @@ def build(url: str, one_day_url: str, work: str, events: int) -> dict:
     timings["native"] = time.perf_counter() - t0
     con.close()
 
-    one = lake.connect(one_day_url, data_path=os.path.join(work, "one-day-lake-data"))
-    lake_flush.ensure_tables(one)
+    one = writer.connect(one_day_url, data_path=os.path.join(work, "one-day-lake-data"))
+    flush.ensure_tables(one)
     one.execute(f"ATTACH '{url}' AS pg (TYPE postgres, READ_ONLY)")
     one.execute(f"CREATE TEMP TABLE gen AS SELECT * EXCLUDE (seq) FROM pg.command_events "
                 f"WHERE executed_at >= epoch(TIMESTAMP '{WINDOW_DAY}') AND executed_at < epoch(TIMESTAMP '{WINDOW_DAY}') + 86400")
@@ -170,7 +170,7 @@ def copy_into_postgres(con, url: str, work: str) -> None:
 
 def fill_lake(con, source: str) -> None:
     """Straight into the lake (as a flush would write it), with a watermark covering it."""
-    from devtrace.central.lake import DAY_OF_EXECUTED_AT
+    from devtrace.central.lake.writer import DAY_OF_EXECUTED_AT
 
     con.execute("BEGIN")
     con.execute(f"INSERT INTO lake.command_events BY NAME SELECT *, {DAY_OF_EXECUTED_AT} AS day FROM {source}")
@@ -232,13 +232,13 @@ def sizes(url: str, work: str, events: int) -> tuple[float, float]:
 
 def flush_tail(url: str, work: str, tail: int, first: int) -> tuple[int, float]:
     """Ingest `tail` more events into PostgreSQL, then time the flush that moves them."""
-    from devtrace.central import lake, lake_flush
+    from devtrace.central.lake import flush, writer
 
-    con = lake.connect(url)
+    con = writer.connect(url)
     generate(con, tail, first)
     copy_into_postgres(con, url, work)
     con.close()
-    result = lake_flush.flush(url)
+    result = flush.flush(url)
     return result.events, result.seconds
 
 

@@ -31,7 +31,7 @@ ORIGINAL_PARAMS = ["--n-estimators", "280", "--max-depth", "5", "--learning-rate
                    "--min-child-weight", "1", "--early-stopping-rounds", "0"]
 # Measured for DevTrace 0.2.0 on 50,000 rows (the issue's reference numbers).
 ORIGINAL_50K = {"generate": 0.67, "train": 1.57, "score": 22.7}
-# `ml score` at 1,000,000 rows with XGBoost's pred_contribs for every row (README, 0.3.0).
+# `ml score` at 1,000,000 rows with XGBoost's pred_contribs for every row (docs/performance.md, 0.3.0).
 SCORE_1M_PRED_CONTRIBS = 135.7
 
 
@@ -95,7 +95,7 @@ def report(r: dict) -> None:
             print(f"  vs DevTrace 0.2.0 {key}: {ORIGINAL_50K[key]:.2f} s -> {r[key][0]:.2f} s"
                   f" ({ORIGINAL_50K[key] / r[key][0]:.1f}x)")
     if r["rows"] == 1_000_000:
-        print(f"  vs pred_contribs scoring (this README's 0.3.0 figure): {SCORE_1M_PRED_CONTRIBS:.1f} s"
+        print(f"  vs pred_contribs scoring (docs/performance.md, 0.3.0): {SCORE_1M_PRED_CONTRIBS:.1f} s"
               f" -> {r['score_cached'][0]:.2f} s")
 
 

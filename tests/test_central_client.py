@@ -5,8 +5,8 @@ import threading
 
 import pytest
 
-from devtrace.central.client import Client
 from devtrace.errors import DevtraceError
+from devtrace.sync.client import Client
 
 
 class Recorder:

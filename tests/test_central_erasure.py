@@ -4,8 +4,8 @@ behind: a cut-off under which a machine's events are not accepted again."""
 import os
 import time
 
-from devtrace.analytics.lake import catalog_file
-from devtrace.central import lake
+from devtrace.analytics.lake_reader import catalog_file
+from devtrace.central.lake import writer
 from devtrace.ml.synthetic import generate
 from tests.central_support import call, central_count, make_token, run_cli
 from tests.test_central_lake import push
@@ -13,7 +13,7 @@ from tests.test_central_lake import push
 
 def _no_lake(url: str) -> bool:
     if url.startswith("postgresql://"):
-        return not lake.lake_exists(url)
+        return not writer.lake_exists(url)
     return not os.path.exists(catalog_file(url)) and not os.path.exists(url + "-lake")
 
 

@@ -14,9 +14,9 @@ import duckdb
 import pytest
 
 from devtrace.analytics import connect, views
-from devtrace.central import lake, lake_admin, lake_flush, lake_ingest
 from devtrace.central.db import open_central
 from devtrace.central.ingest import store_events, store_labels
+from devtrace.central.lake import admin, flush, ingest_tables, writer
 from devtrace.central.payloads import Event, Label, validate
 from devtrace.ml.synthetic import generate
 
@@ -58,7 +58,7 @@ def push(url: str, frame, machine: str, *, labels_every: int = 0) -> None:
 
 
 def ingestion_totals(url: str) -> tuple:
-    with lake_ingest.transaction(url) as tx:
+    with ingest_tables.transaction(url) as tx:
         events = tx.execute("SELECT count(*), count(DISTINCT id), sum(duration_ms), sum(delta_lines_added), "
                             "sum(executed_at) FROM command_events")[0]
         labels = tx.execute("SELECT count(*), sum(value) FROM labels")[0]
@@ -66,7 +66,7 @@ def ingestion_totals(url: str) -> tuple:
 
 
 def lake_totals(url: str) -> tuple:
-    with lake.connect(url, pinned=True) as con:
+    with writer.connect(url, pinned=True) as con:
         events = con.execute("SELECT count(*), count(DISTINCT id), sum(duration_ms), sum(delta_lines_added), "
                              "sum(executed_at) FROM lake.command_events").fetchone()
         labels = con.execute("SELECT count(*), sum(value) FROM lake.labels").fetchone()
@@ -80,15 +80,15 @@ def same(a: tuple, b: tuple) -> bool:
 def test_flush_moves_every_event_and_label_once(central, lake_data):
     frame = generate(3000, seed=1)
     push(central, frame[:2000], "alice", labels_every=10)
-    first = lake_flush.flush(central, data_path=lake_data)
+    first = flush.flush(central, data_path=lake_data)
     assert (first.events, first.labels) == (2000, 200)
     assert same(lake_totals(central), ingestion_totals(central))
 
-    again = lake_flush.flush(central)
+    again = flush.flush(central)
     assert (again.events, again.labels, again.scores) == (0, 0, 0)
 
     push(central, frame[2000:], "bob", labels_every=5)
-    later = lake_flush.flush(central, chunk_events=300)  # several lake transactions
+    later = flush.flush(central, chunk_events=300)  # several lake transactions
     assert (later.events, later.labels) == (1000, 200)
     assert same(lake_totals(central), ingestion_totals(central))
     days = {os.path.basename(os.path.dirname(f)) for f in glob.glob(f"{lake_data}/**/command_events/*/*.parquet",
@@ -98,8 +98,8 @@ def test_flush_moves_every_event_and_label_once(central, lake_data):
 
 FLUSH_SCRIPT = """
 import sys
-from devtrace.central import lake_flush
-lake_flush.flush(sys.argv[1], data_path=sys.argv[2], chunk_events=int(sys.argv[3]))
+from devtrace.central.lake import flush
+flush.flush(sys.argv[1], data_path=sys.argv[2], chunk_events=int(sys.argv[3]))
 """
 
 
@@ -111,12 +111,12 @@ def test_a_flush_killed_at_any_point_then_run_again_leaves_each_event_once(centr
         time.sleep(delay)
         child.send_signal(signal.SIGKILL)
         child.wait()
-    lake_flush.flush(central, data_path=lake_data)  # the kills may all have come before the lake existed
+    flush.flush(central, data_path=lake_data)  # the kills may all have come before the lake existed
     assert same(lake_totals(central), total)
-    lake_admin.maintain(central, keep_hours=0)  # merges files, removes what killed flushes left behind
+    admin.maintain(central, keep_hours=0)  # merges files, removes what killed flushes left behind
     assert same(lake_totals(central), total)
     listed = {f for f in glob.glob(f"{lake_data}/**/*.parquet", recursive=True)}
-    with lake.connect(central, pinned=True) as con:
+    with writer.connect(central, pinned=True) as con:
         known = {r[0] for r in con.execute("SELECT data_file FROM ducklake_list_files('lake', 'command_events') "
                                            "UNION ALL SELECT data_file FROM ducklake_list_files('lake', 'labels') "
                                            "UNION ALL SELECT data_file FROM ducklake_list_files('lake', 'flushes')"
@@ -132,13 +132,13 @@ def analytics(url: str) -> duckdb.DuckDBPyConnection:
 def test_reads_see_the_unflushed_tail_at_once(central, lake_data):
     frame = generate(1200, seed=3)
     push(central, frame[:1000], "alice")
-    lake_flush.flush(central, data_path=lake_data)
+    flush.flush(central, data_path=lake_data)
     with analytics(central) as con:
         assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 1000
         push(central, frame[1000:], "bob", labels_every=1)  # pushed a moment ago, not flushed
         assert con.execute("SELECT count(*), count(DISTINCT id) FROM events").fetchone() == (1200, 1200)
         assert con.execute("SELECT count(human_label) FROM events").fetchone()[0] == 200
-        lake_flush.flush(central)  # a flush committing under an open reader changes nothing it counts
+        flush.flush(central)  # a flush committing under an open reader changes nothing it counts
         assert con.execute("SELECT count(*), count(DISTINCT id) FROM events").fetchone() == (1200, 1200)
     with analytics(central) as con:
         assert con.execute("SELECT count(*), count(DISTINCT id) FROM events").fetchone() == (1200, 1200)
@@ -147,7 +147,7 @@ def test_reads_see_the_unflushed_tail_at_once(central, lake_data):
 def test_every_view_answers_the_same_over_the_lake_and_the_ingestion_database(central, lake_data):
     frame = generate(4000, seed=4)
     push(central, frame[:3000], "alice", labels_every=9)
-    lake_flush.flush(central, data_path=lake_data)
+    flush.flush(central, data_path=lake_data)
     push(central, frame[3000:], "bob", labels_every=4)  # part stays in the tail
     with analytics(central) as over_lake, connect(central=central, lake=False) as over_ingestion:
         for view in [v.name for v in views()]:
@@ -161,7 +161,7 @@ def test_a_day_window_reads_only_that_day_s_partition(central, lake_data):
     from devtrace.analytics.filters import filter_events
 
     push(central, generate(3000, seed=5), "alice")
-    lake_flush.flush(central, data_path=lake_data)
+    flush.flush(central, data_path=lake_data)
     with analytics(central) as con:
         day = con.execute("SELECT min(CAST(executed_at AS DATE)) + 3 FROM events").fetchone()[0]
         expected = con.execute("SELECT * FROM daily_activity WHERE day = ? ORDER BY ALL", [day]).fetchall()
@@ -175,46 +175,46 @@ def test_erase_removes_one_machine_everywhere_and_records_who(central, lake_data
     frame = generate(3000, seed=6)
     push(central, frame[:1500], "alice", labels_every=5)
     push(central, frame[1500:2500], "bob", labels_every=5)
-    lake_flush.flush(central, data_path=lake_data)
+    flush.flush(central, data_path=lake_data)
     push(central, frame[2500:], "bob", labels_every=5)  # bob's tail, not flushed yet
     with analytics(central) as con:
         alice_before = con.execute("SELECT * FROM store.command_events WHERE machine = 'alice' ORDER BY id").fetchall()
 
-    removed = lake_admin.erase(central, "bob", actor="admin-token:carol")
+    removed = admin.erase(central, "bob", actor="admin-token:carol")
     assert (removed.events, removed.labels) == (1500, 300)
     with analytics(central) as con:
         assert con.execute("SELECT count(*) FROM store.command_events WHERE machine = 'bob'").fetchone()[0] == 0
         assert con.execute("SELECT * FROM store.command_events WHERE machine = 'alice' ORDER BY id").fetchall() == alice_before
-    with lake_ingest.transaction(central) as tx:
+    with ingest_tables.transaction(central) as tx:
         assert tx.execute("SELECT count(*) FROM command_events WHERE machine = 'bob'")[0][0] == 0
         assert tx.execute("SELECT count(*) FROM labels WHERE machine = 'bob'")[0][0] == 0
     files = glob.glob(f"{lake_data}/**/*.parquet", recursive=True)
     on_disk = duckdb.sql(f"SELECT count(*) FILTER (WHERE machine = 'bob') FROM read_parquet({files!r}, union_by_name = true) "
                          "WHERE machine IS NOT NULL").fetchone()[0]
     assert on_disk == 0  # no Parquet file under the data path keeps bob's rows
-    action, target, actor, at, events, labels = lake_ingest.audit_rows(central)[-1]
+    action, target, actor, at, events, labels = ingest_tables.audit_rows(central)[-1]
     assert (action, target, actor, events, labels) == ("erase", "bob", "admin-token:carol", 1500, 300)
     assert abs(at - time.time()) < 120
-    lake_flush.flush(central)  # nothing of bob comes back
+    flush.flush(central)  # nothing of bob comes back
     assert same(lake_totals(central), ingestion_totals(central))
 
 
 def test_retention_drops_old_days_everywhere(central, lake_data):
     frame = generate(3000, seed=7)
     push(central, frame, "alice", labels_every=6)
-    lake_flush.flush(central, data_path=lake_data)
+    flush.flush(central, data_path=lake_data)
     with analytics(central) as con:
         first, last = con.execute("SELECT min(CAST(executed_at AS DATE)), max(CAST(executed_at AS DATE)) FROM events").fetchone()
         cutoff = first + (last - first) / 2
         kept = con.execute("SELECT * FROM events WHERE CAST(executed_at AS DATE) >= ? ORDER BY id", [cutoff]).fetchall()
     today = cutoff + dt.timedelta(days=10)
-    removed = lake_admin.retention(central, 10, actor="cli:test", today=today)
+    removed = admin.retention(central, 10, actor="cli:test", today=today)
     assert removed.events == 3000 - len(kept)
     with analytics(central) as con:
         assert con.execute("SELECT * FROM events ORDER BY id").fetchall() == kept
     assert same(lake_totals(central), ingestion_totals(central))
-    assert lake_ingest.audit_rows(central)[-1][:3] == ("retention", cutoff.isoformat(), "cli:test")
-    lake_admin.maintain(central, keep_hours=0)  # readers may hold the old files until maintain
+    assert ingest_tables.audit_rows(central)[-1][:3] == ("retention", cutoff.isoformat(), "cli:test")
+    admin.maintain(central, keep_hours=0)  # readers may hold the old files until maintain
     folders = {os.path.basename(p) for p in glob.glob(f"{lake_data}/**/command_events/day=*", recursive=True)
                if glob.glob(f"{p}/*.parquet")}
     assert folders and min(folders) >= f"day={cutoff.isoformat()}"
@@ -236,7 +236,7 @@ def test_readers_count_each_event_once_while_flushes_commit(central, lake_data, 
     other: SQLite's documented hazard, which the server avoids the same way.)"""
     frame = generate(6000, seed=8)
     push(central, frame[:1000], "alice")
-    lake_flush.flush(central, data_path=lake_data)
+    flush.flush(central, data_path=lake_data)
     reader = (
         "import sys, devtrace\n"
         "while True:\n"
@@ -251,7 +251,7 @@ def test_readers_count_each_event_once_while_flushes_commit(central, lake_data, 
         for start in range(1000, 6000, 1000):
             push(central, frame[start:start + 1000], "alice")
             wait_for_reads(logs, start // 1000 + 1)  # each reader reads between the push and its flush
-            lake_flush.flush(central)
+            flush.flush(central)
     finally:
         for process in readers:
             process.kill()

@@ -14,9 +14,9 @@ import psycopg
 import pytest
 
 from devtrace.analytics import connect, run
-from devtrace.central import lake_flush
 from devtrace.central.db import INGEST_LOCK, open_central
-from devtrace.central.lake_scoring import score_central
+from devtrace.central.lake import flush as lake_flush
+from devtrace.central.lake.scoring import score_central
 from devtrace.errors import DevtraceError
 from devtrace.ml.synthetic import generate
 from tests.central_support import run_cli
@@ -94,7 +94,7 @@ def test_the_password_shows_nowhere(postgres_url, tmp_path):
             assert secret not in shown and "S3cretPw" not in shown, statement
         assert run(con, "SELECT count(*) FROM events").fetchone()[0] == 20
     # a lake job's command line (what `ps` shows to every user) carries no URL
-    from devtrace.central import lake_job
+    from devtrace.central.lake import job as lake_job
 
     seen: list[str] = []
 
@@ -106,7 +106,7 @@ def test_the_password_shows_nowhere(postgres_url, tmp_path):
                         line = f.read().replace(b"\0", b" ").decode(errors="replace")
                 except OSError:
                     continue
-                if "devtrace.central" in line and "lake_job" in line:
+                if "devtrace.central.lake.job" in line:
                     seen.append(line)
             time.sleep(0.01)
 
@@ -152,7 +152,7 @@ def test_central_scores_wait_for_the_ingest_lock_and_score_each_event_once(postg
 def test_lake_job_children_take_the_database_from_their_environment(tmp_path):
     url = str(tmp_path / "central.db")
     open_central(url).close()
-    done = subprocess.run([sys.executable, "-m", "devtrace.central.lake_job", "flush", ""], capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "devtrace.central.lake.job", "flush", ""], capture_output=True,
                           text=True, env={**os.environ, "DEVTRACE_CENTRAL_DB": url})
     assert done.returncode == 0, done.stdout + done.stderr
 

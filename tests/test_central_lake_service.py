@@ -8,8 +8,9 @@ import duckdb
 import pytest
 
 from devtrace.analytics import connect
-from devtrace.central import lake_ingest, models
+from devtrace.central import models
 from devtrace.central.db import open_central
+from devtrace.central.lake import ingest_tables
 from devtrace.errors import DevtraceError
 from devtrace.ml.synthetic import generate
 from tests import central_support
@@ -31,8 +32,8 @@ def test_server_verbs_flush_maintain_retain_and_erase(central_url, tmp_path):
     done = central_support.run_cli("server", "erase", "--machine", "bob", "--db", central_url, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "Erased 800 events and 80 labels of bob" in done.stdout
-    assert lake_ingest.audit_rows(central_url)[-1][:2] == ("erase", "bob")
-    assert lake_ingest.audit_rows(central_url)[-1][2].startswith("cli:")
+    assert ingest_tables.audit_rows(central_url)[-1][:2] == ("erase", "bob")
+    assert ingest_tables.audit_rows(central_url)[-1][2].startswith("cli:")
 
     done = central_support.run_cli("server", "retention", "--days", "1", "--db", central_url, cwd=tmp_path)  # 2026-01/02: all old
     assert done.returncode == 0, done.stderr
@@ -65,7 +66,7 @@ def test_the_server_flushes_on_a_timer_and_admins_govern_through_the_api(central
     assert lake_totals(central_url)[0] == 500  # refused requests removed nothing
     status, answer, _ = central_support.call(server.address, "POST", "/v1/admin/erase", token=admin, body={"machine": "alice"})
     assert (status, answer) == (200, {"events": 500, "labels": 100})
-    assert lake_ingest.audit_rows(central_url)[-1][:3] == ("erase", "alice", "carol")
+    assert ingest_tables.audit_rows(central_url)[-1][:3] == ("erase", "alice", "carol")
     status, answer, _ = central_support.call(server.address, "POST", "/v1/admin/retention", token=admin, body={"days": 30})
     assert (status, answer) == (200, {"events": 0, "labels": 0})
     status, _, _ = central_support.call(server.address, "POST", "/v1/admin/retention", token=admin, body={"days": 0})

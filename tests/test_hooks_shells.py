@@ -110,8 +110,8 @@ def test_an_existing_prompt_command_keeps_working_and_sees_the_status(tmp_path, 
 
 
 # bash-preexec and ble.sh are not packaged anywhere CI can install them from, and their code is
-# not copied here: the hook's behaviour with the real frameworks was checked by hand (see the
-# README). These tests cover what the hook itself does when it finds them.
+# not copied here: the hook's behaviour with the real frameworks was checked by hand (see
+# docs/capture/shells.md). These tests cover what the hook itself does when it finds them.
 
 @pytest.mark.parametrize("where", ["before", "after"])
 def test_bash_puts_its_precmd_first_when_bash_preexec_is_loaded(where, tmp_path, repo, store, shells):

@@ -79,7 +79,7 @@ def connect(
 
     With `central` (a central database: SQLite file or postgresql:// URL), the views answer
     over every machine's events instead (see devtrace.analytics.central): from its lake and the
-    not-yet-flushed ingestion tail where it has a lake (devtrace.analytics.lake), unless lake=False.
+    not-yet-flushed ingestion tail where it has a lake (devtrace.analytics.lake_reader), unless lake=False.
     A `path` that names a central database rather than a store folder counts as `central`.
     `locked=False` is for DevTrace's own jobs that write elsewhere (central scoring), never
     for SQL a user types."""
@@ -94,10 +94,10 @@ def connect(
     try:
         _execute_steps(con, setup)
         if central and lake:
-            from devtrace.analytics import lake as central_lake  # it imports filters, which import this module
+            from devtrace.analytics import lake_reader  # it imports filters, which import this module
 
             try:
-                data_path = central_lake.present(con, central, extension_file("ducklake"))
+                data_path = lake_reader.present(con, central, extension_file("ducklake"))
                 if data_path is not None:  # the lock below lets the lake's readers into its files only
                     con.execute("SET allowed_directories = [" + sql_literal(data_path) + "]")
             except duckdb.Error as exc:

@@ -12,7 +12,7 @@ import sys
 from devtrace import paths
 
 SCORER_MODULE = "devtrace.ml.autoscore"
-SYNCING_SCORER_MODULE = "devtrace.central.autosync"  # scores, then pushes (sync = "auto")
+SYNCING_SCORER_MODULE = "devtrace.sync.autosync"  # scores, then pushes (sync = "auto")
 
 
 def has_model(directory: str, model_dir: str | None = None) -> bool:

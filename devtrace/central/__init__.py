@@ -1,1 +1,1 @@
-"""The central service: server, tokens, ingestion databases, sync client, central models."""
+"""The central service: server, tokens, ingestion databases, central models; the lake under it (central/lake)."""

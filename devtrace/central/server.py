@@ -18,8 +18,9 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from devtrace import __version__
-from devtrace.central import ingest, keys, lake_api, models, tokens
+from devtrace.central import ingest, keys, models, tokens
 from devtrace.central.db import Unavailable
+from devtrace.central.lake import routes as lake_routes
 from devtrace.central.payloads import BadBatch, BatchResult, EventBatch, LabelBatch, parse_batch, text
 from devtrace.errors import DevtraceError
 
@@ -231,6 +232,6 @@ def create_app(db, *, max_age_days: float = DEFAULT_MAX_AGE_DAYS, max_body: int 
     def approve(version: Annotated[str, Path(max_length=128, pattern=models.VERSION.pattern)], by: Annotated[str, Depends(caller("admin"))]) -> dict:
         return models.approve(db, version, by)
 
-    lake_api.add_routes(app, db, caller)
+    lake_routes.add_routes(app, db, caller)
     app.add_middleware(BodyLimit, limit=max_body)
     return app

@@ -85,7 +85,7 @@ def train(
         raise DevtraceError("give one of --dataset FILE, --from-store or --central DB")
     if central is not None:
         from devtrace.central.db import describe
-        from devtrace.central.sync import client_for
+        from devtrace.sync.push import client_for
 
         client_for(path)  # where the result goes: refuse before training, not after
         data = training.store_training_data(pipeline.read_training_set(central=central), pseudo_weight)
@@ -113,7 +113,7 @@ def train(
             early_stopping_rounds=early_stopping_rounds or None,
         )
     if central is not None:
-        from devtrace.central.distribution import publish
+        from devtrace.sync.model_exchange import publish
 
         metadata["published_as"] = publish(metadata["version"], path)["version"]
     if as_json:
@@ -131,7 +131,7 @@ def publish(
     path: PathOption = None,
 ) -> None:
     """Upload a local model version (model.json, metadata.json, sha256) to the central server."""
-    from devtrace.central.distribution import publish as publish_version
+    from devtrace.sync.model_exchange import publish as publish_version
 
     answer = publish_version(version, path)
     state = "published" if answer.get("created") else "was already on the server"
@@ -142,7 +142,7 @@ def publish(
 @ml_app.command("pull")
 def pull(path: PathOption = None) -> None:
     """Download the organisation's approved model, check its sha256, register and activate it."""
-    from devtrace.central.distribution import pull as pull_model
+    from devtrace.sync.model_exchange import pull as pull_model
 
     result = pull_model(path)
     if result["downloaded"]:
@@ -168,7 +168,7 @@ def score(
     if central:
         if dataset or out or pending or model_dir:
             raise DevtraceError("--central scores the central store with its approved model: leave out the other options")
-        from devtrace.central import lake_scoring
+        from devtrace.central.lake import scoring as lake_scoring
 
         with _progress("Scoring central events") as advance:
             count = lake_scoring.score_central(central, on_rows=advance)

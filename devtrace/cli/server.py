@@ -26,9 +26,9 @@ server_app.add_typer(models_app, name="models")
 
 
 def register(app: typer.Typer) -> None:
-    from devtrace.cli import lake
+    from devtrace.cli import server_lake
 
-    lake.register(server_app)
+    server_lake.register(server_app)
     app.add_typer(server_app, name="server")
 
 
@@ -72,9 +72,9 @@ def serve(
     typer.echo(f"DevTrace server on http://{host}:{bound} · database {describe(central.url)}", err=True)
     config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
     if flush_every > 0:
-        from devtrace.central import lake_timer
+        from devtrace.central.lake import flush_timer
 
-        lake_timer.start(central.url, every=flush_every, data_path=lake_data)
+        flush_timer.start(central.url, every=flush_every, data_path=lake_data)
     try:
         uvicorn.Server(config).run(sockets=[listener])
     finally:

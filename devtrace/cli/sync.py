@@ -22,7 +22,7 @@ def push(ctx: typer.Context, path: PathOption = None) -> None:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from devtrace.central import sync
+    from devtrace.sync.push import push as push_store
 
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console,
@@ -34,7 +34,7 @@ def push(ctx: typer.Context, path: PathOption = None) -> None:
                 tasks[kind] = progress.add_task(f"Sending {kind}", total=total)
             progress.update(tasks[kind], completed=done)
 
-        counts = sync.push(path, progress=report)
+        counts = push_store(path, progress=report)
     for kind in ("events", "labels"):
         c = counts[kind]
         typer.echo(f"{kind}: {c['sent']} sent, {c['accepted']} accepted, {c['duplicates']} duplicate, "
@@ -50,9 +50,9 @@ def login(
     path: PathOption = None,
 ) -> None:
     """Keep the server and token in the store's config (mode 0600) and adopt the organisation's hash key."""
-    from devtrace.central import sync
+    from devtrace.sync import push
 
-    answer = sync.login(server, token, path)
+    answer = push.login(server, token, path)
     typer.echo(f"Enrolled as {answer['machine']} with {server}. New events are hashed with the organisation's key "
                f"(fingerprint {answer['key_fingerprint']}); events captured before keep their own key's fingerprint.")
 
@@ -60,9 +60,9 @@ def login(
 @sync_app.command("status")
 def status(path: PathOption = None) -> None:
     """How many events and labels are pending, rejected, and when the server last acknowledged a push."""
-    from devtrace.central import sync
+    from devtrace.sync import push
 
-    s = sync.status(path)
+    s = push.status(path)
     last = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(s["last_acknowledged_at"])) \
         if s["last_acknowledged_at"] else "never"
     typer.echo(f"server: {s['server'] or 'none (devtrace sync login)'}{' · sync = auto' if s['auto'] else ''}")

@@ -17,9 +17,9 @@ from typing import NamedTuple
 import duckdb
 
 from devtrace.analytics.connection import one_line
-from devtrace.analytics.lake import has_tables, in_ingestion, ingested, watermarks
-from devtrace.central import lake
-from devtrace.central.lake import DAY_OF_EXECUTED_AT, INGEST, LAKE
+from devtrace.analytics.lake_reader import has_tables, in_ingestion, ingested, watermarks
+from devtrace.central.lake import writer
+from devtrace.central.lake.writer import DAY_OF_EXECUTED_AT, INGEST, LAKE
 from devtrace.errors import DevtraceError
 
 CHUNK_EVENTS = 5_000_000
@@ -36,7 +36,7 @@ class FlushResult(NamedTuple):
 def flush(db_url: str, *, data_path: str | None = None, chunk_events: int = CHUNK_EVENTS) -> FlushResult:
     """Flush everything ingested so far into the lake (creating it on the first run)."""
     started = time.perf_counter()
-    with lake.writer_lock(db_url), lake.connect(db_url, data_path=data_path) as con:
+    with writer.writer_lock(db_url), writer.connect(db_url, data_path=data_path) as con:
         try:
             ensure_tables(con)
             events, labels, scores = _flush_all(con, db_url, chunk_events)

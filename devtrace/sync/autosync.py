@@ -10,9 +10,9 @@ for the next push.
 import sys
 
 from devtrace import paths
-from devtrace.central import sync
 from devtrace.failure_log import run_detached_job
 from devtrace.ml import autoscore
+from devtrace.sync import push
 
 BACKGROUND_ATTEMPTS = 3
 """A background push gives up sooner than `devtrace sync`: the next capture starts another."""
@@ -20,13 +20,13 @@ BACKGROUND_ATTEMPTS = 3
 
 def run(path: str, model_dir: str | None) -> None:
     autoscore.score_pending(path, model_dir)
-    while any(sync.pending(path)):
-        if sync.push(path, wait_for_lock=False, attempts=BACKGROUND_ATTEMPTS) is None:
+    while any(push.pending(path)):
+        if push.push(path, wait_for_lock=False, attempts=BACKGROUND_ATTEMPTS) is None:
             return  # another push is at work and will look again when it is done
 
 
 def main(argv: list[str]) -> int:
-    return run_detached_job("python -m devtrace.central.autosync", argv, run, paths.SYNC_LOG)
+    return run_detached_job("python -m devtrace.sync.autosync", argv, run, paths.SYNC_LOG)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,12 @@
 """The flush on a timer inside `devtrace server`: a daemon thread that runs the one flush job
-every few minutes, in a child process (see lake_job), under the same writer lock as
+every few minutes, in a child process (see devtrace.central.lake.job), under the same writer lock as
 `devtrace server flush`. It creates no
 lake unless given a data path: a server without a lake keeps serving from its tables alone."""
 
 import sys
 import threading
 
-from devtrace.central import lake, lake_job
+from devtrace.central.lake import job, writer
 from devtrace.errors import DevtraceError
 
 DEFAULT_EVERY_SECONDS = 300.0
@@ -19,10 +19,10 @@ def start(db_url: str, *, every: float = DEFAULT_EVERY_SECONDS, data_path: str |
     def loop() -> None:
         while not stop.is_set():
             try:
-                if data_path is None and not lake.lake_exists(db_url):
+                if data_path is None and not writer.lake_exists(db_url):
                     stop.wait(every)
                     continue
-                result = lake_job.run("flush", db_url, data_path or "")
+                result = job.run("flush", db_url, data_path or "")
                 if result["events"] or result["labels"] or result["scores"]:
                     print(f"lake flush: {result['events']} events, {result['labels']} labels, {result['scores']} scores "
                           f"in {result['seconds']:.1f} s", file=sys.stderr)

@@ -1,12 +1,12 @@
 """Admin routes of the central service for the lake: retention and erasure (admin token),
-each run in a process of its own (see lake_job)."""
+each run in a process of its own (see devtrace.central.lake.job)."""
 
 from typing import Annotated
 
 from fastapi import Depends, FastAPI
 from pydantic import BaseModel, Field
 
-from devtrace.central import lake_job
+from devtrace.central.lake import job
 
 
 class RetentionRequest(BaseModel):
@@ -27,8 +27,8 @@ def add_routes(app: FastAPI, db, caller) -> None:
 
     @app.post("/v1/admin/retention")
     def retention(body: RetentionRequest, by: Annotated[str, Depends(caller("admin"))]) -> RemovedAnswer:
-        return RemovedAnswer(**lake_job.run("retention", db.url, str(body.days), by))
+        return RemovedAnswer(**job.run("retention", db.url, str(body.days), by))
 
     @app.post("/v1/admin/erase")
     def erase(body: EraseRequest, by: Annotated[str, Depends(caller("admin"))]) -> RemovedAnswer:
-        return RemovedAnswer(**lake_job.run("erase", db.url, body.machine, by))
+        return RemovedAnswer(**job.run("erase", db.url, body.machine, by))

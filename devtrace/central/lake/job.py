@@ -1,4 +1,4 @@
-"""One lake job in a process of its own: `python -m devtrace.central.lake_job JOB ...` with the
+"""One lake job in a process of its own: `python -m devtrace.central.lake.job JOB ...` with the
 central database's URL in $DEVTRACE_CENTRAL_DB (never in argv, which `ps` shows every user: a
 PostgreSQL URL may hold a password) prints its result as JSON (or {"error": sentence}, exit 1).
 
@@ -19,7 +19,7 @@ DB_VARIABLE = "DEVTRACE_CENTRAL_DB"
 
 def run(job: str, db_url: str, *args: str) -> dict:
     """Run a job in a child process; its result, or DevtraceError with its sentence."""
-    done = subprocess.run([sys.executable, "-m", "devtrace.central.lake_job", job, *args],
+    done = subprocess.run([sys.executable, "-m", "devtrace.central.lake.job", job, *args],
                           capture_output=True, text=True, env={**os.environ, DB_VARIABLE: db_url})
     try:
         answer = json.loads(done.stdout.strip().splitlines()[-1])
@@ -31,7 +31,7 @@ def run(job: str, db_url: str, *args: str) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    from devtrace.central import lake_admin, lake_flush
+    from devtrace.central.lake import admin, flush
 
     job, *args = argv
     db_url = os.environ.get(DB_VARIABLE, "")
@@ -39,11 +39,11 @@ def main(argv: list[str]) -> int:
         if not db_url:
             raise DevtraceError(f"${DB_VARIABLE} names no central database")
         if job == "flush":
-            result = lake_flush.flush(db_url, data_path=args[0] or None)._asdict()
+            result = flush.flush(db_url, data_path=args[0] or None)._asdict()
         elif job == "erase":
-            result = lake_admin.erase(db_url, args[0], actor=args[1])._asdict()
+            result = admin.erase(db_url, args[0], actor=args[1])._asdict()
         elif job == "retention":
-            result = lake_admin.retention(db_url, int(args[0]), actor=args[1])._asdict()
+            result = admin.retention(db_url, int(args[0]), actor=args[1])._asdict()
         else:
             raise DevtraceError(f"unknown lake job {job!r}")
     except DevtraceError as exc:

@@ -1,7 +1,7 @@
 """The DuckLake tier under the central service, writer side: open the lake for the one writer
 (flush, maintain, retention, erase) and hold the one-writer lock.
 
-Where a lake lives and how it is read: devtrace.analytics.lake. Every connection loads DuckDB's
+Where a lake lives and how it is read: devtrace.analytics.lake_reader. Every connection loads DuckDB's
 ducklake, postgres and sqlite extensions from their pinned PyPI packages, with auto-install and
 auto-load off: nothing is downloaded. The embedded default's catalog is a SQLite file (not a
 DuckDB one, which one process at a time can open), in WAL mode so readers never block the
@@ -23,10 +23,10 @@ from collections.abc import Iterator
 
 import duckdb
 
-from devtrace.analytics import lake as lake_read
+from devtrace.analytics import lake_reader
 from devtrace.analytics.central import postgres_steps
 from devtrace.analytics.connection import OFFLINE_CONFIG, extension_file, one_line
-from devtrace.analytics.lake import LAKE, catalog_file
+from devtrace.analytics.lake_reader import LAKE, catalog_file
 from devtrace.central.db import describe, is_postgres, open_central, owner_only, owner_only_files
 from devtrace.errors import DevtraceError
 
@@ -53,14 +53,14 @@ def connect(db_url: str, *, data_path: str | None = None, pinned: bool = False) 
         for name in ("ducklake", "postgres_scanner", "sqlite_scanner"):
             _run(con, f"LOAD '{extension_file(name)}'", f"cannot load DuckDB's {name} extension")
         _run(con, attach_ingestion(con, db_url, INGEST, read_only=True), f"cannot open {describe(db_url)}")
-        created = not lake_read.exists(con, db_url)
+        created = not lake_reader.exists(con, db_url)
         if pinned:
             if created:
                 raise DevtraceError(f"{describe(db_url)} has no lake yet (run `devtrace server flush` first)")
-            _run(con, lambda: lake_read.attach(con, db_url, read_only=True), "cannot open the lake")
+            _run(con, lambda: lake_reader.attach(con, db_url, read_only=True), "cannot open the lake")
             snapshot = con.execute(f"SELECT max(snapshot_id) FROM {LAKE}.snapshots()").fetchone()[0]
             con.execute(f"DETACH {LAKE}")
-            _run(con, lambda: lake_read.attach(con, db_url, read_only=True, snapshot=snapshot), "cannot open the lake")
+            _run(con, lambda: lake_reader.attach(con, db_url, read_only=True, snapshot=snapshot), "cannot open the lake")
             return con
         path = data_path or (default_data_path(db_url) if created else None)
         if created and path is None:
@@ -73,7 +73,7 @@ def connect(db_url: str, *, data_path: str | None = None, pinned: bool = False) 
             _wal(catalog_file(db_url))
             for suffix in ("", "-wal", "-shm"):
                 owner_only(catalog_file(db_url) + suffix)
-        _run(con, lambda: lake_read.attach(con, db_url, read_only=False, data_path=path), "cannot open the lake")
+        _run(con, lambda: lake_reader.attach(con, db_url, read_only=False, data_path=path), "cannot open the lake")
     except BaseException:
         con.close()
         raise
@@ -100,7 +100,7 @@ def lake_exists(db_url: str) -> bool:
     try:
         with db.transaction(write=False) as tx:
             return bool(tx.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-                                   (lake_read.METADATA_SCHEMA, "ducklake_metadata")))
+                                   (lake_reader.METADATA_SCHEMA, "ducklake_metadata")))
     finally:
         db.close()
 

@@ -31,7 +31,7 @@ def _url(db: str | None) -> str:
 
 def flush(db: DbOption = None, lake_data: LakeDataOption = None, as_json: JsonOption = False) -> None:
     """Move newly ingested events, labels and central scores into the lake (creating it)."""
-    from devtrace.central import lake_flush
+    from devtrace.central.lake import flush as lake_flush
 
     result = lake_flush.flush(_url(db), data_path=lake_data)
     if as_json:
@@ -47,9 +47,9 @@ def maintain(
     keep_hours: Annotated[float, typer.Option("--keep-hours", min=0, help="Keep snapshots (and files) younger than this.")] = 1.0,
 ) -> None:
     """Merge small files, rewrite files with deleted rows, expire old snapshots, delete unread files."""
-    from devtrace.central import lake_admin
+    from devtrace.central.lake import admin
 
-    files = lake_admin.maintain(_url(db), keep_hours=keep_hours)
+    files = admin.maintain(_url(db), keep_hours=keep_hours)
     typer.echo(f"The lake's events are in {files['files_after']:,} data files (were {files['files_before']:,}).")
 
 
@@ -58,9 +58,9 @@ def retention(
     db: DbOption = None,
 ) -> None:
     """Drop every event older than --days UTC days (whole partitions), with its labels, everywhere."""
-    from devtrace.central import lake_admin, lake_ingest
+    from devtrace.central.lake import admin, ingest_tables
 
-    removed = lake_admin.retention(_url(db), days, actor=lake_ingest.cli_actor())
+    removed = admin.retention(_url(db), days, actor=ingest_tables.cli_actor())
     typer.echo(f"Removed {removed.events:,} events and {removed.labels:,} labels older than {days} days.")
 
 
@@ -69,9 +69,9 @@ def erase(
     db: DbOption = None,
 ) -> None:
     """Remove one machine's events and labels from the ingestion tables and the lake (audited)."""
-    from devtrace.central import lake_admin, lake_ingest
+    from devtrace.central.lake import admin, ingest_tables
 
     if not machine.strip():
         raise DevtraceError("--machine is empty")
-    removed = lake_admin.erase(_url(db), machine, actor=lake_ingest.cli_actor())
+    removed = admin.erase(_url(db), machine, actor=ingest_tables.cli_actor())
     typer.echo(f"Erased {removed.events:,} events and {removed.labels:,} labels of {machine}; the audit log records it.")

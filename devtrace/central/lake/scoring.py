@@ -18,8 +18,9 @@ import duckdb
 import polars as pl
 
 from devtrace.analytics import connect, query
-from devtrace.central import lake, models
+from devtrace.central import models
 from devtrace.central.db import INGEST_LOCK, is_postgres, open_central
+from devtrace.central.lake import writer
 from devtrace.errors import DevtraceError
 from devtrace.ml.features import build_features
 from devtrace.ml.registry import Model
@@ -61,7 +62,7 @@ def score_central(db_url: str, *, batch_events: int = BATCH_EVENTS, on_rows=None
     with connect(central=db_url, locked=False) as con:  # it attaches the scores table
         # SQLite's scores are written through DuckDB: a second copy of SQLite in this process
         # (Python's) must not write the file DuckDB's copy has open. PostgreSQL's through psycopg.
-        con.execute(lake.attach_ingestion(con, db_url, SCORES, read_only=is_postgres(db_url)))
+        con.execute(writer.attach_ingestion(con, db_url, SCORES, read_only=is_postgres(db_url)))
         units = query(con, UNSCORED)
         batch: list[str] = []
         size = 0

@@ -12,11 +12,11 @@ import os
 import time
 
 from devtrace import paths
-from devtrace.central import config
-from devtrace.central.client import ATTEMPTS, Client
 from devtrace.errors import DevtraceError
 from devtrace.store import open_store
 from devtrace.store.transaction import write_transaction
+from devtrace.sync import config
+from devtrace.sync.client import ATTEMPTS, Client
 
 BATCH = 1000
 

@@ -10,10 +10,10 @@ import datetime as dt
 import duckdb
 
 from devtrace.analytics.connection import one_line
-from devtrace.analytics.lake import has_tables, watermarks
-from devtrace.central import lake, lake_ingest
-from devtrace.central.lake import LAKE
-from devtrace.central.lake_ingest import Removed
+from devtrace.analytics.lake_reader import has_tables, watermarks
+from devtrace.central.lake import ingest_tables, writer
+from devtrace.central.lake.ingest_tables import Removed
+from devtrace.central.lake.writer import LAKE
 from devtrace.errors import DevtraceError
 
 DEFAULT_KEEP_HOURS = 1.0
@@ -25,8 +25,8 @@ def maintain(db_url: str, *, keep_hours: float = DEFAULT_KEEP_HOURS) -> dict[str
     """Merge small files, rewrite files with many deleted rows, expire snapshots older than
     keep_hours, delete the files no snapshot reads any more and the orphans of killed flushes.
     Returns how many data files the lake has before and after."""
-    with lake.writer_lock(db_url):
-        with lake.connect(db_url) as con:
+    with writer.writer_lock(db_url):
+        with writer.connect(db_url) as con:
             before = _data_files(con)
         older = f"now() - to_microseconds({int(keep_hours * 3_600_000_000)})"
         for call in (
@@ -38,7 +38,7 @@ def maintain(db_url: str, *, keep_hours: float = DEFAULT_KEEP_HOURS) -> dict[str
             f"ducklake_delete_orphaned_files('{LAKE}', older_than => {older})",
         ):
             _call(db_url, call)
-        with lake.connect(db_url) as con:
+        with writer.connect(db_url) as con:
             return {"files_before": before, "files_after": _data_files(con)}
 
 
@@ -49,17 +49,17 @@ def retention(db_url: str, days: int, *, actor: str, today: dt.date | None = Non
         raise DevtraceError(f"retention keeps at least 1 day, not {days}")
     cutoff = (today or dt.datetime.now(dt.UTC).date()) - dt.timedelta(days=days)
     epoch = dt.datetime.combine(cutoff, dt.time(), dt.UTC).timestamp()
-    with lake.writer_lock(db_url):
-        has_lake = lake.lake_exists(db_url)
+    with writer.writer_lock(db_url):
+        has_lake = writer.lake_exists(db_url)
         flushed = _flushed(db_url) if has_lake else (0, 0, 0)
-        tail = lake_ingest.delete_events(db_url, "executed_at < ?", [epoch], flushed)
+        tail = ingest_tables.delete_events(db_url, "executed_at < ?", [epoch], flushed)
         in_lake = Removed(0, 0)
         if has_lake:
-            with lake.connect(db_url) as con:
+            with writer.connect(db_url) as con:
                 in_lake = _delete(con, f"day < DATE '{cutoff.isoformat()}'")
             _purge(db_url, keep_hours=DEFAULT_KEEP_HOURS)
     removed = Removed(tail.events + in_lake.events, tail.labels + in_lake.labels)
-    lake_ingest.audit(db_url, "retention", cutoff.isoformat(), actor, removed.events, removed.labels)
+    ingest_tables.audit(db_url, "retention", cutoff.isoformat(), actor, removed.events, removed.labels)
     return removed
 
 
@@ -67,22 +67,22 @@ def erase(db_url: str, machine: str, *, actor: str) -> Removed:
     """Remove one machine's events (and every label of them, and the labels it pushed) from
     the ingestion tables and the lake, then rewrite the lake's files and expire every older
     snapshot, so that no Parquet file keeps them. Readers open during an erase reconnect."""
-    with lake.writer_lock(db_url):
-        has_lake = lake.lake_exists(db_url)
+    with writer.writer_lock(db_url):
+        has_lake = writer.lake_exists(db_url)
         flushed = _flushed(db_url) if has_lake else (0, 0, 0)
-        tail = lake_ingest.delete_events(db_url, "machine = ?", [machine], flushed, labels_by=machine)
+        tail = ingest_tables.delete_events(db_url, "machine = ?", [machine], flushed, labels_by=machine)
         in_lake = Removed(0, 0)
         if has_lake:
-            with lake.connect(db_url) as con:
-                in_lake = _delete(con, f"machine = {lake.literal(machine)}", labels_by=machine)
+            with writer.connect(db_url) as con:
+                in_lake = _delete(con, f"machine = {writer.literal(machine)}", labels_by=machine)
             _purge(db_url, keep_hours=0)
     removed = Removed(tail.events + in_lake.events, tail.labels + in_lake.labels)
-    lake_ingest.audit(db_url, "erase", machine, actor, removed.events, removed.labels)
+    ingest_tables.audit(db_url, "erase", machine, actor, removed.events, removed.labels)
     return removed
 
 
 def _flushed(db_url: str) -> tuple[int, int, int]:
-    with lake.connect(db_url) as con:
+    with writer.connect(db_url) as con:
         return watermarks(con)
 
 
@@ -92,7 +92,7 @@ def _delete(con: duckdb.DuckDBPyConnection, events_where: str, *, labels_by: str
         return Removed(0, 0)
     labels_where = f"event_id IN (SELECT id FROM {LAKE}.command_events WHERE {events_where})"
     if labels_by is not None:
-        labels_where += f" OR machine = {lake.literal(labels_by)}"
+        labels_where += f" OR machine = {writer.literal(labels_by)}"
     con.execute("BEGIN")
     labels = con.execute(f"DELETE FROM {LAKE}.labels WHERE {labels_where}").fetchone()[0]
     events = con.execute(f"DELETE FROM {LAKE}.command_events WHERE {events_where}").fetchone()[0]
@@ -125,7 +125,7 @@ def _call(db_url: str, call: str) -> int:
     (files, snapshots) it reports. (As `SELECT count(*) FROM function(...)` instead, DuckDB
     1.5.5 reported the work without committing it.)"""
     try:
-        with lake.connect(db_url) as con:
+        with writer.connect(db_url) as con:
             return con.execute(f"CALL {call}").to_arrow_table().num_rows
     except duckdb.Error as exc:
         raise DevtraceError(f"lake maintenance failed ({call.split('(')[0]}): {one_line(exc)}") from None

@@ -1,6 +1,6 @@
 """The lake's writes into the ingestion database: deletions for retention and erasure, and
 the audit log. (Never while DuckDB has the embedded default's file attached in this process:
-see lake_job.)"""
+see devtrace.central.lake.job.)"""
 
 import contextlib
 import getpass

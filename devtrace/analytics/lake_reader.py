@@ -2,7 +2,7 @@
 presented as `store.command_events` / `store.labels`, so the views in sql/views answer as
 they are, and an event pushed a moment ago is already counted.
 
-A lake is a DuckLake catalog plus Parquet data files (written by devtrace.central.lake_flush,
+A lake is a DuckLake catalog plus Parquet data files (written by devtrace.central.lake.flush,
 the one writer). The catalog lives beside the ingestion tables: in the same PostgreSQL
 database (schema `devtrace_lake`), or for the embedded SQLite default in a SQLite file next to
 the central database (`<db>-lake.sqlite`). Readers find the data path in the catalog.

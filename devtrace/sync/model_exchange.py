@@ -1,14 +1,14 @@
 """Models between a store and the server: publish a local version, pull the approved one."""
 
+import hashlib
 import json
 import os
 
 from devtrace import paths
-from devtrace.central import config
-from devtrace.central.models import sha256
-from devtrace.central.sync import client_for
 from devtrace.errors import DevtraceError
 from devtrace.ml import registry
+from devtrace.sync import config
+from devtrace.sync.push import client_for
 
 
 def publish(version: str, path=None, central_version: str | None = None) -> dict:
@@ -22,7 +22,7 @@ def publish(version: str, path=None, central_version: str | None = None) -> dict
         metadata = json.load(f)
     machine = config.read(paths.store_dir(path)).get("machine") or "local"
     name = central_version or f"{machine}.{version}"
-    checksum = sha256(model_json)
+    checksum = _sha256(model_json)
     _, _, answer = client_for(path).call("POST", "/v1/models", {
         "version": name, "model_json": model_json, "metadata": metadata, "sha256": checksum})
     return answer
@@ -39,7 +39,7 @@ def pull(path=None) -> dict:
         return {"downloaded": False, "version": active, "central_version": _active_metadata(path).get("central_version")}
     if not isinstance(answer, dict) or not isinstance(answer.get("model_json"), str):
         raise DevtraceError("the server's answer holds no model")
-    if sha256(answer["model_json"]) != answer.get("sha256"):
+    if _sha256(answer["model_json"]) != answer.get("sha256"):
         raise DevtraceError("the downloaded model does not match its sha256; nothing was changed")
     from devtrace.ml import xgb
 
@@ -54,6 +54,11 @@ def pull(path=None) -> dict:
     version = registry.register(booster, metadata, path)
     registry.promote(version, path)
     return {"downloaded": True, "version": version, "central_version": answer["version"]}
+
+
+def _sha256(text: str) -> str:
+    """The checksum the server checks and sends (devtrace.central.models.sha256)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _active_metadata(path) -> dict:
