@@ -231,10 +231,24 @@ def _first_line(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _central_migrations(dialect: str) -> list[tuple[int, str, str]]:
+    """sql/central's migrations for one dialect: `NNNN_name.sql` for both, and
+    `NNNN_name.sqlite.sql` / `NNNN_name.postgresql.sql` where they must differ (SQLite cannot
+    drop a constraint, PostgreSQL can)."""
+    found = []
+    for version, name, file in migration_files("central"):
+        base, _, only = name.rpartition(".")
+        if not base:
+            found.append((version, name, file))
+        elif only == dialect:
+            found.append((version, base, file))
+    return found
+
+
 def migrate(db) -> None:
     """Apply every migration not yet applied, all in one transaction, and make sure the
     organisation has a hash key."""
-    files = migration_files("central")
+    files = _central_migrations(db.dialect)
     with db.transaction() as tx:
         if db.dialect == "postgresql":
             tx.execute("SELECT pg_advisory_xact_lock(?)", (INGEST_LOCK + 1,))  # one migrator at a time

@@ -65,7 +65,12 @@ def _insert_events_pg(tx, rows: list[tuple]) -> int:
     return tx.rowcount
 
 
-def store_labels(db, machine: str, labels: list, rejected: list[dict], max_age_days: float) -> dict:
+def store_labels(db, machine: str, labels: list, rejected: list[dict], max_age_days: float, *,
+                 any_machine: bool = False) -> dict:
+    """Labels are identified by (machine, event_id, client_label_id): one machine's label ids
+    never collide with another's. A label may name only an event of its own machine (of any
+    machine with `any_machine`, an admin token); one that names any other event is refused
+    with the same reason whether that event exists or not."""
     now = time.time()
     candidates, seen, duplicates = [], set(), 0
     for label in labels:
@@ -81,14 +86,15 @@ def store_labels(db, machine: str, labels: list, rejected: list[dict], max_age_d
     accepted = 0
     if candidates:
         with db.transaction() as tx:
-            known = _known_events(tx, {label.event_id for label in candidates})
+            known = _known_events(tx, {label.event_id for label in candidates}, None if any_machine else machine)
             rows = []
             for label in candidates:
                 if label.event_id in known:
                     rows.append((*(getattr(label, c) for c in LABEL_COLUMNS), machine, now))
                 else:
+                    whose = "" if any_machine else " among this machine's events"
                     rejected.append({"id": f"{label.event_id}#{label.client_label_id}",
-                                     "reason": f"event {label.event_id} is not on the server"})
+                                     "reason": f"event {label.event_id} is not{whose} on the server"})
             if rows:
                 if db.dialect == "postgresql":
                     tx.execute("SELECT pg_advisory_xact_lock(?)", (INGEST_LOCK,))
@@ -96,7 +102,7 @@ def store_labels(db, machine: str, labels: list, rejected: list[dict], max_age_d
                 before = conn.total_changes if db.dialect == "sqlite" else 0
                 placeholders = ", ".join("?" * len(_LABEL_COLUMNS))
                 sql = (f"INSERT INTO labels ({', '.join(_LABEL_COLUMNS)}) VALUES ({placeholders})"
-                       " ON CONFLICT (event_id, client_label_id) DO NOTHING")
+                       " ON CONFLICT (machine, event_id, client_label_id) DO NOTHING")
                 if db.dialect == "sqlite":
                     tx.executemany(sql, rows)
                     accepted = conn.total_changes - before
@@ -108,10 +114,13 @@ def store_labels(db, machine: str, labels: list, rejected: list[dict], max_age_d
     return {"accepted": accepted, "duplicates": duplicates, "rejected": rejected, "received_at": now}
 
 
-def _known_events(tx, ids: set[str]) -> set[str]:
+def _known_events(tx, ids: set[str], machine: str | None) -> set[str]:
+    """Which of `ids` are events (of `machine`, unless None)."""
     known, ids = set(), sorted(ids)
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
         marks = ", ".join("?" * len(chunk))
-        known.update(r[0] for r in tx.execute(f"SELECT id FROM command_events WHERE id IN ({marks})", chunk))
+        mine = "" if machine is None else " AND machine = ?"
+        known.update(r[0] for r in tx.execute(f"SELECT id FROM command_events WHERE id IN ({marks}){mine}",
+                                              [*chunk] + ([] if machine is None else [machine])))
     return known

@@ -111,7 +111,7 @@ def create_app(db, *, max_age_days: float = DEFAULT_MAX_AGE_DAYS, max_body: int 
     bearer = HTTPBearer(auto_error=False)
 
     def caller(scope: str):
-        def check(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
+        def check(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
             if credentials is None or credentials.scheme.lower() != "bearer":
                 raise HTTPException(401, "a bearer token is needed (Authorization: Bearer <token>)",
                                     headers={"WWW-Authenticate": "Bearer"})
@@ -124,18 +124,19 @@ def create_app(db, *, max_age_days: float = DEFAULT_MAX_AGE_DAYS, max_body: int 
             name, granted = found
             if not tokens.allows(granted, scope):
                 raise HTTPException(403, f"this token's scope is {granted}; this needs {scope}")
+            request.state.scope = granted
             return name
 
         return check
 
-    def reader(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
+    def reader(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
         """The active model is for machines (ingest) and analysts (read) alike."""
         try:
-            return caller("ingest")(credentials)
+            return caller("ingest")(request, credentials)
         except HTTPException as exc:
             if exc.status_code != 403:
                 raise
-            return caller("read")(credentials)
+            return caller("read")(request, credentials)
 
     @app.exception_handler(DevtraceError)
     async def refused(request: Request, exc: DevtraceError):
@@ -167,10 +168,11 @@ def create_app(db, *, max_age_days: float = DEFAULT_MAX_AGE_DAYS, max_body: int 
     async def bad_batch(request: Request, exc: BadBatch):
         return JSONResponse({"detail": exc.detail}, status_code=exc.status)
 
-    def receive(kind: str, machine: str, body: bytes) -> BatchResult:
+    def receive(kind: str, machine: str, body: bytes, scope: str) -> BatchResult:
         valid, rejected = parse_batch(body, kind)
-        store = ingest.store_events if kind == "events" else ingest.store_labels
-        return BatchResult(**store(db, machine, valid, rejected, max_age_days))
+        if kind == "events":
+            return BatchResult(**ingest.store_events(db, machine, valid, rejected, max_age_days))
+        return BatchResult(**ingest.store_labels(db, machine, valid, rejected, max_age_days, any_machine=scope == "admin"))
 
     @app.get("/v1/health", responses={503: {"description": "The database cannot be reached"}})
     def health():
@@ -194,11 +196,13 @@ def create_app(db, *, max_age_days: float = DEFAULT_MAX_AGE_DAYS, max_body: int 
     # is declared for the OpenAPI document.
     @app.post("/v1/telemetry/batch", openapi_extra=_body(EventBatch))
     async def telemetry(request: Request, machine: Annotated[str, Depends(caller("ingest"))]) -> BatchResult:
-        return await run_in_threadpool(receive, "events", machine, await request.body())
+        return await run_in_threadpool(receive, "events", machine, await request.body(), request.state.scope)
 
     @app.post("/v1/labels/batch", openapi_extra=_body(LabelBatch))
     async def labels(request: Request, machine: Annotated[str, Depends(caller("ingest"))]) -> BatchResult:
-        return await run_in_threadpool(receive, "labels", machine, await request.body())
+        """Labels of this token's machine's events (an admin token's: of any machine's), each
+        attributed to the token (`machine`); `labeled_by` is what the client says."""
+        return await run_in_threadpool(receive, "labels", machine, await request.body(), request.state.scope)
 
     @app.get("/v1/model/active", responses={304: {"description": "Not modified"}, 404: {"description": "None approved"}})
     def active_model(request: Request, _: Annotated[str, Depends(reader)]):

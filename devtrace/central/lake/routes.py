@@ -7,6 +7,7 @@ from fastapi import Depends, FastAPI
 from pydantic import BaseModel, Field
 
 from devtrace.central.lake import job
+from devtrace.central.tokens import NAME
 
 
 class RetentionRequest(BaseModel):
@@ -14,7 +15,7 @@ class RetentionRequest(BaseModel):
 
 
 class EraseRequest(BaseModel):
-    machine: Annotated[str, Field(min_length=1, max_length=256)]
+    machine: Annotated[str, Field(pattern=NAME.pattern)]  # a token's name: no NUL, nothing a database refuses
 
 
 class RemovedAnswer(BaseModel):
