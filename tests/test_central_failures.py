@@ -2,6 +2,7 @@
 is a 500 the client does not retry, and a token is checked before the database when it can be."""
 
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -15,8 +16,6 @@ from tests.support import devtrace_env
 from tests.test_central_server import batch, event
 from tests.test_central_sync import add_events, login
 
-pytestmark = pytest.mark.postgres
-
 
 def _refuse_connections(url: str, refuse: bool) -> None:
     """The database stops (or starts again) taking connections, and loses the ones it had:
@@ -28,6 +27,7 @@ def _refuse_connections(url: str, refuse: bool) -> None:
             admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
 
 
+@pytest.mark.postgres
 def test_database_down_is_503_generic_and_tokens_are_checked_first(postgres_url, server_factory, tmp_path):
     token = make_token(postgres_url, "laptop")
     server = server_factory(postgres_url)
@@ -55,6 +55,7 @@ def test_database_down_is_503_generic_and_tokens_are_checked_first(postgres_url,
     assert (status, answer["accepted"]) == (200, 1)
 
 
+@pytest.mark.postgres
 def test_sync_waits_out_a_database_outage(postgres_url, server_factory, tmp_path):
     server = server_factory(postgres_url)
     store = tmp_path / "store"
@@ -71,7 +72,7 @@ def test_sync_waits_out_a_database_outage(postgres_url, server_factory, tmp_path
     assert central_count(postgres_url) == 300
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def test_a_bug_is_500_and_not_retried(backend, tmp_path, server_factory, request):
     url = str(tmp_path / "central.db") if backend == "sqlite" else request.getfixturevalue("postgres_url")
     admin = make_token(url, "root", scope="admin")
@@ -98,3 +99,33 @@ def test_a_bug_is_500_and_not_retried(backend, tmp_path, server_factory, request
     assert done.returncode == 1 and "failed (500" in done.stderr and "Traceback" not in done.stderr
     assert len(proxy.seen) == 1 and time.monotonic() - started < 30
     proxy.close()
+
+
+def test_stalled_bodies_time_out_and_a_disconnect_is_one_line(tmp_path, server_factory):
+    url = str(tmp_path / "central.db")
+    token = make_token(url, "laptop")
+    server = server_factory(url, "--body-timeout", "1")
+    head = (f"POST /v1/telemetry/batch HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+            "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"events\": [").encode()
+    stalled = []
+    for _ in range(40):
+        conn = socket.create_connection(("127.0.0.1", server.port))
+        conn.sendall(head)
+        stalled.append(conn)
+    started = time.monotonic()
+    for conn in stalled:
+        conn.settimeout(30)
+        answer = conn.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:100]
+        conn.close()
+    assert time.monotonic() - started < 20
+    gone = socket.create_connection(("127.0.0.1", server.port))
+    gone.sendall(head)
+    gone.close()  # the client goes away mid-body
+    time.sleep(0.5)
+    assert call(server.address, "GET", "/v1/health")[0] == 200
+    server.stop()
+    log = server.process.stderr.read()
+    assert "Traceback" not in log, log[:2000]
+    assert len([line for line in log.splitlines() if "408" in line or "disconnected" in line]) == 41, log
+    assert central_count(url) == 0

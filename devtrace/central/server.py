@@ -6,6 +6,7 @@ generic reason (never the database's address); a refusal is a 4xx; anything else
 500, logged, and the client does not retry it.
 """
 
+import asyncio
 import json
 import logging
 from typing import Annotated, Any
@@ -16,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from devtrace import __version__
 from devtrace.central import ingest, keys, models, tokens
@@ -26,6 +28,8 @@ from devtrace.errors import DevtraceError
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 DRAIN_BYTES = 64 * 1024 * 1024
+BODY_TIMEOUT_SECONDS = 30.0
+"""The longest wait for the next part of a request's body."""
 DEFAULT_MAX_AGE_DAYS = 365.0
 RETRY_AFTER_SECONDS = "5"
 UNAVAILABLE = "the central database is unavailable; retry later"
@@ -46,13 +50,15 @@ class ModelUpload(BaseModel):
 
 
 class BodyLimit:
-    """Refuses a body over `limit` bytes with 413, by its Content-Length or while it streams.
+    """Refuses a body over `limit` bytes with 413, by its Content-Length or while it streams,
+    and a body that stops arriving for `timeout` seconds with 408 (a client that opens
+    requests and never finishes them holds no worker for long).
 
     The rest of a refused body is read and dropped (up to DRAIN_BYTES), so that the client,
     still sending, gets the 413 instead of a broken pipe."""
 
-    def __init__(self, app, limit: int):
-        self.app, self.limit = app, limit
+    def __init__(self, app, limit: int, timeout: float = BODY_TIMEOUT_SECONDS):
+        self.app, self.limit, self.timeout = app, limit, timeout
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -66,7 +72,10 @@ class BodyLimit:
 
         async def limited_receive():
             nonlocal seen
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.timeout)
+            except TimeoutError:
+                raise _BodyTimeout from None
             seen += len(message.get("body", b""))
             if seen > self.limit:
                 raise _BodyTooLarge
@@ -77,6 +86,13 @@ class BodyLimit:
         except _BodyTooLarge:
             await _drain(receive, seen)
             await _too_large(self.limit, send)
+        except _BodyTimeout:
+            log.warning("%s %s: the body stopped arriving for %g s (408)", scope["method"], scope["path"], self.timeout)
+            await _answer(send, 408, f"the body did not arrive within {self.timeout:g} s", close=True)
+
+
+class _BodyTimeout(Exception):
+    pass
 
 
 class _BodyTooLarge(Exception):
@@ -92,9 +108,14 @@ async def _drain(receive, seen: int = 0) -> None:
 
 
 async def _too_large(limit: int, send) -> None:
-    body = json.dumps({"detail": f"the body is larger than {limit} bytes: send smaller batches"}).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await _answer(send, 413, f"the body is larger than {limit} bytes: send smaller batches")
+
+
+async def _answer(send, status: int, detail: str, *, close: bool = False) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status,
+                "headers": headers + ([(b"connection", b"close")] if close else [])})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -106,7 +127,8 @@ def _body(model) -> dict:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
 
 
-def create_app(db, *, max_age_days: float = DEFAULT_MAX_AGE_DAYS, max_body: int = MAX_BODY_BYTES) -> FastAPI:
+def create_app(db, *, max_age_days: float = DEFAULT_MAX_AGE_DAYS, max_body: int = MAX_BODY_BYTES,
+               body_timeout: float = BODY_TIMEOUT_SECONDS) -> FastAPI:
     app = FastAPI(title="DevTrace central", version=__version__)
     bearer = HTTPBearer(auto_error=False)
 
@@ -150,6 +172,12 @@ def create_app(db, *, max_age_days: float = DEFAULT_MAX_AGE_DAYS, max_body: int 
     async def unavailable(request: Request, exc: Unavailable):
         log.warning("%s %s: 503, %s", request.method, request.url.path, exc)  # the operator's log, not the caller
         return JSONResponse({"detail": UNAVAILABLE}, status_code=503, headers={"Retry-After": RETRY_AFTER_SECONDS})
+
+    @app.exception_handler(ClientDisconnect)
+    async def gone(request: Request, exc: ClientDisconnect):
+        """The client went away mid-request: one line in the log, nothing stored, no answer heard."""
+        log.warning("%s %s: the client disconnected before its body arrived", request.method, request.url.path)
+        return Response(status_code=499)
 
     @app.exception_handler(Exception)
     async def failed(request: Request, exc: Exception):
@@ -237,5 +265,5 @@ def create_app(db, *, max_age_days: float = DEFAULT_MAX_AGE_DAYS, max_body: int 
         return models.approve(db, version, by)
 
     lake_routes.add_routes(app, db, caller)
-    app.add_middleware(BodyLimit, limit=max_body)
+    app.add_middleware(BodyLimit, limit=max_body, timeout=body_timeout)
     return app
