@@ -74,3 +74,18 @@ def test_a_redirect_on_the_same_origin_keeps_the_token(servers):
     with pytest.raises(DevtraceError, match="404"):
         Client(f"http://127.0.0.1:{origin.port}", "dt_secret", attempts=1).call("GET", "/v1/model/active")
     assert origin.seen == [("/v1/model/active", "Bearer dt_secret"), ("/v1/moved", "Bearer dt_secret")]
+
+
+def test_a_batch_too_large_for_the_server_is_split(tmp_path, server_factory):
+    from tests.central_support import central_count, make_token, run_cli
+    from tests.test_central_sync import add_events, login
+
+    url = str(tmp_path / "central.db")
+    server = server_factory(url, "--max-body-mb", "0.1")
+    store = tmp_path / "store"
+    add_events(store, 1500, "big")
+    login(store, server.address, make_token(url, "laptop"), tmp_path)
+    done = run_cli("sync", "--path", str(store), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "events: 1500 sent, 1500 accepted, 0 duplicate, 0 rejected" in done.stdout
+    assert central_count(url) == 1500

@@ -129,3 +129,11 @@ def test_stalled_bodies_time_out_and_a_disconnect_is_one_line(tmp_path, server_f
     assert "Traceback" not in log, log[:2000]
     assert len([line for line in log.splitlines() if "408" in line or "disconnected" in line]) == 41, log
     assert central_count(url) == 0
+
+
+def test_no_interactive_docs_from_a_cdn(tmp_path, server_factory):
+    server = server_factory(str(tmp_path / "central.db"))
+    for route in ("/docs", "/redoc"):
+        assert call(server.address, "GET", route)[0] == 404
+    status, schema, _ = call(server.address, "GET", "/openapi.json")
+    assert status == 200 and "/v1/telemetry/batch" in schema["paths"]

@@ -129,7 +129,9 @@ def _body(model) -> dict:
 
 def create_app(db, *, max_age_days: float = DEFAULT_MAX_AGE_DAYS, max_body: int = MAX_BODY_BYTES,
                body_timeout: float = BODY_TIMEOUT_SECONDS) -> FastAPI:
-    app = FastAPI(title="DevTrace central", version=__version__)
+    # No /docs or /redoc: they would load their scripts from a CDN, and need no token. The
+    # OpenAPI document stays at /openapi.json.
+    app = FastAPI(title="DevTrace central", version=__version__, docs_url=None, redoc_url=None)
     bearer = HTTPBearer(auto_error=False)
 
     def caller(scope: str):

@@ -23,6 +23,14 @@ MAX_RETRY_AFTER = 60.0
 TEMPORARY = (429, 502, 503, 504)
 
 
+class Refused(DevtraceError):
+    """A final answer (4xx, 500): not retried."""
+
+    def __init__(self, status: int, sentence: str):
+        super().__init__(sentence)
+        self.status = status
+
+
 class Client:
     def __init__(self, server: str, token: str | None, *, timeout: float = 120.0, attempts: int = ATTEMPTS,
                  sleep=time.sleep):
@@ -50,7 +58,7 @@ class Client:
                     last = f"{exc.code} {detail}"
                     wait = _retry_after(exc.headers.get("Retry-After"), wait)
                 else:
-                    raise DevtraceError(_refusal(exc.code, detail, self.server)) from None  # final: not retried
+                    raise Refused(exc.code, _refusal(exc.code, detail, self.server)) from None  # final: not retried
             except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
                 last = str(getattr(exc, "reason", None) or exc) or type(exc).__name__
             if attempt + 1 < self.attempts:
