@@ -41,3 +41,31 @@ def test_erase_through_the_api_without_a_lake(central_url, tmp_path, server_fact
     assert (status, answer) == (200, {"events": 100, "labels": 0}), answer
     time.sleep(1.5)  # the flush timer ran meanwhile: it creates no lake either
     assert central_count(central_url) == 0 and _no_lake(central_url)
+
+
+def test_what_was_erased_or_retired_is_not_accepted_again(central_url, tmp_path, server_factory):
+    from tests.test_central_sync import add_events, login, sync
+
+    server = server_factory(central_url)
+    token = make_token(central_url, "alice")
+    first = tmp_path / "first"
+    add_events(first, 30, "a", at=time.time() - 3 * 86400)
+    login(first, server.address, token, tmp_path)
+    sync(first, tmp_path)
+    assert run_cli("server", "erase", "--machine", "alice", "--db", central_url, cwd=tmp_path).returncode == 0
+    again = tmp_path / "again"  # the same events from a copy of the store, pushed after the erasure
+    add_events(again, 30, "a", at=time.time() - 3 * 86400)
+    add_events(again, 5, "new", at=time.time() + 5)  # captured after it: welcome
+    login(again, server.address, token, tmp_path)
+    done = sync(again, tmp_path)
+    assert "events: 35 sent, 5 accepted, 0 duplicate, 30 rejected" in done.stdout
+    assert "events: 0 sent" in sync(again, tmp_path).stdout  # final for those rows
+    status = run_cli("sync", "status", "--path", str(again), cwd=tmp_path).stdout
+    assert "30 rejected" in status and "cut-off" in status
+    assert central_count(central_url) == 5
+
+    assert run_cli("server", "retention", "--days", "2", "--db", central_url, cwd=tmp_path).returncode == 0
+    bob = tmp_path / "bob"
+    add_events(bob, 10, "b", at=time.time() - 4 * 86400)
+    login(bob, server.address, make_token(central_url, "bob"), tmp_path)
+    assert "events: 10 sent, 0 accepted, 0 duplicate, 10 rejected" in sync(bob, tmp_path).stdout

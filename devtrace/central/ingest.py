@@ -41,9 +41,30 @@ def store_events(db, machine: str, events: list, rejected: list[dict], max_age_d
     accepted = 0
     if rows:
         with db.transaction() as tx:
-            accepted = _insert_events_pg(tx, rows) if db.dialect == "postgresql" else _insert_events_sqlite(tx, rows)
+            rows = _after_cutoff(tx, machine, rows, rejected)
+            if rows:
+                accepted = _insert_events_pg(tx, rows) if db.dialect == "postgresql" else _insert_events_sqlite(tx, rows)
     return {"accepted": accepted, "duplicates": duplicates + len(rows) - accepted, "rejected": rejected,
             "received_at": now}
+
+
+_EXECUTED_AT = _EVENT_COLUMNS.index("executed_at")
+
+
+def _after_cutoff(tx, machine: str, rows: list[tuple], rejected: list[dict]) -> list[tuple]:
+    """The rows executed after the machine's retention/erasure cut-off; the others are
+    refused for good (what was removed does not come back)."""
+    cutoff = tx.execute("SELECT max(before_at) FROM retention_cutoffs WHERE machine IN (?, '*')", (machine,))[0][0]
+    if cutoff is None:
+        return rows
+    kept = []
+    for row in rows:
+        if row[_EXECUTED_AT] < cutoff:
+            rejected.append({"id": row[0], "reason": "executed_at is before this machine's retention or erasure "
+                                                     f"cut-off ({time.strftime('%Y-%m-%d %H:%M', time.gmtime(cutoff))} UTC)"})
+        else:
+            kept.append(row)
+    return kept
 
 
 def _insert_events_sqlite(tx, rows: list[tuple]) -> int:

@@ -6,6 +6,7 @@ record an audit row (who, what, when).
 """
 
 import datetime as dt
+import time
 
 import duckdb
 
@@ -52,7 +53,8 @@ def retention(db_url: str, days: int, *, actor: str, today: dt.date | None = Non
     with writer.writer_lock(db_url):
         has_lake = writer.lake_exists(db_url)
         flushed = _flushed(db_url) if has_lake else (0, 0, 0)
-        tail = ingest_tables.delete_events(db_url, "executed_at < ?", [epoch], flushed)
+        tail = ingest_tables.delete_events(db_url, "executed_at < ?", [epoch], flushed,
+                                           cutoff=("*", epoch, f"retention by {actor}"))
         in_lake = Removed(0, 0)
         if has_lake:
             with writer.connect(db_url) as con:
@@ -70,7 +72,8 @@ def erase(db_url: str, machine: str, *, actor: str) -> Removed:
     with writer.writer_lock(db_url):
         has_lake = writer.lake_exists(db_url)
         flushed = _flushed(db_url) if has_lake else (0, 0, 0)
-        tail = ingest_tables.delete_events(db_url, "machine = ?", [machine], flushed, labels_by=machine)
+        tail = ingest_tables.delete_events(db_url, "machine = ?", [machine], flushed, labels_by=machine,
+                                           cutoff=(machine, time.time(), f"erase by {actor}"))
         in_lake = Removed(0, 0)
         if has_lake:
             with writer.connect(db_url) as con:
