@@ -173,3 +173,20 @@ def test_central_files_are_owner_only(tmp_path):
     for path in found:
         mode = os.stat(path).st_mode & 0o777
         assert mode == (0o700 if os.path.isdir(path) else 0o600), (path, oct(mode))
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_a_small_flush_reaches_parquet(backend, tmp_path, request):
+    """DuckLake would inline a flush of up to 10 rows into its catalog (never into Parquet)."""
+    import duckdb
+
+    url = str(tmp_path / "central.db") if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    open_central(url).close()
+    data = str(tmp_path / "lake-data")
+    push(url, generate(3, seed=8), "alice")
+    lake_flush.flush(url, data_path=data)
+    push(url, generate(12, seed=9)[10:], "bob")  # a second small flush, on a later attach
+    lake_flush.flush(url)
+    files = glob.glob(f"{data}/**/*.parquet", recursive=True)
+    assert files and duckdb.sql(f"SELECT count(*) FROM read_parquet({files!r}, union_by_name = true) "
+                                "WHERE id IS NOT NULL").fetchone()[0] == 5

@@ -29,6 +29,14 @@ LAKE = "lake"
 METADATA_SCHEMA = "devtrace_lake"
 
 
+INLINING_ROW_LIMIT = 0
+"""DuckLake would keep inserts of up to 10 rows in its catalog database instead of Parquet
+(data inlining), where CHECKPOINT does not move them (duckdb/ducklake#1368): a small flush's
+rows would never reach the data files, and an erase would have two places to look. The limit
+is an ATTACH option, not stored in the lake, so the writer gives it on every attach; `maintain`
+flushes rows an older DevTrace inlined (ducklake_flush_inlined_data)."""
+
+
 def catalog_file(db_file: str) -> str:
     """The embedded default's DuckLake catalog: a SQLite file next to the central database."""
     return os.path.abspath(os.path.expanduser(db_file)) + "-lake.sqlite"
@@ -48,6 +56,8 @@ def attach_options(db_url: str, *, read_only: bool, data_path: str | None = None
         options.append("DATA_PATH '" + data_path.replace("'", "''") + "'")
     if read_only:
         options.append("READ_ONLY")
+    else:  # every row the writer commits goes to Parquet, none is inlined into the catalog
+        options.append(f"DATA_INLINING_ROW_LIMIT {INLINING_ROW_LIMIT}")
     if snapshot is not None:
         options.append(f"SNAPSHOT_VERSION {int(snapshot)}")
     return f"({', '.join(options)})" if options else ""

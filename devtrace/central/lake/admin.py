@@ -23,14 +23,16 @@ one snapshot for its connection's life."""
 
 
 def maintain(db_url: str, *, keep_hours: float = DEFAULT_KEEP_HOURS) -> dict[str, int]:
-    """Merge small files, rewrite files with many deleted rows, expire snapshots older than
-    keep_hours, delete the files no snapshot reads any more and the orphans of killed flushes.
+    """Write rows inlined in the catalog to Parquet, merge small files, rewrite files with many
+    deleted rows, expire snapshots older than keep_hours, delete the files no snapshot reads any
+    more and the orphans of killed flushes.
     Returns how many data files the lake has before and after."""
     with writer.writer_lock(db_url):
         with writer.connect(db_url) as con:
             before = _data_files(con)
         older = f"now() - to_microseconds({int(keep_hours * 3_600_000_000)})"
         for call in (
+            f"ducklake_flush_inlined_data('{LAKE}')",  # rows an older DevTrace inlined (see lake_reader)
             f"ducklake_merge_adjacent_files('{LAKE}')",
             f"ducklake_rewrite_data_files('{LAKE}')",
             f"ducklake_merge_adjacent_files('{LAKE}')",
