@@ -82,3 +82,31 @@ def test_hostile_admin_input_is_4xx(central_url, server_factory, tmp_path):
     assert status == 422
     status, answer, _ = call(server.address, "POST", "/v1/models/v9/approve", token=root)
     assert status == 404 and "no model version 'v9'" in answer["detail"]
+
+
+def test_only_an_xgboost_model_can_be_published(central_url, server_factory, tmp_path):
+    from devtrace.central.models import sha256
+    from devtrace.ml.pipeline import train_and_register
+    from devtrace.ml.registry import active_dir
+    from devtrace.ml.synthetic import generate
+    from devtrace.ml.training import dataset_training_data
+
+    root = make_token(central_url, "root", scope="admin")
+    server = server_factory(central_url)
+    for text in ('{"not": "a model"}', "[1, 2, 3]", "plain text",
+                 '{"learner": {"gradient_booster": {"name": "gbtree"}}, "version": [3, 1, 0]}'):
+        upload = {"version": "v1", "model_json": text, "metadata": {}, "sha256": sha256(text)}
+        status, answer, _ = call(server.address, "POST", "/v1/models", token=root, body=upload)
+        assert status == 422 and "XGBoost" in json_detail(answer), (text, answer)
+    train_and_register(dataset_training_data(generate(800, seed=2)), source="t", path=tmp_path / "s", promote=True,
+                       n_estimators=5, max_depth=2, learning_rate=0.3)
+    real = (active_dir(tmp_path / "s") + "/model.json")
+    with open(real, encoding="utf-8") as f:
+        text = f.read()
+    upload = {"version": "v1", "model_json": text, "metadata": {}, "sha256": sha256(text)}
+    assert call(server.address, "POST", "/v1/models", token=root, body=upload)[0] == 201
+    assert central_count(central_url, "SELECT count(*) FROM models") == 1
+
+
+def json_detail(answer) -> str:
+    return answer["detail"] if isinstance(answer.get("detail"), str) else str(answer["detail"])

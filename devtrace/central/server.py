@@ -166,6 +166,10 @@ def create_app(db, *, max_age_days: float = DEFAULT_MAX_AGE_DAYS, max_body: int 
     async def refused(request: Request, exc: DevtraceError):
         return JSONResponse({"detail": str(exc)}, status_code=409)
 
+    @app.exception_handler(models.InvalidModel)
+    async def invalid_model(request: Request, exc: models.InvalidModel):
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
     @app.exception_handler(models.UnknownVersion)
     async def unknown(request: Request, exc: models.UnknownVersion):
         return JSONResponse({"detail": str(exc)}, status_code=404)
