@@ -60,7 +60,9 @@ def test_labels_of_an_older_central_database_are_kept_by_the_migration(central_u
                         tx.execute(statement)
                 tx.execute("INSERT INTO schema_migrations VALUES (?, ?, 0)", (version, name))
             tx.execute("INSERT INTO labels (event_id, client_label_id, value, source, created_at, machine, received_at)"
-                       " VALUES ('evt_a', 1, 50, 'human', 0, 'alice', 0), ('evt_b', 1, 60, 'human', 0, 'alice', 0)")
+                       " VALUES ('evt_a', 1, 50, 'human', 0, 'alice', 0), ('evt_b', 1, 60, 'human', 0, 'alice', 0),"
+                       " ('evt_c', 1, 60, 'human', 0, 'alice', 0)")
+            tx.execute("DELETE FROM labels WHERE event_id = 'evt_c'")  # erased: its id is never given again
     finally:
         raw.close()
     db = open_central(central_url)
@@ -69,8 +71,8 @@ def test_labels_of_an_older_central_database_are_kept_by_the_migration(central_u
             assert tx.execute("SELECT id, event_id FROM labels ORDER BY id") == [(1, "evt_a"), (2, "evt_b")]
             tx.execute("INSERT INTO labels (event_id, client_label_id, value, source, created_at, machine, received_at)"
                        " VALUES ('evt_a', 1, 70, 'human', 0, 'bob', 0)")  # same event and local id, other machine
-            assert tx.execute("SELECT max(id) FROM labels") == [(3,)]
-            assert tx.execute("SELECT max(version) FROM schema_migrations") == [(3,)]
+            assert tx.execute("SELECT max(id) FROM labels") == [(4,)]
+            assert tx.execute("SELECT max(version) FROM schema_migrations") == [(_central_migrations(db.dialect)[-1][0],)]
     finally:
         db.close()
 
@@ -110,3 +112,41 @@ def test_only_an_xgboost_model_can_be_published(central_url, server_factory, tmp
 
 def json_detail(answer) -> str:
     return answer["detail"] if isinstance(answer.get("detail"), str) else str(answer["detail"])
+
+
+def test_the_same_event_id_from_two_machines_is_two_events(central_url, server_factory):
+    alice, bob = make_token(central_url, "alice"), make_token(central_url, "bob")
+    server = server_factory(central_url)
+    assert batch(server.address, alice, [event(1), event(2)])[1]["accepted"] == 2
+    status, answer, _ = batch(server.address, bob, [event(1)])
+    assert (status, answer["accepted"], answer["duplicates"]) == (200, 1, 0)
+    assert batch(server.address, bob, [event(1)])[1]["duplicates"] == 1  # bob's re-push
+    assert central_count(central_url, f"SELECT count(*) FROM command_events WHERE id = '{event(1)['id']}'") == 2
+
+
+def test_events_of_an_older_central_database_keep_their_seq(central_url):
+    raw = PostgresCentral(central_url) if central_url.startswith("postgresql://") else SQLiteCentral(central_url, create=True)
+    try:
+        with raw.transaction() as tx:
+            tx.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                       "applied_at DOUBLE PRECISION NOT NULL)")
+            for version, name, file in _central_migrations(raw.dialect)[:4]:
+                with open(file, encoding="utf-8") as f:
+                    for statement in statements(f.read().replace("@SERIAL@", SERIAL[raw.dialect])):
+                        tx.execute(statement)
+                tx.execute("INSERT INTO schema_migrations VALUES (?, ?, 0)", (version, name))
+            for n in (1, 2, 3):
+                tx.execute("INSERT INTO command_events (id, executed_at, command_hash, machine, received_at)"
+                           " VALUES (?, 0, 'h', 'alice', 0)", (f"evt_{n}",))
+            tx.execute("DELETE FROM command_events WHERE id = 'evt_3'")
+    finally:
+        raw.close()
+    db = open_central(central_url)
+    try:
+        with db.transaction() as tx:
+            assert tx.execute("SELECT seq, id FROM command_events ORDER BY seq") == [(1, "evt_1"), (2, "evt_2")]
+            tx.execute("INSERT INTO command_events (id, executed_at, command_hash, machine, received_at)"
+                       " VALUES ('evt_1', 0, 'h', 'bob', 0)")
+            assert tx.execute("SELECT max(seq) FROM command_events") == [(4,)]  # never reused
+    finally:
+        db.close()

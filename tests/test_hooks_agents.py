@@ -2,6 +2,7 @@
 and install/uninstall on settings files that already hold other hooks."""
 
 import functools
+import itertools
 import json
 import os
 import subprocess
@@ -40,10 +41,18 @@ def installed_command(agent: str, home: Path, store: Path, event: str) -> str:
     return settings["hooks"][event][-1]["hooks"][0]["command"]
 
 
-def fire(agent: str, name: str, home: Path, store: Path, cwd: Path, command: str | None = None) -> subprocess.CompletedProcess:
+_CALLS = itertools.count()
+
+
+def fire(agent: str, name: str, home: Path, store: Path, cwd: Path, command: str | None = None,
+         call_id: str | None = None) -> subprocess.CompletedProcess:
     """What the agent does: run the installed hook command through a shell, payload on stdin."""
     payload = json.loads((FIXTURES / agent / f"{name}.json").read_text())
     payload["cwd"] = str(cwd)
+    if agent == "claude-code":  # each fire is a new call (the event's id derives from the call's id)
+        payload["tool_use_id"] = f"{payload.get('tool_use_id', 'toolu')}_{next(_CALLS)}"
+    if call_id is not None:
+        payload["tool_use_id"] = call_id
     if command is not None:
         payload["tool_input"]["command"] = command
     hook = installed_command(agent, home, store, payload["hook_event_name"])
@@ -79,7 +88,7 @@ def test_codex_has_no_exit_code_and_a_duration_from_its_pair(home, store, repo):
     assert 300 <= event["duration_ms"] <= 5000 and event["duration_approximate"] == 1  # each hook's start, however busy
     assert (event["agent_id"], event["author_kind"], event["session_id"]) == (
         "codex", "agent", "0199a4b2-6c1d-7e3f-8a90-b1c2d3e4f506")
-    fire("codex", "PostToolUse", home, store, repo)  # a Post without its Pre: duration unknown
+    fire("codex", "PostToolUse", home, store, repo, call_id="call_unpaired")  # a Post without its Pre: duration unknown
     assert wait_events(store, 2)[1]["duration_ms"] is None
 
 
@@ -152,7 +161,7 @@ def test_a_killed_writer_loses_at_most_its_own_event(home, store, repo):
     killed = 0
     for i in range(20):  # writers killed at different moments of their work
         writer = subprocess.Popen(["sh", "-c", f"exec {hook}"], stdin=subprocess.PIPE, cwd=repo, env=env_for(home))
-        writer.stdin.write(json.dumps(payload).encode())
+        writer.stdin.write(json.dumps({**payload, "tool_use_id": f"toolu_killed_{i}"}).encode())
         writer.stdin.close()
         time.sleep(0.005 * i)
         hit = False

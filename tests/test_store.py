@@ -209,11 +209,12 @@ def test_an_id_collision_gets_a_new_id_instead_of_losing_the_event(store):
     conn = create_store(store)
     event = {"id": "evt_000000000001", "executed_at": 1.0, "command_hash": "h", "duration_ms": 1,
              "exit_code": 0, "timed_out": 0}
-    insert_event(conn, dict(event))
+    assert insert_event(conn, dict(event), new_id=lambda: "evt_000000000002")
     second = dict(event)
-    insert_event(conn, second)
+    assert insert_event(conn, second, new_id=lambda: "evt_000000000002")
+    assert not insert_event(conn, dict(event))  # an agent call's id (no new_id): the same call again
     conn.close()
-    assert second["id"] != event["id"]
+    assert second["id"] == "evt_000000000002"
     assert len(rows(store)) == 2
 
 

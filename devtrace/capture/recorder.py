@@ -3,9 +3,9 @@
 import os
 
 from devtrace import settings as settings_mod
-from devtrace.capture import git, identity, scorer
+from devtrace.capture import event_ids, git, identity, scorer
 from devtrace.paths import store_dir
-from devtrace.store import create_store, insert_event, new_event_id
+from devtrace.store import create_store, insert_event
 
 
 class Recorder:
@@ -57,7 +57,7 @@ class Recorder:
             state=state,
             change=change,
         )
-        insert_event(self.conn, event)
+        insert_event(self.conn, event, new_id=event_ids.live)
         scorer.spawn(self.directory, options.get("model_dir"), self.settings.sync_auto)  # in a detached process
         if after is None:
             where = "git state unknown" if root else "not a git repo"
@@ -70,13 +70,15 @@ class Recorder:
     def event(self, words: list[str], *, started_at: float, duration_ms: int | None, exit_code: int | None,
               timed_out: bool | None, session_id: str | None, agent_id: str | None, author_kind: str | None,
               captured_by: str, repo_id: str | None, state: tuple, change: tuple,
-              duration_approximate: bool = False) -> dict:
+              duration_approximate: bool = False, call: tuple[str, str, str] | None = None) -> dict:
         """The one place an event's columns are filled, for `devtrace run` and every hook.
 
         `words` is the command as words (argv, or a line split by identity.command_words);
-        `state` and `change` are (files, lines added, lines deleted), None where unknown."""
+        `state` and `change` are (files, lines added, lines deleted), None where unknown;
+        `call` is (agent, the agent's session id, its id for the tool call) when the agent
+        names the call: the event's id is then derived from it (see event_ids)."""
         return {
-            "id": new_event_id(),
+            "id": event_ids.of_call(*call) if call else event_ids.live(),
             "agent_id": agent_id,
             "executed_at": started_at,
             "command_hash": identity.command_hash(self.key, words),

@@ -1,7 +1,7 @@
 """Storing validated batches: one transaction per batch, idempotent by identity.
 
 Events: PostgreSQL copies the batch into a temporary stage table (COPY), then moves it with
-`INSERT ... SELECT ... ON CONFLICT (id) DO NOTHING`; SQLite inserts with `ON CONFLICT DO
+`INSERT ... SELECT ... ON CONFLICT (machine, id) DO NOTHING`; SQLite inserts with `ON CONFLICT DO
 NOTHING`. Either way the rows inserted are the accepted ones and the rest are duplicates.
 The final INSERT runs under the ingest lock, so `seq` follows commit order.
 """
@@ -70,7 +70,7 @@ def _after_cutoff(tx, machine: str, rows: list[tuple], rejected: list[dict]) -> 
 def _insert_events_sqlite(tx, rows: list[tuple]) -> int:
     before = tx.cursor.connection.total_changes
     tx.executemany(f"INSERT INTO command_events ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})"
-                   " ON CONFLICT (id) DO NOTHING", rows)
+                   " ON CONFLICT (machine, id) DO NOTHING", rows)
     return tx.cursor.connection.total_changes - before
 
 
@@ -82,7 +82,7 @@ def _insert_events_pg(tx, rows: list[tuple]) -> int:
         for row in rows:
             copy.write_row(row)
     tx.execute("SELECT pg_advisory_xact_lock(?)", (INGEST_LOCK,))
-    tx.execute(f"INSERT INTO command_events ({columns}) SELECT {columns} FROM stage_events ON CONFLICT (id) DO NOTHING")
+    tx.execute(f"INSERT INTO command_events ({columns}) SELECT {columns} FROM stage_events ON CONFLICT (machine, id) DO NOTHING")
     return tx.rowcount
 
 

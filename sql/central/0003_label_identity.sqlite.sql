@@ -19,6 +19,11 @@ CREATE TABLE labels_v3 (
 INSERT INTO labels_v3 (id, event_id, client_label_id, value, source, labeled_by, note, created_at, machine, received_at)
 SELECT id, event_id, client_label_id, value, source, labeled_by, note, created_at, machine, received_at FROM labels;
 
+-- ids are never reused, even those of rows deleted since (the lake's watermark is past them)
+DELETE FROM sqlite_sequence WHERE name = 'labels_v3';
+
+INSERT INTO sqlite_sequence (name, seq) SELECT 'labels_v3', seq FROM sqlite_sequence WHERE name = 'labels';
+
 DROP TABLE labels;
 
 ALTER TABLE labels_v3 RENAME TO labels;

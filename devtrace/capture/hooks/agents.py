@@ -41,10 +41,12 @@ def parse(agent: str, data: bytes, called_at: float) -> Finished | Started | Non
         exit_code, timed_out = _claude_outcome(event, payload)
         duration = payload.get("duration_ms")
         duration = round(duration) if isinstance(duration, (int, float)) and duration >= 0 else None
-        return Finished(agent, line, exit_code=exit_code, timed_out=timed_out, duration_ms=duration, **common)
+        return Finished(agent, line, exit_code=exit_code, timed_out=timed_out, duration_ms=duration,
+                        call_id=_text(payload.get("tool_use_id")) or None, **common)
     if agent == "codex" and event == "PostToolUse":
         return Finished(agent, line, exit_code=None, timed_out=None, duration_ms=None,
-                        pair_key=_text(payload.get("tool_use_id")), **common)
+                        pair_key=_text(payload.get("tool_use_id")), call_id=_text(payload.get("tool_use_id")) or None,
+                        **common)
     if agent == "gemini" and event == "AfterTool":
         return Finished(agent, line, exit_code=_gemini_exit(payload.get("tool_response")), timed_out=None,
                         duration_ms=None, pair_key="", **common)

@@ -8,7 +8,7 @@ no text, argument or path of it is stored or logged.
 import os
 
 from devtrace import paths
-from devtrace.capture import git, identity, scorer
+from devtrace.capture import event_ids, git, identity, scorer
 from devtrace.capture.hooks import SHELLS
 from devtrace.capture.recorder import Recorder
 from devtrace.store import hook_state, insert_event
@@ -19,17 +19,19 @@ class Finished:
 
     `session` is the agent's session id, or for a shell the raw id the shell made up (hashed
     here, with the store's key). `pair_key`: the end of a Pre/Post pair (Codex: tool_use_id;
-    "" for Gemini, which pairs by the command's hash); the duration then comes from the pair."""
+    "" for Gemini, which pairs by the command's hash); the duration then comes from the pair.
+    `call_id`: the agent's own id for the tool call (Claude Code's and Codex's tool_use_id),
+    from which the event's id is derived (devtrace.capture.event_ids)."""
 
     __slots__ = ("captured_by", "line", "exit_code", "timed_out", "duration_ms", "ended_at", "session",
-                 "cwd", "agent_id", "author_kind", "pair_key")
+                 "cwd", "agent_id", "author_kind", "pair_key", "call_id")
 
     def __init__(self, captured_by: str, line: str, *, exit_code: int | None, timed_out: bool | None,
                  duration_ms: int | None, ended_at: float, session: str, cwd: str, agent_id: str | None,
-                 author_kind: str, pair_key: str | None = None):
+                 author_kind: str, pair_key: str | None = None, call_id: str | None = None):
         self.captured_by, self.line, self.exit_code, self.timed_out = captured_by, line, exit_code, timed_out
         self.duration_ms, self.ended_at, self.session, self.cwd = duration_ms, ended_at, session, cwd
-        self.agent_id, self.author_kind, self.pair_key = agent_id, author_kind, pair_key
+        self.agent_id, self.author_kind, self.pair_key, self.call_id = agent_id, author_kind, pair_key, call_id
 
 
 class Started:
@@ -93,12 +95,14 @@ def write(report: Finished | Started, path: str | None) -> str | None:
             state=state,
             change=change,
             duration_approximate=approximate,
+            call=(report.captured_by, report.session, report.call_id) if report.call_id else None,
         )
         also = None
         if files is not None and repo_id is not None:
             def also(conn):
                 hook_state.save_state(conn, session, repo_id, head, files, report.ended_at)
-        insert_event(rec.conn, event, also)
+        if not insert_event(rec.conn, event, also, new_id=None if report.call_id else event_ids.live):
+            return None  # this call was recorded already
         scorer.spawn(rec.directory)  # scores it in a detached process if there is a model
         return event["id"]
 
