@@ -73,7 +73,8 @@ class BodyLimit:
         async def limited_receive():
             nonlocal seen
             try:
-                message = await asyncio.wait_for(receive(), self.timeout)
+                async with asyncio.timeout(self.timeout):
+                    message = await receive()
             except TimeoutError:
                 raise _BodyTimeout from None
             seen += len(message.get("body", b""))
