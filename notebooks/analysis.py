@@ -75,7 +75,7 @@ def _(scoped):
 
 @app.cell(hide_code=True)
 def _(loops, totals):
-    mo.stop(not totals["commands"][0], mo.callout(mo.md("No events match these filters."), kind="warn"))
+    mo.stop(totals.is_empty(), mo.callout(mo.md("No events match these filters."), kind="warn"))
     mo.hstack(
         [mo.stat(s.value, label=s.label, caption=s.caption or None) for s in overview.headline(totals, loops)],
         widths="equal",

@@ -81,6 +81,47 @@ def test_command_stats(dashboard_store):
     ]
 
 
+def test_totals(dashboard_store):
+    got = analytics.sql("SELECT * FROM totals", path=dashboard_store).rows(named=True)
+    # e2 and e4 failed; claude and codex; scores 80, 60 and 90, each event weighing the same.
+    assert got == [{"commands": 6, "failures": 2, "failure_rate": pytest.approx(1 / 3), "agents": 2,
+                    "mean_predicted_productivity": pytest.approx(230 / 3)}]
+
+
+def test_totals_count_named_agents_only(tmp_path):
+    store = build_store(tmp_path / "store", [event(JAN_1, agent_id=None), event(JAN_1 + 1, agent_id=None)])
+    assert analytics.sql("SELECT commands, agents FROM totals", path=store).rows() == [(2, 0)]
+
+
+def test_duration_histogram(dashboard_store):
+    got = rows(analytics.sql("SELECT * FROM duration_histogram", path=dashboard_store), "agent_id", "log10_ms")
+    # log10 of 100, 200, 300, 400, 1000 ms is 2, 2.30, 2.48, 2.60, 3: quarter bins 2, 2.25, 2.25, 2.5, 3;
+    # codex's 50 ms: log10 1.70, bin 1.5.
+    assert got == [
+        {"agent_id": "claude", "log10_ms": 2.0, "commands": 1},
+        {"agent_id": "claude", "log10_ms": 2.25, "commands": 2},
+        {"agent_id": "claude", "log10_ms": 2.5, "commands": 1},
+        {"agent_id": "claude", "log10_ms": 3.0, "commands": 1},
+        {"agent_id": "codex", "log10_ms": 1.5, "commands": 1},
+    ]
+
+
+def test_daily_model_scores(tmp_path):
+    store = build_store(tmp_path / "store", [
+        event(JAN_1, predicted_productivity=80.0, model_ref="v1"),
+        event(JAN_1 + 60, predicted_productivity=60.0, model_ref="v1"),
+        event(JAN_1 + 120, predicted_productivity=40.0, model_ref="v2"),
+        event(JAN_1 + 180),
+        event(JAN_1 + DAY, predicted_productivity=90.0, model_ref="v2"),
+    ])
+    got = rows(analytics.sql("SELECT * FROM daily_model_scores", path=store), "day", "model_ref")
+    assert got == [
+        {"day": date(2024, 1, 1), "model_ref": "v1", "events": 2, "scored": 2, "mean_predicted_productivity": 70.0},
+        {"day": date(2024, 1, 1), "model_ref": "v2", "events": 1, "scored": 1, "mean_predicted_productivity": 40.0},
+        {"day": date(2024, 1, 1), "model_ref": None, "events": 1, "scored": 0, "mean_predicted_productivity": None},
+        {"day": date(2024, 1, 2), "model_ref": "v2", "events": 1, "scored": 1, "mean_predicted_productivity": 90.0},
+    ]
+
 def test_sessions(dashboard_store):
     got = rows(analytics.sql("SELECT * FROM sessions", path=dashboard_store), "session_id")
     assert got == [

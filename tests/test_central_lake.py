@@ -264,3 +264,22 @@ def test_readers_count_each_event_once_while_flushes_commit(central, lake_data, 
         assert all(count % 1000 == 0 and 1000 <= count <= 6000 for count in counts), counts
         assert counts == sorted(counts), counts
     assert same(lake_totals(central), ingestion_totals(central))
+
+
+def test_a_quote_in_the_central_database_s_folder_and_in_a_machine_name(tmp_path):
+    """Paths and names reach DuckDB inside SQL text (ATTACH and LOAD take no parameters):
+    every one is quoted, so an apostrophe neither breaks a statement nor changes it."""
+    folder = tmp_path / "o'brien's lake"
+    folder.mkdir()
+    url = str(folder / "central.db")
+    open_central(url).close()
+    frame = generate(400, seed=8)
+    push(url, frame[:300], "o'neil", labels_every=10)
+    push(url, frame[300:], "bob")
+    assert flush.flush(url, data_path=str(folder / "data'files")).events == 400
+    assert same(lake_totals(url), ingestion_totals(url))
+    with analytics(url) as con:
+        assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 400
+    assert admin.erase(url, "o'neil", actor="cli:test") == (300, 30)
+    with analytics(url) as con:
+        assert con.execute("SELECT machine, count(*) FROM store.command_events GROUP BY ALL").fetchall() == [("bob", 100)]

@@ -218,3 +218,39 @@ def test_sync_without_login_or_server_says_what_to_do(tmp_path):
     assert done.returncode == 1 and "did not answer" in done.stderr
     assert not (store / "config.toml").exists()
     assert os.path.isfile(store / "devtrace.db")
+
+
+def test_login_keeps_the_config_file_as_written_and_its_tables_apart(server_factory, tmp_path):
+    """The settings login writes are top-level keys: a file that ends with a table keeps them
+    out of it (they used to land inside it, and the store read as not enrolled); its tables,
+    comments and other settings stay as they were, and a second login replaces the values."""
+    import tomllib
+
+    central_url = str(tmp_path / "central.db")
+    server = server_factory(central_url)
+    store = tmp_path / "store"
+    run_cli("init", "--path", str(store), cwd=tmp_path)
+    written = ('# settings of this store\nkeep_noop = true  # keep no-op commands too\n\n'
+               '[notes]\nowner = "alice"\nserver = "the old one, retired"\n')
+    (store / "config.toml").write_text(written)
+    login(store, server.address, make_token(central_url, "laptop"), tmp_path)
+
+    text = (store / "config.toml").read_text()
+    assert text.startswith("# settings of this store\nkeep_noop = true  # keep no-op commands too\n")  # as written
+    assert '[notes]\nowner = "alice"\nserver = "the old one, retired"\n' in text
+    with open(store / "config.toml", "rb") as f:
+        values = tomllib.load(f)
+    assert values["notes"] == {"owner": "alice", "server": "the old one, retired"}
+    assert (values["server"], values["machine"], values["keep_noop"]) == (server.address, "laptop", True)
+    assert stat.S_IMODE((store / "config.toml").stat().st_mode) == 0o600
+    status = run_cli("sync", "status", "--path", str(store), cwd=tmp_path)
+    assert f"server: {server.address}" in status.stdout, status.stdout + status.stderr
+    add_events(store, 5, "a")
+    assert "events: 5 sent, 5 accepted" in sync(store, tmp_path).stdout
+
+    login(store, server.address, make_token(central_url, "desktop"), tmp_path)
+    with open(store / "config.toml", "rb") as f:
+        again = tomllib.load(f)
+    assert (again["machine"], again["notes"], again["keep_noop"]) == ("desktop", values["notes"], True)
+    assert again["token"] != values["token"]
+    assert (store / "config.toml").read_text().count("token =") == 1

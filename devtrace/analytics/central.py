@@ -18,6 +18,7 @@ import urllib.parse
 
 import duckdb
 
+from devtrace.analytics.sql_text import literal
 from devtrace.errors import DevtraceError
 
 CENTRAL_ALIAS = "central_db"
@@ -81,7 +82,7 @@ def postgres_extension_path() -> str:
     return file
 
 
-def attach_steps(url: str, sqlite_extension: str, literal) -> list[tuple[str, str]]:
+def attach_steps(url: str, sqlite_extension: str) -> list[tuple[str, str]]:
     """(statement, what its failure means) that make `store.*` the central tables."""
     if is_postgres(url):
         shown = url.split("@")[-1]

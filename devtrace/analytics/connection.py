@@ -19,9 +19,11 @@ import os
 import duckdb
 
 from devtrace import paths
+from devtrace.analytics import lake_reader
 from devtrace.analytics.central import attach_steps as central_steps
 from devtrace.analytics.central import names_central
 from devtrace.analytics.guard import LOCK, refuse_outside_the_store
+from devtrace.analytics.sql_text import identifier, literal
 from devtrace.analytics.view_files import views
 from devtrace.errors import DevtraceError
 from devtrace.store.reading import readable_file
@@ -94,12 +96,10 @@ def connect(
     try:
         _execute_steps(con, setup)
         if central and lake:
-            from devtrace.analytics import lake_reader  # it imports filters, which import this module
-
             try:
                 data_path = lake_reader.present(con, central, extension_file("ducklake"))
                 if data_path is not None:  # the lock below lets the lake's readers into its files only
-                    con.execute("SET allowed_directories = [" + sql_literal(data_path) + "]")
+                    con.execute(f"SET allowed_directories = [{literal(data_path)}]")
             except duckdb.Error as exc:
                 raise DevtraceError(f"cannot read the central lake: {one_line(exc)}") from None
         if locked:
@@ -123,11 +123,11 @@ def _setup(db: str | None, only: list[str] | None = None, central: str | None = 
     central database), define the views (those in `only`, if given)."""
     extension = extension_path()
     if central:
-        steps = central_steps(central, extension, sql_literal)
+        steps = central_steps(central, extension)
     else:
         steps = [
-            (f"LOAD {sql_literal(extension)};", f"cannot load DuckDB's SQLite extension from {extension}"),
-            (f"ATTACH {sql_literal(db)} AS {STORE_ALIAS} (TYPE sqlite, READ_ONLY);", f"cannot attach {db}"),
+            (f"LOAD {literal(extension)};", f"cannot load DuckDB's SQLite extension from {extension}"),
+            (f"ATTACH {literal(db)} AS {STORE_ALIAS} (TYPE sqlite, READ_ONLY);", f"cannot attach {db}"),
         ]
     for v in views():
         if only is not None and v.name not in only:
@@ -228,7 +228,7 @@ def _read_rows(con: duckdb.DuckDBPyConnection, name: str, table: str, where: str
     scanned = con.sql(f"FROM {STORE_ALIAS}.{table} LIMIT 0")
     picked, typed = [], []
     for column, kind in zip(scanned.columns, scanned.types, strict=True):
-        quoted = '"' + column.replace('"', '""') + '"'
+        quoted = identifier(column)
         exact = f"iif({quoted} IS NULL, NULL, printf('%!.17g', {quoted}))" if str(kind) == "DOUBLE" else quoted
         picked.append(f"{exact} AS {quoted}")
         typed.append(f"CAST({quoted} AS {kind}) AS {quoted}")
@@ -237,7 +237,7 @@ def _read_rows(con: duckdb.DuckDBPyConnection, name: str, table: str, where: str
     _execute(
         con,
         f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {', '.join(typed)} "
-        f"FROM sqlite_query({sql_literal(STORE_ALIAS)}, {sql_literal(text)}{arguments})",
+        f"FROM sqlite_query({literal(STORE_ALIAS)}, {literal(text)}{arguments})",
         params or None,
     )
 
@@ -260,8 +260,3 @@ def one_line(exc: Exception) -> str:
         if line.strip():
             lines.append(line.strip())
     return " ".join(lines)
-
-
-def sql_literal(text: str) -> str:
-    """`text` as a SQL string literal, for the few statements that cannot take parameters."""
-    return "'" + str(text).replace("'", "''") + "'"

@@ -10,14 +10,9 @@ from collections.abc import Iterable
 
 import duckdb
 
-from devtrace.analytics.connection import sql_literal
+from devtrace.analytics.sql_text import FIRST_DAY_VARIABLE, LAST_DAY_VARIABLE, literal
 
 FULL_VIEW = "all_events"
-FIRST_DAY_VARIABLE = "devtrace_first_day"
-LAST_DAY_VARIABLE = "devtrace_last_day"
-"""The chosen UTC days, also as DuckDB variables: a central lake's `store.command_events`
-reads them to skip whole day partitions (a filter on the view's derived `executed_at` alone
-cannot prune files)."""
 
 
 def filter_events(
@@ -60,7 +55,7 @@ def _one_of(column: str, values: Iterable[str | None] | None) -> str:
     if not chosen:
         return ""
     texts = [v for v in chosen if v is not None]
-    tests = [f"{column} IN ({', '.join(sql_literal(v) for v in texts)})"] if texts else []
+    tests = [f"{column} IN ({', '.join(literal(v) for v in texts)})"] if texts else []
     if len(texts) < len(chosen):
         tests.append(f"{column} IS NULL")
     return "(" + " OR ".join(tests) + ")"

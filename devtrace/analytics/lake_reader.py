@@ -13,7 +13,7 @@ counted once even while flushes commit (a row flushed after the snapshot is stil
 ingestion table, and still above the pinned watermark). A reader open longer than the
 snapshots `devtrace server maintain` keeps (an hour by default) may find its files gone: reconnect.
 
-Whole UTC days outside the analytics day filter (filters.FIRST_DAY_VARIABLE/LAST_DAY_VARIABLE)
+Whole UTC days outside the analytics day filter (sql_text.FIRST_DAY_VARIABLE/LAST_DAY_VARIABLE)
 are skipped: the lake is partitioned by `day`, and a filter on the views' derived
 `executed_at` alone could not prune files.
 """
@@ -23,7 +23,7 @@ import os
 import duckdb
 
 from devtrace.analytics.central import CENTRAL_ALIAS, events_view, is_postgres, labels_view, libpq_parts
-from devtrace.analytics.filters import FIRST_DAY_VARIABLE, LAST_DAY_VARIABLE
+from devtrace.analytics.sql_text import FIRST_DAY_VARIABLE, LAST_DAY_VARIABLE, literal
 
 LAKE = "lake"
 METADATA_SCHEMA = "devtrace_lake"
@@ -53,7 +53,7 @@ def catalog(db_url: str) -> str:
 def attach_options(db_url: str, *, read_only: bool, data_path: str | None = None, snapshot: int | None = None) -> str:
     options = [f"METADATA_SCHEMA '{METADATA_SCHEMA}'"] if is_postgres(db_url) else []
     if data_path is not None:
-        options.append("DATA_PATH '" + data_path.replace("'", "''") + "'")
+        options.append(f"DATA_PATH {literal(data_path)}")
     if read_only:
         options.append("READ_ONLY")
     else:  # every row the writer commits goes to Parquet, none is inlined into the catalog
@@ -64,11 +64,7 @@ def attach_options(db_url: str, *, read_only: bool, data_path: str | None = None
 
 
 def attach(con: duckdb.DuckDBPyConnection, db_url: str, **options) -> None:
-    con.execute(f"ATTACH {_literal(catalog(db_url))} AS {LAKE} {attach_options(db_url, **options)}")
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+    con.execute(f"ATTACH {literal(catalog(db_url))} AS {LAKE} {attach_options(db_url, **options)}")
 
 
 def exists(con: duckdb.DuckDBPyConnection, db_url: str) -> bool:
@@ -100,7 +96,7 @@ def present(con: duckdb.DuckDBPyConnection, db_url: str, ducklake_extension: str
     into once the connection is locked); None (store.* left on the ingestion tables) otherwise."""
     if not exists(con, db_url):
         return None
-    con.execute("LOAD '" + ducklake_extension.replace("'", "''") + "'")
+    con.execute(f"LOAD {literal(ducklake_extension)}")
     attach(con, db_url, read_only=True)
     snapshot = con.execute(f"SELECT max(snapshot_id) FROM {LAKE}.snapshots()").fetchone()[0]
     con.execute(f"DETACH {LAKE}")

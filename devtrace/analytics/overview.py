@@ -1,7 +1,9 @@
 """The analysis's frames: one definition for the analysis notebook and the report.
 
 Each is a query over the views in sql/views on an analytics connection, narrowed or not by
-`filter_events`: the metrics themselves are defined in the SQL files, never here.
+`filter_events`: every metric is defined in the SQL files, never here. What this module adds
+is not a metric: the order rows are shown in, a command's display name, the newest events,
+and `span`, the store's extent that the day filter is chosen within.
 """
 
 from typing import NamedTuple
@@ -40,16 +42,8 @@ def program_names(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def totals(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """The headline numbers, one row. Agents: distinct named agents (commands captured without
-    one are not an agent); the mean score is over the scored events, so each event weighs the
-    same. With no events, commands is NULL."""
-    return query(
-        con,
-        "SELECT sum(commands) AS commands, sum(failures) AS failures,"
-        " sum(failures) / sum(commands) AS failure_rate, count(agent_id) AS agents,"
-        " (SELECT avg(predicted_productivity) FROM events) AS mean_predicted_productivity"
-        " FROM agent_summary",
-    )
+    """The headline numbers (the `totals` view): one row, none when no event matches."""
+    return query(con, "SELECT * FROM totals")
 
 
 def per_day(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -57,21 +51,17 @@ def per_day(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 
 def duration_bins(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Durations on a log scale: quarter-decade bins of milliseconds, per agent."""
-    return query(
-        con,
-        "SELECT agent_id, floor(log10(greatest(duration_ms, 1)) * 4) / 4 AS log10_ms, count(*) AS commands"
-        " FROM events GROUP BY ALL ORDER BY log10_ms, agent_id",
-    )
+    """Durations on a log scale, per agent (the `duration_histogram` view)."""
+    return query(con, "SELECT * FROM duration_histogram ORDER BY log10_ms, agent_id")
 
 
 def productivity_trend(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Mean predicted productivity per UTC day and model version, over the scored events."""
+    """Mean predicted productivity per UTC day and model version, over the scored events (the
+    `daily_model_scores` view)."""
     return query(
         con,
-        "SELECT CAST(executed_at AS DATE) AS day, model_ref,"
-        " avg(predicted_productivity) AS mean_predicted_productivity, count(*) AS scored"
-        " FROM events WHERE predicted_productivity IS NOT NULL GROUP BY ALL ORDER BY day, model_ref",
+        "SELECT day, model_ref, mean_predicted_productivity, scored FROM daily_model_scores"
+        " WHERE scored > 0 ORDER BY day, model_ref",
     )
 
 

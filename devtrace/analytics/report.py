@@ -78,7 +78,7 @@ def build_report(
     filter_events(con, agents=filters.agents, days=days, programs=filters.programs)
     totals = overview.totals(con)
     chosen = _describe(filters, days, span)
-    if not totals["commands"][0]:
+    if totals.is_empty():
         raise DevtraceError(f"no events match these filters ({'; '.join(f'{k}: {v}' for k, v in chosen)})")
 
     per_day, per_command, loops = overview.per_day(con), overview.per_command(con), overview.retry_loops(con)

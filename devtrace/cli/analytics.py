@@ -5,7 +5,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from devtrace.cli.core import CentralOption, PathOption
+from devtrace.cli.options import CentralOption, PathOption
 from devtrace.errors import DevtraceError
 
 TABLE_ROWS = 100

@@ -5,14 +5,7 @@ from typing import Annotated, Optional
 
 import typer
 
-CentralOption = Annotated[
-    Optional[str],
-    typer.Option("--central", help="Read the central database instead (SQLite file or postgresql://...): every machine's events."),
-]
-PathOption = Annotated[
-    Optional[str],
-    typer.Option("--path", "-p", help="Store directory (default: $DEVTRACE_PATH, else .devtrace)."),
-]
+from devtrace.cli.options import PathOption
 
 
 def register(app: typer.Typer) -> None:

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from devtrace.cli.core import PathOption
+from devtrace.cli.options import JsonOption, PathOption
 from devtrace.errors import DevtraceError
 from devtrace.ml import defaults
 
@@ -25,7 +25,6 @@ ModelDirOption = Annotated[
     Optional[Path],
     typer.Option("--model-dir", help="Model directory (default: the store's active model, <path>/model-xgb)."),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 def register(app: typer.Typer) -> None:

@@ -9,13 +9,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from devtrace.cli import server_lake
+from devtrace.cli.options import GIVEN_TO_GROUP, DbOption, JsonOption, from_group, open_db
 from devtrace.errors import DevtraceError
-
-DbOption = Annotated[
-    Optional[str],
-    typer.Option("--db", help="Central database: a SQLite file, or postgresql://user@host/db.", envvar="DEVTRACE_CENTRAL_DB"),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="JSON instead of a table.")]
 
 server_app = typer.Typer(help="The central service: ingestion, tokens, approved models.", no_args_is_help=False,
                          invoke_without_command=True)
@@ -26,28 +22,8 @@ server_app.add_typer(models_app, name="models")
 
 
 def register(app: typer.Typer) -> None:
-    from devtrace.cli import server_lake
-
     server_lake.register(server_app)
     app.add_typer(server_app, name="server")
-
-
-_GROUP: dict = {}
-"""What `devtrace server [OPTIONS] SUBCOMMAND` got before the subcommand (one command per process)."""
-
-
-def _db(db: str | None) -> str | None:
-    """--db as the subcommand got it, else as `devtrace server --db X` got it."""
-    return db or _GROUP.get("db")
-
-
-def _open(db: str | None):
-    from devtrace.central.db import open_central
-
-    db = _db(db)
-    if not db:
-        raise DevtraceError("give the central database with --db FILE or --db postgresql://... ($DEVTRACE_CENTRAL_DB)")
-    return open_central(db)
 
 
 HostOption = Annotated[str, typer.Option("--host", help="Address to bind (loopback unless told).")]
@@ -74,7 +50,7 @@ def group(
 ) -> None:
     """The central service. `devtrace server [OPTIONS]` alone is `devtrace server serve [OPTIONS]`;
     --db given here reaches every subcommand."""
-    _GROUP["db"] = db
+    GIVEN_TO_GROUP["db"] = db
     if ctx.invoked_subcommand is None:
         run_server(db, host, port, max_age_days, max_body_mb, body_timeout, flush_every, lake_data)
         return
@@ -82,7 +58,7 @@ def group(
     if given and ctx.invoked_subcommand != "serve":
         option = "--" + sorted(given)[0].replace("_", "-")
         raise DevtraceError(f"{option} is an option of `devtrace server serve`, not of `devtrace server {ctx.invoked_subcommand}`")
-    _GROUP["serve"] = {name: ctx.params[name] for name in given}
+    GIVEN_TO_GROUP["serve"] = {name: ctx.params[name] for name in given}
 
 
 def _given(ctx, name: str) -> bool:
@@ -104,8 +80,8 @@ def serve(
     lake_data: LakeDataOption = None,
 ) -> None:
     """Run the central service (FastAPI + uvicorn) over a SQLite file or PostgreSQL."""
-    inherited = {name: value for name, value in _GROUP.get("serve", {}).items() if not _given(ctx, name)}
-    run_server(_db(db), **{**{name: ctx.params[name] for name in ServeOptions}, **inherited})
+    inherited = {name: value for name, value in GIVEN_TO_GROUP.get("serve", {}).items() if not _given(ctx, name)}
+    run_server(from_group("db", db), **{**{name: ctx.params[name] for name in ServeOptions}, **inherited})
 
 
 def run_server(db: str | None, host: str, port: int, max_age_days: float, max_body_mb: float, body_timeout: float,
@@ -118,7 +94,7 @@ def run_server(db: str | None, host: str, port: int, max_age_days: float, max_bo
         raise DevtraceError("the server needs its extra: pip install 'devtrace[server]'") from None
     from devtrace.central.db import describe
 
-    central = _open(db)
+    central = open_db(db)
     app = create_app(central, max_age_days=max_age_days, max_body=int(max_body_mb * 1024 * 1024), body_timeout=body_timeout)
     try:
         listener = socket.create_server((host, port))
@@ -150,7 +126,7 @@ def token_create(
     from devtrace.central import tokens
 
     lifetime = tokens.parse_duration(expires) if expires else None
-    central = _open(db)
+    central = open_db(db)
     try:
         token = tokens.create(central, name, scope, lifetime)
     finally:
@@ -185,7 +161,7 @@ def token_revoke(name: Annotated[str, typer.Argument(help="The token's name.")],
     """Revoke a token: its next request is refused."""
     from devtrace.central import tokens
 
-    central = _open(db)
+    central = open_db(db)
     try:
         tokens.revoke(central, name)
     finally:
@@ -222,7 +198,7 @@ def models_approve(
     from devtrace.central import models
 
     approver = by or f"{getpass.getuser()}@{socket.gethostname()}"
-    central = _open(db)
+    central = open_db(db)
     try:
         active = models.approve(central, version, approver)
     finally:
@@ -234,7 +210,7 @@ def models_approve(
 def _listing(db: str | None, as_json: bool, listing: Callable[..., list[dict]],
              to_rows: Callable[[list[dict]], list[dict]], empty: str) -> None:
     """Print what `listing(central)` finds: as JSON, or as a table of `to_rows(found)` (`empty` if none)."""
-    central = _open(db)
+    central = open_db(db)
     try:
         found = listing(central)
     finally:

@@ -5,7 +5,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from devtrace.cli.server import DbOption, JsonOption, _open
+from devtrace.cli.options import DbOption, JsonOption, open_db
 from devtrace.errors import DevtraceError
 
 LakeDataOption = Annotated[
@@ -23,7 +23,7 @@ def register(server_app: typer.Typer) -> None:
 
 
 def _url(db: str | None) -> str:
-    central = _open(db)  # says which option is missing; migrates
+    central = open_db(db)  # says which option is missing; migrates
     try:
         return central.url
     finally:

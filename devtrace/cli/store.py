@@ -1,11 +1,10 @@
 """Looking after the store itself: `devtrace doctor` and `devtrace key rotate`."""
 
 import json
-from typing import Annotated
 
 import typer
 
-from devtrace.cli.core import PathOption
+from devtrace.cli.options import JsonOption, PathOption
 
 key_app = typer.Typer(name="key", help="The store's hashing key (hash.key).", no_args_is_help=True)
 
@@ -17,7 +16,7 @@ def register(app: typer.Typer) -> None:
 
 def doctor(
     path: PathOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Check the store: integrity, migration level, privacy, hashing key, model, pending scores.
 

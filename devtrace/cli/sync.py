@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from devtrace.cli.core import PathOption
+from devtrace.cli.options import GIVEN_TO_GROUP, PathOption, from_group
 from devtrace.errors import DevtraceError
 
 sync_app = typer.Typer(help="Push this store's events and labels to the central server.", invoke_without_command=True)
@@ -21,24 +21,15 @@ def register(app: typer.Typer) -> None:
 def group(ctx: typer.Context, path: PathOption = None) -> None:
     """Push this store's events and labels. `devtrace sync [--path P]` alone is `devtrace sync push`;
     --path given here reaches every subcommand."""
-    _GROUP["path"] = path
+    GIVEN_TO_GROUP["path"] = path
     if ctx.invoked_subcommand is None:
         run_push(path)
-
-
-_GROUP: dict = {}
-"""What `devtrace sync [--path P] SUBCOMMAND` got before the subcommand (one command per process)."""
-
-
-def _path(path):
-    """--path as the subcommand got it, else as `devtrace sync --path P` got it."""
-    return path if path is not None else _GROUP.get("path")
 
 
 @sync_app.command("push")
 def push(path: PathOption = None) -> None:
     """Push every unsynced event and label (run again after any failure: nothing is lost or doubled)."""
-    run_push(_path(path))
+    run_push(from_group("path", path))
 
 
 def run_push(path) -> None:
@@ -78,7 +69,7 @@ def login(
     The token is best given on stdin or in $DEVTRACE_TOKEN: --token shows in `ps` and the shell's history."""
     from devtrace.sync import push
 
-    answer = push.login(server, _token(token), _path(path))
+    answer = push.login(server, _token(token), from_group("path", path))
     typer.echo(f"Enrolled as {answer['machine']} with {server}. New events are hashed with the organisation's key "
                f"(fingerprint {answer['key_fingerprint']}); events captured before keep their own key's fingerprint.")
 
@@ -100,7 +91,7 @@ def status(path: PathOption = None) -> None:
     """How many events and labels are pending, rejected, and when the server last acknowledged a push."""
     from devtrace.sync import push
 
-    s = push.status(_path(path))
+    s = push.status(from_group("path", path))
     last = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(s["last_acknowledged_at"])) \
         if s["last_acknowledged_at"] else "never"
     typer.echo(f"server: {s['server'] or 'none (devtrace sync login)'}{' · sync = auto' if s['auto'] else ''}")

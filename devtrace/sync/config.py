@@ -1,10 +1,10 @@
 """The store's config.toml as the sync client reads and writes it (mode 0600: it holds a token).
 
-Only top-level `key = "text"` settings are written; other lines of the file are kept as
-they are.
+Writes go through tomlkit, which keeps the file as its owner wrote it (comments, order,
+tables) and puts a top-level setting above the first table, where TOML reads it as
+top-level. Capture reads the same file with tomllib only (devtrace.settings).
 """
 
-import json
 import os
 import tomllib
 
@@ -24,20 +24,22 @@ def read(directory: str) -> dict:
 
 
 def update(directory: str, values: dict[str, str]) -> None:
-    """Set `values` (replacing earlier lines for the same keys), atomically, owner-only."""
+    """Set the top-level settings `values` (replacing their earlier values), atomically, owner-only."""
+    import tomlkit  # here: reading the settings (each background push does) needs only tomllib
+
     read(directory)  # refuse to rewrite a file we cannot parse
     file = os.path.join(directory, paths.CONFIG_NAME)
-    kept = []
+    document = tomlkit.document()
     if os.path.isfile(file):
         with open(file, encoding="utf-8") as f:
-            kept = [line for line in f.read().splitlines() if line.split("=", 1)[0].strip() not in values]
-    # A JSON string is a valid TOML basic string for the text written here.
-    lines = kept + [f"{key} = {json.dumps(value)}" for key, value in values.items()]
+            document = tomlkit.parse(f.read())
+    for key, value in values.items():
+        document[key] = value
     tmp = f"{file}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write("\n".join(lines) + "\n")
+            f.write(tomlkit.dumps(document))
         os.chmod(tmp, 0o600)
         os.replace(tmp, file)
     except OSError as exc:

@@ -12,6 +12,7 @@ import duckdb
 
 from devtrace.analytics.connection import one_line
 from devtrace.analytics.lake_reader import has_tables, watermarks
+from devtrace.analytics.sql_text import literal
 from devtrace.central.lake import ingest_tables, writer
 from devtrace.central.lake.ingest_tables import Removed
 from devtrace.central.lake.writer import LAKE
@@ -79,7 +80,7 @@ def erase(db_url: str, machine: str, *, actor: str) -> Removed:
         in_lake = Removed(0, 0)
         if has_lake:
             with writer.connect(db_url) as con:
-                in_lake = _delete(con, f"machine = {writer.literal(machine)}", labels_by=machine)
+                in_lake = _delete(con, f"machine = {literal(machine)}", labels_by=machine)
             _purge(db_url, keep_hours=0)
     removed = Removed(tail.events + in_lake.events, tail.labels + in_lake.labels)
     ingest_tables.audit(db_url, "erase", machine, actor, removed.events, removed.labels)
@@ -97,7 +98,7 @@ def _delete(con: duckdb.DuckDBPyConnection, events_where: str, *, labels_by: str
         return Removed(0, 0)
     labels_where = f"event_id IN (SELECT id FROM {LAKE}.command_events WHERE {events_where})"
     if labels_by is not None:
-        labels_where += f" OR machine = {writer.literal(labels_by)}"
+        labels_where += f" OR machine = {literal(labels_by)}"
     con.execute("BEGIN")
     labels = con.execute(f"DELETE FROM {LAKE}.labels WHERE {labels_where}").fetchone()[0]
     events = con.execute(f"DELETE FROM {LAKE}.command_events WHERE {events_where}").fetchone()[0]

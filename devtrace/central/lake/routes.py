@@ -3,11 +3,14 @@ each run in a process of its own (see devtrace.central.lake.job)."""
 
 from typing import Annotated
 
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
+from devtrace.central.auth import CentralDb, caller
 from devtrace.central.lake import job
 from devtrace.central.tokens import NAME
+
+router = APIRouter()
 
 
 class RetentionRequest(BaseModel):
@@ -23,13 +26,11 @@ class RemovedAnswer(BaseModel):
     labels: int
 
 
-def add_routes(app: FastAPI, db, caller) -> None:
-    """`caller("admin")` is the server's dependency that checks an admin token and names it."""
+@router.post("/v1/admin/retention")
+def retention(body: RetentionRequest, db: CentralDb, by: Annotated[str, Depends(caller("admin"))]) -> RemovedAnswer:
+    return RemovedAnswer(**job.run("retention", db.url, str(body.days), by))
 
-    @app.post("/v1/admin/retention")
-    def retention(body: RetentionRequest, by: Annotated[str, Depends(caller("admin"))]) -> RemovedAnswer:
-        return RemovedAnswer(**job.run("retention", db.url, str(body.days), by))
 
-    @app.post("/v1/admin/erase")
-    def erase(body: EraseRequest, by: Annotated[str, Depends(caller("admin"))]) -> RemovedAnswer:
-        return RemovedAnswer(**job.run("erase", db.url, body.machine, by))
+@router.post("/v1/admin/erase")
+def erase(body: EraseRequest, db: CentralDb, by: Annotated[str, Depends(caller("admin"))]) -> RemovedAnswer:
+    return RemovedAnswer(**job.run("erase", db.url, body.machine, by))

@@ -27,6 +27,7 @@ from devtrace.analytics import lake_reader
 from devtrace.analytics.central import postgres_steps
 from devtrace.analytics.connection import OFFLINE_CONFIG, extension_file, one_line
 from devtrace.analytics.lake_reader import LAKE, catalog_file
+from devtrace.analytics.sql_text import literal
 from devtrace.central.db import describe, is_postgres, open_central, owner_only, owner_only_files
 from devtrace.errors import DevtraceError
 
@@ -51,7 +52,7 @@ def connect(db_url: str, *, data_path: str | None = None, pinned: bool = False) 
     con = duckdb.connect(config=OFFLINE_CONFIG)
     try:
         for name in ("ducklake", "postgres_scanner", "sqlite_scanner"):
-            _run(con, f"LOAD '{extension_file(name)}'", f"cannot load DuckDB's {name} extension")
+            _run(con, f"LOAD {literal(extension_file(name))}", f"cannot load DuckDB's {name} extension")
         _run(con, attach_ingestion(con, db_url, INGEST, read_only=True), f"cannot open {describe(db_url)}")
         created = not lake_reader.exists(con, db_url)
         if pinned:
@@ -150,7 +151,3 @@ def _run(con: duckdb.DuckDBPyConnection, statement, failure: str) -> None:
         con.execute(statement) if isinstance(statement, str) else statement()
     except duckdb.Error as exc:
         raise DevtraceError(f"{failure}: {one_line(exc)}") from None
-
-
-def literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
