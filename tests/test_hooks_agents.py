@@ -2,10 +2,10 @@
 and install/uninstall on settings files that already hold other hooks."""
 
 import functools
-import itertools
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -16,7 +16,8 @@ from tests.support import devtrace, devtrace_env, rows
 
 FIXTURES = Path(__file__).parent / "fixtures" / "agents"
 SECRET = "sk-live-agent-passed-0xDEADBEEF"
-EVENTS = {"claude-code": ("PostToolUse", "PostToolUseFailure"), "codex": ("PreToolUse", "PostToolUse"),
+EVENTS = {"claude-code": ("PreToolUse", "PostToolUse", "PostToolUseFailure", "Stop", "SessionEnd"),
+          "codex": ("PreToolUse", "PostToolUse", "Stop"),
           "gemini": ("BeforeTool", "AfterTool")}
 FILES = {"claude-code": ".claude/settings.json", "codex": ".codex/hooks.json", "gemini": ".gemini/settings.json"}
 
@@ -41,21 +42,20 @@ def installed_command(agent: str, home: Path, store: Path, event: str) -> str:
     return settings["hooks"][event][-1]["hooks"][0]["command"]
 
 
-_CALLS = itertools.count()
-
-
 def fire(agent: str, name: str, home: Path, store: Path, cwd: Path, command: str | None = None,
-         call_id: str | None = None) -> subprocess.CompletedProcess:
-    """What the agent does: run the installed hook command through a shell, payload on stdin."""
+         call: str | None = None) -> subprocess.CompletedProcess:
+    """What the agent does: run the installed hook command through a shell, payload on stdin.
+    The payloads are the real CLIs' (tests/fixtures/agents/README.md); their transcript is the
+    fixture's own."""
     payload = json.loads((FIXTURES / agent / f"{name}.json").read_text())
     payload["cwd"] = str(cwd)
-    if agent == "claude-code":  # each fire is a new call (the event's id derives from the call's id)
-        payload["tool_use_id"] = f"{payload.get('tool_use_id', 'toolu')}_{next(_CALLS)}"
-    if call_id is not None:
-        payload["tool_use_id"] = call_id
+    if "transcript_path" in payload:
+        payload["transcript_path"] = str(FIXTURES / agent / "transcript.jsonl")
     if command is not None:
         payload["tool_input"]["command"] = command
-    hook = installed_command(agent, home, store, payload["hook_event_name"])
+    if call is not None:  # another tool call (one call id is recorded once)
+        payload["tool_use_id"] = call
+    hook = installed_command(agent, home, store, EVENTS[agent][1])  # one command for every event
     started = time.monotonic()
     done = subprocess.run(["sh", "-c", hook], input=json.dumps(payload).encode(), capture_output=True,
                           cwd=cwd, env=env_for(home), timeout=10)
@@ -63,43 +63,99 @@ def fire(agent: str, name: str, home: Path, store: Path, cwd: Path, command: str
     return done
 
 
-def test_claude_code_says_exit_code_duration_timeout_and_interrupt(home, store, repo):
-    for name in ("PostToolUse", "PostToolUseFailure", "PostToolUseFailure-timeout", "PostToolUseFailure-interrupt"):
-        done = fire("claude-code", name, home, store, repo)
-        assert (done.returncode, done.stdout) == (0, b"")
-        wait_events(store, ["PostToolUse", "PostToolUseFailure", "PostToolUseFailure-timeout",
-                            "PostToolUseFailure-interrupt"].index(name) + 1)
-    events = rows(store, "SELECT * FROM command_events ORDER BY rowid")
-    assert [(e["exit_code"], e["timed_out"], e["duration_ms"]) for e in events] == [
-        (0, 0, 1234), (2, 0, 842), (None, 1, 2004), (130, 0, 5310)]
-    assert {(e["agent_id"], e["author_kind"], e["captured_by"], e["duration_approximate"]) for e in events} == {
-        ("claude-code", "agent", "claude-code", 0)}
-    assert {e["session_id"] for e in events} == {"2f1c6a4e-8d0b-4c1e-9a57-3b2d9e6f0c11"}
-    assert [e["program"] for e in events] == ["pytest", "pytest", "sleep", "npm"]
-    assert events[0]["files_touched_count"] == 0 and events[0]["repo_id"] is not None
+CLAUDE = {  # fixture: (exit_code, timed_out, duration_ms) as the store must say
+    "PostToolUse": (0, 0, 26), "PostToolUse-no-matches": (1, 0, 19), "PostToolUseFailure": (3, 0, 19),
+    "PostToolUseFailure-timeout": (124, 1, 1038), "PostToolUseFailure-sigterm": (143, 0, 31),
+    "PostToolUseFailure-says-timeout": (1, 0, 30),
+}
 
 
-def test_codex_has_no_exit_code_and_a_duration_from_its_pair(home, store, repo):
+@pytest.mark.parametrize("name", list(CLAUDE))
+def test_claude_code_exit_code_timeout_and_duration(name, home, store, repo):
+    """Claude Code 2.1.197's payloads: exit 1 said by returnCodeInterpretation, a timeout only
+    when the duration reached the stated timeout, a SIGTERM kill 143."""
+    expected = json.loads((FIXTURES / "claude-code" / f"{name}.json").read_text())["duration_ms"]
+    done = fire("claude-code", name, home, store, repo)
+    assert (done.returncode, done.stdout) == (0, b"")
+    (event,) = wait_events(store, 1)
+    assert (event["exit_code"], event["timed_out"], event["duration_ms"]) == CLAUDE[name][:2] + (expected,)
+    assert (event["agent_id"], event["author_kind"], event["captured_by"], event["duration_approximate"]) == (
+        "claude-code", "agent", "claude-code", 0)
+    assert event["repo_id"] is not None
+
+
+def test_claude_code_cd_home_is_filed_in_that_folder(home, store, repo, tmp_path):
+    elsewhere = home / "elsewhere"
+    elsewhere.mkdir()
+    fire("claude-code", "PostToolUse-cd-home", home, store, repo)
+    (event,) = wait_events(store, 1)
+    assert event["repo_id"] is None  # ~/elsewhere is not a repository; the payload's cwd (repo) is
+
+
+def test_claude_code_pre_and_stop_record_nothing(home, store, repo):
+    for name in ("PreToolUse", "Stop"):
+        assert fire("claude-code", name, home, store, repo).returncode == 0
+    time.sleep(1)
+    assert not (store / "devtrace.db").exists() or rows(store, "SELECT count(*) FROM command_events")[0][0] == 0
+
+
+def test_codex_exit_code_from_the_transcript_and_duration_from_its_pair(home, store, repo):
     assert fire("codex", "PreToolUse", home, store, repo).returncode == 0
     time.sleep(0.3)
     assert fire("codex", "PostToolUse", home, store, repo).returncode == 0
     (event,) = wait_events(store, 1)
-    assert event["exit_code"] is None and event["timed_out"] is None
+    assert (event["exit_code"], event["timed_out"]) == (3, 0)
     assert 300 <= event["duration_ms"] <= 5000 and event["duration_approximate"] == 1  # each hook's start, however busy
-    assert (event["agent_id"], event["author_kind"], event["session_id"]) == (
-        "codex", "agent", "0199a4b2-6c1d-7e3f-8a90-b1c2d3e4f506")
-    fire("codex", "PostToolUse", home, store, repo, call_id="call_unpaired")  # a Post without its Pre: duration unknown
+    payload = json.loads((FIXTURES / "codex" / "PostToolUse.json").read_text())
+    assert (event["agent_id"], event["author_kind"], event["session_id"]) == ("codex", "agent", payload["session_id"])
+    fire("codex", "PostToolUse", home, store, repo, call="call_x")  # a Post without its Pre: duration unknown
     assert wait_events(store, 2)[1]["duration_ms"] is None
 
 
-def test_gemini_exit_code_from_its_text_and_duration_from_before_and_after(home, store, repo):
+def test_codex_without_its_transcript_has_no_exit_code(home, store, repo, tmp_path):
+    payload = json.loads((FIXTURES / "codex" / "PostToolUse.json").read_text())
+    payload.update(cwd=str(repo), transcript_path=str(tmp_path / "gone.jsonl"))
+    hook = installed_command("codex", home, store, "PostToolUse")
+    subprocess.run(["sh", "-c", hook], input=json.dumps(payload).encode(), cwd=repo, env=env_for(home), timeout=10)
+    (event,) = wait_events(store, 1)
+    assert (event["exit_code"], event["timed_out"]) == (None, None)
+
+
+GEMINI = {"AfterTool": 3, "AfterTool-output-says-exit-code": 0, "AfterTool-output-says-exit-0": 2,
+          "AfterTool-output-then-exit": 2, "AfterTool-signal": 137}
+
+
+@pytest.mark.parametrize("name", list(GEMINI))
+def test_gemini_exit_code_from_its_own_lines_not_the_output(name, home, store, repo):
+    fire("gemini", name, home, store, repo)
+    (event,) = wait_events(store, 1)
+    assert (event["exit_code"], event["timed_out"], event["agent_id"], event["author_kind"]) == (
+        GEMINI[name], 0, "gemini", "agent")
+
+
+def test_gemini_duration_from_its_own_timestamps(home, store, repo):
+    before = json.loads((FIXTURES / "gemini" / "BeforeTool.json").read_text())
+    after = json.loads((FIXTURES / "gemini" / "AfterTool.json").read_text())
+    from datetime import datetime
+
+    took = round((datetime.fromisoformat(after["timestamp"].replace("Z", "+00:00"))
+                  - datetime.fromisoformat(before["timestamp"].replace("Z", "+00:00"))).total_seconds() * 1000)
     fire("gemini", "BeforeTool", home, store, repo)
-    time.sleep(0.3)
+    time.sleep(0.3)  # the hook's own delay is not the command's
     fire("gemini", "AfterTool", home, store, repo)
     (event,) = wait_events(store, 1)
-    assert (event["exit_code"], event["agent_id"], event["author_kind"]) == (1, "gemini", "agent")
-    assert 300 <= event["duration_ms"] <= 5000 and event["duration_approximate"] == 1
-    assert rows(store, "SELECT count(*) FROM hook_pending")[0][0] == 0
+    assert (event["exit_code"], event["duration_ms"], event["duration_approximate"]) == (3, took, 1)
+    assert rows(store, "SELECT count(*) FROM hook_pending WHERE call_key NOT LIKE 'recorded:%'")[0][0] == 0
+
+
+def test_gemini_dir_path_is_where_the_command_ran(home, store, repo, tmp_path):
+    fire("gemini", "AfterTool", home, store, tmp_path)
+    payload = json.loads((FIXTURES / "gemini" / "AfterTool-dir-path.json").read_text())
+    payload["cwd"], payload["tool_input"]["dir_path"] = str(tmp_path), str(repo)
+    hook = installed_command("gemini", home, store, "AfterTool")
+    subprocess.run(["sh", "-c", hook], input=json.dumps(payload).encode(), cwd=tmp_path, env=env_for(home), timeout=10)
+    first, second = wait_events(store, 2)
+    assert first["repo_id"] is None and second["repo_id"] is not None
 
 
 def test_one_hash_typed_wrapped_or_run_by_an_agent(home, store, repo):
@@ -118,11 +174,19 @@ def test_one_hash_typed_wrapped_or_run_by_an_agent(home, store, repo):
     assert len({e["command_hash"] for e in events}) == 1
 
 
+def test_one_tool_call_reported_twice_is_recorded_once(home, store, repo):
+    """Issue 20, item 20: two of DevTrace's entries (two scopes, two paths) for one call."""
+    fire("claude-code", "PostToolUse", home, store, repo)
+    fire("claude-code", "PostToolUse", home, store, repo)
+    wait_events(store, 1)
+
+
 def test_a_secret_passed_by_an_agent_is_stored_nowhere(home, store, repo, tmp_path):
     fire("claude-code", "PostToolUse", home, store, repo, command=f"curl -H 'Authorization: {SECRET}' https://x")
     fire("codex", "PreToolUse", home, store, repo, command=f"export TOKEN={SECRET}")
     fire("codex", "PostToolUse", home, store, repo, command=f"export TOKEN={SECRET}")
-    wait_events(store, 2)
+    fire("gemini", "AfterTool", home, store, repo, command=f"export TOKEN={SECRET}")
+    wait_events(store, 3)
     assert files_containing(store, SECRET.encode()) == []
     assert files_containing(home, SECRET.encode()) == []
 
@@ -143,7 +207,7 @@ def test_a_locked_store_never_delays_the_agent(home, store, repo):
     wait_events(store, 1)
     lock = sqlite3.connect(store / "devtrace.db", isolation_level=None)
     lock.execute("BEGIN EXCLUSIVE")
-    done = fire("claude-code", "PostToolUse", home, store, repo)
+    done = fire("claude-code", "PostToolUse", home, store, repo, call="toolu_2")
     assert done.returncode == 0 and done.wall < 2
     lock.execute("ROLLBACK")
     lock.close()
@@ -161,7 +225,7 @@ def test_a_killed_writer_loses_at_most_its_own_event(home, store, repo):
     killed = 0
     for i in range(20):  # writers killed at different moments of their work
         writer = subprocess.Popen(["sh", "-c", f"exec {hook}"], stdin=subprocess.PIPE, cwd=repo, env=env_for(home))
-        writer.stdin.write(json.dumps({**payload, "tool_use_id": f"toolu_killed_{i}"}).encode())
+        writer.stdin.write(json.dumps({**payload, "tool_use_id": f"toolu_{i}"}).encode())
         writer.stdin.close()
         time.sleep(0.005 * i)
         hit = False
@@ -177,7 +241,7 @@ def test_a_killed_writer_loses_at_most_its_own_event(home, store, repo):
     count = rows(store, "SELECT count(*) FROM command_events")[0][0]
     assert 21 - killed <= count <= 21  # every writer not killed recorded its event
     assert rows(store, "PRAGMA integrity_check")[0][0] == "ok"
-    fire("claude-code", "PostToolUse", home, store, repo)  # and the store takes the next one
+    fire("claude-code", "PostToolUse", home, store, repo, call="toolu_next")  # and the store takes the next one
     wait_events(store, count + 1)
 
 
@@ -257,3 +321,96 @@ def test_the_agent_hook_program_is_fast(home, store, repo):
     on git would take far longer than this."""
     walls = [fire("claude-code", "PostToolUse", home, store, repo).wall for _ in range(3)]
     assert min(walls) < 1.0
+
+
+def test_gemini_settings_with_hooks_enabled_are_accepted(home, store):
+    """Issue 20, item 19: `"hooks": {"enabled": true}` is valid in Gemini CLI 0.61."""
+    settings = home / ".gemini" / "settings.json"
+    settings.parent.mkdir(parents=True)
+    settings.write_text('{"hooks": {"enabled": true}}\n')
+    done = devtrace("hook", "install", "gemini", "--path", str(store), cwd=home, env=env_for(home))
+    assert done.returncode == 0, done.stderr
+    installed = json.loads(settings.read_text())
+    assert installed["hooks"]["enabled"] is True and installed["hooks"]["AfterTool"][0]["hooks"][0]["name"] == "DevTrace"
+    assert devtrace("hook", "uninstall", "gemini", cwd=home, env=env_for(home)).returncode == 0
+    assert settings.read_text() == '{"hooks": {"enabled": true}}\n'
+
+
+def test_a_settings_file_with_a_bom_is_hooked_and_given_back(home, store):
+    """Issue 20, item 22: the agents read a UTF-8 BOM; DevTrace keeps it."""
+    settings = home / ".claude" / "settings.json"
+    settings.parent.mkdir(parents=True)
+    text = '\ufeff{\n  "model": "opus"\n}\n'
+    settings.write_text(text, encoding="utf-8")
+    assert devtrace("hook", "install", "claude-code", "--path", str(store), cwd=home, env=env_for(home)).returncode == 0
+    assert settings.read_text(encoding="utf-8").startswith('\ufeff{\n  "model": "opus",\n  "hooks"')
+    assert devtrace("hook", "uninstall", "claude-code", cwd=home, env=env_for(home)).returncode == 0
+    assert settings.read_text(encoding="utf-8") == text
+
+
+def test_uninstall_removes_what_install_created(home, store, repo):
+    """Issue 20, item 22: no `{}` file, no untracked .claude/ left in the repository."""
+    env = env_for(home)
+    assert devtrace("hook", "install", "claude-code", "--scope", "project", cwd=repo, env=env).returncode == 0
+    assert devtrace("hook", "uninstall", "claude-code", "--scope", "project", cwd=repo, env=env).returncode == 0
+    assert not (repo / ".claude").exists()
+
+
+def test_codex_home_is_where_the_hooks_go(home, store, tmp_path):
+    """Issue 20, item 10: Codex reads $CODEX_HOME/hooks.json."""
+    env = env_for(home, CODEX_HOME=str(tmp_path / "codex-home"))
+    done = devtrace("hook", "install", "codex", "--path", str(store), cwd=home, env=env)
+    assert done.returncode == 0 and (tmp_path / "codex-home" / "hooks.json").exists() and not (home / ".codex").exists()
+    assert "not trusted" in done.stdout.decode() and "/hooks" in done.stdout.decode()  # issue 20, item 7
+    rows = json.loads(devtrace("hook", "status", "--json", cwd=home, env=env).stdout)
+    (codex,) = [r for r in rows if r["agent"] == "codex" and r["scope"] == "user"]
+    assert (codex["file"], codex["trust"]) == (str(tmp_path / "codex-home" / "hooks.json"), "not trusted")
+
+
+def test_status_warns_of_two_scopes_and_of_a_gone_interpreter(home, store, repo):
+    """Issue 20, items 20 and 21."""
+    env = env_for(home)
+    for scope in ("user", "project"):
+        assert devtrace("hook", "install", "claude-code", "--scope", scope, cwd=repo, env=env).returncode == 0
+    text = devtrace("hook", "status", cwd=repo, env=env).stdout.decode()
+    assert text.count("installed at both user and project scope") == 2
+    settings = home / ".claude" / "settings.json"
+    settings.write_text(settings.read_text().replace(json.dumps(sys.executable)[1:-1], "/gone/python3"))
+    text = devtrace("hook", "status", cwd=repo, env=env).stdout.decode()
+    assert "interpreter the hook runs is gone (/gone/python3)" in text
+
+
+def test_doctor_says_codex_skips_an_untrusted_hook(home, store, tmp_path):
+    """Issue 20, item 7: `doctor` too."""
+    env = env_for(home, CODEX_HOME=str(tmp_path / "codex-home"))
+    assert devtrace("hook", "install", "codex", "--path", str(store), cwd=home, env=env).returncode == 0
+    done = devtrace("doctor", "--path", str(store), cwd=home, env=env)
+    assert done.returncode == 1 and "Codex skips it" in done.stdout.decode()
+
+
+def test_status_says_when_gemini_does_not_trust_the_folder(home, store, repo):
+    """Issue 20, item 19: Gemini CLI 0.61 runs no hook in a folder it does not trust (headless
+    `gemini -p` there refuses to start: checked in tests/agents)."""
+    env = env_for(home)
+    assert devtrace("hook", "install", "gemini", "--path", str(store), cwd=repo, env=env).returncode == 0
+    text = devtrace("hook", "status", cwd=repo, env=env).stdout.decode()
+    assert "not one Gemini CLI trusts" in text
+    (home / ".gemini" / "trustedFolders.json").write_text(json.dumps({str(repo.parent): "TRUST_FOLDER"}))
+    assert "not one Gemini CLI trusts" not in devtrace("hook", "status", cwd=repo, env=env).stdout.decode()
+    (home / ".gemini" / "trustedFolders.json").write_text(json.dumps({str(repo.parent): "TRUST_FOLDER",
+                                                                       str(repo): "DO_NOT_TRUST"}))
+    assert "not one Gemini CLI trusts" in devtrace("hook", "status", cwd=repo, env=env).stdout.decode()
+
+
+def test_a_claude_call_without_its_post_is_recorded_at_stop(home, store, repo):
+    """Issue 20, item 4, on Claude Code 2.1.197's payloads: PreToolUse, no PostToolUse (an
+    interrupt or a rejection), then Stop: one event, 130, timed to its result in the transcript."""
+    assert fire("claude-code", "PreToolUse", home, store, repo).returncode == 0
+    time.sleep(0.5)
+    assert fire("claude-code", "Stop", home, store, repo).returncode == 0
+    (event,) = wait_events(store, 1)
+    assert (event["exit_code"], event["timed_out"], event["duration_approximate"], event["program"]) == (130, 0, 1, "true")
+    assert event["duration_ms"] is not None and event["repo_id"] is not None
+    fire("claude-code", "Stop", home, store, repo)  # again: nothing left to resolve
+    time.sleep(4)
+    assert len(wait_events(store, 1)) == 1

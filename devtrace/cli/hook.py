@@ -51,6 +51,8 @@ def install(
 
     file, changed = hooks.install(agent, scope, path)
     typer.echo(f"{agent}: DevTrace hooks {'installed in' if changed else 'already in'} {file}")
+    for warning in hooks.after_install(agent, scope, file):
+        typer.echo(f"{agent}: {warning}")
 
 
 @hook_app.command("uninstall")
@@ -79,6 +81,10 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="JSON rows.")] =
     for row in rows:
         state = row["problem"] or (", ".join(row["events"]) if row["events"] else "not installed")
         typer.echo(f"{row['agent']:<12} {row['scope']:<8} {state}  ({row['file']})")
+        for warning in row["warnings"]:
+            typer.echo(f"{'':<22}warning: {warning}")
+        for note in row["notes"]:
+            typer.echo(f"{'':<22}note: {note}")
 
 
 @hook_app.command("record", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

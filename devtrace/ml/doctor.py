@@ -10,6 +10,7 @@ from devtrace.store.health import NOTE, OK, PROBLEM, Check, pending_scores, stor
 
 def examine(path: str | os.PathLike | None = None) -> list[Check]:
     checks, conn = store_checks(path)
+    checks += _agent_hooks()
     if conn is None:
         return checks
     try:
@@ -21,6 +22,20 @@ def examine(path: str | os.PathLike | None = None) -> list[Check]:
     if pending is not None:
         checks.append(_scores(path, pending, has_model=model.status == OK))
     return checks
+
+
+def _agent_hooks() -> list[Check]:
+    """Installed agent hooks that record nothing (Codex not trusting them, a gone interpreter)
+    or everything twice (two scopes). Nothing when no agent hook is installed."""
+    from devtrace.capture.hooks import install
+
+    rows = [r for r in install.status() if r["events"]]
+    found = [Check("hooks", PROBLEM, f"{r['agent']} ({r['scope']} scope): {w}", f"devtrace hook status lists {r['file']}")
+             for r in rows for w in r["warnings"]]
+    found += [Check("hooks", NOTE, f"{r['agent']} ({r['scope']} scope): {n}") for r in rows for n in r["notes"]]
+    if rows and not found:
+        found.append(Check("hooks", OK, "agent hooks: " + ", ".join(f"{r['agent']} ({r['scope']})" for r in rows)))
+    return found
 
 
 def _model(path) -> Check:

@@ -10,29 +10,22 @@ import json
 import os
 
 from devtrace.capture import git
-from devtrace.capture.hooks import AGENTS, jsonspan, launcher
+from devtrace.capture.hooks import jsonspan, launcher
+from devtrace.capture.hooks.agents import REGISTRY
 from devtrace.errors import DevtraceError
 
 SCOPES = ("user", "project")
-# agent: (settings file under the home or project folder, the shell tool's name, hook events)
-_AGENTS = {
-    "claude-code": (os.path.join(".claude", "settings.json"), "Bash", ("PostToolUse", "PostToolUseFailure")),
-    "codex": (os.path.join(".codex", "hooks.json"), "Bash", ("PreToolUse", "PostToolUse")),
-    "gemini": (os.path.join(".gemini", "settings.json"), "run_shell_command", ("BeforeTool", "AfterTool")),
-}
-assert tuple(_AGENTS) == AGENTS
+_BOM = "\ufeff"
 
 
 def settings_file(agent: str, scope: str, cwd: str | None = None) -> str:
-    """The agent's settings file: in the home folder, or in the project (the git work tree
-    holding `cwd`, else `cwd` itself)."""
+    """The agent's settings file: in the home folder (or where the agent's own variable puts
+    it, e.g. $CODEX_HOME), or in the project (the git work tree holding `cwd`, else `cwd`)."""
     _check(agent, scope)
     if scope == "user":
-        base = os.path.expanduser("~")
-    else:
-        here = os.path.abspath(cwd or os.getcwd())
-        base = git.find_repo(here) or here
-    return os.path.join(base, _AGENTS[agent][0])
+        return REGISTRY[agent].user_settings()
+    here = os.path.abspath(cwd or os.getcwd())
+    return os.path.join(git.find_repo(here) or here, REGISTRY[agent].settings)
 
 
 def hook_command(agent: str, path: str | None = None) -> str:
@@ -46,12 +39,19 @@ def install(agent: str, scope: str = "user", path: str | None = None, cwd: str |
     """Add (or update) DevTrace's entries; returns the file and whether it changed."""
     file = settings_file(agent, scope, cwd)
     old = _read(file)
+    spec = REGISTRY[agent]
     text = _without_ours(file, old or "{\n}\n", agent)
-    _, tool, events = _AGENTS[agent]
-    group = {"matcher": tool, "hooks": [{"type": "command", "command": hook_command(agent, path)}]}
-    for event in events:
+    hook = {**spec.entry, "type": "command", "command": hook_command(agent, path)}
+    for event in spec.events:  # the turn's end is no tool's: no matcher there
+        group = {"hooks": [hook]} if event in spec.turn_end_events else {"matcher": spec.tool, "hooks": [hook]}
         text = _append_group(file, text, event, group)
     return file, _write(file, old, text)
+
+
+def after_install(agent: str, scope: str, file: str) -> list[str]:
+    """What the user must still do or know once the entries are in: the status warnings of the
+    file just written (Codex: trust them in /hooks; a missing interpreter; a second scope)."""
+    return [w for row in status() if row["agent"] == agent and row["file"] == file for w in row["warnings"]]
 
 
 def uninstall(agent: str, scope: str = "user", cwd: str | None = None) -> tuple[str, bool]:
@@ -60,17 +60,23 @@ def uninstall(agent: str, scope: str = "user", cwd: str | None = None) -> tuple[
     old = _read(file)
     if old is None:
         return file, False
-    return file, _write(file, old, _without_ours(file, old, agent))
+    new = _without_ours(file, old, agent)
+    if new != old and _parse(file, new).value == {}:
+        return file, _remove(file)  # nothing left: the file (and its folder) DevTrace created go
+    return file, _write(file, old, new)
 
 
 def status(cwd: str | None = None) -> list[dict]:
     """For each agent and scope: the settings file and the events DevTrace is hooked into
-    (an empty list: not installed; `problem`: the file could not be read)."""
+    (an empty list: not installed; `problem`: the file could not be read); `trust`: Codex's
+    trust in the entries, or Gemini's in the folder `cwd`; `warnings`: why the entries record
+    nothing or twice; `notes`: where they record nothing (Gemini in an untrusted folder)."""
     found = []
-    for agent in AGENTS:
+    for agent in REGISTRY:
         for scope in SCOPES:
             file = settings_file(agent, scope, cwd)
-            row = {"agent": agent, "scope": scope, "file": file, "events": [], "problem": None}
+            row = {"agent": agent, "scope": scope, "file": file, "events": [], "problem": None, "trust": None,
+                   "warnings": [], "notes": []}
             try:
                 text = _read(file)
                 root = _parse(file, text) if text else None
@@ -78,17 +84,47 @@ def status(cwd: str | None = None) -> list[dict]:
                 row["problem"] = str(exc)
             else:
                 hooks = root.get("hooks") if root is not None else None
-                for event in _AGENTS[agent][2]:
+                for event in REGISTRY[agent].events:
                     groups = hooks.get(event) if hooks is not None and hooks.items is not None else None
                     if groups is not None and any(_mine(g.value, agent) for _, g in groups.items or ()):
                         row["events"].append(event)
+                if row["events"]:
+                    spec = REGISTRY[agent]
+                    row["trust"], row["warnings"], row["notes"] = spec.check(
+                        file, hooks.value, lambda hook, a=agent: _is_mine(hook, a), cwd or os.getcwd())
+                    row["warnings"] += _checks(agent, hooks.value)
             found.append(row)
+    for agent in REGISTRY:
+        rows = [r for r in found if r["agent"] == agent and r["events"]]
+        if len(rows) > 1:
+            twice = ("the agent runs DevTrace's hook twice per command (recorded once, by its call id)"
+                     if REGISTRY[agent].call_id({"tool_use_id": "x"}) else "every command is recorded twice")
+            for r in rows:
+                r["warnings"].append(f"installed at both user and project scope: {twice};"
+                                     f" uninstall one (devtrace hook uninstall {agent} --scope ...)")
+    return found
+
+
+def _checks(agent: str, hooks: dict) -> list[str]:
+    """What stops an installed entry from recording (a missing interpreter), or has it run
+    twice (DevTrace's entry twice in one event)."""
+    found = []
+    commands = {h.get("command") for groups in hooks.values() if isinstance(groups, list) for g in groups
+                if isinstance(g, dict) for h in g.get("hooks", []) if _is_mine(h, agent)}
+    for command in commands:
+        program = command.split(" ", 1)[0].strip("'\"")
+        if not os.access(program, os.X_OK):
+            found.append(f"the interpreter the hook runs is gone ({program}): nothing is recorded;"
+                         f" run devtrace hook install {agent} again from DevTrace's environment")
+    for event, groups in hooks.items():
+        if isinstance(groups, list) and sum(_mine(g, agent) for g in groups) > 1:
+            found.append(f"DevTrace's hook is in {event} more than once: the agent runs it twice per command")
     return found
 
 
 def _check(agent: str, scope: str) -> None:
-    if agent not in _AGENTS:
-        raise DevtraceError(f"unknown agent {agent!r}: DevTrace hooks into {', '.join(AGENTS)}")
+    if agent not in REGISTRY:
+        raise DevtraceError(f"unknown agent {agent!r}: DevTrace hooks into {', '.join(REGISTRY)}")
     if scope not in SCOPES:
         raise DevtraceError(f"unknown scope {scope!r}: use user or project")
 
@@ -101,12 +137,12 @@ def _read(file: str) -> str | None:
         return None
     except (OSError, UnicodeDecodeError) as exc:
         raise DevtraceError(f"cannot read {file} ({getattr(exc, 'strerror', None) or exc}); left as it was") from None
-    return text if text.strip() else None
+    return text if text.strip(_BOM + " \t\r\n") else None
 
 
 def _parse(file: str, text: str) -> jsonspan.Node:
     try:
-        root = jsonspan.parse(text)
+        root = jsonspan.parse(text, skip=len(_BOM) if text.startswith(_BOM) else 0)
     except ValueError as exc:
         raise DevtraceError(f"{file} is not valid JSON ({exc}); DevTrace left it as it was") from None
     if not isinstance(root.value, dict):
@@ -114,9 +150,11 @@ def _parse(file: str, text: str) -> jsonspan.Node:
     hooks = root.get("hooks")
     if hooks is not None and not isinstance(hooks.value, dict):
         raise DevtraceError(f"`hooks` in {file} is not an object; DevTrace left the file as it was")
-    for _, event in (hooks.items if hooks is not None else ()):
-        if not isinstance(event.value, list):
-            raise DevtraceError(f"an event under `hooks` in {file} is not a list; DevTrace left the file as it was")
+    for name, event in (hooks.items if hooks is not None else ()):
+        # other members (Gemini's `"enabled": true`) are not DevTrace's business; an event it
+        # writes to must be a list
+        if not isinstance(event.value, list) and any(name in spec.events for spec in REGISTRY.values()):
+            raise DevtraceError(f"`hooks.{name}` in {file} is not a list; DevTrace left the file as it was")
     return root
 
 
@@ -138,7 +176,7 @@ def _without_ours(file: str, text: str, agent: str) -> str:
         hooks = root.get("hooks")
         target = None
         for _, event in (hooks.items if hooks is not None else ()):
-            for _, group in event.items:
+            for _, group in (event.items if isinstance(event.value, list) else ()):
                 if _mine(group.value, agent):
                     inner = group.get("hooks")
                     if all(_is_mine(h, agent) for h in inner.value):
@@ -209,6 +247,18 @@ def _indent_unit(text: str) -> str | None:
         if indent:
             return indent
     return "  "
+
+
+def _remove(file: str) -> bool:
+    try:
+        os.unlink(file)
+    except OSError as exc:
+        raise DevtraceError(f"cannot remove {file} ({exc.strerror}); left as it was") from None
+    try:
+        os.rmdir(os.path.dirname(file))  # only if empty: the agent's folder DevTrace made
+    except OSError:
+        pass
+    return True
 
 
 def _write(file: str, old: str | None, new: str) -> bool:

@@ -25,10 +25,11 @@ class Node:
         return None
 
 
-def parse(text: str) -> Node:
-    """The document's tree of spans; ValueError if it is not valid JSON."""
-    json.loads(text)  # the real parser decides validity (and raises a precise error)
-    node, end = _value(text, _skip(text, 0))
+def parse(text: str, skip: int = 0) -> Node:
+    """The document's tree of spans, from text[skip:] (past a byte-order mark); ValueError if it
+    is not valid JSON. Spans are positions in `text`."""
+    json.loads(text[skip:])  # the real parser decides validity (and raises a precise error)
+    node, end = _value(text, _skip(text, skip))
     if _skip(text, end) != len(text):
         raise ValueError("extra data after the JSON value")
     return node

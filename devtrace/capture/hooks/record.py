@@ -14,7 +14,7 @@ import os
 import time
 
 from devtrace import paths
-from devtrace.capture.hooks import AGENTS, SHELLS
+from devtrace.capture.hooks import SHELLS
 
 MAX_PAYLOAD = 64 * 1024 * 1024  # an agent's payload holds the command's output
 
@@ -47,12 +47,12 @@ def _record(source: str, data: bytes, path: str | None, called_at: float) -> Non
         from devtrace.capture.hooks import shells
 
         report = shells.parse(source, data)
-    elif source in AGENTS:
+    else:
         from devtrace.capture.hooks import agents
 
+        if source not in agents.REGISTRY:
+            raise ValueError("unknown hook source")
         report = agents.parse(source, data, called_at)
-    else:
-        raise ValueError("unknown hook source")
     if report is not None:
         writer.write(report, path)
 

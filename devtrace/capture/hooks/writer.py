@@ -6,12 +6,18 @@ no text, argument or path of it is stored or logged.
 """
 
 import os
+import time
 
 from devtrace import paths
 from devtrace.capture import event_ids, git, identity, scorer
 from devtrace.capture.hooks import SHELLS
 from devtrace.capture.recorder import Recorder
 from devtrace.store import hook_state, insert_event
+from devtrace.store.transaction import write_transaction
+
+# The writers are detached: under load, the writer of a Pre/Before hook may still be starting
+# when that of its Post/After looks for it. The end's writer waits this long for its start.
+START_GRACE_S = 3.0
 
 
 class Finished:
@@ -20,28 +26,42 @@ class Finished:
     `session` is the agent's session id, or for a shell the raw id the shell made up (hashed
     here, with the store's key). `pair_key`: the end of a Pre/Post pair (Codex: tool_use_id;
     "" for Gemini, which pairs by the command's hash); the duration then comes from the pair.
-    `call_id`: the agent's own id for the tool call (Claude Code's and Codex's tool_use_id),
-    from which the event's id is derived (devtrace.capture.event_ids)."""
+    `call_id`: the agent's id of the tool call, which records it once however many of
+    DevTrace's entries the agent ran for it (installed at two scopes, from two paths), and
+    from which the event's id is derived (devtrace.capture.event_ids).
+    `background`: reported at launch; a pair does not time it."""
 
     __slots__ = ("captured_by", "line", "exit_code", "timed_out", "duration_ms", "ended_at", "session",
-                 "cwd", "agent_id", "author_kind", "pair_key", "call_id")
+                 "cwd", "agent_id", "author_kind", "pair_key", "call_id", "background")
 
     def __init__(self, captured_by: str, line: str, *, exit_code: int | None, timed_out: bool | None,
                  duration_ms: int | None, ended_at: float, session: str, cwd: str, agent_id: str | None,
-                 author_kind: str, pair_key: str | None = None, call_id: str | None = None):
+                 author_kind: str, pair_key: str | None = None, call_id: str = "", background: bool = False):
         self.captured_by, self.line, self.exit_code, self.timed_out = captured_by, line, exit_code, timed_out
         self.duration_ms, self.ended_at, self.session, self.cwd = duration_ms, ended_at, session, cwd
         self.agent_id, self.author_kind, self.pair_key, self.call_id = agent_id, author_kind, pair_key, call_id
+        self.background = background
 
 
 class Started:
-    """The first half of a Pre/Post pair (Codex PreToolUse, Gemini BeforeTool)."""
+    """The first half of a Pre/Post pair (Claude Code and Codex PreToolUse, Gemini BeforeTool)."""
 
-    __slots__ = ("captured_by", "line", "session", "call_key", "started_at")
+    __slots__ = ("captured_by", "line", "session", "call_key", "started_at", "cwd")
 
-    def __init__(self, captured_by: str, line: str, session: str, call_key: str, started_at: float):
+    def __init__(self, captured_by: str, line: str, session: str, call_key: str, started_at: float, cwd: str = "/"):
         self.captured_by, self.line, self.session = captured_by, line, session
-        self.call_key, self.started_at = call_key, started_at
+        self.call_key, self.started_at, self.cwd = call_key, started_at, cwd
+
+
+class TurnEnded:
+    """An agent's turn or session ended (Claude Code Stop/SessionEnd, Codex Stop): its starts
+    still waiting for an end become events, each as `resolve(call_key, started_at)` says
+    (an Outcome: exit_code, timed_out, duration_ms; None: not over, left pending)."""
+
+    __slots__ = ("captured_by", "session", "at", "resolve")
+
+    def __init__(self, captured_by: str, session: str, at: float, resolve):
+        self.captured_by, self.session, self.at, self.resolve = captured_by, session, at, resolve
 
 
 def store_path(path: str | None) -> str:
@@ -50,31 +70,45 @@ def store_path(path: str | None) -> str:
     return os.path.abspath(os.path.expanduser(path or os.environ.get("DEVTRACE_PATH") or paths.HOOKS_STORE))
 
 
-def write(report: Finished | Started, path: str | None) -> str | None:
+def write(report: Finished | Started | TurnEnded, path: str | None) -> str | None:
     """Record the report; returns the event id, or None when nothing was recorded (an ignored
     line, the first half of a pair)."""
-    words = identity.command_words(report.line)
-    if not words or report.line[:1].isspace() or _runs_devtrace(words):
+    if isinstance(report, TurnEnded):
+        resolve_orphans(report, path)
         return None
-    root = git.find_repo(report.cwd) if isinstance(report, Finished) else None
+    words = identity.command_words(report.line)
+    # a leading space keeps a line out of a shell's history, and so out of DevTrace: a human's
+    # choice, which an agent's command line never expresses
+    hidden = report.line[:1].isspace() and report.captured_by in SHELLS
+    if not words or hidden or _runs_devtrace(words):
+        return None
+    root = git.find_repo(report.cwd)
     with Recorder(store_path(path)) as rec:
         if _ignored(report.line, rec.settings.ignore):
             return None
+        session = report.session
+        if isinstance(report, Started):
+            command_hash = identity.command_hash(rec.key, words)
+            program = identity.program(words) if rec.settings.record_program else None
+            hook_state.add_pending(rec.conn, report.captured_by, session, report.call_key or command_hash,
+                                   report.started_at, command_hash, program, identity.repo_id(rec.key, root) if root else None)
+            return None
         budget_s = rec.settings.git_timeout_ms / 1000
         pending = git.start_snapshot(root, budget_s=budget_s) if root else None  # git works meanwhile
-        session = report.session
         if report.captured_by in SHELLS:
             session = "ses_" + identity.keyed_hash(rec.key, f"{report.captured_by}:{session}")[:16]
-        if isinstance(report, Started):
-            key = report.call_key or identity.command_hash(rec.key, words)
-            hook_state.add_pending(rec.conn, report.captured_by, session, key, report.started_at)
-            return None
         duration_ms, approximate = report.duration_ms, False
         if report.pair_key is not None:
             key = report.pair_key or identity.command_hash(rec.key, words)
-            started = hook_state.take_pending(rec.conn, report.captured_by, session, key)
-            duration_ms = None if started is None else max(0, round((report.ended_at - started) * 1000))
-            approximate = started is not None
+            started = hook_state.take_pending(rec.conn, report.captured_by, session, key, report.ended_at)
+            waited = 0.0
+            # its start's writer may still be on its way; worth waiting for where the pair times it
+            while started is None and waited < START_GRACE_S and duration_ms is None and not report.background:
+                time.sleep(0.05)
+                waited += 0.05
+                started = hook_state.take_pending(rec.conn, report.captured_by, session, key, report.ended_at)
+            if duration_ms is None and started is not None and not report.background:
+                duration_ms, approximate = max(0, round((report.ended_at - started) * 1000)), True
         after = git.finish_snapshot(root, pending)
         repo_id = identity.repo_id(rec.key, root) if root else None
         state = git.totals(after) if after is not None else (None, None, None)
@@ -97,14 +131,55 @@ def write(report: Finished | Started, path: str | None) -> str | None:
             duration_approximate=approximate,
             call=(report.captured_by, report.session, report.call_id) if report.call_id else None,
         )
-        also = None
-        if files is not None and repo_id is not None:
-            def also(conn):
+        def also(conn):
+            if report.call_id and not hook_state.first_report(conn, report.captured_by, session, report.call_id,
+                                                               report.ended_at):
+                raise _AlreadyRecorded
+            if files is not None and repo_id is not None:
                 hook_state.save_state(conn, session, repo_id, head, files, report.ended_at)
-        if not insert_event(rec.conn, event, also, new_id=None if report.call_id else event_ids.live):
-            return None  # this call was recorded already
+        try:
+            inserted = insert_event(rec.conn, event, also, new_id=None if report.call_id else event_ids.live)
+        except _AlreadyRecorded:
+            return None
+        if not inserted:
+            return None  # this call's event is in the store already (an import recorded it)
         scorer.spawn(rec.directory)  # scores it in a detached process if there is a model
         return event["id"]
+
+
+def resolve_orphans(report: TurnEnded, path: str | None) -> None:
+    """Each start of the session still waiting for its end, written once as an event. First a
+    wait: the writers of the last ends may still be on their way (they are detached)."""
+    time.sleep(START_GRACE_S)
+    with Recorder(store_path(path)) as rec:
+        for orphan in hook_state.orphans(rec.conn, report.captured_by, report.session, report.at):
+            outcome = report.resolve(orphan.call_key, orphan.started_at)
+            if outcome is None:  # not over yet (a background command still running)
+                continue
+            event = rec.event([], started_at=orphan.started_at, duration_ms=outcome.duration_ms,
+                              exit_code=outcome.exit_code, timed_out=outcome.timed_out, session_id=report.session,
+                              agent_id=report.captured_by, author_kind="agent", captured_by=report.captured_by,
+                              repo_id=orphan.repo_id, state=(None, None, None), change=(None, None, None),
+                              duration_approximate=outcome.duration_ms is not None,
+                              call=(report.captured_by, report.session, orphan.call_key) if orphan.call_key else None)
+            event["command_hash"], event["program"] = orphan.command_hash, orphan.program
+
+            def also(conn, orphan=orphan):
+                hook_state.drop_pending(conn, report.captured_by, report.session, orphan.call_key, orphan.started_at)
+                if not hook_state.first_report(conn, report.captured_by, report.session, orphan.call_key, report.at):
+                    raise _AlreadyRecorded
+
+            try:
+                insert_event(rec.conn, event, also, new_id=None if orphan.call_key else event_ids.live)
+            except _AlreadyRecorded:  # its end was recorded meanwhile: only the start goes
+                with write_transaction(rec.conn):
+                    hook_state.drop_pending(rec.conn, report.captured_by, report.session, orphan.call_key,
+                                            orphan.started_at)
+        scorer.spawn(rec.directory)
+
+
+class _AlreadyRecorded(Exception):
+    """Another of DevTrace's entries already recorded this tool call: the transaction rolls back."""
 
 
 def _change(rec: Recorder, root, session, repo_id, head, files, budget_s: float) -> tuple:

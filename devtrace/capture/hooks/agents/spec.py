@@ -1,0 +1,49 @@
+"""What DevTrace knows about one coding agent: where its settings live, which hook events it
+installs, and how that agent's payloads say what a shell command did."""
+
+import os
+
+
+class Outcome:
+    """How a command ended, as far as the agent's payload (or its transcript) says. None: not said.
+    `duration_ms` is the agent's own timing; `ended_at` the agent's own clock where it gives one;
+    `background`: reported at launch, so neither its end nor its duration is known."""
+
+    __slots__ = ("exit_code", "timed_out", "duration_ms", "ended_at", "background")
+
+    def __init__(self, exit_code: int | None, timed_out: bool | None, duration_ms: int | None = None,
+                 ended_at: float | None = None, background: bool = False):
+        self.exit_code, self.timed_out, self.duration_ms, self.ended_at = exit_code, timed_out, duration_ms, ended_at
+        self.background = background
+
+
+class AgentSpec:
+    """One agent. `settings`: the settings file, relative to the home folder (user scope) or the
+    project (project scope); `home_variable`: the variable that moves the user-scope folder
+    (Codex: $CODEX_HOME/hooks.json). `tool`: the shell tool's name, which is also the hooks'
+    matcher. `events`: the hook events installed; `start_event`: the one that opens a Pre/Post
+    pair (None: the end event carries the agent's own duration). `outcome(payload)`: the end
+    event's Outcome; `call_id(payload)`: the agent's id of one tool call ("" where it has none);
+    `started_at(payload, called_at)`; `directory(payload, cwd)`: where the command ran;
+    `entry`: extra fields of DevTrace's hook entry; `check(file, hooks, mine, folder)`: the
+    agent's own reasons to skip installed entries, as (trust, warnings, notes).
+    `turn_end_events`: hooks (no matcher) at which starts still waiting for their end are
+    resolved, each by `orphan(payload, call_id, started_at, ended_at)` into an Outcome."""
+
+    def __init__(self, name, *, settings, tool, events, end_events, outcome, start_event=None, home_variable=None,
+                 call_id=lambda payload: "", started_at=None, directory=None, entry=None, check=None,
+                 turn_end_events=(), orphan=None):
+        self.name, self.settings, self.tool, self.events = name, settings, tool, events
+        self.end_events, self.outcome, self.start_event = end_events, outcome, start_event
+        self.home_variable, self.call_id = home_variable, call_id
+        self.started_at = started_at or (lambda payload, called_at: called_at)
+        self.directory = directory or (lambda payload, cwd: cwd)
+        self.entry = entry or {}
+        self.check = check or (lambda file, hooks, mine, folder: (None, [], []))
+        self.turn_end_events, self.orphan = turn_end_events, orphan
+
+    def user_settings(self) -> str:
+        """The user-scope settings file (the agent's own variable first, as the agent reads it)."""
+        if self.home_variable and os.environ.get(self.home_variable):
+            return os.path.join(os.environ[self.home_variable], os.path.basename(self.settings))
+        return os.path.join(os.path.expanduser("~"), self.settings)

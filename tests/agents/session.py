@@ -1,0 +1,81 @@
+"""One agent CLI session against its scripted model, run inside a private network namespace
+(`python session.py RUN.json`, started by tests/agents/harness.py under `unshare -n`).
+
+RUN.json: agent, turns (the script), run_dir, cwd, argv, env, files, timeout. `{base}` in
+argv, env values and files is replaced by the model server's URL once it listens."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import models
+
+
+def main(config_path: str) -> int:
+    with open(config_path, encoding="utf-8") as f:
+        config = json.load(f)
+    run_dir = config["run_dir"]
+    script = models.Script(config["turns"], os.path.join(run_dir, "requests.jsonl"))
+    server = models.serve(config["agent"], script)
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    for path, text in config.get("files", {}).items():
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text.replace("{base}", base))
+    env = {k: v.replace("{base}", base) for k, v in config["env"].items()}
+    argv = [word.replace("{base}", base) for word in config["argv"]]
+    if config.get("trust_codex_hooks"):
+        trust_codex_hooks(env, config["cwd"])
+    started = time.monotonic()
+    with open(os.path.join(run_dir, "stdout"), "wb") as out, open(os.path.join(run_dir, "stderr"), "wb") as err:
+        try:
+            done = subprocess.run(argv, cwd=config["cwd"], env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                  timeout=config["timeout"], start_new_session=True)
+            code = done.returncode
+        except subprocess.TimeoutExpired:
+            code = "timeout"
+    with open(os.path.join(run_dir, "result.json"), "w", encoding="utf-8") as f:
+        json.dump({"exit": code, "seconds": round(time.monotonic() - started, 3)}, f)
+    server.shutdown()
+    return 0
+
+
+def trust_codex_hooks(env: dict, cwd: str) -> None:
+    """What a user does in Codex's `/hooks`: trust every hook it lists, recorded as Codex
+    records it (`[hooks.state."KEY"] trusted_hash`, the hash `hooks/list` reports)."""
+    server = subprocess.Popen(["codex", "app-server"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, env=env, cwd=cwd, text=True)
+    try:
+        hooks = _rpc(server, 1, "initialize", {"clientInfo": {"name": "devtrace-tests", "version": "1"}}) and \
+            _rpc(server, 2, "hooks/list", {"cwds": [cwd]}, notify_first="initialized")
+    finally:
+        server.terminate()
+        server.wait(10)
+    lines = []
+    for entry in hooks["data"]:
+        for hook in entry["hooks"]:
+            lines.append(f"[hooks.state.{json.dumps(hook['key'])}]\ntrusted_hash = {json.dumps(hook['currentHash'])}\n")
+    with open(os.path.join(env["CODEX_HOME"], "config.toml"), "a", encoding="utf-8") as f:
+        f.write("\n" + "\n".join(lines))
+
+
+def _rpc(server, number: int, method: str, params: dict, notify_first: str | None = None):
+    if notify_first:
+        server.stdin.write(json.dumps({"method": notify_first}) + "\n")
+    server.stdin.write(json.dumps({"id": number, "method": method, "params": params}) + "\n")
+    server.stdin.flush()
+    while True:
+        line = server.stdout.readline()
+        if not line:
+            raise RuntimeError(f"codex app-server ended before answering {method}")
+        message = json.loads(line)
+        if message.get("id") == number:
+            if "error" in message:
+                raise RuntimeError(f"codex app-server: {method}: {message['error']}")
+            return message["result"]
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
