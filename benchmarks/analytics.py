@@ -90,19 +90,24 @@ def synthetic_events(count: int, seed: int):
             at += duration_ms / 1000 + rng.expovariate(1 / 20)
 
 
-def build_store(directory: Path, count: int, seed: int) -> None:
-    """The bulk path: one transaction of executemany straight into the store's tables."""
+def build_store(directory: Path, count: int, seed: int, with_text: bool = False) -> None:
+    """The bulk path: one transaction of executemany straight into the store's tables. With
+    `with_text`, each event also carries a command line (as a hook stores it, redacted)."""
     from devtrace.store import create_store
 
     conn = create_store(directory)
     conn.execute("PRAGMA synchronous = OFF")
     conn.execute("BEGIN")
+    columns = ("id, agent_id, executed_at, command_hash, duration_ms, exit_code, timed_out,"
+               " files_touched_count, lines_added, lines_deleted, predicted_productivity, top_contribution_feature,"
+               " top_contribution_value, model_ref, started_at, ended_at, session_id, repo_id, program, delta_files,"
+               " delta_lines_added, delta_lines_deleted, scored_at")
+    rows = synthetic_events(count, seed)
+    if with_text:
+        columns += ", command_text"
+        rows = (row + (_command_line(row[18], row[3]),) for row in rows)
     conn.executemany(
-        "INSERT INTO command_events (id, agent_id, executed_at, command_hash, duration_ms, exit_code, timed_out,"
-        " files_touched_count, lines_added, lines_deleted, predicted_productivity, top_contribution_feature,"
-        " top_contribution_value, model_ref, started_at, ended_at, session_id, repo_id, program, delta_files,"
-        " delta_lines_added, delta_lines_deleted, scored_at) VALUES (" + ", ".join("?" * 23) + ")",
-        synthetic_events(count, seed),
+        f"INSERT INTO command_events ({columns}) VALUES ({', '.join('?' * len(columns.split(',')))})", rows
     )
     rng = random.Random(seed + 1)
     labels = [
@@ -115,6 +120,12 @@ def build_store(directory: Path, count: int, seed: int) -> None:
     )
     conn.execute("COMMIT")
     conn.close()
+
+
+def _command_line(program: str | None, command_hash: str) -> str:
+    """A plausible command line of 60-80 characters for the program, one per command."""
+    i = int(command_hash[:8], 16)
+    return f"{program or 'sh'} -q tests/test_module_{i % 97:02d}.py -k 'case_{i % 13} and not slow' --maxfail={i % 5 + 1}"
 
 
 def build_native_copy(store: Path, native: Path) -> None:

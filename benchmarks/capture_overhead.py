@@ -10,6 +10,12 @@ hits all alike. Last, a repo of 100,000 dirty files, where one `git diff` takes 
 there each git snapshot stops at its time budget (`git_timeout_ms`, default 300 ms).
 
     python benchmarks/capture_overhead.py [--runs 40] [--files 20000] [--dirty-files 100000]
+                                          [--baseline CHECKOUT]
+
+With --baseline (another checkout's folder holding `devtrace/` and `sql/`, e.g. main's, from
+`git archive main devtrace sql | tar -x -C /tmp/base`), `devtrace run` of this checkout and of the
+baseline also run side by side, both started the same way, on `true` and on a command line the
+redactor has work on (issue 21: capture overhead unchanged by the command text).
 """
 
 import argparse
@@ -103,6 +109,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=20_000)
     parser.add_argument("--dirty-files", type=int, default=100_000, help="0 skips the dirty-repo case")
     parser.add_argument("--dirty-runs", type=int, default=5)
+    parser.add_argument("--baseline", type=Path, help="another checkout to compare `devtrace run` with")
     args = parser.parse_args()
 
     devtrace = shutil.which("devtrace") or str(Path(sys.executable).parent / "devtrace")
@@ -122,6 +129,14 @@ def main() -> None:
             "devtrace run -- true (small repo, model)": ([devtrace, "run", "--path", str(modelled), "--", "true"], small),
             f"devtrace run -- true ({args.files:,} files)": ([devtrace, "run", "--path", str(work / "s2"), "--", "true"], large),
         }
+        if args.baseline:
+            for label, checkout, store in (("this checkout", Path(__file__).resolve().parent.parent, "c1"),
+                                           ("baseline", args.baseline.resolve(), "c2")):
+                launch = [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(checkout)!r}); "
+                          "from devtrace.__main__ import main; main()", "run", "--path", str(work / store), "--"]
+                cases[f"devtrace run -- true, {label}"] = ([*launch, "true"], small)
+                cases[f"devtrace run -- sh -c 'API_TOKEN=…', {label}"] = (
+                    [*launch, "sh", "-c", "API_TOKEN=Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1 curl --version >/dev/null || :"], small)
         diff = ["git", "--no-optional-locks", "diff", "--numstat", "-z", "--no-renames", "HEAD", "--"]
         parts = {
             "  git diff --numstat HEAD, small repo": (diff, small),
@@ -151,7 +166,7 @@ def main() -> None:
         print(f"{'case':48} {'median':>9} {'peak RSS':>10}")
         for name in everything:
             print(f"{name:48} {median_ms(name):7.1f} ms {peak_mib(name):7.1f} MiB")
-        floor, small_run, model_run, large_run = (median_ms(name) for name in list(cases)[1:])
+        floor, small_run, model_run, large_run = (median_ms(name) for name in list(cases)[1:5])
         small_name, model_name = list(cases)[2:4]
         print(f"\ndevtrace run -- true over the interpreter floor, small repo: {small_run - floor:+.1f} ms "
               f"(target: within 10 ms; peak {peak_mib(small_name):.1f} MiB, target < 30 MiB)")

@@ -5,7 +5,7 @@ Plain `os.path` strings: pathlib costs several milliseconds to import on the cap
 
 import os
 
-DEFAULT_DIR = ".devtrace"
+DEFAULT_DIR = os.path.join("~", ".devtrace")  # one store per user, for every command and hook
 
 # Every name DevTrace uses inside a store folder.
 DB_NAME = "devtrace.db"
@@ -19,13 +19,13 @@ SHAP_TABLES = "shap-tables.npz"  # beside a model.json: its SHAP pattern tables 
 SCORING_LOCK = "scoring.lock"  # held by whoever is scoring pending events
 SCORER_LOG = "autoscore.log"  # why a detached scorer failed, since nobody sees its stderr
 HOOKS_LOG = "hooks.log"  # why a hook writer could not record an event (never what the command was)
-HOOKS_STORE = os.path.join("~", ".devtrace")  # the hooks' store unless --path or $DEVTRACE_PATH says otherwise
 SYNC_LOCK = "sync.lock"  # held by whoever is pushing to the central server
 SYNC_LOG = "autosync.log"  # why a background push (sync = "auto") failed
 
 
 def store_dir(path: str | os.PathLike | None = None) -> str:
-    """The store directory: the explicit path, else $DEVTRACE_PATH, else ./.devtrace."""
+    """The store directory: the explicit path, else $DEVTRACE_PATH, else ~/.devtrace (the
+    per-user store the hooks write to: every command reads and writes one store by default)."""
     if path is None or os.fspath(path) == "":
         path = os.environ.get("DEVTRACE_PATH") or DEFAULT_DIR
     return os.path.expanduser(os.fspath(path))

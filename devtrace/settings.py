@@ -11,23 +11,32 @@ from devtrace import paths
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
-KNOWN_KEYS = ("keep_noop", "record_program", "hash_key", "git_timeout_ms", "ignore", "server", "token", "machine", "sync")
+KNOWN_KEYS = ("command_text", "skip_noop", "keep_noop", "record_devtrace", "record_program",
+              "hash_key", "git_timeout_ms", "ignore", "server", "token", "machine", "sync")
 GIT_TIMEOUT_MS = 300
 MAX_MILLISECONDS = 3_600_000  # an hour
 
 
 class Settings:
-    """keep_noop: record events whose git state is clean (`devtrace run` only). record_program:
+    """command_text: "redacted" (the store keeps the command line, redacted) or "off" (no text).
+    skip_noop: `devtrace run` does not record a command that left the git tree clean and
+    unchanged (DevTrace 0.2.0's rule, now opt-in); keep_noop overrides it. record_devtrace:
+    the hooks also record DevTrace's own commands. record_program:
     store the program's basename. hash_key: the organisation's key for command hashes (else the
     store's key). git_timeout_ms: the time budget of each git snapshot; past it the git fields
     are NULL. ignore: regular expressions; a hooked command line matching one is not recorded.
     sync_auto: the detached background process (which scores) also pushes to the server.
     (`server`, `token` and `machine` are the sync client's: capture only accepts them.)"""
 
-    __slots__ = ("keep_noop", "record_program", "hash_key", "git_timeout_ms", "ignore", "sync_auto")
+    __slots__ = ("command_text", "skip_noop", "keep_noop", "record_devtrace", "record_program", "hash_key",
+                 "git_timeout_ms", "ignore", "sync_auto")
 
     def __init__(self, keep_noop: bool = False, record_program: bool = True, hash_key: str | None = None,
-                 git_timeout_ms: int = GIT_TIMEOUT_MS, ignore: tuple[str, ...] = (), sync_auto: bool = False):
+                 git_timeout_ms: int = GIT_TIMEOUT_MS, ignore: tuple[str, ...] = (), sync_auto: bool = False,
+                 command_text: str = "redacted", skip_noop: bool = False, record_devtrace: bool = False):
+        self.command_text = command_text
+        self.skip_noop = skip_noop
+        self.record_devtrace = record_devtrace
         self.keep_noop = keep_noop
         self.record_program = record_program
         self.hash_key = hash_key
@@ -41,6 +50,9 @@ def load(directory: str) -> tuple[Settings, list[str]]:
     problems: list[str] = []
     values = _read_config(os.path.join(directory, paths.CONFIG_NAME), problems)
     return Settings(
+        command_text=_command_text(values, problems),
+        skip_noop=_flag("DEVTRACE_SKIP_NOOP", values, "skip_noop", False, problems),
+        record_devtrace=_flag("DEVTRACE_RECORD_DEVTRACE", values, "record_devtrace", False, problems),
         keep_noop=_flag("DEVTRACE_KEEP_NOOP", values, "keep_noop", False, problems),
         record_program=_flag("DEVTRACE_RECORD_PROGRAM", values, "record_program", True, problems),
         hash_key=os.environ.get("DEVTRACE_HASH_KEY") or _text(values, "hash_key", problems),
@@ -80,6 +92,21 @@ def _flag(env: str, values: dict, key: str, default: bool, problems: list[str]) 
         problems.append(f"{key} in {paths.CONFIG_NAME} must be true or false; using {str(default).lower()}")
         return default
     return value
+
+
+def _command_text(values: dict, problems: list[str]) -> str:
+    """"redacted" unless $DEVTRACE_COMMAND_TEXT or the config says "off" (either one: the config
+    may hold an organisation's requirement, which the environment cannot lift). A value other
+    than "redacted" or "off" is reported and counts as "off", the side that stores nothing."""
+    found = "redacted"
+    for raw, where in ((os.environ.get("DEVTRACE_COMMAND_TEXT"), "DEVTRACE_COMMAND_TEXT"),
+                       (values.get("command_text"), f"command_text in {paths.CONFIG_NAME}")):
+        if raw is None or raw == "" or raw == "redacted":
+            continue
+        if raw != "off":
+            problems.append(f'{where} must be "redacted" or "off"; using "off"')
+        found = "off"
+    return found
 
 
 def _sync(values: dict, problems: list[str]) -> bool:

@@ -83,6 +83,14 @@ def _(loops, totals):
     return
 
 
+@app.cell(hide_code=True)
+def _(scoped, totals):
+    mo.stop(not totals["commands"][0])
+    where_time_went = overview.where_time_went(scoped)
+    mo.vstack([mo.md("### Where the time went"), mo.ui.table(where_time_went, selection=None, page_size=15)])
+    return (where_time_went,)
+
+
 @app.cell
 def _(scoped):
     per_day = overview.per_day(scoped)

@@ -16,6 +16,8 @@ with app.setup:
     from devtrace.ml.explain import describe, explain
     from devtrace.ml.features import FEATURES
     from devtrace.ml.labeling_queue import labeling_queue, session_context
+    from devtrace.readable import MISSING, duration, local_time
+    from devtrace.readable import value as shown
     from devtrace.store.label_undo import retract_label
     from devtrace.store.labels import label
 
@@ -104,16 +106,17 @@ def _(current, events, model):
 @app.cell(hide_code=True)
 def _(current, model, reasons):
     _facts = {
+        "Command": current["command"],
+        "When": local_time(current["executed_at"]),
+        "Who": shown(current["agent_id"] or current["author_kind"]),
+        "Exit code": shown(current["exit_code"]),
+        "Duration": duration(current["duration_ms"]),
+        "Lines +/− (this command)": MISSING if current["delta_lines_added"] is None
+        else f"+{current['delta_lines_added']} −{current['delta_lines_deleted']}",
         "Event": current["id"],
-        "When (UTC)": current["executed_at"],
-        "Agent": current["agent_id"],
-        "Program": current["program"],
-        "Exit code": current["exit_code"],
-        "Duration": f"{current['duration_ms'] / 1000:.2f} s",
-        "Lines +/−": f"{current['delta_lines_added']} / {current['delta_lines_deleted']}",
         "Session": current["session_id"],
-        "Model score": "—" if current["predicted_productivity"] is None else f"{current['predicted_productivity']:.1f}",
-        "Uncertainty": "—" if current["uncertainty"] is None else f"{current['uncertainty']:.2f} points",
+        "Model score": shown(current["predicted_productivity"], 1),
+        "Uncertainty": MISSING if current["uncertainty"] is None else f"{current['uncertainty']:.2f} points",
         "Novelty": f"{current['novelty']:.2f}",
     }
     if model:

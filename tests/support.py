@@ -23,10 +23,12 @@ def git(repo: Path, *args: str) -> str:
 
 
 def devtrace_env(**extra: str) -> dict:
-    """The environment without the developer's DEVTRACE_* settings. Git snapshots get a
+    """The environment without the developer's DEVTRACE_* settings, except the test's own
+    default store (DEVTRACE_PATH, set by conftest's isolated_environment), so a command without
+    --path never writes to the home folder's store. Git snapshots get a
     minute, not the default 300 ms: on a loaded test machine git may take longer, and only
     the tests of the budget itself want to see it run out."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DEVTRACE_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEVTRACE_") or k == "DEVTRACE_PATH"}
     env["DEVTRACE_GIT_TIMEOUT_MS"] = "60000"
     env.update(extra)
     return env

@@ -71,11 +71,12 @@ def test_command_stats(dashboard_store):
     assert got == [
         # A: e1, e2, e5, e6; durations 50, 100, 200, 1000 (p95 = 200 + 0.85 * 800);
         # churn 11 (e1) and 7 (e6), e2 and e5 unknown.
-        {"command_hash": A, "program": "pytest", "runs": 4, "failures": 1, "failure_rate": 0.25,
+        {"command": f"pytest [{A[:8]}]", "command_hash": A, "program": "pytest", "key_fingerprint": None,
+         "runs": 4, "failures": 1, "failure_rate": 0.25,
          "median_duration_ms": 150.0, "p95_duration_ms": pytest.approx(880.0), "mean_churn": 9.0,
          "agents": 2, "last_run": datetime(2024, 1, 2, 0, 1)},
         # B: e3, e4; churn 7 and 0.
-        {"command_hash": B, "program": "make", "runs": 2, "failures": 1, "failure_rate": 0.5,
+        {"command": f"make [{B[:8]}]", "command_hash": B, "program": "make", "key_fingerprint": None, "runs": 2, "failures": 1, "failure_rate": 0.5,
          "median_duration_ms": 350.0, "p95_duration_ms": pytest.approx(395.0), "mean_churn": 3.5,
          "agents": 1, "last_run": datetime(2024, 1, 1, 23, 59, 59)},
     ]
@@ -181,6 +182,7 @@ def loops(frame: pl.DataFrame) -> list[tuple]:
 def test_retry_loops(retry_store):
     got = analytics.sql("SELECT * FROM retry_loops", path=retry_store)
     assert set(got["command_hash"]) == {T} and set(got["program"]) == {"pytest"}
+    assert set(got["command"]) == {f"pytest [{T[:8]}]"}
     assert loops(got) == [
         ("claude", "s1", 0, 110, 3, 2, 2, True),
         ("claude", "s1", 1400, 1510, 2, 1, 2, False),
@@ -279,8 +281,8 @@ def test_events_are_typed_and_carry_every_capture_column(dashboard_store):
     conn = sqlite3.connect(dashboard_store / "devtrace.db")
     stored = [r[1] for r in conn.execute("PRAGMA table_info(command_events)")]
     conn.close()
-    assert set(stored) <= set(frame.columns)
-    assert {"failed", "human_label", "human_label_by", "human_label_at", "human_label_note"} <= set(frame.columns)
+    assert set(stored) - {"command_text"} <= set(frame.columns)  # the text is read as `command`
+    assert {"command", "failed", "human_label", "human_label_by", "human_label_at", "human_label_note"} <= set(frame.columns)
     for column in ("executed_at", "started_at", "ended_at", "scored_at", "human_label_at"):
         assert frame.schema[column] == pl.Datetime("us"), column
     assert frame.schema["timed_out"] == pl.Boolean and frame.schema["failed"] == pl.Boolean

@@ -54,16 +54,30 @@ def test_delta_is_what_the_command_changed_and_zero_on_a_dirty_tree(repo, store)
     assert (second["files_touched_count"], second["lines_added"], second["lines_deleted"]) == (2, 3, 1)
 
 
-def test_clean_tree_is_a_noop_and_not_recorded_by_default(repo, store):
-    done = capture(repo, store, "true")
+def test_every_command_is_recorded_by_default_even_on_a_clean_tree(repo, store):
+    """DevTrace 0.2.0 skipped a command that left the tree clean: a failing test run on a clean
+    tree, exactly what people want on record, was lost. The rule is now asked for."""
+    assert devtrace("run", "--path", str(store), "--", "false", cwd=repo).returncode == 1
+    capture(repo, store, "true")
+    assert [r["exit_code"] for r in rows(store)] == [1, 0]
+    assert all(r["files_touched_count"] == 0 for r in rows(store))
+
+
+def test_skip_noop_flag_environment_and_config_skip_clean_tree_events(repo, store):
+    done = devtrace("run", "--skip-noop", "--path", str(store), "--", "true", cwd=repo)
     assert b"not recorded" in done.stderr
+    capture(repo, store, "true", env=devtrace_env(DEVTRACE_SKIP_NOOP="1"))
+    (store / "config.toml").write_text("skip_noop = true\n")
+    capture(repo, store, "true")
     assert rows(store) == []
 
 
-def test_keep_noop_flag_environment_and_config_record_clean_tree_events(repo, store):
+def test_keep_noop_flag_environment_and_config_override_skip_noop(repo, store):
+    store.mkdir()
+    (store / "config.toml").write_text("skip_noop = true\n")
     assert devtrace("run", "--keep-noop", "--path", str(store), "--", "true", cwd=repo).returncode == 0
     capture(repo, store, "true", env=devtrace_env(DEVTRACE_KEEP_NOOP="1"))
-    (store / "config.toml").write_text("keep_noop = true\n")
+    (store / "config.toml").write_text("skip_noop = true\nkeep_noop = true\n")
     capture(repo, store, "true")
     assert len(rows(store)) == 3
     assert all(r["files_touched_count"] == 0 for r in rows(store))

@@ -157,7 +157,7 @@ def test_the_environment_beats_the_config_file(repo, store):
     """keep_noop and hash_key set in config.toml, overridden by DEVTRACE_KEEP_NOOP and
     DEVTRACE_HASH_KEY: the environment wins, and the config file still counts without it."""
     store.mkdir()
-    (store / "config.toml").write_text('keep_noop = true\nhash_key = "config-key"\n')
+    (store / "config.toml").write_text('skip_noop = true\nkeep_noop = true\nhash_key = "config-key"\n')
     said_no = devtrace("run", "--path", str(store), "--", "true", cwd=repo, env=devtrace_env(DEVTRACE_KEEP_NOOP="0"))
     assert said_no.returncode == 0 and b"not recorded" in said_no.stderr
     assert rows(store) == []  # a clean tree, and the environment says not to keep it

@@ -57,7 +57,7 @@ def test_label_command(store):
     event = add_events(store, 1)[0]
     out = cli("label", event, "64", "--by", "ana", "--note", "fixed the flaky test", "--path", str(store),
               cwd=store.parent).stdout
-    assert out.strip() == f"Labelled {event}: 64 by ana"
+    assert out.strip() == f"Labeled {event}: 64 by ana"
     assert tuple(rows(store, "SELECT value, labeled_by, note FROM labels")[0]) == (64.0, "ana", "fixed the flaky test")
     for args, message in (
         (("evt_nope", "50"), "devtrace: no event 'evt_nope' in the store (see `devtrace events`)\n"),

@@ -81,6 +81,10 @@ def test_analysis_defines_frames_and_charts_on_their_columns(base_store, monkeyp
     for frame in ("per_day", "per_command", "loops", "duration_bins", "recent_events"):
         assert defs[frame].height > 0, frame
     assert defs["recent_events"].height == 6 + 1200
+    # It opens with where the time went; every table leads with the command as people read it.
+    assert defs["where_time_went"].columns[:3] == ["command", "share", "time"] and defs["where_time_went"].height > 0
+    assert defs["recent_events"].columns[0] == defs["per_command"].columns[0] == "command"
+    assert "command_hash" not in defs["per_command"].columns + defs["loops"].columns
     assert set(defs["per_day"]["agent_id"]) >= {"human", "codex"}
     expected = {
         "activity_chart": ("per_day", {"day", "commands", "agent_id"}),
@@ -292,6 +296,7 @@ def test_labeling_defines_a_queue_and_explains_its_first_event(base_store, monke
     assert queue["human_label"].null_count() == queue.height
     assert queue["priority"].is_sorted(descending=True) and queue["uncertainty"].null_count() == 0
     assert defs["current"]["id"] == queue["id"][0]
+    assert defs["current"]["command"]  # the command the person is asked to grade, as they read it
     reasons = defs["reasons"]
     assert set(reasons["feature"]) == set(FEATURES) and set(reasons["event"]) == {queue["id"][0]}
     assert {"contribution", "reason"} <= chart_fields(defs["reasons_chart"])

@@ -60,24 +60,24 @@ def test_events_json_has_the_views_columns_types_and_values(awkward, tmp_path):
     assert latest["human_label_at"] == "2024-01-01 00:00:20.000001" and latest["timed_out"] is False
 
 
-def test_an_80_column_terminal_shows_when_and_who_first(repo, store):
+def test_an_80_column_terminal_leads_with_when_and_the_command(repo, store):
     for agent in ("codex", "claude"):
-        done = devtrace("run", "--keep-noop", "--agent", agent, "--path", str(store), "--", "true", cwd=repo)
+        done = devtrace("run", "--agent", agent, "--path", str(store), "--", "sh", "-c", f"echo {agent}", cwd=repo)
         assert done.returncode == 0
     shown = devtrace("events", "--path", str(store), cwd=repo, env=devtrace_env(COLUMNS="80"), text=True)
     header, rule, *lines = shown.stdout.splitlines()
-    assert header.split()[:6] == ["when", "agent", "program", "exit", "ms", "score"]
-    assert "event" in header.split()  # the id to label an event by
-    assert [line.split()[2] for line in lines] == ["codex", "claude"]
-    assert [line.split()[7] for line in lines] == [r["id"] for r in rows(store)]  # when is two words
+    assert header.split() == ["when", "command", "exit", "took", "event", "who"]
+    assert [line.split()[2:5] for line in lines] == [["sh", "-c", "'echo"]] * 2
+    assert [line.split()[-2:] for line in lines] == [[r["id"], r["agent_id"]] for r in rows(store)]
+    assert all(line[:4].isdigit() and line[4] == "-" for line in lines)  # a local ISO date
     assert max(len(line) for line in shown.stdout.splitlines()) <= 80
 
 
 def test_a_narrow_terminal_drops_the_last_columns_first(repo, store):
-    devtrace("run", "--keep-noop", "--agent", "codex", "--path", str(store), "--", "true", cwd=repo)
+    devtrace("run", "--agent", "codex", "--path", str(store), "--", "true", cwd=repo)
     shown = devtrace("events", "--path", str(store), cwd=repo, env=devtrace_env(COLUMNS="40"), text=True)
     header = shown.stdout.splitlines()[0].split()
-    assert header[:3] == ["when", "agent", "program"] and "event" not in header
+    assert header == ["when", "command", "exit", "took"]
     assert max(len(line) for line in shown.stdout.splitlines()) <= 40
 
 

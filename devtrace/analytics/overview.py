@@ -12,6 +12,7 @@ import duckdb
 import polars as pl
 
 from devtrace.analytics.connection import query
+from devtrace.readable import MISSING, count, duration, share
 
 NO_AGENT = "(no agent)"
 """How events captured without an agent are named on screen."""
@@ -66,20 +67,36 @@ def productivity_trend(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 
 def per_command(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Every command with a readable name (program · hash prefix), the most failing first."""
-    return query(
-        con,
-        "SELECT coalesce(program, '?') || ' · ' || left(command_hash, 8) AS command, *"
-        " FROM command_stats ORDER BY failures DESC, runs DESC, command",
+    """Every command as people read it (its text, else program [hash prefix]), the most failing first."""
+    return query(con, "SELECT * EXCLUDE (command_hash) FROM command_stats ORDER BY failures DESC, runs DESC, command")
+
+
+def where_time_went(con: duckdb.DuckDBPyConnection, limit: int = 15) -> pl.DataFrame:
+    """The commands that took the most wall time (the `top` view by command), as a person reads
+    them: share, time, runs, failures, time lost to retried failures, a person's and agents' time."""
+    frame = query(con, "SELECT * FROM top WHERE \"by\" = 'command' ORDER BY wall_ms DESC, runs DESC, key LIMIT ?", [limit])
+    return pl.DataFrame(
+        {
+            "command": frame["key"].to_list(),
+            "share": [share(v) for v in frame["share"]],
+            "time": [duration(v) for v in frame["wall_ms"]],
+            "runs": [count(v) for v in frame["runs"]],
+            "failed": [count(v) for v in frame["failures"]],
+            "lost to retries": [duration(v) for v in frame["lost_in_retry_ms"]],
+            "you": [duration(v) for v in frame["human_ms"]],
+            "agents": [duration(v) for v in frame["agent_ms"]],
+        },
+        schema=dict.fromkeys(["command", "share", "time", "runs", "failed", "lost to retries", "you", "agents"], pl.String),
     )
 
 
 def retry_loops(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    return query(con, "SELECT * FROM retry_loops ORDER BY started_at DESC")
+    return query(con, "SELECT * EXCLUDE (command_hash) FROM retry_loops ORDER BY started_at DESC")
 
 
 def recent_events(con: duckdb.DuckDBPyConnection, limit: int = RECENT_EVENTS) -> pl.DataFrame:
-    return query(con, f"SELECT * EXCLUDE (repo_id) FROM events ORDER BY executed_at DESC, id DESC LIMIT {int(limit)}")
+    return query(con, f"SELECT command, * EXCLUDE (command, repo_id, command_hash) FROM events"
+                      f" ORDER BY executed_at DESC, id DESC LIMIT {int(limit)}")
 
 
 class Stat(NamedTuple):
@@ -97,5 +114,5 @@ def headline(totals: pl.DataFrame, loops: pl.DataFrame) -> list[Stat]:
         Stat(f"{row['failure_rate']:.1%}", "Failure rate", f"{row['failures']:,} failed"),
         Stat(str(row["agents"]), "Agents", "distinct, named"),
         Stat(f"{loops.height:,}", "Retry loops"),
-        Stat("—" if score is None else f"{score:.1f}", "Mean predicted productivity", "per scored event"),
+        Stat(MISSING if score is None else f"{score:.1f}", "Mean predicted productivity", "per scored event"),
     ]

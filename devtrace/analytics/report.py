@@ -24,6 +24,7 @@ from devtrace import __version__
 from devtrace.analytics import charts, overview
 from devtrace.analytics.filters import filter_events
 from devtrace.errors import DevtraceError
+from devtrace.readable import MISSING, local_time
 
 TABLE_ROWS = 200
 """Each table shows at most this many rows (the page says how many there are)."""
@@ -101,6 +102,7 @@ def build_report(
             else:
                 figures.append(f'<figure class="chart" data-chart="{len(specs)}"></figure>')
                 specs.append(chart.to_dict())
+    top = overview.where_time_went(con)
     tables = [
         ("Daily activity", "by day", per_day, per_day.height),
         ("Commands", "the most failing first", per_command, per_command.height),
@@ -117,6 +119,7 @@ def build_report(
             f'<div class="caption">{html.escape(s.caption)}</div></div>'
             for s in overview.headline(totals, loops)
         ),
+        top=_table("Where the time went", "the commands that took the most time first", top, top.height),
         charts="".join(figures),
         tables="".join(_table(*table) for table in tables),
         # In JSON, "<" only occurs inside strings, where \u003c means the same.
@@ -163,9 +166,9 @@ def _table(title: str, order: str, frame: pl.DataFrame, rows: int) -> str:
     else:
         count = f"the first {shown.height:,} of {rows:,} rows, {order} (devtrace sql or devtrace export for all)"
     numeric = [dtype.is_numeric() for dtype in shown.dtypes]
-    head = "".join(f'<th{_num(n)}>{html.escape(c)}</th>' for c, n in zip(shown.columns, numeric, strict=True))
+    head = "".join(f'<th{_align(n)}>{html.escape(c)}</th>' for c, n in zip(shown.columns, numeric, strict=True))
     body = "".join(
-        "<tr>" + "".join(f"<td{_num(n)}>{html.escape(_cell(v))}</td>" for v, n in zip(row, numeric, strict=True)) + "</tr>"
+        "<tr>" + "".join(f"<td{_align(n)}>{html.escape(_cell(v))}</td>" for v, n in zip(row, numeric, strict=True)) + "</tr>"
         for row in shown.iter_rows()
     )
     return (
@@ -174,13 +177,13 @@ def _table(title: str, order: str, frame: pl.DataFrame, rows: int) -> str:
     )
 
 
-def _num(numeric: bool) -> str:
+def _align(numeric: bool) -> str:
     return ' class="num"' if numeric else ""
 
 
 def _cell(value) -> str:
     if value is None:
-        return ""
+        return MISSING
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
@@ -188,7 +191,7 @@ def _cell(value) -> str:
     if isinstance(value, int):
         return f"{value:,}" if abs(value) >= 10000 else str(value)
     if isinstance(value, dt.datetime):
-        return value.isoformat(sep=" ", timespec="seconds")
+        return local_time(value)
     return str(value)
 
 
@@ -249,6 +252,7 @@ code {{ background: #f6f8fa; padding: 0 4px; border-radius: 4px; }}
 <p class="made">{made}</p>
 <dl class="filters">{filters}</dl>
 <section class="stats">{stats}</section>
+{top}
 <h2>Charts</h2>
 <noscript><p class="note">The charts are drawn by JavaScript, which is off: the numbers and tables need none.</p></noscript>
 <section class="charts">{charts}</section>

@@ -11,22 +11,23 @@ import time
 
 USAGE = """\
 usage: devtrace run [--agent A] [--path P] [--repo R] [--timeout S] [--model-dir M]
-                    [--keep-noop] [--quiet] [--] CMD [ARG ...]
+                    [--skip-noop | --keep-noop] [--quiet] [--] CMD [ARG ...]
 
 Run CMD exactly as if it were run bare and record one telemetry event.
 
   --agent A      who ran it (default: $DEVTRACE_AGENT, else none)
-  --path P       store directory (default: $DEVTRACE_PATH, else .devtrace)
+  --path P       store directory (default: $DEVTRACE_PATH, else ~/.devtrace)
   --repo R       git work tree to measure (default: the current directory)
   --timeout S    stop the whole process tree after S seconds (exit 124)
   --model-dir M  model used to score the event (default: the store's active model)
-  --keep-noop    record the event even when the git tree has no changes
+  --skip-noop    do not record a command that left the git tree clean and unchanged
+  --keep-noop    record it all the same (overrides skip_noop in config.toml)
   --quiet        no summary line on stderr
 """
 
 MAX_TIMEOUT_S = 1e8  # about three years; the interval timer cannot hold much more
 _VALUED = {"--agent", "--path", "--repo", "--timeout", "--model-dir"}
-_FLAGS = {"--keep-noop", "--quiet"}
+_FLAGS = {"--skip-noop", "--keep-noop", "--quiet"}
 
 
 class UsageError(Exception):

@@ -3,7 +3,7 @@
 import os
 
 from devtrace import settings as settings_mod
-from devtrace.capture import event_ids, git, identity, scorer
+from devtrace.capture import event_ids, git, identity, redact, scorer
 from devtrace.paths import store_dir
 from devtrace.store import create_store, insert_event
 
@@ -33,18 +33,22 @@ class Recorder:
 
         `before` and `after` are snapshots against HEAD at each moment; `after_from_start` is
         the end state against the commit the command started from (the change it made).
-        A no-op left the tree clean, changed nothing in it and did not move HEAD (`moved`):
-        a commit, or a stash of a dirty tree, is not one. Unknown (None) is not zero."""
+        Every command is recorded unless the no-op rule is asked for (`skip_noop`, DevTrace
+        0.2.0's default): a no-op left the tree clean, changed nothing in it and did not move
+        HEAD (`moved`): a commit, or a stash of a dirty tree, is not one. Unknown (None) is not
+        zero. `keep_noop` overrides `skip_noop`."""
         state = git.totals(after) if after is not None else (None, None, None)
         known = before is not None and after_from_start is not None
         change = git.delta(before, after_from_start) if known else (None, None, None)
         took = f"exit {outcome.exit_code}{' (timed out)' if outcome.timed_out else ''} · {outcome.duration_ms} ms"
         noop = state == (0, 0, 0) and change == (0, 0, 0) and not moved
-        if noop and not (options.get("keep_noop") or self.settings.keep_noop):
-            return f"{took} · not recorded: no changes in the working tree (--keep-noop records it)"
+        skip = options.get("skip_noop") or self.settings.skip_noop
+        if noop and skip and not (options.get("keep_noop") or self.settings.keep_noop):
+            return f"{took} · not recorded: no changes in the working tree (skip_noop; --keep-noop records it)"
         agent = _text(options.get("agent") or os.environ.get("DEVTRACE_AGENT"))
         event = self.event(
             argv,
+            line=_line_of(argv),
             started_at=outcome.started_at,
             duration_ms=outcome.duration_ms,
             exit_code=outcome.exit_code,
@@ -67,13 +71,15 @@ class Recorder:
                 where += f" · this command {_files(change)}"
         return f"{took} · {where} · recorded {event['id']}"
 
-    def event(self, words: list[str], *, started_at: float, duration_ms: int | None, exit_code: int | None,
+    def event(self, words: list[str], *, line: str = "", started_at: float, duration_ms: int | None, exit_code: int | None,
               timed_out: bool | None, session_id: str | None, agent_id: str | None, author_kind: str | None,
               captured_by: str, repo_id: str | None, state: tuple, change: tuple,
               duration_approximate: bool = False, call: tuple[str, str, str] | None = None) -> dict:
         """The one place an event's columns are filled, for `devtrace run` and every hook.
 
-        `words` is the command as words (argv, or a line split by identity.command_words);
+        `words` is the command as words (argv, or a line split by identity.command_words),
+        `line` the command line they came from (kept redacted, see devtrace.capture.redact;
+        empty: no text, as for an agent's start whose end never came);
         `state` and `change` are (files, lines added, lines deleted), None where unknown;
         `call` is (agent, the agent's session id, its id for the tool call) when the agent
         names the call: the event's id is then derived from it (see event_ids)."""
@@ -92,7 +98,7 @@ class Recorder:
             "ended_at": started_at + (duration_ms or 0) / 1000,
             "session_id": _text(session_id),
             "repo_id": repo_id,
-            "program": _text(identity.program(words)) if self.settings.record_program else None,
+            "program": _program(words, exit_code) if self.settings.record_program else None,
             "delta_files": change[0],
             "delta_lines_added": change[1],
             "delta_lines_deleted": change[2],
@@ -100,7 +106,26 @@ class Recorder:
             "captured_by": captured_by,
             "duration_approximate": int(duration_approximate),
             "key_fingerprint": self.fingerprint,
+            "command_text": _text(redact.stored_text(line, exit_code)) if self.settings.command_text == "redacted" else None,
         }
+
+
+def _program(words: list[str], exit_code: int | None) -> str | None:
+    """The program's name, unless the shell did not find it (exit 127: the "program" is
+    often a password typed at the prompt) or it looks like a secret itself."""
+    name = _text(identity.program(words))
+    if exit_code == 127 or name is None or redact.redact(name) != name:
+        return None
+    return name
+
+
+_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./_-")
+
+
+def _line_of(argv: list[str]) -> str:
+    """`devtrace run`'s command as a shell line, each word quoted as a POSIX shell needs it
+    (shlex.join's rule, without importing shlex on the capture path)."""
+    return " ".join(w if w and _PLAIN.issuperset(w) else "'" + w.replace("'", "'\"'\"'") + "'" for w in argv)
 
 
 def _run_author(agent: str | None) -> str | None:

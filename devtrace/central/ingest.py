@@ -6,6 +6,7 @@ NOTHING`. Either way the rows inserted are the accepted ones and the rest are du
 The final INSERT runs under the ingest lock, so `seq` follows commit order.
 """
 
+import operator
 import time
 
 from devtrace.central.db import INGEST_LOCK
@@ -25,6 +26,9 @@ def window_reason(at: float, now: float, max_age_days: float, what: str) -> str 
     return None
 
 
+_stored = operator.attrgetter(*EVENT_COLUMNS)
+
+
 def store_events(db, machine: str, events: list, rejected: list[dict], max_age_days: float) -> dict:
     now = time.time()
     rows, seen = [], set()
@@ -37,7 +41,7 @@ def store_events(db, machine: str, events: list, rejected: list[dict], max_age_d
             duplicates += 1
         else:
             seen.add(event.id)
-            rows.append((*event.__dict__.values(), machine, now))  # the fields, in EVENT_COLUMNS order
+            rows.append((*_stored(event), machine, now))
     accepted = 0
     if rows:
         with db.transaction() as tx:

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from devtrace import __version__
-from devtrace.central import ingest, keys
+from devtrace.central import ingest, keys, policy
 from devtrace.central.auth import CentralDb, caller
 from devtrace.central.db import Unavailable
 from devtrace.central.payloads import BatchResult, EventBatch, LabelBatch, parse_batch
@@ -20,6 +20,7 @@ class Enrollment(BaseModel):
     machine: str
     hash_key: str
     key_fingerprint: str
+    policy: dict[str, str]  # what the organisation requires of its machines (devtrace.central.policy)
 
 
 @router.get("/v1/health", responses={503: {"description": "The database cannot be reached"}})
@@ -39,7 +40,15 @@ def enroll(db: CentralDb, machine: Annotated[str, Depends(caller("ingest"))]) ->
     """The organisation's hash key, so this machine's command hashes match everyone's."""
     with db.transaction(write=False) as tx:
         key, fingerprint = keys.current_key(tx)
-    return Enrollment(machine=machine, hash_key=key, key_fingerprint=fingerprint)
+        required = policy.current(tx)
+    return Enrollment(machine=machine, hash_key=key, key_fingerprint=fingerprint, policy=required)
+
+
+@router.get("/v1/policy")
+def organisation_policy(db: CentralDb, _: Annotated[str, Depends(caller("ingest"))]) -> dict[str, str]:
+    """What the organisation requires of its machines; a client obeys it after each push."""
+    with db.transaction(write=False) as tx:
+        return policy.current(tx)
 
 
 def _body(model) -> dict:

@@ -2,7 +2,8 @@
 
 Network input is hostile: every string is bounded and must be storable text (no NUL; the
 JSON parser refuses lone surrogates), every integer fits its column, every float is finite.
-Unknown fields are ignored, so a newer client's extra columns do not cost its events.
+Unknown fields are ignored, so a newer client's extra columns do not cost its events; but an
+event carrying command text is refused: the text never leaves the machine it was typed on.
 
 A batch is first validated whole, straight from its bytes (pydantic-core: the common case,
 every item valid, costs no Python per field); only a batch with a bad item is parsed again
@@ -69,6 +70,9 @@ class Event(BaseModel):
     captured_by: text(32) | None = None
     duration_approximate: Annotated[int, Field(ge=0, le=1)] = 0
     key_fingerprint: Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")] | None = None
+    # Refused unless null: the local store's redacted text is never sent (the last field:
+    # EVENT_COLUMNS, what the central store keeps, leaves it out).
+    command_text: Annotated[None, Field(description="never sent: the command text stays on its machine")] = None
 
 
 class Label(BaseModel):
@@ -85,7 +89,7 @@ class Label(BaseModel):
     created_at: Seconds
 
 
-EVENT_COLUMNS = tuple(Event.model_fields)
+EVENT_COLUMNS = tuple(name for name in Event.model_fields if name != "command_text")
 LABEL_COLUMNS = tuple(Label.model_fields)
 
 

@@ -4,7 +4,8 @@ import sys
 
 import typer
 
-from devtrace.cli import analytics, core, hook, ml, notebooks, report, server, store, sync
+from devtrace.cli import analytics, core, hook, ml, notebooks, report, server, store, sync, top
+from devtrace.cli.help import make_readable
 from devtrace.errors import DevtraceError
 
 app = typer.Typer(
@@ -27,7 +28,7 @@ def run(ctx: typer.Context) -> None:
     """Run a command exactly as if it were run bare and record one event.
 
     devtrace run [--agent A] [--path P] [--repo R] [--timeout S] [--model-dir M]
-    [--keep-noop] [--quiet] -- CMD ...
+    [--skip-noop | --keep-noop] [--quiet] -- CMD ...
     """
     from devtrace.capture.command import main as run_main
 
@@ -35,6 +36,7 @@ def run(ctx: typer.Context) -> None:
 
 
 core.register(app)
+top.register(app)
 notebooks.register(app)
 report.register(app)
 analytics.register(app)
@@ -43,6 +45,7 @@ hook.register(app)
 store.register(app)
 server.register(app)
 sync.register(app)
+make_readable(app)
 
 
 def main() -> None:

@@ -51,13 +51,14 @@ def export(
         Optional[str], typer.Option("--format", "-f", help="csv, json, jsonl or parquet (default: from --out's suffix, else csv).")
     ] = None,
     path: PathOption = None,
+    with_text: Annotated[bool, typer.Option("--with-text", help="Include the (redacted) command text; left out by default.")] = False,
 ) -> None:
-    """Export every event, all columns, to csv, json, jsonl or parquet."""
+    """Export every event, all columns, to csv, json, jsonl or parquet (the command text only with --with-text)."""
     from devtrace.analytics.export import export_events
     from devtrace.ml.autoscore import score_before_reading
 
     score_before_reading(path)  # as `devtrace events` does: an export right after a capture has its score
-    rows = export_events(out, fmt, path=path)
+    rows = export_events(out, fmt, path=path, with_text=with_text)
     typer.echo(f"Wrote {rows} events to {out}")
 
 

@@ -60,11 +60,14 @@ class Demo:
 
     def capture(self) -> None:
         self.console.rule("1. Capture: devtrace run -- <command>")
+        self.console.print(f"(Every command of the demo runs with DEVTRACE_PATH={self.store}, its throwaway store.)",
+                           markup=False, highlight=False, soft_wrap=True)
         for agent, extra, command in _SESSION:
-            done = self.devtrace("run", "--keep-noop", "--agent", agent, *extra, "--", *command, check=False)
-            shown = shlex.join(Path(c).name if c == sys.executable else c for c in command)
+            args = ["run", "--agent", agent, *extra, "--", *command]
+            done = self.devtrace(*args, check=False)
+            shown = shlex.join(Path(c).name if c == sys.executable else c for c in args)
             summary = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
-            self.console.print(f"$ devtrace run -- {shown}", style="bold", markup=False, highlight=False)
+            self.console.print(f"$ devtrace {shown}", style="bold", markup=False, highlight=False)
             self.console.print(f"  {summary}", style="dim", markup=False, highlight=False, soft_wrap=True)
 
     def show(self, title: str, *args: str) -> subprocess.CompletedProcess:
@@ -98,15 +101,22 @@ class Demo:
         return out
 
     def next_steps(self, report: Path) -> None:
+        """What to try on the demo's store (named each time: the person's own shell must not
+        be sent into it), then on their own work, which goes to their own store."""
+        store = shlex.quote(str(self.store))
         self.console.rule("Try next")
         self.console.print(
-            f"  export DEVTRACE_PATH={self.store}\n"
-            f"  open {report}\n"
-            "  devtrace notebook analysis        # the interactive notebooks: analysis, labeling, retraining\n"
-            "  devtrace views                    # every metric, one SQL view each\n"
-            "  devtrace ml explain --from-store --limit 3\n"
-            "  devtrace label <event id> 80 --by you\n"
-            "  devtrace run -- <any command you run anyway>",
+            "On the demo's store:\n"
+            f"  open {shlex.quote(str(report))}\n"
+            f"  devtrace top --path {store}\n"
+            f"  devtrace notebook analysis --path {store}   # also: labeling, retraining\n"
+            f"  devtrace ml explain --from-store --limit 3 --path {store}\n"
+            f"  devtrace label EVENT_ID 80 --by you --path {store}\n"
+            "On your own work (your store: ~/.devtrace):\n"
+            '  eval "$(devtrace hook bash)"      # in ~/.bashrc: every command you type; or zsh, fish\n'
+            "  devtrace run -- <any command you run anyway>\n"
+            "  devtrace top                      # where your time went\n"
+            "  devtrace views                    # every metric, one SQL view each",
             markup=False, highlight=False,
         )
 

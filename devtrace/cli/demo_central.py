@@ -41,7 +41,7 @@ def teams(demo, workdir: Path) -> None:
             demo.show("teams", "sync", "login", "--server", address, "--token", token, "--path", str(store))
             if store == second:
                 for command in (["git", "status", "--short"], [sys.executable, "test_calc.py"]):
-                    demo.devtrace("run", "--keep-noop", "--agent", "desktop-agent", "--path", str(store), "--",
+                    demo.devtrace("run", "--agent", "desktop-agent", "--path", str(store), "--",
                                   *command, check=False)
             demo.show("teams", "sync", "--path", str(store))
         demo.show("teams", "sql", "--central", str(central),

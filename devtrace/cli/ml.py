@@ -5,15 +5,16 @@ other commands do not pay for them.
 """
 
 import json
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from devtrace.cli.options import JsonOption, PathOption
+from devtrace.cli.progress import progress_bar, spinner
 from devtrace.errors import DevtraceError
 from devtrace.ml import defaults
+from devtrace.readable import value as shown
 
 ml_app = typer.Typer(
     name="ml",
@@ -44,7 +45,7 @@ def generate(
     from devtrace.ml.synthetic import generate as generate_events
 
     format_of(out)
-    with _status(f"Generating {rows:,} events"):
+    with spinner(f"Generating {rows:,} events"):
         frame = generate_events(rows, seed)
         write_dataset(frame, out)
     typer.echo(f"Wrote {frame.height:,} events ({frame.get_column('session_id').n_unique():,} sessions) to {out}")
@@ -52,7 +53,7 @@ def generate(
 
 @ml_app.command("train")
 def train(
-    dataset: Annotated[Optional[Path], typer.Option("--dataset", "-d", help="Labelled dataset (.csv, .json, .jsonl or .parquet).")] = None,
+    dataset: Annotated[Optional[Path], typer.Option("--dataset", "-d", help="Labeled dataset (.csv, .json, .jsonl or .parquet).")] = None,
     from_store: Annotated[bool, typer.Option("--from-store", help="Train on the store: human labels, else pseudo-labels.")] = False,
     out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Also write model.json and metadata.json here.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the train/validation split and of XGBoost.")] = defaults.SEED,
@@ -95,7 +96,7 @@ def train(
     else:
         data = training.store_training_data(pipeline.read_training_set(path), pseudo_weight)
         source, weight = "store", pseudo_weight  # the metadata lives in the store it describes
-    with _progress("Training", total=n_estimators) as advance:
+    with progress_bar("Training", total=n_estimators) as advance:
         metadata = pipeline.train_and_register(
             data,
             source=source,
@@ -169,7 +170,7 @@ def score(
             raise DevtraceError("--central scores the central store with its approved model: leave out the other options")
         from devtrace.central.lake import scoring as lake_scoring
 
-        with _progress("Scoring central events") as advance:
+        with progress_bar("Scoring central events") as advance:
             count = lake_scoring.score_central(central, on_rows=advance)
         typer.echo(f"Scored {count:,} central events; their scores reach the lake with the next flush")
         return
@@ -185,13 +186,13 @@ def score(
         chosen = str(model_dir) if model_dir else None
         if not has_model(store_dir(path), chosen):
             registry.load(directory)  # says in one sentence that there is no model to score with
-        with _progress("Scoring pending events") as advance:  # under the scoring lock, as every scorer
+        with progress_bar("Scoring pending events") as advance:  # under the scoring lock, as every scorer
             count = score_pending(path, chosen, wait=READER_WAIT_SECONDS, on_rows=advance)
         typer.echo(f"Scored {count:,} pending events")
         return
     if dataset is None or out is None:
         raise DevtraceError("give --dataset FILE and --out FILE (or --pending to score the store)")
-    with _progress("Scoring") as advance:
+    with progress_bar("Scoring") as advance:
         rows = pipeline.score_dataset(directory, dataset, out, on_rows=advance)
     typer.echo(f"Scored {rows:,} rows into {out}")
 
@@ -221,8 +222,8 @@ def models(path: PathOption = None, as_json: JsonOption = False) -> None:
         table.add_row(
             "*" if v["active"] else "", v["version"], v.get("created_at", "?")[:16].replace("T", " "),
             f"{v.get('rows', 0):,}", labels,
-            str(v.get("trees", "?")), _num(val.get("mae")), _num(val.get("rmse")), _num(val.get("r2"), 3),
-            _num(base.get("mae")),
+            str(v.get("trees", "?")), shown(val.get("mae")), shown(val.get("rmse")), shown(val.get("r2"), 3),
+            shown(base.get("mae")),
         )
     Console().print(table)
 
@@ -233,7 +234,7 @@ def promote(version: Annotated[str, typer.Argument(help="Version to activate, e.
     from devtrace.ml import registry
 
     metadata = registry.promote(version, path)
-    typer.echo(f"Active model: {version} (validation MAE {_num(metadata.get('mae'))}) in {registry.active_dir(path)}")
+    typer.echo(f"Active model: {version} (validation MAE {shown(metadata.get('mae'))}) in {registry.active_dir(path)}")
 
 
 @ml_app.command("explain")
@@ -258,7 +259,7 @@ def explain(
         raise DevtraceError("give either --dataset FILE or --from-store")
     model = registry.load(str(model_dir) if model_dir else registry.active_dir(path))
     frame = read_dataset(dataset) if dataset is not None else pipeline.read_training_set(path)
-    with _status("Computing SHAP values"):
+    with spinner("Computing SHAP values"):
         result = explaining.explain(model, frame, events=event, limit=limit, top_k=top_k, sample=sample or None)
         written = explaining.save_charts(result, charts) if charts else []
     if as_json:
@@ -278,17 +279,17 @@ def explain(
 
 
 def label(
-    event_id: Annotated[str, typer.Argument(help="Event id (see `devtrace events`).")],
-    value: Annotated[float, typer.Argument(help="Productivity from 0 to 100.")],
-    by: Annotated[Optional[str], typer.Option("--by", help="Who is labelling.")] = None,
-    note: Annotated[Optional[str], typer.Option("--note", help="Why, in a few words.")] = None,
+    event_id: Annotated[str, typer.Argument(metavar="EVENT_ID", help="Event id (see `devtrace events`).")],
+    value: Annotated[float, typer.Argument(metavar="VALUE", help="Productivity from 0 to 100.")],
+    by: Annotated[Optional[str], typer.Option("--by", metavar="NAME", help="Who is labeling.")] = None,
+    note: Annotated[Optional[str], typer.Option("--note", metavar="TEXT", help="Why, in a few words.")] = None,
     path: PathOption = None,
 ) -> None:
     """Label an event's productivity (0-100); the latest label of an event counts."""
     from devtrace.store.labels import label as add_label
 
     add_label(event_id, value, by=by, note=note, path=path)
-    typer.echo(f"Labelled {event_id}: {value:g}" + (f" by {by}" if by else ""))
+    typer.echo(f"Labeled {event_id}: {value:g}" + (f" by {by}" if by else ""))
 
 
 def _print_training(metadata: dict, out_dir) -> None:
@@ -302,33 +303,3 @@ def _print_training(metadata: dict, out_dir) -> None:
         typer.echo(f"{name.replace('baseline_validation', 'baseline'):12}{m['mae']:8.3f}{m['rmse']:8.3f}{m['r2']:8.3f}")
     if out_dir:
         typer.echo(f"Wrote model.json and metadata.json to {out_dir}")
-
-
-def _num(value, digits: int = 2) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
-
-
-@contextmanager
-def _status(text: str):
-    """A spinner on stderr while `text` is being done (nothing when stderr is not a terminal)."""
-    from rich.console import Console
-
-    console = Console(stderr=True)
-    if not console.is_terminal:
-        yield
-        return
-    with console.status(text):
-        yield
-
-
-@contextmanager
-def _progress(text: str, total: int | None = None):
-    """A progress bar on stderr; yields `advance(done)` for the work to report with."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    console = Console(stderr=True)
-    columns = [TextColumn(text), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
-        task = progress.add_task(text, total=total)
-        yield lambda done: progress.update(task, completed=done)

@@ -8,7 +8,7 @@ from devtrace.errors import DevtraceError
 
 PathOption = Annotated[
     Optional[str],
-    typer.Option("--path", "-p", help="Store directory (default: $DEVTRACE_PATH, else .devtrace)."),
+    typer.Option("--path", "-p", metavar="PATH", help="Store directory (default: $DEVTRACE_PATH, else ~/.devtrace)."),
 ]
 CentralOption = Annotated[
     Optional[str],

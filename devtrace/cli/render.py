@@ -8,53 +8,97 @@ import datetime as dt
 import json
 import math
 import shutil
+from typing import NamedTuple
 
-# The columns `devtrace events` shows, in the order someone reading their recent commands
-# needs them: when and who, what ran, how it ended and how long it took, the score, the id to
-# label it by, then why it scored so and what it changed. A narrow terminal drops the last ones.
-EVENT_COLUMNS = {
-    "executed_at": "when",
-    "agent_id": "agent",
-    "program": "program",
-    "exit_code": "exit",
-    "duration_ms": "ms",
-    "predicted_productivity": "score",
-    "id": "event",
-    "top_contribution_feature": "top reason",
-    "delta_lines_added": "+",
-    "delta_lines_deleted": "-",
-    "delta_files": "files",
-}
+from devtrace.readable import MISSING, duration, local_time, truncate, value
+
 GAP = "  "
 _NUMBERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
             "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL"}
+FLEXIBLE_MIN = 24
+"""The flexible column (a command) keeps at least this many characters before optional
+columns are dropped to make room."""
+
+
+class Column(NamedTuple):
+    header: str
+    right: bool = False  # a number: right-aligned
+    flexible: bool = False  # takes the room left on the line, cut with "…" (one per table)
+    optional: bool = False  # dropped, last listed first, when the line is too narrow
+
+
+def plain_table(columns: list[Column], cells: list[list[str]], width: int | None = None) -> str:
+    """Rows of text cells as aligned plain text in `width` characters (default: the terminal's
+    width, else $COLUMNS, else 80): optional columns go first, then the flexible one is cut."""
+    width = width or shutil.get_terminal_size().columns
+    keep = list(range(len(columns)))
+    natural = [max([len(columns[j].header), *(len(line[j]) for line in cells)]) for j in keep]
+
+    def needed(kept: list[int]) -> int:
+        return sum(min(natural[j], FLEXIBLE_MIN) if columns[j].flexible else natural[j] for j in kept) + len(GAP) * (len(kept) - 1)
+
+    while needed(keep) > width and any(columns[j].optional for j in keep):
+        keep.remove(max(j for j in keep if columns[j].optional))
+    widths = {j: natural[j] for j in keep}
+    flexible = [j for j in keep if columns[j].flexible]
+    if flexible:
+        rest = width - sum(natural[j] for j in keep if j != flexible[0]) - len(GAP) * (len(keep) - 1)
+        widths[flexible[0]] = max(min(natural[flexible[0]], rest), min(natural[flexible[0]], 8))
+
+    def line(texts: list[str]) -> str:
+        parts = []
+        for j in keep:
+            text = truncate(texts[j], widths[j]) if columns[j].flexible else texts[j]
+            parts.append(text.rjust(widths[j]) if columns[j].right else text.ljust(widths[j]))
+        return GAP.join(parts).rstrip()
+
+    header = line([c.header for c in columns])
+    rule = GAP.join("─" * widths[j] for j in keep)
+    return "\n".join([header, rule, *map(line, cells)])
+
+
+EVENT_COLUMNS = [
+    Column("when"),
+    Column("command", flexible=True),
+    Column("exit", right=True),
+    Column("took", right=True),
+    Column("event", optional=True),
+    Column("who", optional=True),
+    Column("score", right=True, optional=True),
+    Column("changed", right=True, optional=True),
+    Column("top reason", optional=True),
+]
+"""What `devtrace events` shows, in the order someone reading their recent commands needs it:
+when, which command, how it ended and how long it took; then, as room allows, the id to label
+it by, who ran it, the score, the lines it changed (this command's own change to the working
+tree: a commit changes none, it records them) and why it scored so."""
 
 
 def print_events(columns: list[str], types: list, rows: list[tuple], width: int | None = None) -> None:
-    """The events as plain text: the EVENT_COLUMNS that fit in `width` characters (default:
-    the terminal's width, else $COLUMNS, else 80), one line per event."""
+    """The events as plain text, one line per event, fitted to `width` (see plain_table)."""
     if not rows:
         print("No events yet. Capture one with: devtrace run -- <command>")
         return
-    width = width or shutil.get_terminal_size().columns
-    names = [name for name in EVENT_COLUMNS if name in columns]
-    cells = [[_event_cell(name, row[columns.index(name)]) for name in names] for row in rows]
-    numeric = [_is_number(types[columns.index(name)]) for name in names]
-    widths, used = [], -len(GAP)
-    for j, name in enumerate(names):
-        need = max(len(EVENT_COLUMNS[name]), *(len(line[j]) for line in cells))
-        if widths and used + len(GAP) + need > width:
-            break
-        widths.append(need)
-        used += len(GAP) + need
+    at = {name: i for i, name in enumerate(columns)}
 
-    def line(texts: list[str]) -> str:
-        return GAP.join(
-            text.rjust(w) if right else text.ljust(w) for text, w, right in zip(texts, widths, numeric, strict=False)
-        ).rstrip()
+    def get(row, name):
+        return row[at[name]] if name in at else None
 
-    header = line([EVENT_COLUMNS[name] for name in names])
-    print("\n".join([header, GAP.join("─" * w for w in widths), *map(line, cells)]))
+    cells = []
+    for row in rows:
+        added, deleted = get(row, "delta_lines_added"), get(row, "delta_lines_deleted")
+        cells.append([
+            local_time(get(row, "executed_at"), seconds=False),
+            get(row, "command") or MISSING,
+            value(get(row, "exit_code")),
+            duration(get(row, "duration_ms")),
+            value(get(row, "id")),
+            value(get(row, "agent_id") or get(row, "author_kind")),
+            value(get(row, "predicted_productivity"), 1),
+            MISSING if added is None else f"+{added} −{deleted}",
+            value(get(row, "top_contribution_feature")),
+        ])
+    print(plain_table(EVENT_COLUMNS, cells, width))
 
 
 def events_json(columns: list[str], rows: list[tuple]) -> str:
@@ -67,18 +111,61 @@ def events_json(columns: list[str], rows: list[tuple]) -> str:
     )
 
 
+LOW_VALUE = ("command_hash", "key_fingerprint", "repo_id", "session_id", "model_ref")
+"""Columns a narrow terminal drops first (full hashes and keyed ids), before epoch numbers and
+before any useful column is cut."""
+
+
 def print_table(columns: list[str], types: list, rows: list[tuple], title: str | None = None, console=None) -> None:
-    """A bordered table (rich) of a result; numbers (by their DuckDB type) right-aligned."""
+    """A bordered table (rich) of a result; numbers (by their DuckDB type) right-aligned. Too
+    wide for the terminal, it leaves out full hashes and keyed ids, then epoch numbers, and
+    says which; only then does rich cut the remaining cells."""
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
+    console = console or Console()
+    cells = [[_cell(v) for v in row] for row in rows]
+    keep = _fitting(columns, types, rows, cells, console.width)
     table = Table(title=title)
-    for name, kind in zip(columns, types, strict=True):
-        table.add_column(name, justify="right" if _is_number(kind) else "left")
-    for row in rows:
-        table.add_row(*(escape(_cell(v)) for v in row))  # a value is text, never rich markup
-    (console or Console()).print(table)
+    natural = [max([len(columns[j]), *(len(line[j]) for line in cells)]) for j in keep]
+    cap = _cap(natural, console.width - 3 * len(keep) - 1)
+    for j, need in zip(keep, natural, strict=True):
+        # One line per row: only the widest columns give way, their cells cut with "…".
+        table.add_column(columns[j], justify="right" if _is_number(types[j]) else "left", no_wrap=True,
+                         overflow="ellipsis", max_width=cap if need > cap else None)
+    for line in cells:
+        table.add_row(*(escape(line[j]) for j in keep))  # a value is text, never rich markup
+    console.print(table)
+    left_out = [columns[j] for j in range(len(columns)) if j not in keep]
+    if left_out:
+        console.print(f"(left out to fit {console.width} columns: {', '.join(left_out)}; --format csv shows every column)",
+                      markup=False, highlight=False)
+
+
+def _cap(widths: list[int], room: int) -> int:
+    """The largest width c with sum(min(w, c)) <= room: capping the widest columns at c fits
+    the rest whole (at least 4: below that, nothing reads anyway)."""
+    cap = max(widths, default=0)
+    while cap > 4 and sum(min(w, cap) for w in widths) > room:
+        cap -= 1
+    return cap
+
+
+def _fitting(columns: list[str], types: list, rows: list[tuple], cells: list[list[str]], width: int) -> list[int]:
+    keep = list(range(len(columns)))
+    natural = [max([len(columns[j]), *(len(line[j]) for line in cells)]) for j in keep]
+
+    def wide(kept: list[int]) -> bool:
+        return sum(natural[j] + 3 for j in kept) + 1 > width
+
+    epoch = [j for j in keep if str(types[j]) == "DOUBLE" and columns[j].endswith("_at")
+             and any(isinstance(row[j], float) and row[j] > 1e8 for row in rows)]
+    for j in [*(columns.index(name) for name in LOW_VALUE if name in columns), *epoch]:
+        if not wide(keep) or len(keep) == 1:
+            break
+        keep.remove(j)
+    return keep
 
 
 def print_frame(frame, title: str | None = None, console=None) -> None:
@@ -92,12 +179,6 @@ def _is_number(kind) -> bool:
     return str(kind).partition("(")[0] in _NUMBERS
 
 
-def _event_cell(name: str, value) -> str:
-    if name == "executed_at" and value is not None:
-        return value.strftime("%m-%d %H:%M:%S")
-    return _cell(value)
-
-
 def _cell(value) -> str:
     if value is None:
         return "—"
@@ -107,6 +188,8 @@ def _cell(value) -> str:
         naive = value.replace(tzinfo=None) if isinstance(value, dt.datetime) else value
         if naive in _INFINITIES:  # DuckDB hands its +-infinity over as the extreme Python values
             return _INFINITIES[naive]
+        if isinstance(value, dt.datetime):
+            return local_time(value)
     return str(value)
 
 

@@ -12,6 +12,8 @@ import typer
 from devtrace.cli import server_lake
 from devtrace.cli.options import GIVEN_TO_GROUP, DbOption, JsonOption, from_group, open_db
 from devtrace.errors import DevtraceError
+from devtrace.readable import MISSING, local_time
+from devtrace.readable import value as readable_value
 
 server_app = typer.Typer(help="The central service: ingestion, tokens, approved models.", no_args_is_help=False,
                          invoke_without_command=True)
@@ -19,6 +21,8 @@ token_app = typer.Typer(help="Bearer tokens (stored hashed).", no_args_is_help=T
 models_app = typer.Typer(help="Central model versions and approvals.", no_args_is_help=True)
 server_app.add_typer(token_app, name="token")
 server_app.add_typer(models_app, name="models")
+policy_app = typer.Typer(help="What the organisation requires of its machines (command text).", no_args_is_help=True)
+server_app.add_typer(policy_app, name="policy")
 
 
 def register(app: typer.Typer) -> None:
@@ -115,6 +119,38 @@ def run_server(db: str | None, host: str, port: int, max_age_days: float, max_bo
         central.close()
 
 
+@policy_app.command("set")
+def policy_set(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The setting: command_text.")],
+    value: Annotated[str, typer.Argument(metavar="VALUE", help="command_text: redacted or off.")],
+    db: DbOption = None,
+) -> None:
+    """Require a setting of every enrolled machine (e.g. command_text off: they purge their text)."""
+    from devtrace.central import policy
+
+    central = open_db(db)
+    try:
+        policy.set_policy(central, name, value)
+    finally:
+        central.close()
+    typer.echo(f"{name} = {value} for every machine: each obeys at its next devtrace sync (or sync login).")
+
+
+@policy_app.command("show")
+def policy_show(db: DbOption = None) -> None:
+    """The organisation's policy, each setting with its value."""
+    from devtrace.central import policy
+
+    central = open_db(db)
+    try:
+        with central.transaction(write=False) as tx:
+            found = policy.current(tx)
+    finally:
+        central.close()
+    for name, value in found.items():
+        typer.echo(f"{name} = {value}")
+
+
 @token_app.command("create")
 def token_create(
     name: Annotated[str, typer.Option("--name", help="The machine or person (events are attributed to it).")],
@@ -181,7 +217,7 @@ def _model_rows(found: list[dict]) -> list[dict]:
     rows = []
     for m in found:
         validation = m["metrics"].get("validation", {}) if isinstance(m["metrics"], dict) else {}
-        approvals = ", ".join(f"{a['approved_by']} {_when(a['approved_at'])}" for a in m["approvals"]) or "-"
+        approvals = ", ".join(f"{a['approved_by']} {_when(a['approved_at'])}" for a in m["approvals"]) or MISSING
         rows.append({"version": m["version"], "active": "*" if m["active"] else "", "mae": _num(validation.get("mae")),
                      "r2": _num(validation.get("r2")), "published": f"{m['published_by']} {_when(m['published_at'])}",
                      "approved": approvals})
@@ -222,19 +258,18 @@ def _listing(db: str | None, as_json: bool, listing: Callable[..., list[dict]],
 
 
 def _when(at: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(at)) + " UTC" if at else "-"
+    return local_time(at, seconds=False) if at else MISSING
 
 
 def _num(value) -> str:
-    return f"{value:.3f}" if isinstance(value, (int, float)) else "-"
+    return readable_value(value, 3) if isinstance(value, (int, float)) else MISSING
 
 
 def _table(rows: list[dict], empty: str) -> None:
     if not rows:
         typer.echo(empty)
         return
-    import polars as pl
+    from devtrace.cli.render import print_table
 
-    from devtrace.cli.render import print_frame
-
-    print_frame(pl.DataFrame(rows))
+    columns = list(rows[0])
+    print_table(columns, ["VARCHAR"] * len(columns), [tuple(row.values()) for row in rows])

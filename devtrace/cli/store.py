@@ -1,6 +1,8 @@
-"""Looking after the store itself: `devtrace doctor` and `devtrace key rotate`."""
+"""Looking after the store itself: `devtrace doctor`, `devtrace forget` and `devtrace key rotate`."""
 
 import json
+from datetime import datetime
+from typing import Annotated, Optional
 
 import typer
 
@@ -11,6 +13,7 @@ key_app = typer.Typer(name="key", help="The store's hashing key (hash.key).", no
 
 def register(app: typer.Typer) -> None:
     app.command("doctor")(doctor)
+    app.command("forget")(forget)
     app.add_typer(key_app)
 
 
@@ -37,6 +40,50 @@ def doctor(
                 typer.echo(f"{'':<19}-> {check.action}")
     if not healthy:
         raise typer.Exit(1)
+
+
+def forget(
+    text: Annotated[bool, typer.Option("--text", help="Forget the stored command text (the events stay).")] = False,
+    before: Annotated[
+        Optional[datetime], typer.Option("--before", formats=["%Y-%m-%d"], metavar="DAY", help="Only events before this local day (YYYY-MM-DD).")
+    ] = None,
+    repo: Annotated[Optional[str], typer.Option("--repo", metavar="PATH", help="Only events in this git repository.")] = None,
+    path: PathOption = None,
+) -> None:
+    """Forget the command text of events, all or some; the events themselves stay."""
+    from devtrace.errors import DevtraceError
+    from devtrace.store import open_store
+    from devtrace.store.forget import forget_text
+
+    if not text:
+        raise DevtraceError("say what to forget: --text (the command lines; events stay)")
+    repo_ids = _repo_ids(repo, path) if repo is not None else None
+    conn = open_store(path)
+    try:
+        changed = forget_text(conn, before=before.timestamp() if before else None, repo_ids=repo_ids)
+    finally:
+        conn.close()
+    typer.echo(f"Forgot the command text of {changed:,} event{'' if changed == 1 else 's'}")
+
+
+def _repo_ids(repo: str, path: str | None) -> list[str]:
+    """The repository's id under the key commands are hashed with now (events hashed under an
+    older key keep another id: see the notes on key rotation)."""
+    import os
+
+    from devtrace.capture import git, identity
+    from devtrace.errors import DevtraceError
+    from devtrace.paths import store_dir
+    from devtrace.settings import load as load_settings
+
+    if not os.path.isdir(repo):
+        raise DevtraceError(f"--repo {repo} is not a directory")
+    root = git.find_repo(repo)
+    if root is None:
+        raise DevtraceError(f"--repo {repo} is not in a git repository")
+    directory = store_dir(path)
+    key = identity.load_key(directory, load_settings(directory)[0])
+    return [identity.repo_id(key, root)]
 
 
 @key_app.command("rotate")

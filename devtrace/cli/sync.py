@@ -33,22 +33,14 @@ def push(path: PathOption = None) -> None:
 
 
 def run_push(path) -> None:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
+    from devtrace.cli.progress import progress_bars
     from devtrace.sync.push import push as push_store
 
-    console = Console(stderr=True)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console,
-                  transient=True, disable=not console.is_terminal) as progress:
-        tasks = {}
-
-        def report(kind: str, done: int, total: int) -> None:
-            if kind not in tasks:
-                tasks[kind] = progress.add_task(f"Sending {kind}", total=total)
-            progress.update(tasks[kind], completed=done)
-
-        counts = push_store(path, progress=report)
+    with progress_bars() as report:
+        counts = push_store(path, progress=lambda kind, done, total: report(f"Sending {kind}", done, total))
+    if counts.get("forgotten") is not None:
+        typer.echo(f"The organisation requires command_text = off: this store keeps no command text now "
+                   f"(the text of {_events(counts['forgotten'])} was forgotten)")
     for kind in ("events", "labels"):
         c = counts[kind]
         typer.echo(f"{kind}: {c['sent']} sent, {c['accepted']} accepted, {c['duplicates']} duplicate, "
@@ -72,6 +64,9 @@ def login(
     answer = push.login(server, _token(token), from_group("path", path))
     typer.echo(f"Enrolled as {answer['machine']} with {server}. New events are hashed with the organisation's key "
                f"(fingerprint {answer['key_fingerprint']}); events captured before keep their own key's fingerprint.")
+    if answer.get("forgotten") is not None:
+        typer.echo(f"The organisation requires command_text = off: this store keeps no command text now "
+                   f"(the text of {_events(answer['forgotten'])} was forgotten)")
 
 
 def _token(token: str | None) -> str:
@@ -100,3 +95,7 @@ def status(path: PathOption = None) -> None:
     typer.echo(f"last acknowledged push: {last}")
     for reason, count in s["rejection_reasons"]:
         typer.echo(f"  rejected ×{count}: {reason}")
+
+
+def _events(n: int) -> str:
+    return f"{n:,} event{'' if n == 1 else 's'}"

@@ -124,7 +124,7 @@ def train(
 ) -> TrainedModel:
     """Fit on a seeded 80% of the rows, stop early on the other 20%, report both."""
     if data.rows < MIN_ROWS:
-        raise DevtraceError(f"training needs at least {MIN_ROWS} labelled rows (found {data.rows})")
+        raise DevtraceError(f"training needs at least {MIN_ROWS} labeled rows (found {data.rows})")
     if n_estimators < 1 or max_depth < 1:
         raise DevtraceError("--n-estimators and --max-depth must be at least 1")
     if not 0 < learning_rate <= 1:  # also refuses NaN

@@ -28,10 +28,23 @@ def open_store(path: str | os.PathLike | None = None) -> sqlite3.Connection:
     db = os.path.join(directory, paths.DB_NAME)
     _check_folder(directory)
     if not os.path.isfile(db):
-        raise StoreError(
-            f"no DevTrace store at {directory} (create one with `devtrace init --path {directory}`)"
-        )
+        others = [found for found in _stores_nearby() if found != os.path.abspath(directory)]
+        hint = (f"stores found: {', '.join(others)} (pick one with --path)" if others
+                else f"create one with `devtrace init --path {directory}`")
+        raise StoreError(f"no DevTrace store at {directory} ({hint})")
     return connect_file(db)
+
+
+def _stores_nearby() -> list[str]:
+    """The stores a person may have meant: $DEVTRACE_PATH's, the per-user one, and a project's
+    ./.devtrace (DevTrace 0.2.0's default), those that exist."""
+    found = []
+    for candidate in (os.environ.get("DEVTRACE_PATH"), paths.DEFAULT_DIR, ".devtrace"):
+        if candidate:
+            folder = os.path.abspath(os.path.expanduser(candidate))
+            if os.path.isfile(os.path.join(folder, paths.DB_NAME)) and folder not in found:
+                found.append(folder)
+    return found
 
 
 def create_store(path: str | os.PathLike | None = None) -> sqlite3.Connection:

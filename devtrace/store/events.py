@@ -4,6 +4,14 @@ import sqlite3
 
 from devtrace.store.transaction import write_transaction
 
+LOCAL_ONLY_COLUMNS = ("command_text",)
+"""Columns that never leave the machine: not synced, exported only when asked for."""
+
+
+def shared_columns(conn: sqlite3.Connection) -> list[str]:
+    """The columns of command_events that may leave the machine (sync sends these)."""
+    return [row[1] for row in conn.execute("PRAGMA table_info(command_events)") if row[1] not in LOCAL_ONLY_COLUMNS]
+
 
 def insert_event(conn: sqlite3.Connection, event: dict, also=None, *, new_id=None) -> bool:
     """Insert the event (pending for `devtrace sync` until the server acknowledges it); False

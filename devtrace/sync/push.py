@@ -14,6 +14,7 @@ import time
 from devtrace import paths
 from devtrace.errors import DevtraceError
 from devtrace.store import open_store
+from devtrace.store.events import shared_columns
 from devtrace.store.transaction import write_transaction
 from devtrace.sync import config
 from devtrace.sync.client import ATTEMPTS, Client, Refused
@@ -35,7 +36,38 @@ def login(server: str, token: str, path=None) -> dict:
         raise DevtraceError(f"{server} did not answer like a DevTrace server")
     config.update(directory, {"server": server.rstrip("/"), "token": token, "machine": answer["machine"],
                                "hash_key": answer["hash_key"]})
+    answer["forgotten"] = obey(directory, answer.get("policy"))
     return answer
+
+
+def _policy(client: Client) -> dict | None:
+    """The organisation's policy, asked after the push (an older server has none to give; the
+    next push asks again)."""
+    try:
+        return client.call("GET", "/v1/policy")[2]
+    except DevtraceError:
+        return None
+
+
+def obey(directory: str, policy) -> int | None:
+    """Apply the organisation's policy to this store. `command_text = "off"`: keep no text from
+    now on (config.toml says so) and forget what was kept; returns the number of events whose
+    text was forgotten (None when the policy asks nothing new of this store).
+
+    Command identities are not re-keyed first: see the notes on one identity across keys."""
+    if not isinstance(policy, dict) or policy.get("command_text") != "off":
+        return None
+    from devtrace.store.forget import forget_text
+
+    already = config.read(directory).get("command_text") == "off"
+    if not already:
+        config.update(directory, {"command_text": "off"})
+    conn = open_store(directory)
+    try:
+        forgotten = forget_text(conn)
+    finally:
+        conn.close()
+    return None if already and not forgotten else forgotten
 
 
 def client_for(path=None, attempts: int = ATTEMPTS) -> Client:
@@ -61,9 +93,10 @@ def push(path=None, *, batch: int = BATCH, progress=None, wait_for_lock: bool = 
             labels = _push_kind(conn, client, "labels", batch, progress)
         finally:
             conn.close()
+        forgotten = obey(directory, _policy(client))
     finally:
         os.close(lock)
-    return {"events": events, "labels": labels}
+    return {"events": events, "labels": labels, "forgotten": forgotten}
 
 
 def pending(path=None) -> tuple[int, int]:
@@ -132,7 +165,7 @@ def _send(client: Client, kind: str, items: list[dict]) -> list[tuple[list[dict]
 def _rows(conn, kind: str, chunk: list) -> list[dict]:
     marks = ", ".join("?" * len(chunk))
     if kind == "events":
-        cursor = conn.execute(f"SELECT * FROM command_events WHERE id IN ({marks})", chunk)
+        cursor = conn.execute(f"SELECT {', '.join(shared_columns(conn))} FROM command_events WHERE id IN ({marks})", chunk)
     else:
         cursor = conn.execute("SELECT id AS client_label_id, event_id, value, source, labeled_by, note, created_at"
                               f" FROM labels WHERE id IN ({marks})", chunk)

@@ -9,16 +9,26 @@
 -- `events_of` is this definition over any two relations shaped like store.command_events and
 -- store.labels, named by strings: `devtrace events` applies it to the newest rows only.
 -- Every column of store.command_events is kept (e.*), so the central store's extra columns
--- (machine, received_at; see sql/central/) come through as more columns.
+-- (machine, received_at; see sql/central/) come through as more columns; except the local
+-- store's command_text, which becomes `command`: what a person reads to know the command,
+-- its redacted text where the store keeps it, else its program and the first 8 characters
+-- of its hash (`pytest [1a2b3c4d]`). A central store has no text: there `command` is always
+-- the second form.
 CREATE OR REPLACE MACRO events_of(command_events, labels) AS TABLE
-WITH latest_human_label AS (
+WITH stored AS (
+    -- The text column exists on a local store only: an empty row set gives it to every store.
+    FROM query_table(command_events)
+    UNION ALL BY NAME
+    SELECT CAST(NULL AS VARCHAR) AS command_text WHERE false
+),
+latest_human_label AS (
     SELECT event_id, value, labeled_by, note, created_at
     FROM query_table(labels)
     WHERE source = 'human'
     QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY created_at DESC, id DESC) = 1
 )
 SELECT
-    e.* REPLACE (
+    e.* EXCLUDE (command_text) REPLACE (
         make_timestamp(CAST(e.executed_at * 1e6 AS BIGINT)) AS executed_at,
         e.timed_out <> 0 AS timed_out,
         make_timestamp(CAST(e.started_at * 1e6 AS BIGINT)) AS started_at,
@@ -26,12 +36,13 @@ SELECT
         make_timestamp(CAST(e.scored_at * 1e6 AS BIGINT)) AS scored_at,
         e.duration_approximate <> 0 AS duration_approximate
     ),
+    coalesce(e.command_text, coalesce(e.program, '?') || ' [' || left(e.command_hash, 8) || ']') AS command,
     e.exit_code <> 0 OR e.timed_out <> 0 AS failed,
     l.value AS human_label,
     l.labeled_by AS human_label_by,
     make_timestamp(CAST(l.created_at * 1e6 AS BIGINT)) AS human_label_at,
     l.note AS human_label_note
-FROM query_table(command_events) AS e
+FROM stored AS e
 LEFT JOIN latest_human_label AS l ON l.event_id = e.id;
 
 CREATE OR REPLACE VIEW events AS

@@ -3,7 +3,7 @@
 -- A run continues a loop when the same command's previous run (same session and agent)
 -- failed and ended at most the retry window earlier: 300 s, or whatever
 -- `SET VARIABLE retry_window_seconds = 60;` says. One row per loop of two runs or more;
--- `resolved` says whether its last run succeeded.
+-- `resolved` says whether its last run succeeded; `command` is the command as people read it.
 --
 -- One pass over the events finds, for each run, whether it retries the run before it and
 -- whether the run after it retries it; only runs in a loop of two or more (usually a small
@@ -11,7 +11,7 @@
 CREATE OR REPLACE VIEW retry_loops AS
 WITH runs AS (
     SELECT
-        id, session_id, agent_id, command_hash, program, started_at, ended_at, failed,
+        id, session_id, agent_id, command_hash, program, command, started_at, ended_at, failed,
         coalesce(
             lag(failed) OVER same_command
             AND epoch(started_at) - epoch(lag(ended_at) OVER same_command)
@@ -40,6 +40,7 @@ numbered AS (
     WHERE is_retry OR is_retried
 )
 SELECT
+    arg_max(command, started_at) AS command,
     session_id,
     agent_id,
     command_hash,

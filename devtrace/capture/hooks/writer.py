@@ -1,8 +1,9 @@
 """The hook writer: turns a command a shell or an agent reported into one stored event.
 
 It runs detached, after the command, so git and SQLite cost the user nothing. The command
-line is split into words (identity.command_words), hashed with the store's key and dropped:
-no text, argument or path of it is stored or logged.
+line is split into words (identity.command_words) and hashed with the store's key; the line
+itself is kept only redacted (devtrace.capture.redact), unless `command_text = "off"`, and
+never logged.
 """
 
 import os
@@ -67,7 +68,7 @@ class TurnEnded:
 def store_path(path: str | None) -> str:
     """The hooks' store: --path given when the hook was set up, else $DEVTRACE_PATH, else
     ~/.devtrace (one store per user: a hook must not scatter stores over every folder)."""
-    return os.path.abspath(os.path.expanduser(path or os.environ.get("DEVTRACE_PATH") or paths.HOOKS_STORE))
+    return os.path.abspath(os.path.expanduser(path or os.environ.get("DEVTRACE_PATH") or paths.DEFAULT_DIR))
 
 
 def write(report: Finished | Started | TurnEnded, path: str | None) -> str | None:
@@ -85,6 +86,8 @@ def write(report: Finished | Started | TurnEnded, path: str | None) -> str | Non
     root = git.find_repo(report.cwd)
     with Recorder(store_path(path)) as rec:
         if _ignored(report.line, rec.settings.ignore):
+            return None
+        if not rec.settings.record_devtrace and _devtrace_command(words, report.line):
             return None
         session = report.session
         if isinstance(report, Started):
@@ -117,6 +120,7 @@ def write(report: Finished | Started | TurnEnded, path: str | None) -> str | Non
         change = _change(rec, root, session, repo_id, head, files, budget_s)
         event = rec.event(
             words,
+            line=report.line,
             started_at=report.ended_at - (duration_ms or 0) / 1000,
             duration_ms=duration_ms,
             exit_code=report.exit_code,
@@ -211,6 +215,19 @@ def _runs_devtrace(words: list[str]) -> bool:
     """`devtrace run ...` records itself: a hook seeing it would record the command twice."""
     index = identity.program_index(words)
     return index is not None and os.path.basename(words[index]) == "devtrace" and words[index + 1:index + 2] == ["run"]
+
+
+def _devtrace_command(words: list[str], line: str) -> bool:
+    """DevTrace's own commands (`devtrace events`, `python -m devtrace ...`, the rc file's
+    `eval "$(devtrace hook bash)"`): not what a person wants to see their time go to."""
+    index = identity.program_index(words)
+    if index is None:
+        return False
+    name = os.path.basename(words[index])
+    if name == "devtrace" or "devtrace hook " in line:
+        return True
+    return name.startswith("python") and words[index + 1:index + 2] == ["-m"] and \
+        words[index + 2:index + 3] in (["devtrace"], ["devtrace.cli"])
 
 
 def _ignored(line: str, patterns: tuple[str, ...]) -> bool:
