@@ -131,6 +131,7 @@ def test_every_json_output_parses(tmp_path):
         "server flush": ["server", "flush", "--db", db, "--json"],
         "server token list": ["server", "token", "list", "--db", db, "--json"],
         "server models list": ["server", "models", "list", "--db", db, "--json"],
+        "top": ["top", "--path", store, "--since", "4w", "--json"],
     }
     assert _json_commands() == sorted(forms)
     for name in ("ml train", *sorted(set(forms) - {"ml train"})):  # train first: models and explain need a model
