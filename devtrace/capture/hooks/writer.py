@@ -28,7 +28,8 @@ class Finished:
     here, with the store's key). `pair_key`: the end of a Pre/Post pair (Codex: tool_use_id;
     "" for Gemini, which pairs by the command's hash); the duration then comes from the pair.
     `call_id`: the agent's id of the tool call, which records it once however many of
-    DevTrace's entries the agent ran for it (installed at two scopes, from two paths).
+    DevTrace's entries the agent ran for it (installed at two scopes, from two paths), and
+    from which the event's id is derived (devtrace.capture.event_ids).
     `background`: reported at launch; a pair does not time it."""
 
     __slots__ = ("captured_by", "line", "exit_code", "timed_out", "duration_ms", "ended_at", "session",
@@ -142,10 +143,11 @@ def write(report: Finished | Started | TurnEnded, path: str | None) -> str | Non
             if files is not None and repo_id is not None:
                 hook_state.save_state(conn, session, repo_id, head, files, report.ended_at)
         try:
-            if not insert_event(rec.conn, event, also, new_id=None if report.call_id else event_ids.live):
-                return None  # this call was recorded already (by an import, say)
+            inserted = insert_event(rec.conn, event, also, new_id=None if report.call_id else event_ids.live)
         except _AlreadyRecorded:
             return None
+        if not inserted:
+            return None  # this call's event is in the store already (an import recorded it)
         scorer.spawn(rec.directory)  # scores it in a detached process if there is a model
         return event["id"]
 
@@ -201,7 +203,8 @@ def resolve_orphans(report: TurnEnded, path: str | None) -> None:
                               exit_code=outcome.exit_code, timed_out=outcome.timed_out, session_id=report.session,
                               agent_id=report.captured_by, author_kind="agent", captured_by=report.captured_by,
                               repo_id=orphan.repo_id, state=(None, None, None), change=(None, None, None),
-                              duration_approximate=outcome.duration_ms is not None)
+                              duration_approximate=outcome.duration_ms is not None,
+                              call=(report.captured_by, report.session, orphan.call_key) if orphan.call_key else None)
             event["command_hash"], event["program"] = orphan.command_hash, orphan.program
 
             def also(conn, orphan=orphan):
@@ -210,7 +213,7 @@ def resolve_orphans(report: TurnEnded, path: str | None) -> None:
                     raise _AlreadyRecorded
 
             try:
-                insert_event(rec.conn, event, also)
+                insert_event(rec.conn, event, also, new_id=None if orphan.call_key else event_ids.live)
             except _AlreadyRecorded:  # its end was recorded meanwhile: only the start goes
                 with write_transaction(rec.conn):
                     hook_state.drop_pending(rec.conn, report.captured_by, report.session, orphan.call_key,
