@@ -5,6 +5,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -90,7 +91,19 @@ def imported_checkout(cwd: Path, env: dict | None = None) -> Path:
     return Path(done.stdout.strip()).resolve().parent.parent
 
 
+def drained(store: Path, timeout: float = 60.0) -> None:
+    """Wait until the store's spool is empty: every finished command is an event (`devtrace run`
+    spools an event when the store is busy; the shell hooks always do)."""
+    spool = store / "spool"
+    deadline = time.monotonic() + timeout
+    while spool.is_dir() and any(name.endswith(".rec") for name in os.listdir(spool)):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the spool of {store} was not drained in {timeout:.0f} s")
+        time.sleep(0.02)
+
+
 def rows(store: Path, sql: str = "SELECT * FROM command_events ORDER BY executed_at") -> list[sqlite3.Row]:
+    drained(store)
     conn = sqlite3.connect(store / "devtrace.db")
     conn.row_factory = sqlite3.Row
     try:

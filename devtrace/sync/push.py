@@ -12,6 +12,7 @@ import os
 import time
 
 from devtrace import paths
+from devtrace.capture import drainer
 from devtrace.errors import DevtraceError
 from devtrace.store import open_store
 from devtrace.store.events import shared_columns
@@ -83,6 +84,7 @@ def push(path=None, *, batch: int = BATCH, progress=None, wait_for_lock: bool = 
     `wait_for_lock` is False). `progress(kind, done, total)` is called after each batch."""
     directory = paths.store_dir(path)
     client = client_for(directory, attempts)
+    drainer.drain_now(directory)  # commands still in the spool go too
     lock = _lock(directory, wait_for_lock)
     if lock is None:
         return None
