@@ -97,9 +97,9 @@ def _score_batch(con: duckdb.DuckDBPyConnection, db_url: str, model: Model, vers
         return _write_postgres(db_url, batch.select(SCORE_COLUMNS).rows())
     con.register("scores_batch", batch)
     try:
-        return con.execute(f"INSERT INTO {SCORES}.event_scores ({', '.join(SCORE_COLUMNS)}) "
-                           f"SELECT {', '.join(SCORE_COLUMNS)} FROM scores_batch "
-                           f"WHERE event_id NOT IN (SELECT event_id FROM {SCORES}.event_scores)").fetchone()[0]
+        return writer.scalar(con, f"INSERT INTO {SCORES}.event_scores ({', '.join(SCORE_COLUMNS)}) "
+                                  f"SELECT {', '.join(SCORE_COLUMNS)} FROM scores_batch "
+                                  f"WHERE event_id NOT IN (SELECT event_id FROM {SCORES}.event_scores)")
     finally:
         con.unregister("scores_batch")
 
