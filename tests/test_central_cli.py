@@ -5,6 +5,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import typer
 
@@ -12,6 +13,9 @@ from devtrace.cli.app import app
 from devtrace.store import create_store, insert_event
 from tests.central_support import Server, _read_line, call, make_token, run_cli, wait_healthy
 from tests.support import devtrace_env
+
+FIXTURES = Path(__file__).parent / "fixtures"
+HISTORIES, AGENTS = FIXTURES / "history", FIXTURES / "agents"
 
 
 def _store(path, events: int = 3):
@@ -132,6 +136,10 @@ def test_every_json_output_parses(tmp_path):
         "server token list": ["server", "token", "list", "--db", db, "--json"],
         "server models list": ["server", "models", "list", "--db", db, "--json"],
         "top": ["top", "--path", store, "--since", "4w", "--json"],
+        **{f"import {shell}": ["import", shell, str(HISTORIES / name), "--path", store, "--json"]
+           for shell, name in (("bash", "bash-dated"), ("zsh", "zsh-extended"), ("fish", "fish"))},
+        **{f"import {agent}": ["import", agent, str(AGENTS / agent / "transcript.jsonl"), "--path", store, "--json"]
+           for agent in ("claude-code", "codex", "gemini")},
     }
     assert _json_commands() == sorted(forms)
     for name in ("ml train", *sorted(set(forms) - {"ml train"})):  # train first: models and explain need a model
