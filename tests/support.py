@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -77,6 +78,9 @@ def devtrace_here(*args: str, cwd: Path, env: dict | None = None, input: bytes |
         stdout, stderr = stdout.decode(), stderr.decode()
     return subprocess.CompletedProcess(["devtrace", *args], code, stdout, stderr)
 
+
+LIVE_ID = re.compile(rb"recorded [0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\b")
+"""`devtrace run`'s summary naming a live event's id (a UUIDv7, devtrace.capture.event_ids)."""
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 """The checkout under test: the `devtrace` package every test, in or out of process, must run."""
