@@ -139,7 +139,7 @@ def test_sixteen_run_loops_with_the_store_locked_now_and_then_lose_nothing(repo,
 
 def test_kill_9_of_the_drainer_at_any_point_loses_nothing_and_stores_nothing_twice(repo, store):
     assert run(store, repo, "true")[0].returncode == 0
-    count = 2000
+    count = 6000  # enough that even a quiet machine's drainer is still at work at the fifth kill
     for i in range(count):
         shell_record(store, f"s{i % 3}.{i}", f"echo {i}", status=i % 5, cwd=str(repo))
     kills = 0
@@ -147,7 +147,7 @@ def test_kill_9_of_the_drainer_at_any_point_loses_nothing_and_stores_nothing_twi
         if not spool.pending(str(store)):
             break
         proc = subprocess.Popen(drainer.argv(str(store), "--once"))
-        time.sleep(0.05 + (attempt % 9) * 0.06)  # before, during and after a batch's commit
+        time.sleep(0.02 + (attempt % 9) * 0.03)  # before, during and after a batch's commit
         proc.send_signal(signal.SIGKILL)
         if proc.wait() == -signal.SIGKILL:
             kills += 1
