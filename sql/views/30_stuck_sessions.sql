@@ -1,7 +1,8 @@
 -- Sessions with a retry loop that ended without a success; in_loop_now when it may still be going on.
 --
 -- One row per session with a stuck loop (a row of retry_loops whose last run failed): how
--- many such loops and runs, its longest loop and that loop's program, when the last of them
+-- many such loops and runs, its longest loop and that loop's program (of equal loops, the
+-- one that ended last), when the last of them
 -- failed, and in_loop_now = that failure is within the retry window (300 s, or
 -- `SET VARIABLE retry_window_seconds`) of "now" (the store's last event, or
 -- `SET VARIABLE outcomes_now = <unix seconds>;`): the session may be flailing at this moment.
@@ -17,7 +18,7 @@ SELECT
     count(*) AS stuck_loops,
     CAST(sum(runs) AS BIGINT) AS stuck_runs,
     max(runs) AS longest_loop,
-    arg_max(program, runs) AS longest_loop_program,
+    arg_max(program, (runs, ended_at, program)) AS longest_loop_program,  -- ties: the later loop, then the name
     max(ended_at) AS last_failed_at,
     epoch(max(ended_at)) >= any_value(s.now) - any_value(s.retry_s) AS in_loop_now
 FROM retry_loops, settings AS s
