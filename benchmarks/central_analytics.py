@@ -17,11 +17,16 @@ moves a fresh ingestion tail into the lake; sizes are printed as bytes per event
 Targets (issue 13): lake >= 10x faster than the scanner and within 2x of native; the one-day
 window on 30 days <= 2x the same on one day; flush >= 200,000 events/s; peak memory < 2 GiB.
 
-    python benchmarks/central_analytics.py [--events 20000000] [--tail 2000000] [--repeats 3]
+With --lake-data s3://bucket/prefix the lakes' Parquet files go to object storage (credentials
+and endpoint from the AWS_* variables, as for `devtrace server`; the one-day lake under
+<prefix>-one-day), and each dashboard view, and the one-day window, also runs once on a fresh
+connection with DuckDB's HTTP log on: the requests it made and the objects it read are
+printed. (Against a test server such as moto's the seconds say nothing of object storage.)
+
+    python benchmarks/central_analytics.py [--events 20000000] [--tail 2000000] [--repeats 3] [--lake-data s3://…]
 """
 
 import argparse
-import glob
 import json
 import os
 import shutil
@@ -101,13 +106,20 @@ def generate(con, count: int, first: int = 0) -> None:
         FROM gen WHERE hash(id) % 100 = 0""")
 
 
-def build(url: str, one_day_url: str, work: str, events: int) -> dict:
+def data_paths(args) -> tuple[str, str]:
+    """The lake's and the one-day lake's data paths: local folders, or under --lake-data."""
+    if args.lake_data:
+        return args.lake_data.rstrip("/"), args.lake_data.rstrip("/") + "-one-day"
+    return os.path.join(args.dir, "lake-data"), os.path.join(args.dir, "one-day-lake-data")
+
+
+def build(url: str, one_day_url: str, work: str, events: int, lake_data: str, one_day_data: str) -> dict:
     """Fill PostgreSQL, the lake (catalog in PostgreSQL) and a native DuckDB file; a second
     lake holds only WINDOW_DAY. Returns timings."""
     from devtrace.central.lake import flush, writer
 
     timings = {}
-    con = writer.connect(url, data_path=os.path.join(work, "lake-data"))
+    con = writer.connect(url, data_path=lake_data)
     flush.ensure_tables(con)
     con.execute("SET preserve_insertion_order = false")
     t0 = time.perf_counter()
@@ -133,7 +145,7 @@ def build(url: str, one_day_url: str, work: str, events: int) -> dict:
     timings["native"] = time.perf_counter() - t0
     con.close()
 
-    one = writer.connect(one_day_url, data_path=os.path.join(work, "one-day-lake-data"))
+    one = writer.connect(one_day_url, data_path=one_day_data)
     flush.ensure_tables(one)
     one.execute(f"ATTACH '{url}' AS pg (TYPE postgres, READ_ONLY)")
     one.execute(f"CREATE TEMP TABLE gen AS SELECT * EXCLUDE (seq) FROM pg.command_events "
@@ -181,7 +193,7 @@ def fill_lake(con, source: str) -> None:
     con.execute("COMMIT")
 
 
-def worker(way: str, url: str, work: str, repeats: int, window: bool) -> dict:
+def worker(way: str, url: str, work: str, repeats: int, window: bool, remote: bool) -> dict:
     import duckdb
 
     from devtrace import analytics
@@ -210,24 +222,62 @@ def worker(way: str, url: str, work: str, repeats: int, window: bool) -> dict:
         filter_events(con, days=(day, day))
     connect_s = time.perf_counter() - started
     seconds, rows = timed_rounds(DASHBOARD, lambda sql: con.execute(sql).pl().height, repeats)
-    return {"connect_s": connect_s, "seconds": seconds, "rows": rows, "peak_kib": peak_kib()}
+    result = {"connect_s": connect_s, "seconds": seconds, "rows": rows, "peak_kib": peak_kib()}
+    if way == "lake" and remote:
+        result["requests"] = {name: requests_of(url, sql, window) for name, sql in DASHBOARD.items()}
+    return result
+
+
+def requests_of(url: str, sql: str, window: bool) -> tuple[int, int, int]:
+    """(HTTP requests, objects read, command_events objects read) of one query on a fresh
+    connection (DuckDB caches what it read), from DuckDB's own HTTP log."""
+    from devtrace import analytics
+    from devtrace.analytics.filters import filter_events
+
+    with analytics.connect(central=url) as con:
+        if window:
+            import datetime as dt
+
+            day = dt.date.fromisoformat(WINDOW_DAY)
+            filter_events(con, days=(day, day))
+        con.execute("CALL enable_logging('HTTP')")
+        con.execute(sql).fetchall()
+        return con.execute("""
+            SELECT count(*),
+                   count(DISTINCT request.url) FILTER (WHERE request.type = 'GET' AND request.url LIKE '%.parquet'),
+                   count(DISTINCT request.url) FILTER (WHERE request.type = 'GET' AND request.url LIKE '%/command_events/%.parquet')
+            FROM duckdb_logs_parsed('HTTP')""").fetchone()
 
 
 def run_worker(args, way: str, url: str, repeats: int, window: bool = False) -> dict:
     command = [sys.executable, __file__, "--worker", way, "--url", url, "--dir", args.dir, "--repeats", str(repeats)]
-    done = subprocess.run(command + (["--window"] if window else []), capture_output=True, text=True)
+    command += (["--window"] if window else []) + (["--lake-data", args.lake_data] if args.lake_data else [])
+    done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"the {way} worker failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout)
 
 
-def sizes(url: str, work: str, events: int) -> tuple[float, float]:
+def sizes(url: str, events: int) -> tuple[float, float]:
     import psycopg
+
+    from devtrace.central.lake import writer
 
     with psycopg.connect(url) as pg:
         pg_bytes = pg.execute("SELECT pg_total_relation_size('command_events') + pg_total_relation_size('labels')").fetchone()[0]
-    lake_bytes = sum(os.path.getsize(f) for f in glob.glob(os.path.join(work, "lake-data", "**", "*.parquet"), recursive=True))
+    with writer.connect(url, pinned=True) as con:  # the data files' sizes, as the catalog records them
+        lake_bytes = sum(con.execute(f"SELECT coalesce(sum(data_file_size_bytes), 0) FROM ducklake_list_files('lake', '{table}')"
+                                     ).fetchone()[0] for table in ("command_events", "labels"))
     return lake_bytes / events, pg_bytes / events
+
+
+def window_objects(url: str) -> int:
+    """How many command_events objects the lake holds for WINDOW_DAY (its partition)."""
+    from devtrace.central.lake import writer
+
+    with writer.connect(url, pinned=True) as con:
+        return con.execute("SELECT count(*) FROM ducklake_list_files('lake', 'command_events') WHERE data_file LIKE ?",
+                           [f"%/day={WINDOW_DAY}/%"]).fetchone()[0]
 
 
 def flush_tail(url: str, work: str, tail: int, first: int) -> tuple[int, float]:
@@ -247,13 +297,15 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000_000)
     parser.add_argument("--tail", type=int, default=2_000_000, help="Events ingested after, for the flush.")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--lake-data", help="The lakes' Parquet files under this URL (s3://bucket/prefix) instead of a local folder.")
     parser.add_argument("--dir", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--worker", choices=WAYS, help=argparse.SUPPRESS)
     parser.add_argument("--window", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        json.dump(worker(args.worker, args.url, args.dir, args.repeats, args.window), sys.stdout)
+        remote = bool(args.lake_data) and "://" in args.lake_data
+        json.dump(worker(args.worker, args.url, args.dir, args.repeats, args.window, remote), sys.stdout)
         return
     from devtrace.central.db import open_central
     from tests.postgres_support import start_cluster, stop_cluster
@@ -267,7 +319,7 @@ def main() -> None:
         url, one_day_url = cluster.url("bench"), cluster.url("bench_one_day")
         for u in (url, one_day_url):
             open_central(u).close()
-        built = build(url, one_day_url, args.dir, args.events)
+        built = build(url, one_day_url, args.dir, args.events, *data_paths(args))
         results = {}
         for way in WAYS:
             print(f"timing {way} ...", flush=True)
@@ -275,10 +327,13 @@ def main() -> None:
         print("timing the one-day window ...", flush=True)
         window_30 = run_worker(args, "lake", url, args.repeats, window=True)
         window_1 = run_worker(args, "lake", one_day_url, args.repeats, window=True)
-        lake_bpe, pg_bpe = sizes(url, args.dir, args.events)
+        lake_bpe, pg_bpe = sizes(url, args.events)
+        day_objects = window_objects(url)  # before the flush below adds that day's newest events
         print(f"flushing a tail of {args.tail:,} events ...", flush=True)
         flushed, flush_s = flush_tail(url, args.dir, args.tail, args.events)
         report(args, results, window_30, window_1, built, lake_bpe, pg_bpe, flushed, flush_s)
+        if args.lake_data:
+            report_requests(results["lake"], window_30, day_objects)
         print(f"\nwhole run: {time.perf_counter() - began:.0f} s")
     finally:
         stop_cluster(cluster)
@@ -317,6 +372,21 @@ def report(args, results, window_30, window_1, built, lake_bpe, pg_bpe, flushed,
     print(f"size: lake {lake_bpe:.1f} bytes/event (Parquet) vs PostgreSQL {pg_bpe:.1f} bytes/event "
           f"(tables + indexes, labels included) = {pg_bpe / lake_bpe:.1f}x smaller")
     print("build: " + ", ".join(f"{k} {v:.1f} s" for k, v in built.items()))
+
+
+def report_requests(lake: dict, window: dict, day_objects: int) -> None:
+    """Requests and objects per view (first run, fresh connection), all days and one day."""
+    if "requests" not in lake:
+        return
+    print("\nobject storage, each view once on a fresh connection: requests / objects read (command_events objects)")
+    print(f"{'':24}{'all 30 days':>22}{'one-day window':>22}")
+    for name in DASHBOARD:
+        cells = [lake["requests"][name], window["requests"][name]]
+        print(f"{name:24}" + "".join(f"{f'{r:,} / {o:,} ({e:,})':>22}" for r, o, e in cells))
+    read = {window["requests"][name][2] for name in DASHBOARD}
+    print(f"the day {WINDOW_DAY} holds {day_objects:,} command_events objects; the one-day window read "
+          f"{', '.join(str(n) for n in sorted(read))} of them per view: "
+          f"{'ok' if read == {day_objects} else 'MISSED'}")
 
 
 if __name__ == "__main__":

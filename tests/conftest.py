@@ -8,6 +8,7 @@ import pytest
 from tests.central_support import central_url, server_factory  # noqa: F401  (central fixtures)
 from tests.ml_support import ROWS, cli
 from tests.postgres_support import postgres_cluster, postgres_url  # noqa: F401  (PostgreSQL fixtures)
+from tests.s3_support import s3_lake, s3_server  # noqa: F401  (S3-compatible server fixtures)
 from tests.support import CHECKOUT, git, imported_checkout
 
 

@@ -38,6 +38,11 @@ OFFLINE_CONFIG = {
     # SQLite extension that is 100-150 ms of every read command here. The file comes from a
     # pip-installed package beside DuckDB's own, so the check proves nothing pip did not.
     "allow_unsigned_extensions": True,
+    # A lake on object storage gets its credentials as a secret in the connection
+    # (devtrace.analytics.object_storage); no persistent secret is read from ~/.duckdb or
+    # written anywhere: their folder is one that cannot exist. (allow_persistent_secrets =
+    # false would do it too, but then DuckDB 1.5.5's postgres ATTACH fails looking them up.)
+    "secret_directory": "/dev/null/devtrace-keeps-no-secrets",
 }
 
 
@@ -47,7 +52,7 @@ def extension_path() -> str:
 
 
 def extension_file(name: str) -> str:
-    """A DuckDB extension (sqlite_scanner, postgres_scanner, ducklake) as shipped by its
+    """A DuckDB extension (sqlite_scanner, postgres_scanner, ducklake, httpfs) as shipped by its
     duckdb-extension-<name> package, built for exactly this DuckDB."""
     package = f"duckdb_extension_{name}"
     wanted = f"duckdb-extension-{name.replace('_', '-')}=={duckdb.__version__}"
@@ -97,9 +102,9 @@ def connect(
         _execute_steps(con, setup)
         if central and lake:
             try:
-                data_path = lake_reader.present(con, central, extension_file("ducklake"))
-                if data_path is not None:  # the lock below lets the lake's readers into its files only
-                    con.execute(f"SET allowed_directories = [{literal(data_path)}]")
+                files = lake_reader.present(con, central, extension_file)
+                if files is not None:  # the lock below lets the lake's readers into these files only
+                    con.execute(f"SET allowed_paths = [{', '.join(literal(f) for f in files)}]")
             except duckdb.Error as exc:
                 raise DevtraceError(f"cannot read the central lake: {one_line(exc)}") from None
         if locked:

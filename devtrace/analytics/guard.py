@@ -19,14 +19,21 @@ LOCK = (
     "SET enable_external_access = false;",  # no file but the attached store, no network, no LOAD/INSTALL
     "SET lock_configuration = true;",  # and no SET can undo that
 )
-REFUSED_STATEMENTS = {duckdb.StatementType.ATTACH, duckdb.StatementType.DETACH}
+REFUSED_STATEMENTS = {duckdb.StatementType.ATTACH, duckdb.StatementType.DETACH,
+                      # the lock lets a lake's readers into its files: for reading only
+                      duckdb.StatementType.COPY, duckdb.StatementType.EXPORT}
+SECRET = re.compile(r"\bsecret\b", re.IGNORECASE)
+"""CREATE/DROP SECRET: the connection's one secret reads the lake's objects; no query brings
+credentials of its own, or drops that one."""
 EXTENSION_FUNCTIONS = re.compile(
-    r"\b(sqlite_(attach|scan|query)|postgres_\w+|ducklake_\w+|query_table|json_execute_serialized_sql)\b", re.IGNORECASE)
+    r"\b(sqlite_(attach|scan|query)|postgres_\w+|ducklake_\w+|query_table|json_execute_serialized_sql"
+    r"|enable_logging|duckdb_logs\w*)\b", re.IGNORECASE)
 """The extensions' own functions (SQLite's, PostgreSQL's, DuckLake's), which act outside
 DuckDB's lock, and the functions that run SQL or name tables given as strings, which could
 call them under a name no text check sees (`query_table`, and `query`, found by
 `_calls_query`). DevTrace's own view of the central tail calls postgres_query; a user's SQL
-names that view, not the function."""
+names that view, not the function. DuckDB's own log (`enable_logging`, `duckdb_logs`) is
+refused too: its HTTP entries carry a lake's request headers, session token included."""
 _WHY = "DevTrace queries read the store, attached as `store`, and nothing else"
 
 
@@ -40,6 +47,8 @@ def refuse_outside_the_store(text: str) -> None:
     for statement in statements:
         if statement.type in REFUSED_STATEMENTS:
             raise DevtraceError(f"{statement.type.name} is refused: {_WHY}")
+        if statement.type in (duckdb.StatementType.CREATE, duckdb.StatementType.DROP) and SECRET.search(statement.query):
+            raise DevtraceError(f"{statement.type.name} SECRET is refused: {_WHY}")
     found = EXTENSION_FUNCTIONS.search(text)
     if found:
         raise DevtraceError(f"{found.group(0)} is refused: {_WHY}")

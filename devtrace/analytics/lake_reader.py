@@ -22,6 +22,7 @@ import os
 
 import duckdb
 
+from devtrace.analytics import object_storage
 from devtrace.analytics.central import CENTRAL_ALIAS, events_view, is_postgres, labels_view
 from devtrace.analytics.sql_text import FIRST_DAY_VARIABLE, LAST_DAY_VARIABLE, literal
 
@@ -77,13 +78,16 @@ def watermarks(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int]:
     return int(row[0]), int(row[1]), int(row[2])
 
 
-def present(con: duckdb.DuckDBPyConnection, db_url: str, ducklake_extension: str) -> str | None:
+def present(con: duckdb.DuckDBPyConnection, db_url: str, extension_file) -> list[str] | None:
     """Make `store.*` read the lake and the tail, if the central database has a lake with
-    flushed data, and return the lake's data path (the one place its readers must be let
-    into once the connection is locked); None (store.* left on the ingestion tables) otherwise."""
+    flushed data, and return the files of the pinned snapshot (the only ones its readers must
+    be let into once the connection is locked); None (store.* left on the ingestion tables)
+    otherwise. `extension_file(name)` finds a DuckDB extension's file."""
     if not exists(con, db_url):
         return None
-    con.execute(f"LOAD {literal(ducklake_extension)}")
+    con.execute(f"LOAD {literal(extension_file('ducklake'))}")
+    object_storage.reach(con, stored_data_path(con, db_url, CENTRAL_ALIAS),
+                         extension_file("httpfs"))  # before ATTACH, which wants httpfs for an s3:// lake
     attach(con, db_url, read_only=True)
     snapshot = con.execute(f"SELECT max(snapshot_id) FROM {LAKE}.snapshots()").fetchone()[0]
     con.execute(f"DETACH {LAKE}")
@@ -101,7 +105,34 @@ def present(con: duckdb.DuckDBPyConnection, db_url: str, ducklake_extension: str
         f"{tail_events})"))
     con.execute(labels_view(
         f"(SELECT * FROM {LAKE}.labels UNION ALL BY NAME {tail_labels})"))
-    return con.execute(f"SELECT value FROM ducklake_options('{LAKE}') WHERE option_name = 'data_path'").fetchone()[0]
+    return snapshot_files(con)
+
+
+def snapshot_files(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every data and delete file of the attached lake's snapshot, by the exact path DuckDB
+    opens. The lock lets a reader into these and nothing else: a folder or prefix would let
+    `…/lake/../other/x` through, which DuckDB sends as written and which many S3-compatible
+    servers resolve into another prefix, or another bucket."""
+    tables = [name for name, in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = ? ORDER BY ALL", [LAKE]).fetchall()]
+    found = set()
+    for table in tables:
+        for data_file, delete_file in con.execute(
+                f"SELECT data_file, delete_file FROM ducklake_list_files({literal(LAKE)}, {literal(table)})").fetchall():
+            found.update(f for f in (data_file, delete_file) if f)
+    return sorted(found)
+
+
+def stored_data_path(con: duckdb.DuckDBPyConnection, db_url: str, alias: str) -> str:
+    """Where an existing lake keeps its Parquet files (a folder, or a URL such as s3://…), read
+    from its catalog before the lake is attached (the ingestion database is, as `alias`)."""
+    where = "key = 'data_path' AND scope IS NULL"
+    if is_postgres(db_url):
+        found = con.execute(f"SELECT value FROM {alias}.{METADATA_SCHEMA}.ducklake_metadata WHERE {where}").fetchone()
+    else:
+        found = con.execute(f"SELECT value FROM sqlite_scan(?, 'ducklake_metadata') WHERE {where}",
+                            [catalog_file(db_url)]).fetchone()
+    return found[0] if found else ""
 
 
 def ingested(db_url: str, alias: str, table: str, key: str, after: int, upto: int | None = None) -> str:

@@ -3,7 +3,8 @@
 
 Where a lake lives and how it is read: devtrace.analytics.lake_reader. Every connection loads DuckDB's
 ducklake, postgres and sqlite extensions from their pinned PyPI packages, with auto-install and
-auto-load off: nothing is downloaded. The embedded default's catalog is a SQLite file (not a
+auto-load off: nothing is downloaded (and httpfs, with the credentials, for a lake on object
+storage: devtrace.analytics.object_storage). The embedded default's catalog is a SQLite file (not a
 DuckDB one, which one process at a time can open), in WAL mode so readers never block the
 writer.
 
@@ -23,7 +24,7 @@ from collections.abc import Iterator
 
 import duckdb
 
-from devtrace.analytics import lake_reader
+from devtrace.analytics import lake_reader, object_storage
 from devtrace.analytics.connection import OFFLINE_CONFIG, extension_file, one_line
 from devtrace.analytics.lake_reader import LAKE, catalog_file
 from devtrace.analytics.sql_text import literal
@@ -59,6 +60,7 @@ def connect(db_url: str, *, data_path: str | None = None, pinned: bool = False) 
         if pinned:
             if created:
                 raise DevtraceError(f"{describe(db_url)} has no lake yet (run `devtrace server flush` first)")
+            object_storage.reach(con, lake_reader.stored_data_path(con, db_url, INGEST), extension_file("httpfs"))
             _run(con, lambda: lake_reader.attach(con, db_url, read_only=True), "cannot open the lake")
             snapshot = con.execute(f"SELECT max(snapshot_id) FROM {LAKE}.snapshots()").fetchone()[0]
             con.execute(f"DETACH {LAKE}")
@@ -72,6 +74,8 @@ def connect(db_url: str, *, data_path: str | None = None, pinned: bool = False) 
             os.makedirs(path, exist_ok=True)
         if not is_postgres(db_url):
             _wal(catalog_file(db_url))
+        object_storage.reach(con, path if created else lake_reader.stored_data_path(con, db_url, INGEST),
+                             extension_file("httpfs"))  # before ATTACH, which wants httpfs for an s3:// lake
         _run(con, lambda: lake_reader.attach(con, db_url, read_only=False, data_path=path), "cannot open the lake")
     except BaseException:
         con.close()
