@@ -9,6 +9,8 @@ The dashboard set is `daily_activity`, `agent_summary`, the top 20 of `command_s
 Each way runs in its own fresh process (peak memory = its VmHWM) and repeats the set; the
 medians and ratios are printed, and the three ways' answers are checked to be the same.
 Targets (issue 3): views >= 4x faster than sqlite3, within 3x of native, peak memory < 1 GiB.
+The outcome views people read, `time_to_green` and `stuck_sessions`, are timed the views way
+too (issue 22: each <= 2 s on 1M events).
 
     python benchmarks/analytics.py [--events 1000000] [--repeats 5] [--dir D]
 """
@@ -32,6 +34,8 @@ from pathlib import Path
 from timing import DASHBOARD, peak_kib, set_seconds, timed_rounds
 
 WAYS = ("views", "sqlite3", "native")
+OUTCOMES = {"time_to_green": "SELECT * FROM time_to_green", "stuck_sessions": "SELECT * FROM stuck_sessions"}
+OUTCOME_TARGET_S = 2.0
 
 # --- the synthetic store ------------------------------------------------------------------
 
@@ -234,7 +238,8 @@ def worker(way: str, store: Path, native: Path, repeats: int) -> dict:
         queries, run = DASHBOARD, lambda sql: con.sql(sql).fetchall()
     connect_s = time.perf_counter() - started
     seconds, answers = timed_rounds(queries, run, repeats)
-    return {"connect_s": connect_s, "seconds": seconds, "peak_kib": peak_kib(),
+    outcomes = timed_rounds(OUTCOMES, run, repeats)[0] if way == "views" else {}
+    return {"connect_s": connect_s, "seconds": seconds, "peak_kib": peak_kib(), "outcomes": outcomes,
             "answers": {name: canonical(rows) for name, rows in answers.items()}}
 
 
@@ -315,6 +320,10 @@ def report(results: dict, args) -> None:
     print(f"\nviews vs sqlite3: {speedup:.1f}x faster (target >= 4x) {'ok' if speedup >= 4 else 'MISSED'}")
     print(f"views vs native:  {slowdown:.1f}x slower (target <= 3x) {'ok' if slowdown <= 3 else 'MISSED'}")
     print(f"views peak memory: {peak_mib:.0f} MiB (target < 1024) {'ok' if peak_mib < 1024 else 'MISSED'}")
+    for name, samples in results["views"]["outcomes"].items():
+        median = statistics.median(samples)
+        print(f"{name} (views): {median:.3f} s (target <= {OUTCOME_TARGET_S:g} s) "
+              f"{'ok' if median <= OUTCOME_TARGET_S else 'MISSED'}")
     for name in DASHBOARD:
         answers = [results[w]["answers"][name] for w in WAYS]
         agree = all(same(answers[0], other) for other in answers[1:])

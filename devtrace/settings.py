@@ -12,7 +12,7 @@ from devtrace import paths
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 KNOWN_KEYS = ("command_text", "skip_noop", "keep_noop", "record_devtrace", "record_program",
-              "hash_key", "git_timeout_ms", "ignore", "server", "token", "machine", "sync")
+              "hash_key", "git_timeout_ms", "ignore", "server", "token", "machine", "sync", "prices")
 GIT_TIMEOUT_MS = 300
 MAX_MILLISECONDS = 3_600_000  # an hour
 

@@ -15,7 +15,7 @@ with app.setup:
     from devtrace.ml import registry
     from devtrace.ml.explain import describe, explain
     from devtrace.ml.features import FEATURES
-    from devtrace.ml.labeling_queue import labeling_queue, session_context
+    from devtrace.ml.labeling_queue import LABEL_GUIDE, labeling_queue, outcome_facts, session_context, session_window
     from devtrace.readable import MISSING, duration, local_time
     from devtrace.readable import value as shown
     from devtrace.store.label_undo import retract_label
@@ -28,9 +28,11 @@ def _():
         """
         # DevTrace labeling
 
-        Give events a 0-100 productivity label. The queue puts first the events the model is
-        least sure of and those most unlike anything labeled so far: they teach the next
-        model the most. Labels are saved to the store at once and used by the next training run.
+        Give events a 0-100 label of how much they moved the work forward. The queue puts
+        first the events the model is least sure of and those most unlike anything labeled so
+        far: they teach the next model the most. Each event comes with the commands around it
+        and what followed it (its outcome label, as a suggestion). Labels are saved to the
+        store at once, win over outcome labels, and are used by the next training run.
         """
     )
     return
@@ -56,10 +58,11 @@ def _(store_input):
     except DevtraceError:
         model = None
     queue = labeling_queue(events, model.booster if model else None)
+    outcomes = analytics.sql("SELECT * EXCLUDE (ended_at, started_at) FROM outcomes", path=store)
     # What was done in this sitting (a store opened), newest last:
     # {"event_id", "label_id" (None when skipped), "value"}.
     get_history, set_history = mo.state([])
-    return events, get_history, model, queue, set_history, store
+    return events, get_history, model, outcomes, queue, set_history, store
 
 
 @app.cell
@@ -146,9 +149,32 @@ def _(current, model, reasons):
 
 
 @app.cell(hide_code=True)
-def _(current):
+def _(current, events, outcomes):
     mo.stop(current is None)
-    value_input = mo.ui.number(start=0, stop=100, step=1, value=50, label="Productivity label (0-100)")
+    _found = outcomes.filter(pl.col("id") == current["id"])
+    outcome = _found.row(0, named=True) if _found.height else None
+    mo.hstack(
+        [
+            mo.vstack([
+                mo.md("### Around it in the session"),
+                mo.ui.table(session_window(events, current), selection=None, show_download=False, page_size=11),
+            ]),
+            mo.vstack([
+                mo.md("### What followed\n\n| | |\n|---|---|\n"
+                      + "\n".join(f"| {k} | {v} |" for k, v in outcome_facts(outcome).items())),
+                mo.md("### What the numbers mean\n\n" + LABEL_GUIDE),
+            ]),
+        ],
+        widths=[3, 2],
+    )
+    return (outcome,)
+
+
+@app.cell(hide_code=True)
+def _(current, outcome):
+    mo.stop(current is None)
+    _suggested = 50 if outcome is None or outcome["outcome_label"] is None else round(outcome["outcome_label"])
+    value_input = mo.ui.number(start=0, stop=100, step=1, value=_suggested, label="Productivity label (0-100)")
     note_input = mo.ui.text(placeholder="why (optional)", label="Note", full_width=True)
     save_button = mo.ui.run_button(label="Save label", kind="success")
     skip_button = mo.ui.run_button(label="Skip")

@@ -13,10 +13,21 @@ with app.setup:
     from devtrace import analytics, paths
     from devtrace.errors import DevtraceError
     from devtrace.ml import defaults, registry
-    from devtrace.ml.candidate_review import MIXES, compare_with_active, load_training, shap_dependence
+    from devtrace.ml.candidate_review import (
+        MIXES,
+        compare_with_active,
+        evaluation_table,
+        label_minimum,
+        load_training,
+        promotion_refusal,
+        shap_dependence,
+    )
+    from devtrace.ml.evaluation import MIN_COMPARE_ROWS, NOT_ENOUGH
     from devtrace.ml.explain import explain
     from devtrace.ml.explain import importance_chart as global_importance_chart
     from devtrace.ml.pipeline import train_and_register
+    from devtrace.ml.promotion import promote_checked
+    from devtrace.ml.training import MIN_ROWS
 
 
 @app.cell(hide_code=True)
@@ -25,9 +36,11 @@ def _():
         """
         # DevTrace retraining
 
-        Train a candidate model from the store's labels, compare it with the active model on
-        the same validation rows (rows whose human label neither model saw), read its SHAP
-        explanations, and promote it if it is better.
+        Train a candidate model from the store's labels (human labels, else outcome labels:
+        what followed each event, else pseudo-labels), compare it with the mean and an
+        exit-code-only baseline on held-out sessions and with the active model on the same
+        validation rows (rows whose human label neither model saw), read its SHAP
+        explanations, and promote it if it is not worse.
         Nothing is trained until you press **Train candidate**.
         """
     )
@@ -99,9 +112,21 @@ def _():
     return learning_rate, max_depth, mix_radio, n_estimators, pseudo_weight, seed, train_button
 
 
+@app.cell(hide_code=True)
+def _(label_counts, mix_radio):
+    usable_labels, enough_labels = label_minimum(label_counts, mix_radio.value)
+    mo.callout(
+        mo.md(f"Training needs at least **{MIN_ROWS}** labelled events; this label mix has **{usable_labels}** so far."
+              + ("" if enough_labels else " Label more in the labeling notebook first.")),
+        kind="info" if enough_labels else "warn",
+    )
+    return enough_labels, usable_labels
+
+
 @app.cell
-def _(learning_rate, max_depth, mix_radio, n_estimators, pseudo_weight, seed, store, train_button):
+def _(enough_labels, learning_rate, max_depth, mix_radio, n_estimators, pseudo_weight, seed, store, train_button):
     mo.stop(not train_button.value, mo.md("_Choose the label mix and parameters, then press **Train candidate**._"))
+    mo.stop(not enough_labels, mo.callout(mo.md(f"**Not trained:** fewer than {MIN_ROWS} labelled events."), kind="warn"))
     try:
         with mo.status.spinner(title="Training the candidate…"):
             training_frame, training_data = load_training(store, mix_radio.value, pseudo_weight.value)
@@ -135,12 +160,18 @@ def _(candidate, candidate_meta, seed, store, training_data, training_frame):
         .properties(title=f"The same {comparison['validation_rows'][0]} validation rows", width="container", height=120)
     )
     _sources = ", ".join(f"{n} {s}" for s, n in candidate_meta["label_sources"].items())
+    _held = candidate_meta["metrics"]["evaluation"]
+    _enough = comparison["validation_rows"][0] >= MIN_COMPARE_ROWS
     mo.vstack(
         [
-            mo.md(f"### Candidate {candidate_meta['version']} beside the active model\n\nTrained on {candidate_meta['rows']} events ({_sources}); {candidate_meta['trees']} trees after early stopping."),
-            mo.md(f"Compared on {compared_rows}."),
-            mo.ui.table(comparison.with_columns(pl.col("mae", "rmse", "r2").round(3)), selection=None, show_download=False),
-            comparison_chart,
+            mo.md(f"### Candidate {candidate_meta['version']} beside the baselines and the active model\n\nTrained on {candidate_meta['rows']} events ({_sources}); {candidate_meta['trees']} trees after early stopping."
+                  + (" (Unchanged: the same data and parameters trained this version before.)" if candidate_meta.get("unchanged") else "")),
+            mo.md(f"On {_held['rows']} held-out rows ({_held.get('split', 'rows')}), the candidate **{_held['verdict']}**."),
+            mo.ui.table(evaluation_table(_held), selection=None, show_download=False),
+            mo.md(f"Compared with the active model on {compared_rows}."),
+            mo.ui.table(comparison.with_columns(pl.col("mae", "rmse", "r2").round(3)), selection=None, show_download=False)
+            if _enough else mo.callout(mo.md(f"**{NOT_ENOUGH}**: {comparison['validation_rows'][0]} rows (fewer than {MIN_COMPARE_ROWS})."), kind="warn"),
+            comparison_chart if _enough else mo.md(""),
         ]
     )
     return compared_rows, comparison, comparison_chart
@@ -172,17 +203,24 @@ def _(dependence, feature_select, importance_chart):
 
 
 @app.cell
-def _(candidate_meta):
-    promote_button = mo.ui.run_button(label=f"Promote {candidate_meta['version']}", kind="warn")
-    mo.vstack([mo.md("### Promote\nMake the candidate the active model: every new event is scored with it."), promote_button])
-    return (promote_button,)
+def _(candidate_meta, comparison):
+    refusal = promotion_refusal(comparison)
+    promote_button = mo.ui.run_button(label=f"Promote {candidate_meta['version']}", kind="warn", disabled=refusal is not None)
+    mo.vstack([
+        mo.md("### Promote\nMake the candidate the active model: every event is rescored with it in the background."),
+        mo.callout(mo.md(f"**Not promotable here.** {refusal}"), kind="danger") if refusal else promote_button,
+    ])
+    return promote_button, refusal
 
 
 @app.cell
-def _(candidate_meta, promote_button, store):
-    mo.stop(not promote_button.value)
-    promoted = registry.promote(candidate_meta["version"], store)
-    mo.callout(mo.md(f"**{promoted['version']} is now the active model.** New events are scored with it."), kind="success")
+def _(candidate_meta, promote_button, refusal, store):
+    mo.stop(refusal is not None or not promote_button.value)
+    try:
+        promoted, _count, rescoring = promote_checked(candidate_meta["version"], store, by="retraining notebook")
+    except DevtraceError as _exc:
+        mo.stop(True, mo.callout(mo.md(f"**Not promoted.** {_exc}"), kind="danger"))
+    mo.callout(mo.md(f"**{promoted['version']} is now the active model.** {rescoring}"), kind="success")
     return (promoted,)
 
 

@@ -23,10 +23,11 @@ import pytest
 
 from devtrace.central import tokens
 from devtrace.central.db import open_central
-from tests.support import devtrace_env
+from tests.postgres_support import DATABASES
+from tests.support import devtrace_env, devtrace_here
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=DATABASES)
 def central_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return str(tmp_path / "central.db")
@@ -243,9 +244,14 @@ def _read_all(conn: socket.socket) -> bytes:
         chunks.append(chunk)
 
 
-def run_cli(*args: str, cwd: Path, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "devtrace", *args], cwd=cwd, env=env or devtrace_env(),
-                          capture_output=True, text=True, timeout=timeout)
+def run_cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`devtrace ARGS`, text out: `devtrace run` in a subprocess (it ends its process), every
+    other command in this process (`devtrace_here`), where the server tests check what a
+    command says and stores, not how a process starts."""
+    if args[0] == "run":
+        return subprocess.run([sys.executable, "-m", "devtrace", *args], cwd=cwd, env=env or devtrace_env(),
+                              capture_output=True, text=True, timeout=300)
+    return devtrace_here(*args, cwd=cwd, env=env, text=True)
 
 
 def pid_alive(pid: int) -> bool:

@@ -108,14 +108,47 @@ class Shell:
 
 
 def wait_events(store: Path, count: int, timeout: float = 60.0) -> list:
-    """The store's events once `count` have arrived (writers are detached), oldest first;
-    then a short wait that no more arrive."""
+    """The store's events once `count` have arrived (writers are detached), oldest first,
+    and no hook writer of this store is left running that could still add one."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and len(_events(store)) < count:
-        time.sleep(0.1)
-    time.sleep(0.5)
+        time.sleep(0.05)
+    wait_writers(store, deadline)
     found = _events(store)
     assert len(found) == count, f"expected {count} events, found {len(found)}"
+    return found
+
+
+def wait_writers(store: Path, deadline: float) -> None:
+    """Until no hook writer (`devtrace hook record`, however started) of `store` runs, seen
+    twice 50 ms apart: a shell forks its writer before drawing the prompt, and the fork
+    shows the writer's command line only once it has exec'd."""
+    quiet = 0
+    while quiet < 2:
+        quiet = quiet + 1 if not hook_writers(store) else 0
+        assert time.monotonic() < deadline, f"hook writers of {store} still running: {hook_writers(store)}"
+        time.sleep(0.05)
+
+
+def hook_writers(store: Path) -> list[int]:
+    """The pids of the processes running DevTrace's hook writer for `store` (named by its
+    --path, or by DEVTRACE_PATH in their environment)."""
+    found = []
+    named = os.fsencode(store)
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    words = f.read()
+                if b"devtrace.capture.hooks.record import main" not in words and b"devtrace\0hook\0record\0" not in words:
+                    continue
+                if named not in words:
+                    with open(f"/proc/{entry}/environ", "rb") as f:
+                        if b"\0DEVTRACE_PATH=" + named + b"\0" not in b"\0" + f.read():
+                            continue
+            except OSError:
+                continue
+            found.append(int(entry))
     return found
 
 

@@ -8,13 +8,14 @@ import sqlite3
 from pathlib import Path
 
 from devtrace.store import create_store, insert_event
-from tests.support import devtrace
+from tests.support import devtrace_here
 
 ROWS = 3000
 
 
 def cli(*args: str, cwd: Path, ok: bool = True):
-    done = devtrace(*args, cwd=cwd, text=True)
+    """`devtrace ARGS` in this process (`devtrace_here`), text out; `ok`: it must exit 0."""
+    done = devtrace_here(*args, cwd=cwd, text=True)
     if ok:
         assert done.returncode == 0, done.stderr
     return done
@@ -24,8 +25,10 @@ def cli_json(*args: str, cwd: Path):
     return json.loads(cli(*args, "--json", cwd=cwd).stdout)
 
 
-def add_events(store: Path, count: int, session: str = "ses_test", start: float = 1_767_225_600.0) -> list[str]:
-    """`count` events of one session written by the store's own writer; returns their ids."""
+def add_events(store: Path, count: int, session: str = "ses_test", start: float = 1_767_225_600.0,
+               **fields) -> list[str]:
+    """`count` events of one session written by the store's own writer (`fields` replace
+    columns of every one); returns their ids."""
     conn = create_store(store)
     ids = []
     try:
@@ -37,7 +40,7 @@ def add_events(store: Path, count: int, session: str = "ses_test", start: float 
                 "timed_out": 0, "files_touched_count": i % 5, "lines_added": 3 * i, "lines_deleted": i,
                 "started_at": start + 60 * i, "ended_at": start + 60 * i + 1 + 0.5 * i, "session_id": session,
                 "repo_id": "repo_test", "program": ["pytest", "git", "make"][i % 3], "delta_files": i % 2,
-                "delta_lines_added": 2 * (i % 2), "delta_lines_deleted": 0,
+                "delta_lines_added": 2 * (i % 2), "delta_lines_deleted": 0, **fields,
             })
             ids.append(event_id)
     finally:

@@ -18,6 +18,10 @@ import tempfile
 
 import pytest
 
+DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+"""The params of a fixture whose tests run over each central database: the PostgreSQL ones
+are marked `postgres`."""
+
 BIN_DIR = os.environ.get("DEVTRACE_PG_BIN", "/usr/lib/postgresql/15/bin")
 USER = "postgres"
 _database_numbers = itertools.count(1)
@@ -89,10 +93,14 @@ def postgres_cluster():
         stop_cluster(cluster)
 
 
+def new_database(cluster: Cluster) -> str:
+    """The URL of a new empty database in `cluster`."""
+    name = f"devtrace_test_{os.getpid()}_{next(_database_numbers)}"
+    _check(cluster.run("createdb", "-h", cluster.sockets, "-p", str(cluster.port), "-U", USER, name), "createdb")
+    return cluster.url(name)
+
+
 @pytest.fixture
 def postgres_url(postgres_cluster) -> str:
     """A new empty database in the session's cluster."""
-    name = f"devtrace_test_{os.getpid()}_{next(_database_numbers)}"
-    _check(postgres_cluster.run("createdb", "-h", postgres_cluster.sockets, "-p", str(postgres_cluster.port),
-                                "-U", USER, name), "createdb")
-    return postgres_cluster.url(name)
+    return new_database(postgres_cluster)

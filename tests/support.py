@@ -1,10 +1,13 @@
 """Helpers for tests: real git repositories, real stores, the real `devtrace` command."""
 
+import contextlib
 import os
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+
+from typer.testing import CliRunner
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test",
@@ -40,6 +43,38 @@ def devtrace(*args: str, cwd: Path, env: dict | None = None, **kwargs) -> subpro
     return subprocess.run(
         [sys.executable, "-m", "devtrace", *args], cwd=cwd, env=env or devtrace_env(), **kwargs
     )
+
+
+def devtrace_here(*args: str, cwd: Path, env: dict | None = None, input: bytes | str | None = None,
+                  text: bool = False) -> subprocess.CompletedProcess:
+    """The CLI's own entry point run in this process (typer's CliRunner), for a test that
+    checks what a command prints, its exit status and what it stores: the same as
+    `devtrace(...)` without starting an interpreter that imports DuckDB, Polars or XGBoost.
+    `env` replaces the environment as it does for a subprocess. An exception the entry point
+    does not turn into a sentence is raised here, so the test fails on it. `devtrace run` and
+    `devtrace hook record` end their process (os._exit): they always run as subprocesses."""
+    from devtrace.__main__ import main
+
+    assert args[:1] != ("run",) and args[:2] != ("hook", "record"), f"devtrace {' '.join(args[:2])} runs as a subprocess"
+    environment = env or devtrace_env()
+    overrides = {name: None for name in os.environ if name not in environment} | environment
+    with contextlib.chdir(cwd), CliRunner().isolation(input=input, env=overrides) as (out, err, _):
+        argv, sys.argv = sys.argv, ["devtrace", *args]
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            if isinstance(exc.code, str):  # as the interpreter does: the text to stderr, status 1
+                print(exc.code, file=sys.stderr)
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        finally:
+            sys.argv = argv
+            sys.stdout.flush()
+            sys.stderr.flush()
+        stdout, stderr = out.getvalue(), err.getvalue()
+    if text:
+        stdout, stderr = stdout.decode(), stderr.decode()
+    return subprocess.CompletedProcess(["devtrace", *args], code, stdout, stderr)
 
 
 CHECKOUT = Path(__file__).resolve().parent.parent

@@ -9,7 +9,7 @@ import pytest
 
 from devtrace import analytics
 from tests.analytics_support import JAN_1, build_store, event
-from tests.support import devtrace
+from tests.support import devtrace_here
 
 AGENTS = "SELECT agent_id, commands, failures FROM agent_summary ORDER BY agent_id"
 
@@ -24,7 +24,7 @@ def two_agents(tmp_path):
 
 
 def sql(store, *args, cwd):
-    return devtrace("sql", *args, "--path", str(store), cwd=cwd, text=True)
+    return devtrace_here("sql", *args, "--path", str(store), cwd=cwd, text=True)
 
 
 def test_table(two_agents, tmp_path):
@@ -102,13 +102,13 @@ def test_user_errors_are_one_line_and_exit_1(two_agents, tmp_path, args, message
 
 
 def test_missing_store(tmp_path):
-    done = devtrace("sql", "SELECT 1", "--path", str(tmp_path / "nowhere"), cwd=tmp_path, text=True)
+    done = devtrace_here("sql", "SELECT 1", "--path", str(tmp_path / "nowhere"), cwd=tmp_path, text=True)
     assert done.returncode == 1
     assert done.stderr == f"devtrace: no DevTrace store at {tmp_path / 'nowhere'} (create one with `devtrace init --path {tmp_path / 'nowhere'}`)\n"
 
 
 def test_views_lists_each_view_with_what_it_answers(tmp_path):
-    done = devtrace("views", cwd=tmp_path, text=True)
+    done = devtrace_here("views", cwd=tmp_path, text=True)
     assert done.returncode == 0, done.stderr
     for view in analytics.views():
         assert f"│ {view.name} " in done.stdout
@@ -116,15 +116,15 @@ def test_views_lists_each_view_with_what_it_answers(tmp_path):
 
 
 def test_views_prints_one_views_sql_or_refuses_an_unknown_one(tmp_path):
-    done = devtrace("views", "retry_loops", cwd=tmp_path, text=True)
+    done = devtrace_here("views", "retry_loops", cwd=tmp_path, text=True)
     assert done.stdout == open(analytics.view("retry_loops").file).read()
-    done = devtrace("views", "retry_loop", cwd=tmp_path, text=True)
+    done = devtrace_here("views", "retry_loop", cwd=tmp_path, text=True)
     assert done.returncode == 1
     assert done.stderr.startswith("devtrace: unknown view 'retry_loop' (views: events, ")
 
 
 def test_views_script_for_the_duckdb_cli(two_agents, tmp_path):
-    done = devtrace("views", "--script", "--path", str(two_agents), cwd=tmp_path, text=True)
+    done = devtrace_here("views", "--script", "--path", str(two_agents), cwd=tmp_path, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout == analytics.init_script(two_agents)
     assert f"ATTACH '{two_agents / 'devtrace.db'}' AS store (TYPE sqlite, READ_ONLY);" in done.stdout

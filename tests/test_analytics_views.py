@@ -224,13 +224,16 @@ def test_retry_window_is_a_variable(retry_store):
 @pytest.fixture
 def labelled_store(tmp_path):
     """e1: no label, scored 42. e2: pseudo labels 30 then 35, scored 50. e3: human 90 (ana), then
-    human 70 (bo), then a later pseudo 10. e4: nothing. e5: two human labels at the same instant."""
+    human 70 (bo), then a later pseudo 10. e4: nothing. e5: two human labels at the same instant.
+    e6: a pseudo label 15. e1, e2 and e4 have no exit code (so no outcome label); e3, e5 and e6
+    passed (outcome label 70)."""
     events = [
-        event(JAN_1 + 1, id="e1", predicted_productivity=42.0),
-        event(JAN_1 + 2, id="e2", predicted_productivity=50.0),
+        event(JAN_1 + 1, id="e1", predicted_productivity=42.0, exit_code=None),
+        event(JAN_1 + 2, id="e2", predicted_productivity=50.0, exit_code=None),
         event(JAN_1 + 3, id="e3"),
-        event(JAN_1 + 4, id="e4"),
+        event(JAN_1 + 4, id="e4", exit_code=None),
         event(JAN_1 + 5, id="e5", predicted_productivity=5.0),
+        event(JAN_1 + 6, id="e6"),
     ]
     labels = [
         ("e2", 30.0, "pseudo", "model-1", None, JAN_1 + 100),
@@ -240,6 +243,7 @@ def labelled_store(tmp_path):
         ("e3", 10.0, "pseudo", "model-2", None, JAN_1 + 400),
         ("e5", 20.0, "human", "ana", None, JAN_1 + 500),
         ("e5", 25.0, "human", "ana", "second thoughts", JAN_1 + 500),  # same instant: the later row wins
+        ("e6", 15.0, "pseudo", "model-2", None, JAN_1 + 600),
     ]
     return build_store(tmp_path / "store", events, labels)
 
@@ -255,6 +259,7 @@ def test_events_carry_the_latest_human_label_only(labelled_store):
         ("e3", 70.0, "bo", datetime(2024, 1, 1, 0, 5), "better"),
         ("e4", None, None, None, None),
         ("e5", 25.0, "ana", datetime(2024, 1, 1, 0, 8, 20), "second thoughts"),
+        ("e6", None, None, None, None),
     ]
 
 
@@ -265,7 +270,8 @@ def test_training_set_labels(labelled_store):
         ("e2", 35.0, "pseudo"),
         ("e3", 70.0, "human"),
         ("e4", None, None),
-        ("e5", 25.0, "human"),
+        ("e5", 25.0, "human"),  # a human label wins over the outcome label
+        ("e6", 70.0, "outcome"),  # an outcome label wins over a pseudo-label
     ]
 
 
@@ -273,7 +279,7 @@ def test_training_set_has_every_event_column(labelled_store):
     with analytics.connect(labelled_store) as con:
         events = [c[0] for c in con.sql("SELECT * FROM events").description]
         training = [c[0] for c in con.sql("SELECT * FROM training_set").description]
-    assert training == [*events, "productivity_label", "label_source"]
+    assert training == [*events, "outcome_label", "productivity_label", "label_source"]
 
 
 def test_events_are_typed_and_carry_every_capture_column(dashboard_store):

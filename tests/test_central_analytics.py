@@ -10,7 +10,8 @@ import pytest
 import devtrace
 from devtrace import analytics
 from tests.analytics_support import DAY, JAN_1, build_store, event
-from tests.central_support import central_count, make_token, run_cli
+from tests.central_support import Server, central_count, make_token, run_cli
+from tests.postgres_support import DATABASES, new_database
 
 
 def machine_events(prefix: str, agent: str, start: float) -> list[dict]:
@@ -23,13 +24,28 @@ def machine_events(prefix: str, agent: str, start: float) -> list[dict]:
     for i, exit_code in ((12, 2), (13, 0)):  # a retry loop: failed, re-run a minute later, fixed
         rows.append(event(start + 20 * DAY + (i - 12) * 60, id=f"evt_{prefix}{i:04d}", agent_id=agent,
                           exit_code=exit_code, session_id=f"ses_{prefix}r", command_hash="f" * 64))
+    for i in (14, 15):  # a retry loop that never passes: a stuck session
+        rows.append(event(start + 21 * DAY + (i - 14) * 60, id=f"evt_{prefix}{i:04d}", agent_id=agent,
+                          exit_code=1, session_id=f"ses_{prefix}s", command_hash="e" * 64))
     return rows
 
 
-@pytest.fixture
-def organisation(central_url, server_factory, tmp_path):
-    """Two machines synced to a central database, and one local store holding both (the reference)."""
-    server = server_factory(central_url, "--max-age-days", "100000")
+@pytest.fixture(scope="module", params=DATABASES)
+def organisation(request, tmp_path_factory):
+    """Two machines synced to a central database, and one local store holding both (the
+    reference). Shared by the module's tests, which only read it (the refused statements
+    check that they changed nothing)."""
+    tmp_path = tmp_path_factory.mktemp("organisation")
+    central_url = str(tmp_path / "central.db") if request.param == "sqlite" else new_database(
+        request.getfixturevalue("postgres_cluster"))
+    server = Server(central_url, "--max-age-days", "100000")
+    try:
+        yield from _synced(server, central_url, tmp_path)
+    finally:
+        server.stop()
+
+
+def _synced(server, central_url: str, tmp_path):
     laptop, desktop = machine_events("a", "claude", JAN_1), machine_events("b", "codex", JAN_1 + 1800)
     labels_a = [("evt_a0001", 70.0, "human", "ana", "good", JAN_1 + 5 * DAY), ("evt_a0001", 20.0, "human", "bo", None, JAN_1 + 6 * DAY),
                 ("evt_a0002", 55.0, "pseudo", None, None, JAN_1 + 5 * DAY)]
@@ -43,7 +59,7 @@ def organisation(central_url, server_factory, tmp_path):
         done = run_cli("sync", "--path", str(store), cwd=tmp_path)
         assert done.returncode == 0 and " 0 rejected" in done.stdout, done.stdout + done.stderr
     both = build_store(tmp_path / "both", laptop + desktop, labels_a + labels_b)
-    return central_url, both
+    yield central_url, both
 
 
 @pytest.mark.parametrize("name", [v.name for v in analytics.views()])
@@ -70,7 +86,7 @@ def test_machine_is_one_more_column(organisation, tmp_path):
     central, _ = organisation
     per_machine = devtrace.connect(central=central).sql(
         "SELECT machine, count(*) AS n, min(received_at) IS NOT NULL AS received FROM events GROUP BY ALL ORDER BY machine").pl()
-    assert per_machine.rows() == [("desktop", 14, True), ("laptop", 14, True)]
+    assert per_machine.rows() == [("desktop", 16, True), ("laptop", 16, True)]
     done = run_cli("sql", "--central", central, "--format", "csv",
                    "SELECT machine, count(*) AS n FROM training_set WHERE label_source = 'human' GROUP BY ALL ORDER BY 1",
                    cwd=tmp_path)
@@ -132,6 +148,6 @@ def test_central_queries_have_bounded_memory_and_a_private_spill_folder(organisa
     done = subprocess.run([sys.executable, "-c", script, central], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     limit, a, b, root, mode, loops = done.stdout.strip().split("|")
-    assert limit == "953.6 MiB" and mode == "0o700" and int(loops) == 2
+    assert limit == "953.6 MiB" and mode == "0o700" and int(loops) == 4
     assert a != b and os.path.dirname(b) == root
     assert not os.path.exists(root)

@@ -19,11 +19,12 @@ from devtrace.central.ingest import store_events, store_labels
 from devtrace.central.lake import admin, flush, ingest_tables, writer
 from devtrace.central.payloads import Event, Label, validate
 from devtrace.ml.synthetic import generate
+from tests.postgres_support import DATABASES
 
 OLD_ENOUGH = 3650.0  # the synthetic events are from early 2026: accept them whatever today is
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=DATABASES)
 def central(request, tmp_path):
     """A migrated central database URL: the embedded default or a fresh PostgreSQL database;
     the lake's data files go under tmp_path/lake-data."""

@@ -160,6 +160,7 @@ def test_hostile_text_is_refused_not_stored(central_url, server_factory):
     upload = {"version": "v1", "model_json": "{\u0000}", "metadata": {}, "sha256": "0" * 64}
     assert call(server.address, "POST", "/v1/models", token=admin, body=upload)[0] == 422
     assert call(server.address, "POST", "/v1/models", token=admin, body={**upload, "model_json": "\udcff"})[0] == 422
+    assert call(server.address, "POST", "/v1/admin/erase", token=admin, body={"machine": "a\u0000b"})[0] == 422
     status, answer, _ = batch(server.address, admin, [event(1, session_id="\udcff")])  # not Unicode: not JSON text
     assert status == 422 and "not valid JSON" in answer["detail"]
     status, answer, _ = batch(server.address, admin, [event(2, agent_id="a\u0000b"), event(3)])

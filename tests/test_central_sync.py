@@ -214,7 +214,7 @@ def test_sync_without_login_or_server_says_what_to_do(tmp_path):
     done = sync(store, tmp_path, ok=False)
     assert done.returncode == 1 and "sync login" in done.stderr
     done = run_cli("sync", "login", "--server", "http://127.0.0.1:9", "--token", "dt_x", "--path", str(store),
-                   cwd=tmp_path, env=devtrace_env(), timeout=120)
+                   cwd=tmp_path, env=devtrace_env())
     assert done.returncode == 1 and "did not answer" in done.stderr
     assert not (store / "config.toml").exists()
     assert os.path.isfile(store / "devtrace.db")

@@ -27,13 +27,14 @@ COLUMNS = [
 NULL = None
 EXPECTED = {
     #    exit tmo log_duration      log_churn        balance  Δfiles files  log_tree_churn   family prev  repeat streak since
-    "a": (1, 0, math.log(3), math.log(9), 0.5, 1, 1, math.log(11), 1, NULL, 0, 0, NULL),
-    "b": (1, 0, math.log(4), 0.0, NULL, 0, 1, math.log(11), 1, 1, 1, 1, 8.0),
-    "c": (0, 0, math.log(2), 0.0, NULL, 0, 1, math.log(11), 1, 1, 2, 2, 7.0),
-    "d": (0, 0, math.log(1.5), 0.0, NULL, 0, 0, 0.0, 5, 0, 0, 0, 9.0),
-    "e": (0, 0, 0.0, 0.0, NULL, 0, 0, 0.0, 6, 0, 3, 0, 9.5),
-    "f": (4, 1, math.log(601), NULL, NULL, NULL, NULL, NULL, 2, NULL, 0, 0, NULL),
-    "g": (3, 0, math.log(1.01), math.log(5), 0.5, 2, 2, math.log(5), 0, NULL, NULL, NULL, NULL),
+    #    fail_share  since_green
+    "a": (1, 0, math.log(3), math.log(9), 0.5, 1, 1, math.log(11), 1, NULL, 0, 0, NULL, NULL, NULL),
+    "b": (1, 0, math.log(4), 0.0, NULL, 0, 1, math.log(11), 1, 1, 1, 1, 8.0, 1.0, NULL),
+    "c": (0, 0, math.log(2), 0.0, NULL, 0, 1, math.log(11), 1, 1, 2, 2, 7.0, 1.0, NULL),
+    "d": (0, 0, math.log(1.5), 0.0, NULL, 0, 0, 0.0, 5, 0, 0, 0, 9.0, 2 / 3, NULL),
+    "e": (0, 0, 0.0, 0.0, NULL, 0, 0, 0.0, 6, 0, 3, 0, 9.5, 0.5, 19.0),
+    "f": (4, 1, math.log(601), NULL, NULL, NULL, NULL, NULL, 2, NULL, 0, 0, NULL, NULL, NULL),
+    "g": (3, 0, math.log(1.01), math.log(5), 0.5, 2, 2, math.log(5), 0, NULL, NULL, NULL, NULL, NULL, NULL),
 }
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.hook_support import files_containing, wait_events
-from tests.support import devtrace, devtrace_env, rows
+from tests.hook_support import files_containing, wait_events, wait_writers
+from tests.support import devtrace, devtrace_env, devtrace_here, rows
 
 FIXTURES = Path(__file__).parent / "fixtures" / "agents"
 SECRET = "sk-live-agent-passed-0xDEADBEEF"
@@ -36,7 +36,7 @@ def env_for(home: Path, **extra: str) -> dict:
 @functools.cache
 def installed_command(agent: str, home: Path, store: Path, event: str) -> str:
     """Install the hooks as a user would, and read back the command the agent would run."""
-    done = devtrace("hook", "install", agent, "--path", str(store), cwd=home, env=env_for(home))
+    done = devtrace_here("hook", "install", agent, "--path", str(store), cwd=home, env=env_for(home))
     assert done.returncode == 0, done.stderr
     settings = json.loads((home / FILES[agent]).read_text())
     return settings["hooks"][event][-1]["hooks"][0]["command"]
@@ -92,10 +92,13 @@ def test_claude_code_cd_home_is_filed_in_that_folder(home, store, repo, tmp_path
     assert event["repo_id"] is None  # ~/elsewhere is not a repository; the payload's cwd (repo) is
 
 
-def test_claude_code_pre_and_stop_record_nothing(home, store, repo):
-    for name in ("PreToolUse", "Stop"):
+def test_claude_code_pre_and_stop_record_nothing_by_themselves(home, store, repo):
+    """A Stop with no call pending, then a PreToolUse whose call is still running: no event.
+    (A Stop after that Pre records the call: test_a_claude_call_without_its_post_is_recorded_at_stop.
+    This test fired Pre then Stop and slept 1 s: it passed only while the Stop's writer was slower.)"""
+    for name in ("Stop", "PreToolUse"):
         assert fire("claude-code", name, home, store, repo).returncode == 0
-    time.sleep(1)
+        wait_writers(store, time.monotonic() + 60)  # its detached writer has ended: it recorded all it ever will
     assert not (store / "devtrace.db").exists() or rows(store, "SELECT count(*) FROM command_events")[0][0] == 0
 
 
@@ -196,8 +199,11 @@ def test_the_hook_exits_0_and_says_nothing_whatever_it_gets(payload, home, store
     done = subprocess.run(["sh", "-c", installed_command("claude-code", home, store, "PostToolUse")],
                           input=payload, capture_output=True, cwd=repo, env=env_for(home), timeout=10)
     assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
-    time.sleep(1)
+    wait_writers(store, time.monotonic() + 60)  # its detached writer has ended: it recorded all it ever will
     assert not (store / "devtrace.db").exists() or rows(store, "SELECT count(*) FROM command_events")[0][0] == 0
+    fire("claude-code", "PostToolUse", home, store, repo)  # the same hook, given a command, records it
+    (event,) = wait_events(store, 1)
+    assert (event["captured_by"], event["exit_code"]) == ("claude-code", 0)
 
 
 def test_a_locked_store_never_delays_the_agent(home, store, repo):
@@ -237,7 +243,7 @@ def test_a_killed_writer_loses_at_most_its_own_event(home, store, repo):
                 pass
         killed += hit
         writer.wait()
-    time.sleep(3)
+    wait_writers(store, time.monotonic() + 60)
     count = rows(store, "SELECT count(*) FROM command_events")[0][0]
     assert 21 - killed <= count <= 21  # every writer not killed recorded its event
     assert rows(store, "PRAGMA integrity_check")[0][0] == "ok"
@@ -282,16 +288,16 @@ def test_install_and_uninstall_keep_every_other_byte(agent, home, store):
     settings.parent.mkdir(parents=True)
     settings.write_text(OTHER_SETTINGS[agent])
     for _ in range(2):  # idempotent
-        assert devtrace("hook", "install", agent, "--path", str(store), cwd=home, env=env_for(home)).returncode == 0
+        assert devtrace_here("hook", "install", agent, "--path", str(store), cwd=home, env=env_for(home)).returncode == 0
     installed = json.loads(settings.read_text())
     original = json.loads(OTHER_SETTINGS[agent])
     for event in EVENTS[agent]:
         ours = [g for g in installed["hooks"][event] if "devtrace.capture.hooks.record" in json.dumps(g)]
         assert len(ours) == 1
         assert [g for g in installed["hooks"][event] if g not in ours] == original["hooks"].get(event, [])
-    status = json.loads(devtrace("hook", "status", "--json", cwd=home, env=env_for(home)).stdout)
+    status = json.loads(devtrace_here("hook", "status", "--json", cwd=home, env=env_for(home)).stdout)
     assert [r["events"] for r in status if r["agent"] == agent and r["scope"] == "user"] == [list(EVENTS[agent])]
-    done = devtrace("hook", "uninstall", agent, cwd=home, env=env_for(home))
+    done = devtrace_here("hook", "uninstall", agent, cwd=home, env=env_for(home))
     assert done.returncode == 0
     assert settings.read_text() == OTHER_SETTINGS[agent]
 
@@ -299,7 +305,7 @@ def test_install_and_uninstall_keep_every_other_byte(agent, home, store):
 def test_project_scope_writes_into_the_work_tree(home, repo, store):
     sub = repo / "src"
     sub.mkdir()
-    done = devtrace("hook", "install", "claude-code", "--scope", "project", cwd=sub, env=env_for(home))
+    done = devtrace_here("hook", "install", "claude-code", "--scope", "project", cwd=sub, env=env_for(home))
     assert done.returncode == 0, done.stderr
     assert "PostToolUseFailure" in json.loads((repo / ".claude" / "settings.json").read_text())["hooks"]
     assert not (home / ".claude").exists()
@@ -309,7 +315,7 @@ def test_a_settings_file_that_is_not_json_is_refused_and_left_untouched(home, st
     settings = home / ".claude" / "settings.json"
     settings.parent.mkdir(parents=True)
     settings.write_text('{"hooks": {,}\n')
-    done = devtrace("hook", "install", "claude-code", cwd=home, env=env_for(home))
+    done = devtrace_here("hook", "install", "claude-code", cwd=home, env=env_for(home))
     assert done.returncode == 1
     assert done.stderr.decode().count("\n") == 1 and "not valid JSON" in done.stderr.decode()
     assert b"Traceback" not in done.stderr
@@ -412,5 +418,4 @@ def test_a_claude_call_without_its_post_is_recorded_at_stop(home, store, repo):
     assert (event["exit_code"], event["timed_out"], event["duration_approximate"], event["program"]) == (130, 0, 1, "true")
     assert event["duration_ms"] is not None and event["repo_id"] is not None
     fire("claude-code", "Stop", home, store, repo)  # again: nothing left to resolve
-    time.sleep(4)
-    assert len(wait_events(store, 1)) == 1
+    assert len(wait_events(store, 1)) == 1  # once its writer has ended

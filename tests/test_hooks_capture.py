@@ -9,7 +9,7 @@ import pytest
 
 from devtrace.capture.identity import command_words, program
 from tests.hook_support import Shell, wait_events
-from tests.support import devtrace, devtrace_env, rows
+from tests.support import devtrace, devtrace_env, devtrace_here, rows
 
 
 @pytest.mark.parametrize("line, words", [
@@ -69,7 +69,7 @@ def test_events_without_an_exit_code_are_read_and_scored(tmp_path, repo, model_s
                  input=json.dumps({**payload, "hook_event_name": event}).encode())
         time.sleep(0.3)
     wait_events(store, 1)
-    done = devtrace("events", "--path", str(store), "--json", "--limit", "1", cwd=repo)
+    done = devtrace_here("events", "--path", str(store), "--json", "--limit", "1", cwd=repo)
     assert done.returncode == 0, done.stderr
     (event,) = json.loads(done.stdout)
     assert event["exit_code"] is None and event["captured_by"] == "codex"

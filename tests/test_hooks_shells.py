@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 from tests.hook_support import Shell, files_containing, require, wait_events
-from tests.support import devtrace, rows
+from tests.support import devtrace, devtrace_here, rows
 
 SHELLS = ["bash", "zsh", "fish"]
 SECRET = "hunter2-s3cr3t-typed"
@@ -207,20 +207,25 @@ def test_the_hook_stays_silent_in_an_agent_and_in_non_interactive_shells(name, t
     shell.type("true")
     loaded = {"fish": f"cat {shell.script} | source; true; false"}.get(name, f'eval "$(cat {shell.script})"; true; false')
     subprocess.run([name, "-c", loaded], cwd=repo, env=shell.env, check=False)  # an agent's `bash -c`
-    wait_events(store, 0, timeout=2)
+    typed = Shell(tmp_path, name, store, repo)  # a person's shell, on the same store
+    shells.append(typed)
+    typed.type("false")
+    (event,) = wait_events(store, 1)  # every writer has ended: the agent's commands left nothing
+    assert (event["exit_code"], event["author_kind"]) == (1, "human")
 
 
-def test_eight_shells_at_once_lose_nothing(tmp_path, repo, store, shells):
+@pytest.mark.parametrize("commands", [10, pytest.param(100, marks=pytest.mark.stress)])
+def test_eight_shells_at_once_lose_nothing(tmp_path, repo, store, shells, commands):
     require("tmux", "bash")
     opened = [Shell(tmp_path, "bash", store, repo) for _ in range(8)]
     shells.extend(opened)
-    for shell in opened:  # typed ahead: each shell runs its 100 commands as fast as it can
-        for i in range(100):
+    for shell in opened:  # typed ahead: each shell runs its commands as fast as it can
+        for i in range(commands):
             shell.tmux("send-keys", "-t", "0", "-l", f"true {i}")
             shell.tmux("send-keys", "-t", "0", "Enter")
     for shell in opened:
-        shell.wait_prompts(101, timeout=240)
-    events = wait_events(store, 800, timeout=300)
+        shell.wait_prompts(commands + 1, timeout=240)
+    events = wait_events(store, 8 * commands, timeout=300)
     assert len({e["session_id"] for e in events}) == 8
     assert rows(store, "PRAGMA integrity_check")[0][0] == "ok"
 
@@ -248,6 +253,6 @@ def test_a_locked_store_does_not_delay_the_prompt(tmp_path, repo, store, shells)
 def test_the_prompts_writer_starts_at_a_lower_priority(name, tmp_path):
     """`nice -n 10` before the interpreter: its start-up, not only the writer's work after it,
     gives way to the shell drawing the next prompt."""
-    script = devtrace("hook", name, "--path", str(tmp_path / "store"), cwd=tmp_path).stdout.decode()
+    script = devtrace_here("hook", name, "--path", str(tmp_path / "store"), cwd=tmp_path).stdout.decode()
     writers = re.findall(r"(\S*nice\S*) -n 10 \S*python\S* -I -S -c", script)
     assert writers and all(w.endswith("/nice") for w in writers), script

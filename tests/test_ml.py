@@ -65,13 +65,24 @@ def test_train_records_metrics_registry_version_and_out_dir(tmp_path, dataset):
     for part in ("train", "validation", "baseline_train", "baseline_validation"):
         assert set(metrics[part]) == {"mae", "rmse", "r2"}
     assert metadata["mae"] == metrics["validation"]["mae"]
-    assert metrics["validation"]["mae"] < metrics["baseline_validation"]["mae"] / 3
-    assert metrics["validation"]["r2"] > 0.8 and abs(metrics["baseline_validation"]["r2"]) < 0.05
+    # The generated labels are outcomes (what followed each event): the model predicts them
+    # from what is known at capture time, far better than the mean and than the exit code.
+    assert metrics["validation"]["mae"] < metrics["baseline_validation"]["mae"] * 0.7
+    assert metrics["validation"]["r2"] > 0.4 and abs(metrics["baseline_validation"]["r2"]) < 0.05
+    held = metrics["evaluation"]
+    assert held["split"] == "sessions" and held["rows"] == metadata["validation_rows"]
+    assert held["model"]["mae"] == pytest.approx(metrics["validation"]["mae"])
+    assert held["model"]["mae"] < held["exit_code"]["mae"] < held["mean"]["mae"]
+    # 75 sessions are too few for the model to outrank the exit code overall (it does on
+    # more: tests/test_ml_outcomes.py); the verdict says which, from the numbers.
+    beats = held["model"]["rank"] > held["exit_code"]["rank"]
+    assert held["verdict"].startswith("beats" if beats else "does NOT beat"), held["verdict"]
 
     again = cli_json("ml", "train", "--dataset", str(dataset), "--path", "store", cwd=tmp_path)
-    assert again["version"] == "v2" and again["active"] is False  # v1 stays active until promoted
-    assert again["data_fingerprint"] == metadata["data_fingerprint"]
-    assert again["metrics"] == metrics  # same data, same seed: the same model
+    assert again["version"] == "v1" and again["unchanged"] is True  # same data and parameters: no new version
+    other = cli_json("ml", "train", "--dataset", str(dataset), "--path", "store", "--seed", "8", cwd=tmp_path)
+    assert other["version"] == "v2" and other["active"] is False  # v1 stays active until promoted
+    assert other["data_fingerprint"] == metadata["data_fingerprint"]
 
 
 def test_original_flags_work_verbatim(tmp_path, dataset):
@@ -103,8 +114,10 @@ def test_scores_are_the_model_output_with_its_strongest_contribution(tmp_path, d
     top = np.abs(shap_values).argmax(axis=1)
     assert scored["top_contribution_feature"].to_list() == [FEATURES[i] for i in top]
     assert np.allclose(scored["top_contribution_value"].to_numpy(), shap_values[np.arange(len(top)), top], atol=1e-5)
-    mae = np.mean(np.abs(predicted - source["productivity_label"].to_numpy()))
-    assert mae < 4.0
+    label = source["productivity_label"].to_numpy()
+    by_exit = features.select(pl.col("exit_class").fill_null(-1)).with_columns(label=label)
+    exit_only = by_exit.select(pl.col("label").mean().over("exit_class")).to_series().to_numpy()
+    assert np.mean(np.abs(predicted - label)) < 0.8 * np.mean(np.abs(exit_only - label))
 
 
 def test_contributions_equal_shap_tree_explainer_and_add_up(dataset, model_store):
@@ -165,7 +178,8 @@ def test_promote_and_roll_back(tmp_path, dataset):
     assert active() == "v1" and registry.load(store / "model-xgb").ref == "v1"
     listing = cli("ml", "models", "--path", str(store), cwd=tmp_path).stdout
     assert "v1" in listing and "v2" in listing and "*" in listing
-    third = cli_json("ml", "train", "--dataset", str(dataset), "--path", str(store), "--promote", cwd=tmp_path)
+    third = cli_json("ml", "train", "--dataset", str(dataset), "--path", str(store), "--promote", "--seed", "5",
+                     cwd=tmp_path)
     assert third["version"] == "v3" and third["active"] is True and active() == "v3"
 
 

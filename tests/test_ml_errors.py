@@ -5,11 +5,11 @@ import json
 import polars as pl
 import pytest
 
-from tests.support import devtrace
+from tests.support import devtrace_here
 
 
 def fails(cwd, *args: str) -> str:
-    done = devtrace(*args, cwd=cwd, text=True)
+    done = devtrace_here(*args, cwd=cwd, text=True)
     assert done.returncode == 1, (done.returncode, done.stdout, done.stderr)
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
     assert done.stderr.startswith("devtrace: ")

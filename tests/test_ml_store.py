@@ -20,32 +20,39 @@ from tests.support import devtrace as run_cli
 from tests.support import rows
 
 
-def test_training_labels_blend_human_pseudo_and_predictions(store):
-    ids = add_events(store, 14)
+def test_training_labels_blend_human_outcome_pseudo_and_predictions(store):
+    ids = add_events(store, 14)  # every 4th fails (1, 5, 9, 13); all but 13 go green later
+    unknown = add_events(store, 2, session="ses_quiet", start=1_767_225_600.0 + 3600, exit_code=None)
     devtrace.label(ids[0], 80, by="ana", path=store)
     devtrace.label(ids[0], 90, by="ana", note="second look", path=store)  # the latest label counts
     devtrace.label(ids[1], 40, path=store, source="pseudo")
-    devtrace.label(ids[1], 70, by="bo", path=store)  # a human label beats a pseudo-label
-    devtrace.label(ids[2], 30, path=store, source="pseudo")
-    devtrace.label(ids[2], 35, path=store, source="pseudo")
+    devtrace.label(ids[1], 70, by="bo", path=store)  # a human label beats a pseudo-label ...
+    devtrace.label(ids[2], 30, path=store, source="pseudo")  # ... and an outcome label beats one
+    devtrace.label(unknown[0], 30, path=store, source="pseudo")
+    devtrace.label(unknown[0], 35, path=store, source="pseudo")
     conn = open_store(store)
-    write_scores(conn, [(i, 50.0 + n, "exit_class", 1.0) for n, i in enumerate(ids[3:13])], "v9")
+    write_scores(conn, [(i, 50.0 + n, "exit_class", 1.0) for n, i in enumerate([*ids[3:13], unknown[1]])], "v9")
     conn.close()
-    # ids[13] has neither a label nor a score: it is not a training row, but its features
-    # still come from the whole session.
+    # ids[13] failed and has not gone green yet: no outcome, no label, no score. It is not a
+    # training row, but its features still come from the whole session.
 
-    data = training.store_training_data(pipeline.read_training_set(store), pseudo_weight=0.25)
-    assert data.rows == 13
-    assert data.label_sources == {"human": 2, "pseudo": 1, "prediction": 10}
-    assert data.label[:3].tolist() == [90, 70, 35]
-    assert data.label[3:].tolist() == [50.0 + n for n in range(10)]
-    assert data.weight.tolist() == [1.0, 1.0] + [0.25] * 11
-    session_rows = training.store_training_data(pipeline.read_training_set(store), 1.0).features
+    frame = pipeline.read_training_set(store)
+    outcome = dict(frame.select("id", "outcome_label").iter_rows())
+    assert outcome[ids[13]] is None and outcome[unknown[0]] is None and outcome[unknown[1]] is None
+    data = training.store_training_data(frame, pseudo_weight=0.25, outcome_weight=0.5)
+    assert data.rows == 15
+    assert data.label_sources == {"human": 2, "outcome": 11, "pseudo": 1, "prediction": 1}
+    assert data.label[:3].tolist() == [90, 70, outcome[ids[2]]]
+    assert data.label[2:13].tolist() == [outcome[i] for i in ids[2:13]]
+    assert data.label[13:].tolist() == [35, 60]
+    assert data.weight.tolist() == [1.0, 1.0] + [0.5] * 11 + [0.25] * 2
+    session_rows = training.store_training_data(frame, 1.0).features
     assert session_rows["repeat_count"].to_list()[:6] == [0, 0, 0, 1, 1, 1]
 
-    metadata = cli_json("ml", "train", "--from-store", "--path", str(store), "--pseudo-weight", "0.25", cwd=store.parent)
-    assert metadata["label_sources"] == {"human": 2, "pseudo": 1, "prediction": 10}
-    assert metadata["pseudo_weight"] == 0.25 and metadata["source"] == "store"
+    metadata = cli_json("ml", "train", "--from-store", "--path", str(store), "--pseudo-weight", "0.25",
+                        "--outcome-weight", "0.5", cwd=store.parent)
+    assert metadata["label_sources"] == {"human": 2, "outcome": 11, "pseudo": 1, "prediction": 1}
+    assert metadata["pseudo_weight"] == 0.25 and metadata["outcome_weight"] == 0.5 and metadata["source"] == "store"
     assert metadata["version"] == "v1" and metadata["active"] is True
 
 
@@ -57,8 +64,9 @@ def test_pseudo_labels_weigh_less_in_training(store):
     for event in ids[::2]:
         devtrace.label(event, 10, by="ana", path=store)
     frame = pipeline.read_training_set(store)
-    trusting_humans = training.train(training.store_training_data(frame, 0.05), early_stopping_rounds=None, n_estimators=50)
-    equal = training.train(training.store_training_data(frame, 1.0), early_stopping_rounds=None, n_estimators=50)
+    trusting_humans = training.train(training.store_training_data(frame, 0.05, 0.05), early_stopping_rounds=None,
+                                     n_estimators=50)
+    equal = training.train(training.store_training_data(frame, 1.0, 1.0), early_stopping_rounds=None, n_estimators=50)
     from devtrace.ml import xgb
 
     everything = xgb.load().DMatrix(training.store_training_data(frame, 1.0).features.to_numpy(), feature_names=FEATURES)

@@ -118,7 +118,9 @@ def test_candidate_review_on_a_store(tmp_path):
     _, human = load_training(store, "human")
     assert human.label_sources == {"human": 12} and human.rows == 12
     _, blend = load_training(store, "blend", 0.5)
-    assert blend.label_sources == {"human": 12}  # nothing scored yet: no pseudo-labels
+    outcome = analytics.sql("SELECT count(*) AS n FROM training_set WHERE label_source = 'outcome'", path=store)["n"][0]
+    assert outcome > 300  # what followed each event labels most of them
+    assert blend.label_sources == {"human": 12, "outcome": outcome}  # nothing scored yet: no pseudo-labels
     with pytest.raises(DevtraceError, match="unknown label mix"):
         load_training(store, "everything")
 
@@ -164,7 +166,7 @@ def test_candidate_is_compared_with_the_active_model_on_labels_given_after_it(tm
     table, said = compare_with_active(training_frame, data, 3, candidate, active)
     ids = training_frame.filter(training_frame["productivity_label"].is_not_null())["id"].to_list()
     new_ids = set(frame[30:90]["id"])
-    held_out = training.split(data.rows, 3)[1]
+    held_out = training.held_out_split(data, 3)[1]
     compared = [i for i in held_out if ids[i] in new_ids]
     assert 0 < len(compared) < len(held_out)
     assert table["model"].to_list() == ["candidate v3", "active v1", "mean predictor (baseline)"]

@@ -40,7 +40,7 @@ from tests.notebook_support import (
     run_notebook_with_outputs,
     train_active_model,
 )
-from tests.support import devtrace, devtrace_env, rows
+from tests.support import devtrace, devtrace_env, devtrace_here, rows
 
 NAMES = ["analysis", "labeling", "retraining"]
 
@@ -189,14 +189,35 @@ def test_analysis_day_picker_left_alone_keeps_days_captured_after_it_was_drawn(b
 # --- every notebook: as a script and through `marimo export html` -----------------------------
 
 
+def run_script(name: str, store: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(NOTEBOOKS / f"{name}.py")], env=marimo_env(store),
+                          capture_output=True, text=True, timeout=180)
+
+
+def stored_state(store: Path) -> tuple:
+    """What a notebook could change: events and their scores, labels, model versions, the active one."""
+    return (rows(store, "SELECT id, predicted_productivity, model_ref FROM command_events ORDER BY id"),
+            rows(store, "SELECT * FROM labels ORDER BY id"),
+            sorted(p.name for p in (store / "models").iterdir()),
+            (store / "model-xgb" / "metadata.json").read_bytes())
+
+
 @pytest.mark.parametrize("name", NAMES)
-def test_notebook_runs_headless_as_a_script(name, store):
-    done = subprocess.run(
-        [sys.executable, str(NOTEBOOKS / f"{name}.py")], env=marimo_env(store), capture_output=True, text=True,
-        timeout=180,
-    )
+def test_notebook_runs_headless_as_a_script_and_changes_nothing(name, store):
+    before = stored_state(store)
+    done = run_script(name, store)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
+    assert stored_state(store) == before  # no label saved, no model trained or promoted on load
+
+
+def test_a_notebook_script_fails_on_a_store_its_cells_fail_on(tmp_path):
+    """Exit status 0 of a script run means its cells ran: on a store one of them fails on, it is not 0."""
+    damaged = event(time.time(), id="evt_bad", executed_at="yesterday")  # SQLite keeps a value of any type
+    store = build_store(tmp_path / "store", [event(time.time(), id="evt_ok"), damaged])
+    done = run_script("analysis", store)
+    assert done.returncode != 0
+    assert "Mismatch Type Error" in done.stderr, done.stderr[-2000:]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -225,7 +246,7 @@ def test_notebook_exports_to_html_without_a_failing_cell(name, store, tmp_path):
     ],
 )
 def test_user_errors_end_in_one_line(args, message, base_store, tmp_path):
-    done = devtrace(*args, cwd=tmp_path, env=devtrace_env(DEVTRACE_PATH=str(base_store)), text=True)
+    done = devtrace_here(*args, cwd=tmp_path, env=devtrace_env(DEVTRACE_PATH=str(base_store)), text=True)
     assert done.returncode == 1
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert not (tmp_path / "report.html").exists()
@@ -235,11 +256,12 @@ def test_marimo_report_on_a_store_the_notebook_fails_on_names_the_failing_cell(t
     # A damaged row: SQLite keeps a value of any type.
     damaged = event(time.time(), id="evt_bad", executed_at="yesterday")
     store = build_store(tmp_path / "store", [event(time.time(), id="evt_ok"), damaged])
-    done = devtrace("report", "--marimo", "--path", str(store), cwd=tmp_path, text=True)
+    done = devtrace_here("report", "--marimo", "--path", str(store), cwd=tmp_path, text=True)
     assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "the analysis notebook failed on this store: MarimoExceptionRaisedError: Mismatch Type Error" in done.stderr
 
 
+@pytest.mark.browser
 def test_notebook_command_serves_the_notebook_on_the_store(base_store, tmp_path):
     port = free_port()
     command = [sys.executable, "-m", "devtrace", "notebook", "labeling", "--path", str(base_store),
@@ -260,7 +282,7 @@ def test_notebook_command_serves_the_notebook_on_the_store(base_store, tmp_path)
 
 
 def test_unknown_notebook_is_refused(tmp_path):
-    done = devtrace("notebook", "dashboard", cwd=tmp_path, text=True)
+    done = devtrace_here("notebook", "dashboard", cwd=tmp_path, text=True)
     assert done.returncode != 0 and "dashboard" in done.stderr and "Traceback" not in done.stderr
 
 
@@ -272,6 +294,7 @@ allElements().filter(e => e.classList && e.classList.contains('vega-embed'))
 """
 
 
+@pytest.mark.browser
 def test_analysis_in_headless_chromium(base_store, tmp_path):
     assert chromium_path(), "headless Chromium is needed: apt-get install chromium (see .ci/install-system)"
     with MarimoServer.run("analysis", base_store, tmp_path / "marimo.log") as server, Browser() as browser:
@@ -301,6 +324,13 @@ def test_labeling_defines_a_queue_and_explains_its_first_event(base_store, monke
     assert set(reasons["feature"]) == set(FEATURES) and set(reasons["event"]) == {queue["id"][0]}
     assert {"contribution", "reason"} <= chart_fields(defs["reasons_chart"])
     assert defs["reasons_chart"].data.height == len(FEATURES)
+    # What followed it, from the outcomes view, and its outcome label as the suggested value.
+    outcome = defs["outcome"]
+    expected = analytics.sql(f"SELECT outcome_label FROM outcomes WHERE id = '{queue['id'][0]}'", path=base_store)
+    assert outcome is not None and outcome["id"] == queue["id"][0]
+    assert outcome["outcome_label"] == expected["outcome_label"][0]
+    suggested = 50 if outcome["outcome_label"] is None else round(outcome["outcome_label"])
+    assert defs["value_input"].value == suggested
 
 
 def test_labeling_undo_of_a_label_given_again_since_says_so(store, monkeypatch):
@@ -316,7 +346,8 @@ def test_labeling_undo_of_a_label_given_again_since_says_so(store, monkeypatch):
     label(event_id, 70, by="someone else", path=store)
     history = [{"event_id": event_id, "label_id": mine, "value": 40}]
     changes = []
-    sitting = {"events": events, "model": model, "queue": queue, "store": str(store),
+    outcomes = analytics.sql("SELECT * EXCLUDE (ended_at, started_at) FROM outcomes", path=store)
+    sitting = {"events": events, "model": model, "queue": queue, "store": str(store), "outcomes": outcomes,
                "get_history": lambda: history, "set_history": changes.append}
     form = {"value_input": mo.ui.number(value=50), "note_input": mo.ui.text(), "save_button": mo.ui.run_button(),
             "skip_button": mo.ui.run_button(), "undo_button": SimpleNamespace(value=True)}  # Undo pressed
@@ -331,7 +362,8 @@ def test_retraining_trains_nothing_on_load(base_store, monkeypatch):
     defs = run_notebook("retraining", base_store, monkeypatch)
     assert "candidate" not in defs and "comparison" not in defs
     assert [v["version"] for v in defs["versions"]] == ["v1"] and defs["active_version"] == "v1"
-    assert dict(defs["label_counts"].iter_rows()) == {"human": 5, "prediction": 1201}
+    assert dict(defs["label_counts"].iter_rows()) == {"human": 5, "outcome": 1199, "prediction": 2}
+    assert defs["usable_labels"] == 5 + 1199 + 2 and defs["enough_labels"]  # the blend mix
 
 
 def test_retraining_compares_with_the_active_model_only_on_labels_given_after_it(store, monkeypatch):
@@ -351,7 +383,7 @@ def test_retraining_compares_with_the_active_model_only_on_labels_given_after_it
     v1_created = dt.datetime.fromisoformat(defs["versions"][0]["created_at"]).replace(tzinfo=None)
     labeled = defs["training_frame"].filter(pl.col("productivity_label").is_not_null())
     unseen = set(labeled.filter(pl.col("human_label_at") >= v1_created)["id"])
-    held_out = training.split(labeled.height, 42)[1]
+    held_out = training.split(labeled.height, 42, training.split_groups(labeled["session_id"].to_numpy()))[1]
     compared = sum(labeled["id"][int(i)] in unseen for i in held_out)
     assert labeled.height == 5 + 60 and set(newer) <= unseen and compared > 0
     assert comparison["model"].to_list() == ["candidate v2", "active v1", "mean predictor (baseline)"]
@@ -379,6 +411,7 @@ def test_retraining_loads_without_xgboost(base_store):
 # --- the loop in a real browser: label, retrain, promote, auto-score -----------------------------
 
 
+@pytest.mark.browser
 def test_a_label_saved_in_the_browser_is_used_by_the_next_training_run(store, tmp_path):
     from devtrace.ml.candidate_review import load_training
 
@@ -415,11 +448,12 @@ def test_a_label_saved_in_the_browser_is_used_by_the_next_training_run(store, tm
     assert metadata["label_sources"]["human"] == 6
 
 
+@pytest.mark.browser
 def test_a_version_promoted_in_the_browser_scores_the_next_captured_event(store, tmp_path):
     with MarimoServer.run("retraining", store, tmp_path / "marimo.log") as server, Browser() as browser:
         browser.open(server.url)
         browser.click("Train candidate", timeout=90)
-        browser.wait_for("allText().includes('Candidate v2 beside the active model')", timeout=120)
+        browser.wait_for("allText().includes('Candidate v2 beside the baselines and the active model')", timeout=120)
         # The comparison's table and chart draw after its heading: wait for what is checked below.
         browser.wait_for(
             "['candidate v2', 'active v1', 'mean predictor'].every(t => allText().includes(t))", timeout=60
@@ -437,7 +471,7 @@ def test_a_version_promoted_in_the_browser_scores_the_next_captured_event(store,
     env = devtrace_env(DEVTRACE_PATH=str(store))
     done = devtrace("run", "--keep-noop", "--agent", "tester", "--", "git", "status", cwd=repo, env=env)
     assert done.returncode == 0, done.stderr
-    shown = devtrace("events", "--limit", "1", "--json", cwd=repo, env=env, text=True)
+    shown = devtrace_here("events", "--limit", "1", "--json", cwd=repo, env=env, text=True)
     assert shown.returncode == 0, shown.stderr
     newest = json.loads(shown.stdout)[0]
     assert newest["agent_id"] == "tester" and newest["model_ref"] == "v2"

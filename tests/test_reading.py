@@ -7,7 +7,19 @@ import sys
 import polars as pl
 import pytest
 
-from tests.support import devtrace, devtrace_env, rows
+from tests.support import devtrace, devtrace_env, devtrace_here, rows
+
+
+def read_jsonl(path) -> pl.DataFrame:
+    """JSON lines in the file's column order (polars 2.1's read_ndjson scrambles the order of
+    33 columns or more)."""
+    with open(path, encoding="utf-8") as f:
+        return pl.from_dicts([json.loads(line) for line in f if line.strip()], infer_schema_length=None)
+
+
+def read_json(path) -> pl.DataFrame:
+    with open(path, encoding="utf-8") as f:
+        return pl.from_dicts(json.load(f), infer_schema_length=None)
 
 EVENT_COLUMNS = [
     "id", "agent_id", "executed_at", "command_hash", "duration_ms", "exit_code", "timed_out",
@@ -49,23 +61,23 @@ def filled(repo, store):
 
 def test_events_shows_the_newest_n_oldest_first_and_filters_by_agent(filled, repo):
     ids = [r["id"] for r in rows(filled)]
-    newest = json.loads(devtrace("events", "--path", str(filled), "--limit", "2", "--json", cwd=repo).stdout)
+    newest = json.loads(devtrace_here("events", "--path", str(filled), "--limit", "2", "--json", cwd=repo).stdout)
     assert [e["id"] for e in newest] == ids[-2:]
-    codex = json.loads(devtrace("events", "--path", str(filled), "--agent", "codex", "--json", cwd=repo).stdout)
+    codex = json.loads(devtrace_here("events", "--path", str(filled), "--agent", "codex", "--json", cwd=repo).stdout)
     assert [e["exit_code"] for e in codex] == [0, 1, 2]
-    table = devtrace("events", "--path", str(filled), cwd=repo, env=devtrace_env(COLUMNS="160"))
+    table = devtrace_here("events", "--path", str(filled), cwd=repo, env=devtrace_env(COLUMNS="160"))
     assert table.returncode == 0
     assert all(i.encode() in table.stdout for i in ids)
 
 
 @pytest.mark.parametrize(
-    "fmt, read", [("csv", pl.read_csv), ("parquet", pl.read_parquet), ("jsonl", pl.read_ndjson), ("json", pl.read_json)]
+    "fmt, read", [("csv", pl.read_csv), ("parquet", pl.read_parquet), ("jsonl", read_jsonl), ("json", read_json)]
 )
 @pytest.mark.parametrize("named_by", ["--format", "suffix"])
 def test_export_writes_every_event_with_every_column(filled, repo, tmp_path, fmt, read, named_by):
     out = tmp_path / f"events.{fmt}"
     chosen = ["--format", fmt] if named_by == "--format" else []
-    done = devtrace("export", "--path", str(filled), *chosen, "--out", str(out), cwd=repo)
+    done = devtrace_here("export", "--path", str(filled), *chosen, "--out", str(out), cwd=repo)
     assert done.returncode == 0, done.stderr
     frame = read(out)
     assert frame.height == 5
@@ -76,9 +88,9 @@ def test_export_writes_every_event_with_every_column(filled, repo, tmp_path, fmt
 
 def test_export_of_one_store_has_the_same_columns_in_every_format(filled, repo, tmp_path):
     columns = []
-    for fmt, read in [("csv", pl.read_csv), ("parquet", pl.read_parquet), ("jsonl", pl.read_ndjson), ("json", pl.read_json)]:
+    for fmt, read in [("csv", pl.read_csv), ("parquet", pl.read_parquet), ("jsonl", read_jsonl), ("json", read_json)]:
         out = tmp_path / f"e.{fmt}"
-        devtrace("export", "--path", str(filled), "--format", fmt, "--out", str(out), cwd=repo)
+        devtrace_here("export", "--path", str(filled), "--format", fmt, "--out", str(out), cwd=repo)
         columns.append(read(out).columns)
     assert columns[0] == columns[1] == columns[2] == columns[3]
 
@@ -86,7 +98,7 @@ def test_export_of_one_store_has_the_same_columns_in_every_format(filled, repo, 
 def test_export_to_a_file_without_a_known_suffix_writes_csv(filled, repo, tmp_path):
     """0.2.0's default format, kept where the file name does not say otherwise."""
     out = tmp_path / "events.out"
-    assert devtrace("export", "--path", str(filled), "--out", str(out), cwd=repo).returncode == 0
+    assert devtrace_here("export", "--path", str(filled), "--out", str(out), cwd=repo).returncode == 0
     assert pl.read_csv(out).height == 5
 
 
@@ -100,7 +112,7 @@ def test_export_to_a_file_without_a_known_suffix_writes_csv(filled, repo, tmp_pa
 )
 def test_reading_errors_are_one_line(repo, tmp_path, args, message):
     if args[0] == "export":
-        assert devtrace("init", "--path", str(tmp_path / "s"), cwd=repo).returncode == 0
+        assert devtrace_here("init", "--path", str(tmp_path / "s"), cwd=repo).returncode == 0
     done = devtrace(*args, "--path", str(tmp_path / "s"), cwd=repo)
     assert done.returncode == 1
     assert message in done.stderr and done.stderr.count(b"\n") == 1

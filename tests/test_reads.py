@@ -8,7 +8,7 @@ import pytest
 
 from devtrace import analytics
 from tests.analytics_support import JAN_1, build_store, event, no_git
-from tests.support import devtrace, devtrace_env, rows
+from tests.support import devtrace, devtrace_env, devtrace_here, rows
 
 NEWEST_OF_THE_VIEW = """
 SELECT * FROM (SELECT * FROM events {where} ORDER BY executed_at DESC, id DESC LIMIT {limit})
@@ -49,9 +49,9 @@ def test_newest_events_are_the_views_newest_rows_exactly(awkward, limit, agent):
 
 
 def test_events_json_has_the_views_columns_types_and_values(awkward, tmp_path):
-    done = devtrace("events", "--path", str(awkward), "--json", cwd=tmp_path, text=True)
+    done = devtrace_here("events", "--path", str(awkward), "--json", cwd=tmp_path, text=True)
     assert done.returncode == 0, done.stderr
-    whole_view = devtrace("sql", "SELECT * FROM events ORDER BY executed_at, id", "--format", "json",
+    whole_view = devtrace_here("sql", "SELECT * FROM events ORDER BY executed_at, id", "--format", "json",
                           "--path", str(awkward), cwd=tmp_path, text=True)
     assert json.loads(done.stdout) == json.loads(whole_view.stdout)
     assert list(json.loads(done.stdout)[0]) == list(analytics.sql("SELECT * FROM events", path=awkward).columns)
@@ -64,7 +64,7 @@ def test_an_80_column_terminal_leads_with_when_and_the_command(repo, store):
     for agent in ("codex", "claude"):
         done = devtrace("run", "--agent", agent, "--path", str(store), "--", "sh", "-c", f"echo {agent}", cwd=repo)
         assert done.returncode == 0
-    shown = devtrace("events", "--path", str(store), cwd=repo, env=devtrace_env(COLUMNS="80"), text=True)
+    shown = devtrace_here("events", "--path", str(store), cwd=repo, env=devtrace_env(COLUMNS="80"), text=True)
     header, rule, *lines = shown.stdout.splitlines()
     assert header.split() == ["when", "command", "exit", "took", "event", "who"]
     assert [line.split()[2:5] for line in lines] == [["sh", "-c", "'echo"]] * 2
@@ -75,7 +75,7 @@ def test_an_80_column_terminal_leads_with_when_and_the_command(repo, store):
 
 def test_a_narrow_terminal_drops_the_last_columns_first(repo, store):
     devtrace("run", "--agent", "codex", "--path", str(store), "--", "true", cwd=repo)
-    shown = devtrace("events", "--path", str(store), cwd=repo, env=devtrace_env(COLUMNS="40"), text=True)
+    shown = devtrace_here("events", "--path", str(store), cwd=repo, env=devtrace_env(COLUMNS="40"), text=True)
     header = shown.stdout.splitlines()[0].split()
     assert header == ["when", "command", "exit", "took"]
     assert max(len(line) for line in shown.stdout.splitlines()) <= 40

@@ -12,7 +12,7 @@ from devtrace.analytics.report import Filters, build_report
 from tests.analytics_support import DAY, JAN_1, build_store, event
 from tests.browser import Browser, chromium_path
 from tests.notebook_support import insert_synthetic_sessions, train_active_model
-from tests.support import devtrace, devtrace_env
+from tests.support import devtrace, devtrace_env, devtrace_here
 
 ODD_AGENT = "</script><script>window.injected = 1</script>"
 """An agent name that runs a script wherever it is not escaped."""
@@ -82,8 +82,9 @@ def open_offline(page: Path) -> dict:
         }
 
 
+@pytest.mark.browser
 def test_the_report_renders_every_chart_offline_and_requests_nothing(scored_store, tmp_path):
-    done = devtrace("report", "--out", "report.html", "--path", str(scored_store), cwd=tmp_path, text=True)
+    done = devtrace_here("report", "--out", "report.html", "--path", str(scored_store), cwd=tmp_path, text=True)
     assert done.returncode == 0, done.stderr
     page = tmp_path / "report.html"
     assert done.stdout == f"Wrote the analysis report to report.html ({page.stat().st_size / 1e6:.1f} MB, one file that opens offline)\n"
@@ -104,9 +105,10 @@ def test_the_report_renders_every_chart_offline_and_requests_nothing(scored_stor
     assert "Daily activity" in shown["text"] and f"the first 200 of {commands:,} rows" in shown["text"]
 
 
+@pytest.mark.browser
 def test_the_marimo_export_opens_blank_offline_and_the_request_log_shows_why(scored_store, tmp_path):
     """The control for the test above: the request log does catch a page reaching out."""
-    done = devtrace("report", "--marimo", "--out", "marimo.html", "--path", str(scored_store), cwd=tmp_path, text=True)
+    done = devtrace_here("report", "--marimo", "--out", "marimo.html", "--path", str(scored_store), cwd=tmp_path, text=True)
     assert done.returncode == 0, done.stderr
     with Browser(offline=True) as browser:
         browser.open((tmp_path / "marimo.html").as_uri())
@@ -158,7 +160,7 @@ def test_the_builder_takes_an_analytics_connection(small_store):
     ],
 )
 def test_user_errors_end_in_one_line_and_write_nothing(args, message, small_store, tmp_path):
-    done = devtrace("report", "--path", str(small_store), *args, cwd=tmp_path, text=True)
+    done = devtrace_here("report", "--path", str(small_store), *args, cwd=tmp_path, text=True)
     assert done.returncode == 1
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert list(tmp_path.iterdir()) == []
@@ -171,12 +173,12 @@ def test_an_empty_damaged_or_missing_store_is_said_in_one_line(tmp_path):
     for args, message in [(["--path", "empty"], "has no events yet: capture some with devtrace run"),
                           (["--path", "damaged"], 'Invalid type in column "executed_at"'),
                           (["--path", "nowhere"], "no DevTrace store at nowhere")]:
-        done = devtrace("report", *args, cwd=tmp_path, text=True)
+        done = devtrace_here("report", *args, cwd=tmp_path, text=True)
         assert done.returncode == 1 and message in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "report.html").exists()
 
 
 def test_the_report_reads_devtrace_path_by_default(small_store, tmp_path):
-    done = devtrace("report", cwd=tmp_path, env=devtrace_env(DEVTRACE_PATH=str(small_store)), text=True)
+    done = devtrace_here("report", cwd=tmp_path, env=devtrace_env(DEVTRACE_PATH=str(small_store)), text=True)
     assert done.returncode == 0, done.stderr
     assert f"store {small_store}" in (tmp_path / "report.html").read_text()

@@ -9,7 +9,7 @@ import pytest
 
 from devtrace.store import StoreError, create_store, open_store
 from devtrace.store.migrations import latest_version, migration_files, statements
-from tests.support import devtrace, rows
+from tests.support import devtrace, devtrace_here, rows
 
 V020_SCHEMA = """
 CREATE TABLE command_events(id TEXT PRIMARY KEY, agent_id TEXT, executed_at REAL NOT NULL,
@@ -70,7 +70,7 @@ def test_new_store_is_wal_versioned_ignored_by_git_with_a_private_key(store):
 
 
 def test_init_inside_a_repo_leaves_git_status_clean(repo):
-    assert devtrace("init", "--path", ".devtrace", cwd=repo).returncode == 0  # 0.2.0's quick start
+    assert devtrace_here("init", "--path", ".devtrace", cwd=repo).returncode == 0  # 0.2.0's quick start
     assert (repo / ".devtrace" / "devtrace.db").is_file()
     from tests.support import git
 
@@ -144,7 +144,7 @@ def test_cli_reports_a_bad_store_in_one_line_and_capture_still_returns_the_exit_
     store.mkdir()
     (store / "devtrace.db").write_bytes(b"garbage" * 100)
     before = digest(store / "devtrace.db")
-    init = devtrace("init", "--path", str(store), cwd=repo)
+    init = devtrace_here("init", "--path", str(store), cwd=repo)
     assert init.returncode == 1
     assert init.stderr.count(b"\n") == 1 and b"not a usable DevTrace store" in init.stderr
     run = devtrace("run", "--path", str(store), "--", "sh", "-c", "exit 5", cwd=repo)
@@ -209,11 +209,12 @@ def test_an_id_collision_gets_a_new_id_instead_of_losing_the_event(store):
     conn = create_store(store)
     event = {"id": "evt_000000000001", "executed_at": 1.0, "command_hash": "h", "duration_ms": 1,
              "exit_code": 0, "timed_out": 0}
-    insert_event(conn, dict(event))
+    assert insert_event(conn, dict(event), new_id=lambda: "evt_000000000002")
     second = dict(event)
-    insert_event(conn, second)
+    assert insert_event(conn, second, new_id=lambda: "evt_000000000002")
+    assert not insert_event(conn, dict(event))  # an agent call's id (no new_id): the same call again
     conn.close()
-    assert second["id"] != event["id"]
+    assert second["id"] == "evt_000000000002"
     assert len(rows(store)) == 2
 
 

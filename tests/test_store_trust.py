@@ -18,7 +18,7 @@ from devtrace.store import StoreError, create_store, open_store
 from devtrace.store.label_undo import retract_label
 from devtrace.store.labels import label
 from tests.analytics_support import JAN_1, build_store, event
-from tests.support import devtrace, devtrace_env, rows
+from tests.support import devtrace, devtrace_env, devtrace_here, rows
 
 
 def digest(path: Path) -> str:
@@ -89,7 +89,7 @@ def test_rotating_the_key_keeps_the_old_one_and_changes_the_hashes(tmp_path):
     store = tmp_path / "store"
     assert captured(store, tmp_path).returncode == 0
     old_key = (store / "hash.key").read_text()
-    done = devtrace("key", "rotate", "--path", str(store), cwd=tmp_path, text=True)
+    done = devtrace_here("key", "rotate", "--path", str(store), cwd=tmp_path, text=True)
     assert done.returncode == 0, done.stderr
     retired = [p for p in store.iterdir() if p.name.startswith("hash.key.retired-")]
     assert len(retired) == 1 and retired[0].read_text() == old_key
@@ -105,7 +105,7 @@ def test_rotate_starts_a_key_for_a_store_that_lost_it(tmp_path):
     store = tmp_path / "store"
     assert captured(store, tmp_path).returncode == 0
     (store / "hash.key").unlink()
-    done = devtrace("key", "rotate", "--path", str(store), cwd=tmp_path, text=True)
+    done = devtrace_here("key", "rotate", "--path", str(store), cwd=tmp_path, text=True)
     assert done.returncode == 0, done.stderr
     assert captured(store, tmp_path).returncode == 0 and len(rows(store)) == 2
 

@@ -116,14 +116,15 @@ def capture(argv: list[str], options: dict, signals) -> int:
     pending = git.start_snapshot(root, budget_s=budget_s) if root else None
     from devtrace.capture import recorder  # loads while git works
 
-    before = git.finish_snapshot(root, pending)
+    before = git.finish_snapshot(root, pending) if root else None
     if signals.pending:  # interrupted before the command started: run nothing, as bare
         return -signals.pending[0]
     outcome = runner.run(argv, signals, options.get("timeout"))
     pending = git.start_snapshot(root, budget_s=budget_s) if root else None
-    moved = root is not None and git.head(root) != start_commit  # commit, checkout, reset...
+    end_commit = git.head(root) if root else None
+    moved = root is not None and end_commit != start_commit  # commit, checkout, reset...
     pending_from_start = None
-    if moved:
+    if root is not None and moved:
         since = start_commit or git.empty_tree(root, time.monotonic() + budget_s)
         pending_from_start = git.start_snapshot(root, since, budget_s)
     if outcome.error:
@@ -132,9 +133,10 @@ def capture(argv: list[str], options: dict, signals) -> int:
         with recorder.Recorder(options.get("path")) as rec:  # opens the store while git works
             for problem in rec.problems:
                 say(f"devtrace: warning: {problem}")
-            after = git.finish_snapshot(root, pending)
-            from_start = git.finish_snapshot(root, pending_from_start) if moved else after
-            summary = rec.record(argv, options, outcome, root, before, after, from_start, moved=moved)
+            after = git.finish_snapshot(root, pending) if root else None
+            from_start = git.finish_snapshot(root, pending_from_start) if root and moved else after
+            summary = rec.record(argv, options, outcome, root, before, after, from_start, moved=moved,
+                                 head=end_commit)
     except Exception as exc:  # the command's result stands whatever happened to the store
         say(f"devtrace: event not recorded: {_reason(exc)}")
     else:

@@ -49,7 +49,7 @@ def head(root: str) -> str | None:
     git_dir = _git_dir(root)
     if git_dir is None:
         return None
-    common = common_dir(root)
+    common = common_dir(root) or git_dir  # the same folder where git_dir is not a linked worktree's
     text = _read(os.path.join(git_dir, "HEAD"))
     if text is None or not text.startswith("ref: "):
         return text  # detached: the commit id itself
@@ -131,7 +131,8 @@ def finish_snapshot(root: str, started: Pending | None) -> Snapshot | None:
             os.killpg(proc.pid, signal.SIGKILL)
         except OSError:
             pass
-        proc.stdout.close()  # whatever git left running cannot hold DevTrace by its pipe
+        if proc.stdout is not None:
+            proc.stdout.close()  # whatever git left running cannot hold DevTrace by its pipe
         proc.wait()
         return None
     if proc.returncode != 0:

@@ -3,9 +3,9 @@
 import os
 
 from devtrace import settings as settings_mod
-from devtrace.capture import git, identity, redact, scorer
+from devtrace.capture import event_ids, git, identity, redact, scorer
 from devtrace.paths import store_dir
-from devtrace.store import create_store, insert_event, new_event_id
+from devtrace.store import create_store, insert_event
 
 
 class Recorder:
@@ -28,11 +28,12 @@ class Recorder:
     def __exit__(self, *exc) -> None:
         self.conn.close()
 
-    def record(self, argv, options, outcome, root, before, after, after_from_start, moved=False) -> str:
+    def record(self, argv, options, outcome, root, before, after, after_from_start, moved=False, head=None) -> str:
         """Store the event (unless it is a no-op) and return the summary line for the user.
 
         `before` and `after` are snapshots against HEAD at each moment; `after_from_start` is
-        the end state against the commit the command started from (the change it made).
+        the end state against the commit the command started from (the change it made);
+        `head` is the commit HEAD points at once it ended.
         Every command is recorded unless the no-op rule is asked for (`skip_noop`, DevTrace
         0.2.0's default): a no-op left the tree clean, changed nothing in it and did not move
         HEAD (`moved`): a commit, or a stash of a dirty tree, is not one. Unknown (None) is not
@@ -60,8 +61,9 @@ class Recorder:
             repo_id=identity.repo_id(self.key, root) if root else None,
             state=state,
             change=change,
+            head=head,
         )
-        insert_event(self.conn, event)
+        insert_event(self.conn, event, new_id=event_ids.live)
         scorer.spawn(self.directory, options.get("model_dir"), self.settings.sync_auto)  # in a detached process
         if after is None:
             where = "git state unknown" if root else "not a git repo"
@@ -74,15 +76,19 @@ class Recorder:
     def event(self, words: list[str], *, line: str = "", started_at: float, duration_ms: int | None, exit_code: int | None,
               timed_out: bool | None, session_id: str | None, agent_id: str | None, author_kind: str | None,
               captured_by: str, repo_id: str | None, state: tuple, change: tuple,
-              duration_approximate: bool = False) -> dict:
+              duration_approximate: bool = False, call: tuple[str, str, str] | None = None,
+              head: str | None = None) -> dict:
         """The one place an event's columns are filled, for `devtrace run` and every hook.
 
         `words` is the command as words (argv, or a line split by identity.command_words),
         `line` the command line they came from (kept redacted, see devtrace.capture.redact;
         empty: no text, as for an agent's start whose end never came);
-        `state` and `change` are (files, lines added, lines deleted), None where unknown."""
+        `state` and `change` are (files, lines added, lines deleted), None where unknown;
+        `call` is (agent, the agent's session id, its id for the tool call) when the agent
+        names the call: the event's id is then derived from it (see event_ids);
+        `head` is the commit HEAD points at after the command (stored as a keyed hash)."""
         return {
-            "id": new_event_id(),
+            "id": event_ids.of_call(*call) if call else event_ids.live(),
             "agent_id": agent_id,
             "executed_at": started_at,
             "command_hash": identity.command_hash(self.key, words),
@@ -104,6 +110,7 @@ class Recorder:
             "captured_by": captured_by,
             "duration_approximate": int(duration_approximate),
             "key_fingerprint": self.fingerprint,
+            "head_hash": "head_" + identity.keyed_hash(self.key, head)[:16] if head else None,
             "command_text": _text(redact.stored_text(line, exit_code)) if self.settings.command_text == "redacted" else None,
         }
 
@@ -141,6 +148,6 @@ def _text(value: str | None) -> str | None:
     return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def _files(counts: tuple[int, int, int]) -> str:
+def _files(counts: tuple) -> str:
     files, added, deleted = counts
     return f"{files} file{'' if files == 1 else 's'} +{added} -{deleted}"

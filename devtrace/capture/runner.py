@@ -68,17 +68,17 @@ class Signals:
         if self.pid is None:
             self.pending.append(signum)
         else:
-            self._forward(signum)
+            self._forward(self.pid, signum)
 
-    def _forward(self, signum: int) -> None:
+    def _forward(self, pid: int, signum: int) -> None:
         if self.own_group:
-            _killpg(self.pid, signum)
+            _killpg(pid, signum)
         elif signum in _KEYBOARD and self.tty is not None and _is_foreground(self.tty):
             pass  # the terminal sent it to the whole foreground job, the command included
-        elif _job_is_ours(self.pid):  # a harness's session, a shell job that is not a pipeline
+        elif _job_is_ours(pid):  # a harness's session, a shell job that is not a pipeline
             _signal_job(signum)
         else:
-            _kill(self.pid, signum)
+            _kill(pid, signum)
 
     def catch_stops(self) -> None:
         """From just before the command starts, Ctrl-Z is the command's too: DevTrace stops
@@ -91,7 +91,7 @@ class Signals:
         """From now on signals go to the command."""
         self.pid, self.own_group, self.tty = pid, own_group, tty
         for signum in self.pending:
-            self._forward(signum)
+            self._forward(pid, signum)
         self.pending.clear()
 
     def detach(self) -> None:
@@ -104,7 +104,7 @@ def run(argv: list[str], signals: Signals, timeout: float | None = None) -> Outc
     own_group = timeout is not None
     tty = _controlling_tty()
     lead = own_group and tty is not None and _leads_alone()  # may hand the terminal to the command
-    give = lead and _is_foreground(tty)
+    give = lead and tty is not None and _is_foreground(tty)
     started_at = time.time()
     t0 = time.perf_counter()
     signals.catch_stops()
@@ -117,7 +117,7 @@ def run(argv: list[str], signals: Signals, timeout: float | None = None) -> Outc
         code, message = _not_started(argv[0], exc)
         return Outcome(code, False, started_at, round((time.perf_counter() - t0) * 1000), message)
 
-    if give:
+    if give and tty is not None:
         _set_foreground(tty, proc.pid)  # the child did it too; whoever runs first wins the race
     signals.attach(proc.pid, own_group, tty)
     timer = _Timer(proc.pid, timeout) if timeout else None
@@ -133,7 +133,7 @@ def run(argv: list[str], signals: Signals, timeout: float | None = None) -> Outc
             os.close(tty)
     proc.returncode = status  # reaped by us, so Popen does not try again
     timed_out = bool(timer and timer.fired)
-    if timed_out:
+    if timer and timed_out:
         timer.finish()
     duration_ms = round((time.perf_counter() - t0) * 1000)
     if timed_out:

@@ -113,9 +113,10 @@ def store_labels(db, machine: str, labels: list, rejected: list[dict], max_age_d
 
 
 def _known_events(tx, ids: set[str]) -> set[str]:
-    known, ids = set(), sorted(ids)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
+    known: set[str] = set()
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start:start + 500]
         marks = ", ".join("?" * len(chunk))
         known.update(r[0] for r in tx.execute(f"SELECT id FROM command_events WHERE id IN ({marks})", chunk))
     return known

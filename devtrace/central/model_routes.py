@@ -9,14 +9,14 @@ from pydantic import BaseModel, Field
 
 from devtrace.central import models
 from devtrace.central.auth import CentralDb, caller, reader
-from devtrace.central.payloads import text
+from devtrace.central.payloads import NO_NUL
 
 router = APIRouter()
 
 
 class ModelUpload(BaseModel):
     version: Annotated[str, Field(max_length=128, pattern=models.VERSION.pattern)]
-    model_json: text(64 * 1024 * 1024)
+    model_json: Annotated[str, Field(max_length=64 * 1024 * 1024, pattern=NO_NUL)]
     metadata: dict[str, Any]
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 

@@ -39,7 +39,10 @@ def approve(db, version: str, by: str) -> dict:
             raise DevtraceError(f"no model version {version!r} on the server (see `devtrace server models list`)")
         tx.execute("INSERT INTO model_approvals (version, approved_by, approved_at) VALUES (?, ?, ?)",
                    (version, by, time.time()))
-    return active(db, with_model=False)
+    approved = active(db, with_model=False)
+    if approved is None:  # approvals are only ever added: the one just made is there
+        raise DevtraceError(f"the approval of {version!r} was not stored")
+    return approved
 
 
 def active(db, *, with_model: bool) -> dict | None:

@@ -27,8 +27,11 @@ class BadBatch(Exception):
         self.status, self.detail = status, detail
 
 
-def text(limit: int):
-    return Annotated[str, Field(max_length=limit, pattern=r"^[^\x00]*$")]
+NO_NUL = r"^[^\x00]*$"  # text a column or an argv can hold
+Text32 = Annotated[str, Field(max_length=32, pattern=NO_NUL)]
+Text128 = Annotated[str, Field(max_length=128, pattern=NO_NUL)]
+Text256 = Annotated[str, Field(max_length=256, pattern=NO_NUL)]
+Text4000 = Annotated[str, Field(max_length=4000, pattern=NO_NUL)]
 
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
@@ -44,9 +47,9 @@ class Event(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     id: Id
-    agent_id: text(256) | None = None
+    agent_id: Text256 | None = None
     executed_at: Seconds
-    command_hash: text(128)
+    command_hash: Text128
     duration_ms: Count | None = None
     exit_code: Int32 | None = None
     timed_out: Annotated[int, Field(ge=0, le=1)] | None = None
@@ -54,20 +57,20 @@ class Event(BaseModel):
     lines_added: Count | None = None
     lines_deleted: Count | None = None
     predicted_productivity: Score | None = None
-    top_contribution_feature: text(128) | None = None
+    top_contribution_feature: Text128 | None = None
     top_contribution_value: Score | None = None
-    model_ref: text(128) | None = None
+    model_ref: Text128 | None = None
     started_at: Seconds | None = None
     ended_at: Seconds | None = None
-    session_id: text(128) | None = None
-    repo_id: text(128) | None = None
-    program: text(256) | None = None
+    session_id: Text128 | None = None
+    repo_id: Text128 | None = None
+    program: Text256 | None = None
     delta_files: Count | None = None
     delta_lines_added: Count | None = None
     delta_lines_deleted: Count | None = None
     scored_at: Seconds | None = None
-    author_kind: text(32) | None = None
-    captured_by: text(32) | None = None
+    author_kind: Text32 | None = None
+    captured_by: Text32 | None = None
     duration_approximate: Annotated[int, Field(ge=0, le=1)] = 0
     key_fingerprint: Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")] | None = None
     # Refused unless null: the local store's redacted text is never sent (the last field:
@@ -84,8 +87,8 @@ class Label(BaseModel):
     client_label_id: Annotated[int, Field(ge=1, le=2**62)]
     value: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
     source: Literal["human", "pseudo"]
-    labeled_by: text(256) | None = None
-    note: text(4000) | None = None
+    labeled_by: Text256 | None = None
+    note: Text4000 | None = None
     created_at: Seconds
 
 
@@ -93,29 +96,29 @@ EVENT_COLUMNS = tuple(name for name in Event.model_fields if name != "command_te
 LABEL_COLUMNS = tuple(Label.model_fields)
 
 
-class EventBatch(BaseModel):
+class Versioned(BaseModel):
+    schema_version: int = 1
+
+
+class EventBatch(Versioned):
     """`{"events": [...]}` (DevTrace 0.2.0's body) with an optional schema version."""
 
-    schema_version: int = 1
     events: Annotated[list[Any], Field(max_length=MAX_BATCH)]
 
 
-class LabelBatch(BaseModel):
-    schema_version: int = 1
+class LabelBatch(Versioned):
     labels: Annotated[list[Any], Field(max_length=MAX_BATCH)]
 
 
-class _ValidEvents(BaseModel):
-    schema_version: int = 1
+class _ValidEvents(Versioned):
     events: Annotated[list[Event], Field(max_length=MAX_BATCH)]
 
 
-class _ValidLabels(BaseModel):
-    schema_version: int = 1
+class _ValidLabels(Versioned):
     labels: Annotated[list[Label], Field(max_length=MAX_BATCH)]
 
 
-_KINDS = {
+_KINDS: dict[str, tuple[TypeAdapter[Any], type[Versioned], type[BaseModel], str]] = {
     "events": (TypeAdapter(_ValidEvents), EventBatch, Event, "id"),
     "labels": (TypeAdapter(_ValidLabels), LabelBatch, Label, "event_id"),
 }

@@ -79,10 +79,10 @@ def create_app(db, *, max_age_days: float = DEFAULT_MAX_AGE_DAYS, max_body: int 
     app = FastAPI(title="DevTrace central", version=__version__)
     app.state.db = db
     app.state.max_age_days = max_age_days
-    app.add_exception_handler(DevtraceError, _refused)
+    app.add_exception_handler(DevtraceError, _refused)  # type: ignore[arg-type]  # Starlette types a handler's exception as Exception
     app.add_exception_handler(Exception, _unavailable)
-    app.add_exception_handler(RequestValidationError, _invalid)
-    app.add_exception_handler(BadBatch, _bad_batch)
+    app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]  # Starlette types a handler's exception as Exception
+    app.add_exception_handler(BadBatch, _bad_batch)  # type: ignore[arg-type]  # Starlette types a handler's exception as Exception
     for router in (ingest_routes.router, model_routes.router, lake_routes.router):
         app.include_router(router)
     app.add_middleware(BodyLimit, limit=max_body)

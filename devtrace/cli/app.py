@@ -4,7 +4,7 @@ import sys
 
 import typer
 
-from devtrace.cli import analytics, core, hook, ml, notebooks, report, server, store, sync, top
+from devtrace.cli import analytics, core, hook, imports, ml, notebooks, report, server, store, sync, top
 from devtrace.cli.help import make_readable
 from devtrace.errors import DevtraceError
 
@@ -42,6 +42,7 @@ report.register(app)
 analytics.register(app)
 ml.register(app)
 hook.register(app)
+imports.register(app)
 store.register(app)
 server.register(app)
 sync.register(app)

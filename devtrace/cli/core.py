@@ -31,13 +31,15 @@ def events(
     as_json: Annotated[bool, typer.Option("--json", help="JSON array of full rows.")] = False,
 ) -> None:
     """List the newest events, oldest first."""
-    from devtrace.analytics.connection import connect, event_rows
+    from devtrace.analytics.connection import connect, event_rows, flag_likely_stuck
     from devtrace.cli.render import events_json, print_events
     from devtrace.ml.autoscore import score_before_reading
 
     score_before_reading(path)  # with an active model, events captured a moment ago show a score
     with connect(path, only=["events"]) as con:
         relation = event_rows(con, limit=limit, agent=agent)
+        if not as_json:  # the JSON keeps the view's columns; the table says which sessions look stuck
+            relation = flag_likely_stuck(relation)
         columns, types, rows = relation.columns, relation.types, relation.fetchall()
     if as_json:
         typer.echo(events_json(columns, rows))

@@ -54,7 +54,7 @@ def generate(
 @ml_app.command("train")
 def train(
     dataset: Annotated[Optional[Path], typer.Option("--dataset", "-d", help="Labeled dataset (.csv, .json, .jsonl or .parquet).")] = None,
-    from_store: Annotated[bool, typer.Option("--from-store", help="Train on the store: human labels, else pseudo-labels.")] = False,
+    from_store: Annotated[bool, typer.Option("--from-store", help="Train on the store: human, else outcome, else pseudo-labels.")] = False,
     out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Also write model.json and metadata.json here.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the train/validation split and of XGBoost.")] = defaults.SEED,
     n_estimators: Annotated[int, typer.Option("--n-estimators", help="Most boosting rounds (early stopping may use fewer).")] = defaults.N_ESTIMATORS,
@@ -67,6 +67,9 @@ def train(
     pseudo_weight: Annotated[
         float, typer.Option("--pseudo-weight", help="Weight of a pseudo-label relative to a human label (with --from-store).")
     ] = defaults.PSEUDO_WEIGHT,
+    outcome_weight: Annotated[
+        float, typer.Option("--outcome-weight", help="Weight of an outcome label relative to a human label (with --from-store).")
+    ] = defaults.OUTCOME_WEIGHT,
     promote: Annotated[
         Optional[bool], typer.Option("--promote/--no-promote", help="Make this version active (default: only if there is no active model).")
     ] = None,
@@ -88,13 +91,13 @@ def train(
         from devtrace.sync.push import client_for
 
         client_for(path)  # where the result goes: refuse before training, not after
-        data = training.store_training_data(pipeline.read_training_set(central=central), pseudo_weight)
+        data = training.store_training_data(pipeline.read_training_set(central=central), pseudo_weight, outcome_weight)
         source, weight = f"central:{describe(central)}", pseudo_weight
     elif dataset is not None:
         data = training.dataset_training_data(read_dataset(dataset))
         source, weight = f"dataset:{dataset.name}", None  # the file name only: no home folder in metadata
     else:
-        data = training.store_training_data(pipeline.read_training_set(path), pseudo_weight)
+        data = training.store_training_data(pipeline.read_training_set(path), pseudo_weight, outcome_weight)
         source, weight = "store", pseudo_weight  # the metadata lives in the store it describes
     with progress_bar("Training", total=n_estimators) as advance:
         metadata = pipeline.train_and_register(
@@ -104,6 +107,7 @@ def train(
             out_dir=out_dir,
             promote=promote,
             pseudo_weight=weight,
+            outcome_weight=None if dataset is not None else outcome_weight,
             seed=seed,
             on_round=advance,
             n_estimators=n_estimators,
@@ -118,6 +122,10 @@ def train(
         metadata["published_as"] = publish(metadata["version"], path)["version"]
     if as_json:
         typer.echo(json.dumps(metadata, indent=2))
+        return
+    if metadata.get("unchanged"):
+        typer.echo(f"Unchanged, still {metadata['version']}: the same data and parameters trained it "
+                   "(no new version registered)")
         return
     _print_training(metadata, out_dir)
     if central is not None:
@@ -199,12 +207,15 @@ def score(
 
 @ml_app.command("models")
 def models(path: PathOption = None, as_json: JsonOption = False) -> None:
-    """List model versions with their validation metrics; * marks the active one."""
+    """List model versions side by side on one evaluation set (the store's held-out sessions);
+    * marks the active one."""
     from devtrace.ml import registry
+    from devtrace.ml.common_evaluation import compare_versions
 
     versions = registry.list_versions(path)
+    reports, described = compare_versions(versions, path) if versions else ({}, "")
     if as_json:
-        typer.echo(json.dumps(versions, indent=2))
+        typer.echo(json.dumps([{**v, "common_evaluation": reports.get(v["version"])} for v in versions], indent=2))
         return
     if not versions:
         typer.echo(f"No model versions in {registry.versions_dir(path)} yet (devtrace ml train).")
@@ -213,28 +224,44 @@ def models(path: PathOption = None, as_json: JsonOption = False) -> None:
     from rich.table import Table
 
     table = Table(title=f"Models in {registry.versions_dir(path)}")
-    for name in ("", "version", "created", "rows", "labels", "trees", "val MAE", "val RMSE", "val R²", "baseline MAE"):
-        table.add_column(name, justify="left" if name in ("version", "created", "labels") else "right")
+    for name in ("", "version", "created", "trained on", "MAE", "exit MAE", "ρ", "exit ρ", "beats exit"):
+        table.add_column(name, justify="left" if name in ("version", "created", "beats exit") else "right")
     for v in versions:
-        metrics = v.get("metrics", {})
-        val, base = metrics.get("validation", {}), metrics.get("baseline_validation", {})
-        labels = ", ".join(f"{k} {n:,}" for k, n in (v.get("label_sources") or {}).items())
+        held = reports.get(v["version"]) or v.get("metrics", {}).get("evaluation") or {}
+        own = v["version"] not in reports
         table.add_row(
-            "*" if v["active"] else "", v["version"], v.get("created_at", "?")[:16].replace("T", " "),
-            f"{v.get('rows', 0):,}", labels,
-            str(v.get("trees", "?")), shown(val.get("mae")), shown(val.get("rmse")), shown(val.get("r2"), 3),
-            shown(base.get("mae")),
+            "*" if v["active"] else "", v["version"] + ("†" if own and held else ""),
+            v.get("created_at", "?")[5:16].replace("T", " "), f"{v.get('rows', 0):,}",
+            shown(held.get("model", {}).get("mae")), shown(held.get("exit_code", {}).get("mae")),
+            shown(held.get("model", {}).get("rank"), 3), shown(held.get("exit_code", {}).get("rank"), 3), _beats(held),
         )
     Console().print(table)
+    typer.echo(f"Measured: {described}." + ("\n† on its own held-out rows when it was trained (not comparable)"
+                                           if len(reports) < len(versions) else ""))
 
 
 @ml_app.command("promote")
-def promote(version: Annotated[str, typer.Argument(help="Version to activate, e.g. v2.")], path: PathOption = None) -> None:
-    """Make VERSION the active model (promoting an earlier version rolls back)."""
+def promote(
+    version: Annotated[str, typer.Argument(help="Version to activate, e.g. v2.")],
+    force: Annotated[bool, typer.Option("--force", help="Promote it even if it is worse than the active model.")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for the background rescoring, showing its progress.")] = False,
+    path: PathOption = None,
+) -> None:
+    """Make VERSION the active model (promoting an earlier version rolls back), unless it is
+    worse than the active one on the common evaluation set; then rescore the store's events."""
     from devtrace.ml import registry
+    from devtrace.ml.promotion import promote_checked
 
-    metadata = registry.promote(version, path)
+    metadata, count, note = promote_checked(version, path, force=force)
     typer.echo(f"Active model: {version} (validation MAE {shown(metadata.get('mae'))}) in {registry.active_dir(path)}")
+    if note:
+        typer.echo(note)
+    if count and wait:
+        from devtrace.ml.promotion import wait_for_rescoring
+
+        with progress_bar("Rescoring", total=count) as advance:
+            left = wait_for_rescoring(path, lambda n: advance(count - n))
+        typer.echo("Every event is scored by " + version if not left else f"{left:,} events still to rescore")
 
 
 @ml_app.command("explain")
@@ -292,6 +319,19 @@ def label(
     typer.echo(f"Labeled {event_id}: {value:g}" + (f" by {by}" if by else ""))
 
 
+def evaluation_lines(held: dict) -> list[str]:
+    """The model beside the mean and the exit-code-only baseline on the held-out rows."""
+    lines = [f"Held-out {held.get('split', 'rows')}: {held['rows']:,} rows · the model {held['verdict']}",
+             f"{'':12}{'MAE':>8}{'rank ρ':>8}"]
+    for name, title in (("model", "model"), ("mean", "mean"), ("exit_code", "exit code")):
+        lines.append(f"{title:12}{held[name]['mae']:8.3f}{held[name]['rank']:8.3f}")
+    lines.append(f"{'exit class':14}{'rows':>7}{'model MAE':>11}{'exit MAE':>10}{'model ρ':>9}{'exit ρ':>8}")
+    for c in held["by_exit_class"]:
+        lines.append(f"{c['exit_class']:14}{c['rows']:>7,}{c['model_mae']:11.3f}{c['exit_code_mae']:10.3f}"
+                     f"{c['model_rank']:9.3f}{c['exit_code_rank']:8.3f}")
+    return lines
+
+
 def _print_training(metadata: dict, out_dir) -> None:
     metrics = metadata["metrics"]
     state = "active" if metadata["active"] else f"not active: devtrace ml promote {metadata['version']}"
@@ -301,5 +341,16 @@ def _print_training(metadata: dict, out_dir) -> None:
     for name in ("train", "validation", "baseline_validation"):
         m = metrics[name]
         typer.echo(f"{name.replace('baseline_validation', 'baseline'):12}{m['mae']:8.3f}{m['rmse']:8.3f}{m['r2']:8.3f}")
+    held = metrics.get("evaluation")
+    if held:
+        for line in evaluation_lines(held):
+            typer.echo(line)
     if out_dir:
         typer.echo(f"Wrote model.json and metadata.json to {out_dir}")
+
+
+def _beats(evaluation: dict) -> str:
+    if not evaluation:
+        return "—"
+    verdict = evaluation["verdict"]
+    return "yes" if verdict.startswith("beats") else "not enough data" if verdict.startswith("not enough") else "NO"

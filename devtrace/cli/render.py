@@ -65,13 +65,17 @@ EVENT_COLUMNS = [
     Column("event", optional=True),
     Column("who", optional=True),
     Column("score", right=True, optional=True),
+    Column("flag", optional=True),
+    Column("model", optional=True),
     Column("changed", right=True, optional=True),
     Column("top reason", optional=True),
 ]
 """What `devtrace events` shows, in the order someone reading their recent commands needs it:
 when, which command, how it ended and how long it took; then, as room allows, the id to label
-it by, who ran it, the score, the lines it changed (this command's own change to the working
-tree: a commit changes none, it records them) and why it scored so."""
+it by, who ran it, the score, whether its session is likely stuck (see
+analytics.connection.flag_likely_stuck), the model that gave the score, the lines it changed
+(this command's own change to the working tree: a commit changes none, it records them) and
+why it scored so."""
 
 
 def print_events(columns: list[str], types: list, rows: list[tuple], width: int | None = None) -> None:
@@ -95,6 +99,8 @@ def print_events(columns: list[str], types: list, rows: list[tuple], width: int 
             value(get(row, "id")),
             value(get(row, "agent_id") or get(row, "author_kind")),
             value(get(row, "predicted_productivity"), 1),
+            get(row, "flag") or "",
+            value(get(row, "model_ref")),
             MISSING if added is None else f"+{added} −{deleted}",
             value(get(row, "top_contribution_feature")),
         ])

@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 
 from devtrace.errors import DevtraceError
-from devtrace.ml import defaults, training, xgb
+from devtrace.ml import defaults, evaluation, training, xgb
 from devtrace.ml.features import FEATURES
 from devtrace.ml.pipeline import read_training_set
 from devtrace.ml.registry import Model
@@ -16,13 +16,14 @@ from devtrace.ml.scoring import contributions
 
 MIXES = {
     "human": "Human labels only",
-    "blend": "Human labels + pseudo-labels (weighted)",
+    "blend": "Human labels + outcome labels + pseudo-labels (weighted)",
 }
 
 
 def load_training(path=None, mix: str = "blend", pseudo_weight: float = defaults.PSEUDO_WEIGHT) -> tuple[pl.DataFrame, training.TrainingData]:
     """The `training_set` rows and the model inputs for a label mix: `human` keeps only events
-    a person labeled; `blend` adds pseudo-labels (earlier predictions) at `pseudo_weight`."""
+    a person labeled; `blend` adds outcome labels (what followed each event) and pseudo-labels
+    (earlier predictions) at `pseudo_weight`."""
     if mix not in MIXES:
         raise DevtraceError(f"unknown label mix {mix!r} (choose one of {', '.join(MIXES)})")
     frame = read_training_set(path)
@@ -40,7 +41,7 @@ def compare_on_validation(
     """MAE, RMSE and R² of each model on the validation rows `training.train` holds out for this
     data and seed (so a candidate trained with that seed never saw them), narrowed to the rows
     `among` (a mask over the data's rows) marks if given, beside the mean predictor."""
-    train_idx, valid_idx = training.split(data.rows, seed)
+    train_idx, valid_idx = training.held_out_split(data, seed)
     if among is not None:
         valid_idx = valid_idx[among[valid_idx]]
     if len(valid_idx) == 0:
@@ -65,7 +66,7 @@ def compare_with_active(
     When there are none (or no active model), the candidate and the mean predictor are compared
     on all its validation rows and the sentence says why the active model is not there."""
     candidate_name = f"candidate {candidate.ref}"
-    held_out = training.split(data.rows, seed)[1]
+    held_out = training.held_out_split(data, seed)[1]
     everything = f"all {len(held_out)} validation rows held out from the candidate"
     if active is None:
         return compare_on_validation(data, seed, {candidate_name: candidate}), f"{everything}; there is no active model yet"
@@ -111,3 +112,36 @@ def shap_dependence(model: Model, features: pl.DataFrame, sample: int = 2000, se
         pl.DataFrame({"feature": name, "value": features.get_column(name), "shap": shap_values[:, j].astype(np.float64)})
         for j, name in enumerate(FEATURES)
     )
+
+
+def label_minimum(label_counts: pl.DataFrame, mix: str) -> tuple[int, bool]:
+    """(labels the mix would train on, whether that reaches training's minimum) from the
+    notebook's count of labels per source (`label_source`, `events`)."""
+    counts = dict(label_counts.select("label_source", "events").iter_rows())
+    usable = counts.get("human", 0) if mix == "human" else sum(counts.values())
+    return usable, usable >= training.MIN_ROWS
+
+
+def evaluation_table(held: dict) -> pl.DataFrame:
+    """A version's held-out comparison (metadata metrics.evaluation) as rows: the model, the
+    mean and the exit-code-only baseline, MAE and rank correlation side by side."""
+    return pl.DataFrame([
+        {"predictor": shown, "mae": round(held[name]["mae"], 3), "rank_correlation": round(held[name]["rank"], 3)}
+        for name, shown in (("model", "candidate"), ("mean", "mean (baseline)"), ("exit_code", "exit code only (baseline)"))
+    ])
+
+
+def promotion_refusal(comparison: pl.DataFrame) -> str | None:
+    """Why the candidate may not be promoted from the notebook: it is worse than the active
+    model on the rows both were compared on. None when it is not worse, when there is no
+    active model in the comparison, or when the rows are too few to tell."""
+    rows = comparison["validation_rows"][0]
+    maes = dict(comparison.select("model", "mae").iter_rows())
+    candidate = next((m for m in maes if m.startswith("candidate")), None)
+    active = next((m for m in maes if m.startswith("active")), None)
+    if candidate is None or active is None or rows < evaluation.MIN_COMPARE_ROWS:
+        return None
+    if maes[candidate] <= maes[active]:
+        return None
+    return (f"{candidate} is worse than {active} on the same {rows} rows (MAE {maes[candidate]:.2f} vs "
+            f"{maes[active]:.2f}): it cannot be promoted from here (`devtrace ml promote --force` can, and records it)")

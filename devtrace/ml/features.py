@@ -9,6 +9,9 @@ Churn is the command's own change (`delta_lines_*`); `files_touched` and `log_tr
 describe the working tree it left behind (vs HEAD). Session context only looks back in
 time, so an event's features do not change when later events arrive: scoring one new
 event with its session's history gives the numbers a batch over the whole store gives.
+That is what lets the model predict an outcome (sql/views/20_outcomes.sql) when the event
+is captured: the loop so far (`retry_streak`), how the session has gone so far
+(`session_fail_share`) and how long ago this command last passed (`seconds_since_green`).
 """
 
 import polars as pl
@@ -29,6 +32,8 @@ FEATURES = [
     "repeat_count",
     "retry_streak",
     "seconds_since_prev",
+    "session_fail_share",
+    "seconds_since_green",
 ]
 
 # Exit status → class code. 124 is what `devtrace run --timeout` and coreutils `timeout` exit with.
@@ -114,6 +119,19 @@ def build_features(frame: pl.DataFrame) -> pl.DataFrame:
             ),
             seconds_since_prev=in_order(
                 (pl.col("executed_at") - pl.col("_ended").shift(1)).clip(lower_bound=0)
+            ),
+            # The share of the session's earlier events that failed (timeouts included).
+            session_fail_share=in_order(
+                (pl.col("exit_class").fill_null(0) > 0).cast(pl.Float64).cum_sum().shift(1)
+                / (pl.col("_row").cum_count() - 1).cast(pl.Float64).replace(0.0, None)
+            ),
+            # Seconds since an earlier run of this command in the session last ended green.
+            seconds_since_green=pl.when(pl.col("command_hash").is_not_null()).then(
+                in_order(
+                    (pl.col("executed_at") - pl.when(pl.col("exit_class") == 0).then(pl.col("_ended"))
+                     .shift(1).forward_fill()).clip(lower_bound=0),
+                    "command_hash",
+                )
             ),
         )
         .select(pl.col(FEATURES).cast(pl.Float64))

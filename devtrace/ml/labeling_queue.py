@@ -61,6 +61,53 @@ def session_context(events: pl.DataFrame, event: dict) -> pl.DataFrame:
     return events.filter(pl.col("session_id") == event["session_id"])
 
 
+NEIGHBOURS = 5
+
+LABEL_GUIDE = """\
+**0**: work that led nowhere: the fifth failure of a loop that never passed, a change thrown away.
+**50**: useful but costly: a failure fixed only after a long detour, a green run whose change was never committed.
+**100**: work that moved things forward: the run that turned a failing test green, an edit that reached a commit.
+The suggestion is the event's outcome label (what followed it); change it when you know better."""
+
+
+def session_window(events: pl.DataFrame, event: dict, k: int = NEIGHBOURS) -> pl.DataFrame:
+    """The `k` commands before and after `event` in its session (itself marked `this`), oldest
+    first, with what a person needs to read them: when, the command (its redacted text, else
+    its program and a short hash), exit, duration and change."""
+    context = session_context(events, event).sort("executed_at", "id").with_row_index("_at")
+    at = context.filter(pl.col("id") == event["id"])["_at"][0]
+    window = context.filter((pl.col("_at") >= at - k) & (pl.col("_at") <= at + k))
+    text = pl.col("command") if "command" in window.columns else pl.lit(None, dtype=pl.String)
+    short = pl.concat_str(pl.col("program").fill_null("?"), pl.lit(" #"), pl.col("command_hash").str.slice(0, 10))
+    return window.select(
+        pl.when(pl.col("id") == event["id"]).then(pl.lit("▶")).otherwise(pl.lit("")).alias("this"),
+        "executed_at", pl.coalesce(text, short).alias("command"),
+        "exit_code", (pl.col("duration_ms") / 1000).round(2).alias("seconds"),
+        "delta_lines_added", "delta_lines_deleted", "id",
+    )
+
+
+def outcome_facts(outcome: dict | None) -> dict:
+    """What the `outcomes` view says of an event, as the labeling app shows it."""
+    if outcome is None:
+        return {"Outcome label (suggested)": "— (not observable yet)"}
+    loop = (f"run {outcome['loop_position']} of {outcome['loop_runs']}, "
+            + ("resolved" if outcome["loop_resolved"] else "never passed (stuck)")
+            if outcome["loop_runs"] > 1 else "not in a retry loop")
+    green = outcome["time_to_green_s"]
+    facts = {
+        "Outcome label (suggested)": "—" if outcome["outcome_label"] is None else f"{outcome['outcome_label']:g}",
+        "Retry loop": loop,
+    }
+    if outcome["failed"]:
+        facts["Went green"] = (f"after {green:.0f} s" if green is not None
+                               else "never (within the window)" if outcome["never_green"] else "not yet")
+    if outcome["changed"]:
+        facts["Its change"] = ("committed" if outcome["kept"] else "discarded" if outcome["abandoned"]
+                               else "not committed" if outcome["kept"] is False else "not settled yet")
+    return facts
+
+
 def _standardized(matrix: np.ndarray) -> np.ndarray:
     """Columns scaled to mean 0 and standard deviation 1; missing values at the mean (0)."""
     with warnings.catch_warnings():  # a column with no value at all (no git anywhere) is fine

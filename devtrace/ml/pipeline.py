@@ -22,7 +22,7 @@ ORDER BY executed_at, id
 
 def read_training_set(path=None, *, central: str | None = None) -> pl.DataFrame:
     """Every event of the store (or of the central database) with its blended label (see
-    sql/views/10_training_set.sql)."""
+    sql/views/30_training_set.sql)."""
     from devtrace import analytics
 
     return analytics.sql("SELECT * FROM training_set ORDER BY executed_at, id", path=path, central=central)
@@ -36,13 +36,25 @@ def train_and_register(
     out_dir: str | None = None,
     promote: bool | None = None,
     pseudo_weight: float | None = None,
+    outcome_weight: float | None = None,
     seed: int = 42,
     on_round=None,
     **params,
 ) -> dict:
     """Train, store the result as a new registry version, and activate it if asked to (by
     default: when the store has no active model yet). `out_dir` also receives a copy of
-    model.json and metadata.json. Returns the version's metadata."""
+    model.json and metadata.json. Returns the version's metadata.
+
+    A version trained on the same data (fingerprint) with the same parameters and weights
+    already registered is not trained again: its metadata comes back with `unchanged`."""
+    fingerprint = data.fingerprint()
+    for earlier in registry.list_versions(path):
+        if (earlier.get("data_fingerprint") == fingerprint and earlier.get("seed") == seed
+                and earlier.get("requested_params") == params and earlier.get("pseudo_weight") == pseudo_weight
+                and earlier.get("outcome_weight") == outcome_weight):
+            if promote:
+                registry.promote(earlier["version"], path)
+            return {**earlier, "unchanged": True, "active": registry.active_version(path) == earlier["version"]}
     trained = training.train(data, seed=seed, on_round=on_round, **params)
     metadata = {
         "version": None,
@@ -53,12 +65,15 @@ def train_and_register(
         "validation_rows": trained.validation_rows,
         "label_sources": data.label_sources,
         "pseudo_weight": pseudo_weight,
+        "outcome_weight": outcome_weight,
+        "seed": seed,
+        "requested_params": params,
         "mae": trained.metrics["validation"]["mae"],
         "metrics": trained.metrics,
         "params": trained.params,
         "trees": trained.best_iteration + 1,
         "features": FEATURES,
-        "data_fingerprint": data.fingerprint(),
+        "data_fingerprint": fingerprint,
         "training_seconds": round(trained.seconds, 3),
         "libraries": library_versions(),
     }

@@ -1,11 +1,24 @@
-"""Synthetic bootstrap data: realistic command sessions with a hidden productivity score.
+"""Synthetic bootstrap data: command sessions whose outcomes follow a documented process.
 
 Everything is drawn with numpy from one seeded generator and assembled with Polars, with
-no Python loop over rows. A session is a sequence of tasks; a task is one command (a slot
-of the session's small command vocabulary, so hashes repeat) attempted until it succeeds
-or is given up, so failures are followed by quick retries of the same command. Builds are
-sometimes very long, tests and builds sometimes time out, and edits accumulate in the
-working tree until a commit. The label is a noisy function of what a reviewer would see.
+no Python loop over rows. The process (the docs' "Synthetic data" section says the same):
+
+- A session works in one repository (4% outside git) and has a hidden difficulty d in
+  0-1 (Beta(2, 3)). A session is a sequence of tasks; a task is one command (a slot of the
+  session's small command vocabulary, so hashes repeat) attempted until it passes or is
+  given up: each attempt fails with the program family's failure rate scaled by 0.4 + 1.6 d,
+  and a task with failures is given up with probability 0.05 + 0.6 d. Retries come quickly
+  (retry loops); a given-up loop never goes green unless the command passes in a later task.
+- Edits (agents, scripts, linters, package managers) accumulate in the working tree. A git
+  command that passes commits them with probability 0.75 - 0.6 d (HEAD moves: a new
+  head_hash), discards them with probability 0.1 + 0.3 d (the tree goes clean, HEAD stays),
+  or leaves them.
+- Builds are sometimes very long, tests and builds sometimes time out.
+
+The label is not drawn: it is the `outcome_label` of sql/views/20_outcomes.sql over the
+generated sessions, everything having been observed (`now` after the last event). So the
+bootstrap model learns what the outcome view rewards (loops that resolve, changes that are
+kept), not the exit code. Metrics of a model on this data measure the generator.
 """
 
 import numpy as np
@@ -18,6 +31,7 @@ EPOCH = 1_767_225_600.0  # 2026-01-01 UTC: sessions start within the 60 days aft
 AGENTS = ["claude-code", "codex", "aider", "gemini", "human"]
 SLOTS = 8  # distinct commands per session
 TIMEOUT_S = 600.0
+WORLD_ENDS = 1e12  # `now` for the outcome labels: every window has passed
 
 # family code → (programs, share of commands, failure rate, median seconds, chance of editing)
 FAMILY_PROFILE = {
@@ -47,14 +61,16 @@ def generate(rows: int, seed: int = 42) -> pl.DataFrame:
     # Tasks → attempts. Failed attempts are retried; a task is given up after its last try.
     tasks = rows  # more than enough: every task has at least one attempt
     n_sessions = max(1, rows // 40)
+    difficulty = rng.beta(2.0, 3.0, n_sessions)
     session = np.sort(rng.choice(n_sessions, size=tasks, p=rng.dirichlet(np.full(n_sessions, 2.0))))
     slot = rng.choice(SLOTS, size=tasks, p=_slot_weights())
     session_program = rng.choice(len(_PROGRAMS), size=(n_sessions, SLOTS), p=_PROGRAM_SHARE)
     program = session_program[session, slot]
     family = _PROGRAM_FAMILY[program]
-    fail_rate = _profile(family, 2)
-    failures = np.minimum(rng.geometric(1.0 - fail_rate) - 1, 5)
-    gives_up = rng.random(tasks) < 0.12 * (failures > 0)
+    hard = difficulty[session]
+    fail_rate = np.minimum(_profile(family, 2) * (0.4 + 1.6 * hard), 0.9)
+    failures = np.minimum(rng.geometric(1.0 - fail_rate) - 1, 6)
+    gives_up = rng.random(tasks) < (0.05 + 0.6 * hard) * (failures > 0)
     attempts = failures + 1
     ends = np.cumsum(attempts)
     tasks = int(np.searchsorted(ends, rows) + 1)
@@ -62,6 +78,7 @@ def generate(rows: int, seed: int = 42) -> pl.DataFrame:
     task = np.repeat(np.arange(tasks), attempts[:tasks])[:rows]
     attempt = np.arange(rows) - np.repeat(ends[:tasks] - attempts[:tasks], attempts[:tasks])[:rows]
     session, slot, program, family = session[task], slot[task], program[task], family[task]
+    hard = difficulty[session]
     last_try = attempt == attempts[task] - 1
     failed = ~last_try | gives_up[task]
 
@@ -84,22 +101,21 @@ def generate(rows: int, seed: int = 42) -> pl.DataFrame:
     gap_s = rng.exponential(25.0, rows) * np.where(attempt > 0, 0.25, 1.0)
     gap_s = np.where(rng.random(rows) < 0.03, rng.exponential(1800.0, rows), gap_s)
 
-    # What each command changed, and the working tree it leaves (reset by commits).
+    # What each command changed; passing git commands commit, discard or leave the tree.
     edits = ~failed & (rng.random(rows) < _profile(family, 4)) | (family == 7) & (rng.random(rows) < 0.3)
     delta_added = np.where(edits, np.rint(np.exp(rng.normal(2.8, 1.1, rows))), 0).astype(np.int64)
     delta_deleted = np.where(edits, np.rint(delta_added * rng.beta(1.2, 2.5, rows) * 1.5), 0).astype(np.int64)
     delta_files = np.where(edits, 1 + rng.poisson(1.2, rows), 0)
-    commit = (family == 5) & ~failed & (rng.random(rows) < 0.5)
+    git_pass = (family == 5) & ~failed
+    choice = rng.random(rows)
+    commit = git_pass & (choice < 0.75 - 0.6 * hard)
+    discard = git_pass & ~commit & (choice > 1.0 - (0.1 + 0.3 * hard))
     no_git = (rng.random(n_sessions) < 0.04)[session]
 
     sessions_hex = _hex(rng, n_sessions, 8)
     frame = pl.DataFrame(
         {
             "session": session,
-            "slot": slot,
-            "attempt": attempt,
-            "failed": failed,
-            "edits": edits,
             "agent_id": pl.Series(AGENTS).gather(rng.integers(0, len(AGENTS), n_sessions)[session]),
             "start": EPOCH + rng.random(n_sessions)[session] * 60 * 86400,
             "gap_s": gap_s,
@@ -107,8 +123,8 @@ def generate(rows: int, seed: int = 42) -> pl.DataFrame:
             "exit_code": exit_code,
             "timed_out": timed_out.astype(np.int64),
             "program": pl.Series(_PROGRAMS).gather(program),
-            "family": family,
             "commit": commit,
+            "clean": commit | discard,
             "no_git": no_git,
             "delta_files": delta_files,
             "delta_lines_added": delta_added,
@@ -116,12 +132,12 @@ def generate(rows: int, seed: int = 42) -> pl.DataFrame:
         }
     )
     by_session = pl.col("session")
-    segment = pl.col("commit").cast(pl.Int64).cum_sum().shift(1, fill_value=0).over(by_session)
     frame = (
         frame.with_columns(
             executed_at=pl.col("start")
             + (pl.col("gap_s") + pl.col("duration_ms").shift(1, fill_value=0) / 1000).cum_sum().over(by_session),
-            segment=segment,
+            segment=pl.col("clean").cast(pl.Int64).cum_sum().shift(1, fill_value=0).over(by_session),
+            head=pl.col("commit").cast(pl.Int64).cum_sum().over(by_session),
         )
         .with_columns(
             lines_added=pl.col("delta_lines_added").cum_sum().over(["session", "segment"]),
@@ -129,15 +145,14 @@ def generate(rows: int, seed: int = 42) -> pl.DataFrame:
             files_touched_count=pl.col("delta_files").cum_sum().over(["session", "segment"]).clip(upper_bound=60),
         )
         .with_columns(
-            # A commit leaves a clean tree; its own delta is the committed change going away.
-            pl.when(pl.col("commit")).then(0).otherwise(pl.col(c)).alias(c)
+            # A commit or a discard leaves a clean tree.
+            pl.when(pl.col("clean")).then(0).otherwise(pl.col(c)).alias(c)
             for c in ("lines_added", "lines_deleted", "files_touched_count")
         )
     )
-    frame = frame.with_columns(productivity_label=_label(frame, rng))
     ids = _hex(rng, rows, 6)
     hashes = _hex(rng, n_sessions * SLOTS, 32)
-    return (
+    frame = (
         frame.with_columns(
             id=pl.lit("evt_") + ids,
             command_hash=hashes.gather(pl.Series(session * SLOTS + slot)),
@@ -145,8 +160,12 @@ def generate(rows: int, seed: int = 42) -> pl.DataFrame:
             repo_id=pl.when(pl.col("no_git")).then(None).otherwise(
                 pl.lit("repo_") + _hex(rng, n_sessions, 8).gather(pl.Series(session))
             ),
+            author_kind=pl.when(pl.col("agent_id") == "human").then(pl.lit("human")).otherwise(pl.lit("agent")),
             started_at=pl.col("executed_at"),
             ended_at=pl.col("executed_at") + pl.col("duration_ms") / 1000,
+            head_hash=pl.when(pl.col("no_git")).then(None).otherwise(
+                pl.format("head_{}{}", pl.col("session"), pl.col("head").cast(pl.String).str.zfill(6))
+            ),
             **{c: pl.when(pl.col("no_git")).then(None).otherwise(pl.col(c)) for c in (
                 "files_touched_count", "lines_added", "lines_deleted",
                 "delta_files", "delta_lines_added", "delta_lines_deleted",
@@ -157,39 +176,13 @@ def generate(rows: int, seed: int = 42) -> pl.DataFrame:
             "id", "agent_id", "executed_at", "command_hash", "duration_ms", "exit_code", "timed_out",
             "files_touched_count", "lines_added", "lines_deleted", "started_at", "ended_at",
             "session_id", "repo_id", "program", "delta_files", "delta_lines_added",
-            "delta_lines_deleted", "productivity_label",
+            "delta_lines_deleted", "author_kind", "head_hash",
         )
     )
+    from devtrace.analytics.frame_outcomes import frame_outcomes
 
-
-def _label(frame: pl.DataFrame, rng: np.random.Generator) -> pl.Series:
-    """The hidden score: outcome, whether a retry fixed things, the change made, time spent."""
-    exit_code, family = pl.col("exit_code"), pl.col("family")
-    churn = (pl.col("delta_lines_added") + pl.col("delta_lines_deleted")).cast(pl.Float64)
-    deleted_share = pl.when(churn > 0).then(pl.col("delta_lines_deleted") / churn).otherwise(0.0)
-    seconds = pl.col("duration_ms") / 1000
-    outcome = (
-        pl.when(exit_code == 0).then(18.0)
-        .when(exit_code == 124).then(-26.0)
-        .when(exit_code == 2).then(-16.0)
-        .when(exit_code == 127).then(-20.0)
-        .when(exit_code == 137).then(-12.0)
-        .otherwise(-11.0)
-    )
-    retry = (
-        pl.when(pl.col("attempt") == 0).then(0.0)
-        .when(exit_code == 0).then(7.0)
-        .otherwise(-5.0 * pl.col("attempt").clip(upper_bound=4))
-    )
-    change = (6.0 * churn.log1p()).clip(upper_bound=24.0) + 4.0 * deleted_share * (churn > 0)
-    time_cost = (
-        pl.when(family.is_in([1, 2])).then(-1.5).otherwise(-3.5) * seconds.log1p()
-        + pl.when(pl.col("gap_s") > 900).then(-4.0).otherwise(0.0)
-    )
-    kind = pl.when((family == 1) & (exit_code == 0)).then(6.0).when(family == 5).then(2.0).otherwise(0.0)
-    score = 52.0 + outcome + retry + change + time_cost + kind
-    noise = pl.Series(rng.normal(0.0, 3.0, frame.height))
-    return frame.select((score + noise).clip(0.0, 100.0).round(2)).to_series()
+    label = frame_outcomes(frame, now=WORLD_ENDS).get_column("outcome_label")
+    return frame.with_columns(productivity_label=label)
 
 
 def _profile(family: np.ndarray, field: int) -> np.ndarray:

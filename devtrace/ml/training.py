@@ -1,4 +1,9 @@
-"""Training: seeded train/validation split, XGBoost with early stopping, honest metrics.
+"""Training: held-out sessions, XGBoost with early stopping, metrics beside two baselines.
+
+A seeded 20% of the sessions (devtrace.ml.evaluation.grouped_split) is held out and never
+seen in training: `validation` metrics and the comparison with the mean and the
+exit-code-only baseline are measured on it. Early stopping watches another 15% of the
+remaining sessions, so the held-out rows choose nothing.
 
 Default parameters are chosen for the cost of explaining, not only of fitting: exact
 TreeSHAP costs about trees × leaves × depth² per row, and every scored event is explained.
@@ -19,12 +24,15 @@ import numpy as np
 import polars as pl
 
 from devtrace.errors import DevtraceError
-from devtrace.ml import defaults, xgb
+from devtrace.ml import defaults, evaluation, xgb
 from devtrace.ml.features import FEATURES, build_features, numeric_column
 
 LABEL = "productivity_label"
 VALIDATION_FRACTION = 0.2
+EARLY_STOPPING_FRACTION = 0.15
+SOURCES = ("human", "outcome", "pseudo", "prediction")  # label sources, strongest first
 MIN_ROWS = 10
+MIN_SESSIONS = 5  # fewer: rows are split instead of whole sessions
 # Below this many training rows a boosting round is too small to split between threads:
 # waking the second thread costs more than it saves (50k rows: 0.4 s on one, 0.6 s on two).
 PARALLEL_FROM_ROWS = 100_000
@@ -33,12 +41,14 @@ PARALLEL_FROM_ROWS = 100_000
 
 @dataclass
 class TrainingData:
-    """Model inputs with their label and sample weight (1 unless the label is a pseudo-label)."""
+    """Model inputs with their label, sample weight (by label source) and session (the
+    split keeps a session whole; None: each row its own)."""
 
     features: pl.DataFrame
     label: np.ndarray
     weight: np.ndarray
     label_sources: dict = field(default_factory=dict)
+    groups: np.ndarray | None = None
 
     @property
     def rows(self) -> int:
@@ -49,6 +59,8 @@ class TrainingData:
         digest.update(",".join(self.features.columns).encode())
         for array in (self.features.to_numpy(), self.label, self.weight):
             digest.update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
+        if self.groups is not None:
+            digest.update("\0".join(map(str, self.groups)).encode())
         return "sha256:" + digest.hexdigest()[:32]
 
 
@@ -80,14 +92,23 @@ def dataset_training_data(frame: pl.DataFrame) -> TrainingData:
     if not_numbers:
         raise DevtraceError(f"productivity_label is not a number (NaN or infinite) in {not_numbers} of {frame.height} rows")
     _check_range(label)
-    return TrainingData(features, label, np.ones(len(label)), {"dataset": len(label)})
+    return TrainingData(features, label, np.ones(len(label)), {"dataset": len(label)}, _sessions(frame))
 
 
-def store_training_data(frame: pl.DataFrame, pseudo_weight: float) -> TrainingData:
+def _sessions(frame: pl.DataFrame) -> np.ndarray | None:
+    if "session_id" not in frame.columns:
+        return None
+    return frame.get_column("session_id").cast(pl.String).to_numpy()
+
+
+def store_training_data(frame: pl.DataFrame, pseudo_weight: float,
+                        outcome_weight: float = defaults.OUTCOME_WEIGHT) -> TrainingData:
     """The `training_set` view's rows: features from every event (session context needs
-    them all), then the rows that have a label, pseudo-labels weighted by `pseudo_weight`."""
-    if not 0 < pseudo_weight <= 1:
-        raise DevtraceError("--pseudo-weight must be greater than 0 and at most 1")
+    them all), then the rows that have a label: human labels weigh 1, outcome labels
+    `outcome_weight`, pseudo-labels and the events' own scores `pseudo_weight`."""
+    for name, value in (("--pseudo-weight", pseudo_weight), ("--outcome-weight", outcome_weight)):
+        if not 0 < value <= 1:
+            raise DevtraceError(f"{name} must be greater than 0 and at most 1")
     if frame.height == 0:
         raise DevtraceError("the store has no events to train on")
     features = build_features(frame)
@@ -106,9 +127,13 @@ def store_training_data(frame: pl.DataFrame, pseudo_weight: float) -> TrainingDa
         )
     source = source.filter(keep)
     label = frame.get_column(LABEL).filter(keep).cast(pl.Float64).to_numpy()
-    weight = np.where((source == "human").to_numpy(), 1.0, pseudo_weight)
-    counts = {name: int(n) for name, n in source.value_counts().iter_rows()}
-    return TrainingData(features.filter(keep), label, weight, counts)
+    kinds = source.to_numpy()
+    weight = np.select([kinds == "human", kinds == "outcome"], [1.0, outcome_weight], pseudo_weight)
+    found = dict(source.value_counts().iter_rows())
+    counts = {name: int(found[name]) for name in SOURCES if name in found}
+    groups = _sessions(frame)
+    return TrainingData(features.filter(keep), label, weight, counts,
+                        None if groups is None else groups[keep.to_numpy()])
 
 
 def train(
@@ -122,7 +147,7 @@ def train(
     early_stopping_rounds: int | None = defaults.EARLY_STOPPING_ROUNDS,
     on_round=None,
 ) -> TrainedModel:
-    """Fit on a seeded 80% of the rows, stop early on the other 20%, report both."""
+    """Fit on 80% of the sessions (early stopping on some of them), report on the other 20%."""
     if data.rows < MIN_ROWS:
         raise DevtraceError(f"training needs at least {MIN_ROWS} labeled rows (found {data.rows})")
     if n_estimators < 1 or max_depth < 1:
@@ -134,12 +159,15 @@ def train(
     matrix = data.features.to_numpy()
     _check_finite(matrix)  # NaN is a missing value (unknown git state); infinity is no measurement
     xgboost = xgb.load()
-    train_idx, valid_idx = split(data.rows, seed)
+    groups = split_groups(data.groups)
+    train_idx, valid_idx = held_out_split(data, seed)
+    fit_idx, stop_idx = _early_stopping_split(train_idx, groups, seed, early_stopping_rounds)
+    dmatrix = {
+        name: xgboost.DMatrix(matrix[idx], label=data.label[idx], weight=data.weight[idx], feature_names=FEATURES)
+        for name, idx in (("train", train_idx), ("validation", valid_idx), ("stop", stop_idx))
+    }
     dtrain = xgboost.QuantileDMatrix(
-        matrix[train_idx], label=data.label[train_idx], weight=data.weight[train_idx], feature_names=FEATURES
-    )
-    dvalid = xgboost.DMatrix(
-        matrix[valid_idx], label=data.label[valid_idx], weight=data.weight[valid_idx], feature_names=FEATURES
+        matrix[fit_idx], label=data.label[fit_idx], weight=data.weight[fit_idx], feature_names=FEATURES
     )
     params = {
         "objective": "reg:squarederror",
@@ -157,7 +185,7 @@ def train(
         params,
         dtrain,
         num_boost_round=n_estimators,
-        evals=[(dvalid, "validation")],
+        evals=[(dmatrix["stop"], "early_stopping")],
         early_stopping_rounds=early_stopping_rounds,
         verbose_eval=False,
         callbacks=callbacks,
@@ -167,19 +195,49 @@ def train(
     seconds = time.perf_counter() - started
     baseline = float(np.average(data.label[train_idx], weights=data.weight[train_idx]))
     metrics = {}
-    for name, idx, dmatrix in (("train", train_idx, dtrain), ("validation", valid_idx, dvalid)):
-        predicted = np.clip(booster.predict(dmatrix), 0, 100)
-        metrics[name] = regression_metrics(data.label[idx], predicted)
+    predicted = {}
+    for name, idx in (("train", train_idx), ("validation", valid_idx)):
+        predicted[name] = np.clip(booster.predict(dmatrix[name]), 0, 100)
+        metrics[name] = regression_metrics(data.label[idx], predicted[name])
         metrics[f"baseline_{name}"] = regression_metrics(data.label[idx], np.full(len(idx), baseline))
+    exit_class = evaluation.exit_classes(data.features.get_column("exit_class").to_numpy())
+    metrics["evaluation"] = evaluation.compare(
+        data.label[valid_idx], predicted["validation"], exit_class[valid_idx],
+        data.label[train_idx], exit_class[train_idx], data.weight[train_idx],
+    )
+    metrics["evaluation"]["split"] = "sessions" if groups is not None else "rows"
     params.update(n_estimators=n_estimators, early_stopping_rounds=early_stopping_rounds)
     return TrainedModel(booster, params, metrics, best, len(train_idx), len(valid_idx), seconds)
 
 
-def split(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row indices of the training and validation parts, the same for the same rows and seed."""
-    order = np.random.default_rng(seed).permutation(rows)
-    cut = max(1, int(round(rows * VALIDATION_FRACTION)))
-    return np.sort(order[cut:]), np.sort(order[:cut])
+def split_groups(groups: np.ndarray | None) -> np.ndarray | None:
+    """The sessions to split by, or None (split rows) when there are too few sessions to
+    hold some out whole."""
+    if groups is None or len({g for g in groups if g is not None}) < MIN_SESSIONS:
+        return None
+    return groups
+
+
+def held_out_split(data: TrainingData, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (training, held-out) row indices `train` uses for this data and seed."""
+    return split(data.rows, seed, split_groups(data.groups))
+
+
+def split(rows: int, seed: int, groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices of the training and held-out parts: whole sessions, the same for the same
+    rows, sessions and seed."""
+    return evaluation.grouped_split(groups, rows, VALIDATION_FRACTION, seed)
+
+
+def _early_stopping_split(train_idx: np.ndarray, groups: np.ndarray | None, seed: int,
+                          rounds: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """(rows fitted, rows early stopping watches) within the training part. Without early
+    stopping (or too few rows to spare) every training row is fitted and watched."""
+    if not rounds or len(train_idx) < 2 * MIN_ROWS:
+        return train_idx, train_idx
+    inner = None if groups is None else groups[train_idx]
+    fit, stop = evaluation.grouped_split(inner, len(train_idx), EARLY_STOPPING_FRACTION, seed + 1)
+    return train_idx[fit], train_idx[stop]
 
 
 def regression_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict:

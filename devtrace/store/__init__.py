@@ -6,6 +6,6 @@ One file, `<path>/devtrace.db`, in WAL mode with a busy timeout; every write is 
 
 from devtrace.store.connection import create_store, open_store
 from devtrace.store.errors import StoreError
-from devtrace.store.events import insert_event, new_event_id
+from devtrace.store.events import insert_event, insert_events
 
-__all__ = ["StoreError", "create_store", "insert_event", "new_event_id", "open_store"]
+__all__ = ["StoreError", "create_store", "insert_event", "insert_events", "open_store"]

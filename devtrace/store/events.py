@@ -1,6 +1,5 @@
 """Writing command events: one short transaction per event."""
 
-import os
 import sqlite3
 
 from devtrace.store.transaction import write_transaction
@@ -14,15 +13,13 @@ def shared_columns(conn: sqlite3.Connection) -> list[str]:
     return [row[1] for row in conn.execute("PRAGMA table_info(command_events)") if row[1] not in LOCAL_ONLY_COLUMNS]
 
 
-def new_event_id() -> str:
-    return "evt_" + os.urandom(6).hex()
-
-
-def insert_event(conn: sqlite3.Connection, event: dict, also=None) -> None:
-    """Insert the event (pending for `devtrace sync` until the server acknowledges it). Ids
-    are 48 random bits: on the rare collision the event gets a new id (updated in `event`)
-    rather than being lost. `also(conn)`, if given, runs in the same transaction (a hook
-    writer saves its session's git state)."""
+def insert_event(conn: sqlite3.Connection, event: dict, also=None, *, new_id=None) -> bool:
+    """Insert the event (pending for `devtrace sync` until the server acknowledges it); False
+    if it was there already. Ids follow devtrace.capture.event_ids: a live event's id is
+    random, and on a collision it gets `new_id()` (updated in `event`) rather than being lost;
+    without `new_id` the id names an agent's call, and a second insert of it is the same call
+    recorded again (a hook and an import): nothing is inserted. `also(conn)`, if given, runs
+    in the same transaction (a hook writer saves its session's git state)."""
     columns = ", ".join(event)
     marks = ", ".join("?" * len(event))
     for attempt in range(3):
@@ -31,8 +28,32 @@ def insert_event(conn: sqlite3.Connection, event: dict, also=None) -> None:
                 if also is not None:
                     also(conn)
                 conn.execute(f"INSERT INTO command_events ({columns}) VALUES ({marks})", list(event.values()))
-            return
+            return True
         except sqlite3.IntegrityError:
             if attempt == 2 or conn.execute("SELECT 1 FROM command_events WHERE id = ?", (event["id"],)).fetchone() is None:
                 raise
-            event["id"] = new_event_id()
+            if new_id is None:
+                return False
+            event["id"] = new_id()
+    return False
+
+
+def insert_events(conn: sqlite3.Connection, events: list[dict], also=None) -> int:
+    """Insert a batch in one transaction; an event whose id is stored already is skipped (ids
+    that name a call or a history entry, see event_ids). Returns how many were new.
+    `also(conn)`, if given, runs in the same transaction."""
+    if not events:
+        if also is not None:
+            with write_transaction(conn):
+                also(conn)
+        return 0
+    columns = ", ".join(events[0])
+    marks = ", ".join("?" * len(events[0]))
+    with write_transaction(conn):
+        before = conn.total_changes
+        conn.executemany(f"INSERT OR IGNORE INTO command_events ({columns}) VALUES ({marks})",
+                         [list(event.values()) for event in events])
+        added = conn.total_changes - before
+        if also is not None:
+            also(conn)
+    return added

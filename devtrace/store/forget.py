@@ -13,7 +13,8 @@ from devtrace.store.transaction import write_transaction
 def forget_text(conn: sqlite3.Connection, *, before: float | None = None, repo_ids: list[str] | None = None) -> int:
     """Set command_text to NULL on the events started before `before` (unix seconds) and in
     one of `repo_ids` (keyed repository ids), each if given; the number of events changed."""
-    conditions, params = ["command_text IS NOT NULL"], []
+    conditions = ["command_text IS NOT NULL"]
+    params: list[float | str] = []
     if before is not None:
         conditions.append("executed_at < ?")
         params.append(before)

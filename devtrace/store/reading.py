@@ -99,7 +99,7 @@ def open_read_only(db: str) -> sqlite3.Connection:
 
 def _signature(db: str) -> tuple:
     """What changes when the store does: its files' identity, size and modification time."""
-    found = [os.path.realpath(db)]
+    found: list[object] = [os.path.realpath(db)]
     for name in (db, f"{db}-wal"):
         try:
             st = os.stat(name)

@@ -29,3 +29,14 @@ def write_scores(conn: sqlite3.Connection, scores: Iterable[tuple], model_ref: s
             rows,
         )
     return cursor.rowcount
+
+
+def mark_for_rescoring(conn: sqlite3.Connection, model_ref: str) -> int:
+    """Make every event scored by a model other than `model_ref` pending again (its old score
+    stays until the scorer replaces it); returns how many."""
+    with write_transaction(conn):
+        cursor = conn.execute(
+            "UPDATE command_events SET scored_at = NULL WHERE scored_at IS NOT NULL AND model_ref IS NOT ?",
+            (model_ref,),
+        )
+    return cursor.rowcount

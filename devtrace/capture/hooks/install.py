@@ -8,6 +8,7 @@ not shaped as the agent expects, is refused in one sentence and left untouched.
 
 import json
 import os
+from typing import Any
 
 from devtrace.capture import git
 from devtrace.capture.hooks import jsonspan, launcher
@@ -75,7 +76,7 @@ def status(cwd: str | None = None) -> list[dict]:
     for agent in REGISTRY:
         for scope in SCOPES:
             file = settings_file(agent, scope, cwd)
-            row = {"agent": agent, "scope": scope, "file": file, "events": [], "problem": None, "trust": None,
+            row: dict[str, Any] = {"agent": agent, "scope": scope, "file": file, "events": [], "problem": None, "trust": None,
                    "warnings": [], "notes": []}
             try:
                 text = _read(file)
@@ -88,7 +89,7 @@ def status(cwd: str | None = None) -> list[dict]:
                     groups = hooks.get(event) if hooks is not None and hooks.items is not None else None
                     if groups is not None and any(_mine(g.value, agent) for _, g in groups.items or ()):
                         row["events"].append(event)
-                if row["events"]:
+                if row["events"] and hooks is not None:
                     spec = REGISTRY[agent]
                     row["trust"], row["warnings"], row["notes"] = spec.check(
                         file, hooks.value, lambda hook, a=agent: _is_mine(hook, a), cwd or os.getcwd())
@@ -197,7 +198,7 @@ def _without_ours(file: str, text: str, agent: str) -> str:
 
 
 def _cut(text: str, container: jsonspan.Node, node: jsonspan.Node) -> str:
-    items = [n for _, n in container.items]
+    items = [n for _, n in container.items or ()]
     index = items.index(node)
     if len(items) == 1:
         start, end = container.start + 1, container.end - 1

@@ -2,6 +2,7 @@
 its own hook entries in an agent's settings file and leave every other byte as it was."""
 
 import json
+from typing import Any
 
 _WS = " \t\r\n"
 _decoder = json.JSONDecoder()
@@ -51,7 +52,8 @@ def _value(text: str, i: int) -> tuple[Node, int]:
 
 
 def _container(text: str, start: int, close: str, keyed: bool) -> tuple[Node, int]:
-    items, values = [], {} if keyed else []
+    items: list[tuple[Any, Node]] = []
+    values: Any = {} if keyed else []  # a dict or a list, as the JSON text says
     i = _skip(text, start + 1)
     while text[i] != close:
         key, member_start = None, i

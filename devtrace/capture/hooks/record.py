@@ -46,7 +46,7 @@ def _record(source: str, data: bytes, path: str | None, called_at: float) -> Non
     if source in SHELLS:
         from devtrace.capture.hooks import shells
 
-        report = shells.parse(source, data)
+        report: writer.Finished | writer.Started | writer.TurnEnded | None = shells.parse(source, data)
     else:
         from devtrace.capture.hooks import agents
 

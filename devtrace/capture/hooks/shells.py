@@ -51,9 +51,10 @@ def parse(shell: str, data: bytes) -> Finished | None:
     status, start_us, duration_us = (int(field) for field in fields[:3])
     line = rest.decode("utf-8", "surrogateescape")
     if shell == "bash" and len(fields) == 4:
-        line = _history_entry(line)
-        if line is None:
+        entry = _history_entry(line)
+        if entry is None:
             return None
+        line = entry
     ended_at = (start_us + duration_us) / 1e6 if start_us else _forked_at()
     return Finished(
         shell, line.rstrip("\n"), exit_code=status, timed_out=False, duration_ms=round(duration_us / 1000),

@@ -10,7 +10,7 @@ import os
 import time
 
 from devtrace import paths
-from devtrace.capture import git, identity, scorer
+from devtrace.capture import event_ids, git, identity, scorer
 from devtrace.capture.hooks import SHELLS
 from devtrace.capture.recorder import Recorder
 from devtrace.store import hook_state, insert_event
@@ -111,7 +111,7 @@ def write(report: Finished | Started | TurnEnded, path: str | None) -> str | Non
                 started = hook_state.take_pending(rec.conn, report.captured_by, session, key, report.ended_at)
             if duration_ms is None and started is not None and not report.background:
                 duration_ms, approximate = max(0, round((report.ended_at - started) * 1000)), True
-        after = git.finish_snapshot(root, pending)
+        after = git.finish_snapshot(root, pending) if root else None
         repo_id = identity.repo_id(rec.key, root) if root else None
         state = git.totals(after) if after is not None else (None, None, None)
         files = _hashed_paths(rec.key, after) if after is not None else None
@@ -132,6 +132,8 @@ def write(report: Finished | Started | TurnEnded, path: str | None) -> str | Non
             state=state,
             change=change,
             duration_approximate=approximate,
+            call=(report.captured_by, report.session, report.call_id) if report.call_id else None,
+            head=head,
         )
         def also(conn):
             if report.call_id and not hook_state.first_report(conn, report.captured_by, session, report.call_id,
@@ -140,7 +142,8 @@ def write(report: Finished | Started | TurnEnded, path: str | None) -> str | Non
             if files is not None and repo_id is not None:
                 hook_state.save_state(conn, session, repo_id, head, files, report.ended_at)
         try:
-            insert_event(rec.conn, event, also)
+            if not insert_event(rec.conn, event, also, new_id=None if report.call_id else event_ids.live):
+                return None  # this call was recorded already (by an import, say)
         except _AlreadyRecorded:
             return None
         scorer.spawn(rec.directory)  # scores it in a detached process if there is a model
@@ -204,6 +207,14 @@ def _hashed_paths(key: bytes, snapshot: git.Snapshot) -> dict:
     """The snapshot with each path replaced by its keyed hash: the writer keeps git states in
     the store between commands, and no path may be stored."""
     return {identity.keyed_hash(key, path)[:32]: counts for path, counts in snapshot.items()}
+
+
+def recorded(settings, line: str, words: list[str], shell: bool) -> bool:
+    """Whether live capture records this command line at all (what `write` checks before it
+    records; `devtrace import` applies the same rules)."""
+    if not words or (shell and line[:1].isspace()) or _runs_devtrace(words) or _ignored(line, settings.ignore):
+        return False
+    return settings.record_devtrace or not _devtrace_command(words, line)
 
 
 def _runs_devtrace(words: list[str]) -> bool:

@@ -13,7 +13,7 @@ from devtrace.analytics.lake_reader import has_tables, watermarks
 from devtrace.analytics.sql_text import literal
 from devtrace.central.lake import ingest_tables, writer
 from devtrace.central.lake.ingest_tables import Removed
-from devtrace.central.lake.writer import LAKE
+from devtrace.central.lake.writer import LAKE, scalar
 from devtrace.errors import DevtraceError
 
 DEFAULT_KEEP_HOURS = 1.0
@@ -85,8 +85,8 @@ def _delete(con: duckdb.DuckDBPyConnection, events_where: str, *, labels_by: str
     if labels_by is not None:
         labels_where += f" OR machine = {literal(labels_by)}"
     con.execute("BEGIN")
-    labels = con.execute(f"DELETE FROM {LAKE}.labels WHERE {labels_where}").fetchone()[0]
-    events = con.execute(f"DELETE FROM {LAKE}.command_events WHERE {events_where}").fetchone()[0]
+    labels = scalar(con, f"DELETE FROM {LAKE}.labels WHERE {labels_where}")
+    events = scalar(con, f"DELETE FROM {LAKE}.command_events WHERE {events_where}")
     con.execute("COMMIT")
     return Removed(int(events), int(labels))
 
@@ -106,9 +106,7 @@ def _purge(db_url: str, *, keep_hours: float) -> None:
 def _data_files(con: duckdb.DuckDBPyConnection) -> int:
     if not has_tables(con):
         return 0
-    return int(con.execute(
-        f"SELECT count(*) FROM ducklake_list_files('{LAKE}', 'command_events')"
-    ).fetchone()[0])
+    return int(scalar(con, f"SELECT count(*) FROM ducklake_list_files('{LAKE}', 'command_events')"))
 
 
 def _call(db_url: str, call: str) -> int:

@@ -19,7 +19,7 @@ import duckdb
 from devtrace.analytics.connection import one_line
 from devtrace.analytics.lake_reader import has_tables, in_ingestion, ingested, watermarks
 from devtrace.central.lake import writer
-from devtrace.central.lake.writer import DAY_OF_EXECUTED_AT, INGEST, LAKE
+from devtrace.central.lake.writer import DAY_OF_EXECUTED_AT, INGEST, LAKE, scalar
 from devtrace.errors import DevtraceError
 
 CHUNK_EVENTS = 5_000_000
@@ -78,7 +78,7 @@ def _flush_all(con: duckdb.DuckDBPyConnection, db_url: str, chunk_events: int) -
         events_to, labels_to, scores_to = (max(events_to, events_from), max(labels_to, labels_from),
                                            max(scores_to, scores_from))
         if (events_from, labels_from, scores_from) == (events_to, labels_to, scores_to):
-            return tuple(totals)
+            return totals[0], totals[1], totals[2]
         chunk_to = min(events_to, events_from + chunk_events)
         last = chunk_to == events_to
         con.execute("BEGIN")
@@ -100,7 +100,7 @@ def _insert(con: duckdb.DuckDBPyConnection, db_url: str, table: str, key: str, a
     if upto <= after:
         return 0
     rows = ingested(db_url, INGEST, table, key, after, upto)
-    return con.execute(f"INSERT INTO {LAKE}.{table} BY NAME SELECT {columns} FROM ({rows})").fetchone()[0]
+    return scalar(con, f"INSERT INTO {LAKE}.{table} BY NAME SELECT {columns} FROM ({rows})")
 
 
 def _apply_scores(con: duckdb.DuckDBPyConnection, db_url: str, after: int, upto: int) -> int:
@@ -108,7 +108,8 @@ def _apply_scores(con: duckdb.DuckDBPyConnection, db_url: str, after: int, upto:
     file: the Parquet files a reader is scanning are never changed)."""
     if upto <= after:
         return 0
-    return con.execute(
+    return scalar(
+        con,
         f"""UPDATE {LAKE}.command_events AS e SET
                 predicted_productivity = s.predicted_productivity,
                 top_contribution_feature = s.top_contribution_feature,
@@ -119,12 +120,12 @@ def _apply_scores(con: duckdb.DuckDBPyConnection, db_url: str, after: int, upto:
                 SELECT * FROM ({ingested(db_url, INGEST, "event_scores", "seq", after, upto)})
                 QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY seq DESC) = 1
             ) AS s
-            WHERE e.id = s.event_id""").fetchone()[0]
+            WHERE e.id = s.event_id""")
 
 
 def _max(con: duckdb.DuckDBPyConnection, db_url: str, table: str, key: str) -> int:
     newest = in_ingestion(db_url, INGEST, table, f"max({key}) AS newest")
-    return int(con.execute(f"SELECT coalesce(max(newest), 0) FROM ({newest})").fetchone()[0])
+    return int(scalar(con, f"SELECT coalesce(max(newest), 0) FROM ({newest})"))
 
 
 def _columns(con: duckdb.DuckDBPyConnection, database: str, table: str) -> set[str]:

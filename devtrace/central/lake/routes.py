@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from devtrace.central.auth import CentralDb, caller
 from devtrace.central.lake import job
+from devtrace.central.payloads import Text256
 
 router = APIRouter()
 
@@ -17,7 +18,7 @@ class RetentionRequest(BaseModel):
 
 
 class EraseRequest(BaseModel):
-    machine: Annotated[str, Field(min_length=1, max_length=256)]
+    machine: Annotated[Text256, Field(min_length=1)]  # no NUL: the name goes into the erase job's argv
 
 
 class RemovedAnswer(BaseModel):

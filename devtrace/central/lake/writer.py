@@ -62,7 +62,7 @@ def connect(db_url: str, *, data_path: str | None = None, pinned: bool = False) 
                 raise DevtraceError(f"{describe(db_url)} has no lake yet (run `devtrace server flush` first)")
             object_storage.reach(con, lake_reader.stored_data_path(con, db_url, INGEST), extension_file("httpfs"))
             _run(con, lambda: lake_reader.attach(con, db_url, read_only=True), "cannot open the lake")
-            snapshot = con.execute(f"SELECT max(snapshot_id) FROM {LAKE}.snapshots()").fetchone()[0]
+            snapshot = scalar(con, f"SELECT max(snapshot_id) FROM {LAKE}.snapshots()")
             con.execute(f"DETACH {LAKE}")
             _run(con, lambda: lake_reader.attach(con, db_url, read_only=True, snapshot=snapshot), "cannot open the lake")
             return con
@@ -74,7 +74,7 @@ def connect(db_url: str, *, data_path: str | None = None, pinned: bool = False) 
             os.makedirs(path, exist_ok=True)
         if not is_postgres(db_url):
             _wal(catalog_file(db_url))
-        object_storage.reach(con, path if created else lake_reader.stored_data_path(con, db_url, INGEST),
+        object_storage.reach(con, path if created and path is not None else lake_reader.stored_data_path(con, db_url, INGEST),
                              extension_file("httpfs"))  # before ATTACH, which wants httpfs for an s3:// lake
         _run(con, lambda: lake_reader.attach(con, db_url, read_only=False, data_path=path), "cannot open the lake")
     except BaseException:
@@ -133,3 +133,12 @@ def _run(con: duckdb.DuckDBPyConnection, statement, failure: str) -> None:
         con.execute(statement) if isinstance(statement, str) else statement()
     except duckdb.Error as exc:
         raise DevtraceError(f"{failure}: {one_line(exc)}") from None
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str):
+    """The one value a statement answers: an aggregate, or the count of rows a DML changed."""
+    row = con.execute(sql).fetchone()
+    if row is None:
+        raise DevtraceError("DuckDB answered no row where one was expected")
+    return row[0]
+

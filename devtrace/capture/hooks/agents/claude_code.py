@@ -42,7 +42,9 @@ def outcome(payload: dict) -> Outcome:
         return Outcome(1 if interpreted else 0, False, duration)
     if payload.get("is_interrupt") is True:
         return Outcome(INTERRUPTED, False, duration)
-    error = payload.get("error") if isinstance(payload.get("error"), str) else ""
+    error = payload.get("error")
+    if not isinstance(error, str):
+        error = ""
     first = error.split("\n", 1)[0]
     code = re.fullmatch(r"Exit code (\d+)", first)
     if re.search(r"^Command timed out after ", error, re.MULTILINE) and duration is not None \

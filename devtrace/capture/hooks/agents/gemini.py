@@ -67,7 +67,7 @@ def _own_lines(content: str, output: str) -> list[str] | None:
         return body[len("Output: " + output) + 1:].split("\n")
     if not body.startswith("Output: "):
         return None
-    tail = []
+    tail: list[str] = []
     for line in reversed(body.split("\n")[1:]):
         if not line.startswith(_OWN_LINES):
             break

@@ -17,6 +17,11 @@ class Outcome:
         self.background = background
 
 
+def _no_check(file, hooks, mine, folder):
+    """An agent without settings of its own to check: trust unknown, no warning, no note."""
+    return None, [], []
+
+
 class AgentSpec:
     """One agent. `settings`: the settings file, relative to the home folder (user scope) or the
     project (project scope); `home_variable`: the variable that moves the user-scope folder
@@ -39,7 +44,7 @@ class AgentSpec:
         self.started_at = started_at or (lambda payload, called_at: called_at)
         self.directory = directory or (lambda payload, cwd: cwd)
         self.entry = entry or {}
-        self.check = check or (lambda file, hooks, mine, folder: (None, [], []))
+        self.check = check or _no_check
         self.turn_end_events, self.orphan = turn_end_events, orphan
 
     def user_settings(self) -> str:

@@ -1,0 +1,223 @@
+"""Imported commands become events through the Recorder's own `event` (keyed hash, program,
+author_kind, ... as live capture fills them), in batches, each id derived from what the
+entry is (devtrace.capture.event_ids), so that importing twice adds nothing.
+
+- Shell entries: only those older than the first event that shell's live hook recorded
+  (unless `everything`): the hook has the rest, with exit codes and git state. No git
+  columns (NULL: the past state is unknown, not zero); `duration_approximate` is set for
+  `--undated` entries, whose time is approximate too.
+- Agent calls: the id of (agent, session, call id), which the agent's hook gives the same
+  call (Claude Code, Codex); Gemini's hook sees no call id, so a Gemini call already recorded
+  by its hook (same session and command, within 10 s) is not imported again.
+"""
+
+import os
+import time
+from collections.abc import Iterable, Iterator
+
+from devtrace.capture import event_ids, git, identity
+from devtrace.capture.hooks import writer
+from devtrace.capture.imports import histories, prices, transcripts
+from devtrace.capture.recorder import Recorder
+from devtrace.store import insert_events
+
+BATCH = 2000
+BUILT_CACHE = 50_000
+GEMINI_HOOK_WINDOW_S = 10.0
+NO_GIT = (None, None, None)
+
+
+class Counts:
+    """What an import found and did. `damaged`: lines skipped as unreadable; `ignored`:
+    commands live capture would not record either (devtrace run, `ignore` patterns, a
+    leading space at a shell prompt); `live`: shell entries the hook covers; `present`:
+    already stored."""
+
+    __slots__ = ("read", "added", "present", "live", "ignored", "damaged", "earlier", "files", "sessions")
+
+    def __init__(self):
+        self.read = self.added = self.present = self.live = self.ignored = self.damaged = self.earlier = 0
+        self.files = self.sessions = 0
+
+
+class _Batcher:
+    def __init__(self, rec: Recorder, counts: Counts, dry_run: bool):
+        self.rec, self.counts, self.dry_run = rec, counts, dry_run
+        self.events: list[dict] = []
+
+    def add(self, event: dict) -> None:
+        self.events.append(event)
+        if len(self.events) >= BATCH:
+            self.flush()
+
+    def flush(self, also=None) -> None:
+        events, self.events = self.events, []
+        if self.dry_run:
+            ids = [e["id"] for e in events]
+            stored: set[str] = set()
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                stored.update(row[0] for row in self.rec.conn.execute(
+                    f"SELECT id FROM command_events WHERE id IN ({', '.join('?' * len(chunk))})", chunk))
+            new = len(set(ids) - stored)
+        else:
+            new = insert_events(self.rec.conn, events, also)
+        self.counts.added += new
+        self.counts.present += len(events) - new
+
+
+def _keep(rec: Recorder, line: str, words: list[str], shell: bool) -> bool:
+    return writer.recorded(rec.settings, line, words, shell)
+
+
+def first_live(rec: Recorder, shell: str) -> float | None:
+    """When that shell's hook recorded its first event in this store (None: never)."""
+    return rec.conn.execute("SELECT min(executed_at) FROM command_events WHERE captured_by = ?", (shell,)).fetchone()[0]
+
+
+def history(shell: str, entries: Iterable[histories.Entry | None], path: str | None, *, everything: bool = False,
+            undated_before: float | None = None, dry_run: bool = False) -> Counts:
+    """Store a shell's history entries. `undated_before`: the entries have no times (bash
+    without HISTTIMEFORMAT, zsh without EXTENDED_HISTORY); they are placed one second apart
+    ending at that time (the file's modification time), in the file's order."""
+    counts = Counts()
+    source = f"import-{shell}"
+    with Recorder(writer.store_path(path)) as rec:
+        cutoff = None if everything else first_live(rec, shell)
+        batch = _Batcher(rec, counts, dry_run)
+        occurrences: dict[str, int] = {}
+        undated = list(entries) if undated_before is not None else None  # entries only, never the file
+        stream = undated if undated is not None else entries
+        # A history repeats its commands: each distinct line is built into an event once (hash,
+        # program, redacted text), then each run of it gets its own times and id. None: not kept.
+        built: dict[str, dict | None] = {}
+        for index, entry in enumerate(stream):
+            if entry is None:
+                counts.damaged += 1
+                continue
+            counts.read += 1
+            if entry.line not in built:
+                if len(built) >= BUILT_CACHE:
+                    built.clear()
+                built[entry.line] = _history_event(rec, entry.line, source, undated is not None)
+            template = built[entry.line]
+            if template is None:
+                counts.ignored += 1
+                continue
+            if undated is not None and undated_before is not None:
+                started_at = undated_before - (len(undated) - index)
+            elif entry.started_at is None:
+                counts.damaged += 1  # an entry without time in a dated file
+                continue
+            else:
+                started_at = entry.started_at
+            if cutoff is not None and started_at >= cutoff:
+                counts.live += 1
+                continue
+            duration_ms = None if undated is not None else entry.duration_ms
+            event = {**template, "executed_at": started_at, "started_at": started_at,
+                     "ended_at": started_at + (duration_ms or 0) / 1000, "duration_ms": duration_ms}
+            if undated is not None:  # no time to tell two runs apart: the nth run of this command
+                nth = occurrences[event["command_hash"]] = occurrences.get(event["command_hash"], 0) + 1
+                event["id"] = event_ids.of_history(source, f"#{nth}", event["command_hash"])
+            else:
+                event["id"] = event_ids.of_history(source, repr(started_at), event["command_hash"])
+            batch.add(event)
+        batch.flush()
+    return counts
+
+
+def _history_event(rec: Recorder, line: str, source: str, undated: bool) -> dict | None:
+    """The event of a history line, built by the Recorder like a live one (its times are set
+    per run by the caller); None when live capture would not record the line."""
+    words = identity.command_words(line)
+    if not _keep(rec, line, words, shell=True):
+        return None
+    return rec.event(words, line=line, started_at=0.0, duration_ms=None, exit_code=None, timed_out=None,
+                     session_id=None, agent_id=None, author_kind="human", captured_by=source, repo_id=None,
+                     state=NO_GIT, change=NO_GIT, duration_approximate=undated)
+
+
+def agent(agent_name: str, files: Iterable[str], path: str | None, *, since: float | None = None,
+          dry_run: bool = False, progress=None) -> Counts:
+    """Store the shell calls of an agent's transcript files and each session's usage.
+    `progress(n)` is told of each n more bytes read."""
+    reader = {"claude-code": transcripts.read_claude_code, "codex": transcripts.read_codex,
+              "gemini": transcripts.read_gemini}[agent_name]
+    counts = Counts()
+    with Recorder(writer.store_path(path)) as rec:
+        batch = _Batcher(rec, counts, dry_run)
+        repos: dict[str, str | None] = {}
+        for file in files:
+            sessions = transcripts.Sessions()
+            try:
+                f = open(file, "rb")
+            except OSError:
+                counts.damaged += 1
+                continue
+            counts.files += 1
+            with f:
+                for call in _counted(reader(f, sessions), progress, f):
+                    if call is None:
+                        counts.damaged += 1
+                        continue
+                    counts.read += 1
+                    if since is not None and call.started_at < since:
+                        counts.earlier += 1
+                        continue
+                    event = _call_event(rec, call, repos)
+                    if event is None:
+                        counts.ignored += 1
+                    elif agent_name == "gemini" and _hooked(rec, event):
+                        counts.present += 1
+                    else:
+                        batch.add(event)
+            counts.sessions += len(sessions.span)
+            batch.flush(also=None if dry_run else (lambda conn, s=sessions: save_usage(conn, s)))
+        if not dry_run:
+            prices.store(rec.conn, rec.directory)
+    return counts
+
+
+def _counted(calls: Iterator, progress, f) -> Iterator:
+    done = 0
+    for call in calls:
+        if progress is not None:
+            position = f.tell()
+            progress(position - done)
+            done = position
+        yield call
+
+
+def _call_event(rec: Recorder, call: transcripts.Call, repos: dict) -> dict | None:
+    words = identity.command_words(call.line)
+    if not _keep(rec, call.line, words, shell=False):
+        return None
+    if call.cwd is not None and call.cwd not in repos:
+        root = git.find_repo(call.cwd) if os.path.isdir(call.cwd) else None
+        repos[call.cwd] = identity.repo_id(rec.key, root) if root else None
+    return rec.event(words, line=call.line, started_at=call.started_at, duration_ms=call.duration_ms, exit_code=call.exit_code,
+                     timed_out=call.timed_out, session_id=call.session, agent_id=call.agent, author_kind="agent",
+                     captured_by=f"import-{call.agent}", repo_id=repos.get(call.cwd), state=NO_GIT, change=NO_GIT,
+                     duration_approximate=call.approximate,
+                     call=(call.agent, call.session, call.call_id))
+
+
+def _hooked(rec: Recorder, event: dict) -> bool:
+    return rec.conn.execute(
+        "SELECT 1 FROM command_events WHERE captured_by = 'gemini' AND session_id = ? AND command_hash = ?"
+        " AND abs(executed_at - ?) <= ? LIMIT 1",
+        (event["session_id"], event["command_hash"], event["executed_at"], GEMINI_HOOK_WINDOW_S)).fetchone() is not None
+
+
+def save_usage(conn, sessions: transcripts.Sessions) -> None:
+    """Each session's usage as its transcript gives it now (a re-import replaces, never adds)."""
+    now = time.time()
+    for (agent_name, session, model), usage in sessions.usage.items():
+        start, end, turns, tool_calls = sessions.span.get((agent_name, session), (None, None, 0, 0))
+        conn.execute(
+            "INSERT OR REPLACE INTO agent_session_usage (agent, session_id, model, started_at, ended_at, turns,"
+            " tool_calls, requests, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, imported_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (agent_name, session, model, start, end, turns, tool_calls, usage.requests, usage.input, usage.output,
+             usage.cache_read, usage.cache_write, now))

@@ -1,0 +1,184 @@
+"""`devtrace import claude-code|codex|gemini` on the transcripts the real agent CLIs wrote
+(tests/fixtures/agents/README.md): each shell call with its exit code (the hooks' rules),
+duration, session and model; exactly once, also with the live hook; the agent_sessions view
+and its prices; damaged lines."""
+
+import json
+import os
+import pty
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from devtrace.analytics import connect, query
+from tests.hook_support import wait_events
+from tests.support import devtrace, devtrace_env, rows
+
+AGENTS = Path(__file__).parent / "fixtures" / "agents"
+CLAUDE_EXITS = [0, 1, 3, 0, 124, 0, 2, 1, 1, 1, 1, 1, 1, 143, 137, 0, 0, 0, 0, 0, 0, 0]
+CODEX_EXITS = [0, 1, 3, 0, 0, 2, 1, 143, 137, 0, 0, 0, 0, 0, 0, 0]
+GEMINI_EXITS = [0, 1, 3, 0, None, 2, 0, 2, 0, 143, 137, 0, 0, 0, 0, 0, 0]
+
+
+def imported(store: Path, agent: str, *files, env: dict | None = None, extra=()) -> dict:
+    done = devtrace("import", agent, *map(str, files), *extra, "--path", str(store), "--json", cwd=store.parent,
+                    env=env)
+    assert done.returncode == 0, done.stderr.decode()
+    assert b"Traceback" not in done.stderr
+    return json.loads(done.stdout)
+
+
+def events(store: Path) -> list:
+    return rows(store, "SELECT * FROM command_events ORDER BY executed_at, rowid")
+
+
+def transcript(agent: str) -> Path:
+    return AGENTS / agent / "transcript.jsonl"
+
+
+def test_claude_code_calls_exit_codes_durations_and_session(tmp_path):
+    store = tmp_path / "store"
+    first = imported(store, "claude-code", transcript("claude-code"))
+    assert (first["read"], first["added"], first["damaged"], first["sessions"]) == (22, 22, 0, 1)
+    found = events(store)
+    assert [e["exit_code"] for e in found] == CLAUDE_EXITS
+    timed_out = [e for e in found if e["timed_out"]]
+    assert [e["program"] for e in timed_out] == ["sleep"]  # `sleep 5` at a 1 s timeout: 124, as the hook says
+    assert {e["session_id"] for e in found} == {"3debe67a-53e5-4421-80df-80ed89cd098c"}
+    assert {(e["agent_id"], e["author_kind"], e["captured_by"]) for e in found} == {
+        ("claude-code", "agent", "import-claude-code")}
+    sleep = next(e for e in found if e["program"] == "sleep" and e["exit_code"] == 0)
+    assert 1200 <= sleep["duration_ms"] <= 3000 and sleep["duration_approximate"] == 1  # `sleep 1.2`, from timestamps
+    assert {e["files_touched_count"] for e in found} == {None}
+    assert [e["command_text"] for e in found][:3] == ["true", "false", "sh -c 'exit 3'"]
+    again = imported(store, "claude-code", transcript("claude-code"))
+    assert (again["added"], again["present"]) == (0, 22)
+
+
+def test_codex_exact_exit_codes_and_durations_from_its_timestamps(tmp_path):
+    store = tmp_path / "store"
+    assert imported(store, "codex", transcript("codex"))["added"] == 16
+    found = events(store)
+    assert [e["exit_code"] for e in found] == CODEX_EXITS
+    sleep = next(e for e in found if e["program"] == "sleep")
+    # from the call to its completion: Codex's own `duration` (1,069 ms for `sleep 1.2`) is not used
+    assert 1200 <= sleep["duration_ms"] <= 3000 and sleep["duration_approximate"] == 1
+    assert {e["session_id"] for e in found} == {"01a24a3b-5457-7041-8946-9fbc2622254d"}
+
+
+def test_gemini_calls_and_exit_codes_from_its_own_lines(tmp_path):
+    store = tmp_path / "store"
+    assert imported(store, "gemini", transcript("gemini"))["added"] == 17
+    assert [e["exit_code"] for e in events(store)] == GEMINI_EXITS  # `printf 'Exit Code: 7'` is a 0
+    assert imported(store, "gemini", transcript("gemini"))["added"] == 0
+
+
+def test_the_live_hook_and_an_import_record_one_call_once(tmp_path):
+    store = tmp_path / "store"
+    for agent, payload in (("claude-code", "PostToolUse"), ("codex", "PostToolUse"), ("gemini", "AfterTool")):
+        data = json.loads((AGENTS / agent / f"{payload}.json").read_text())
+        data["cwd"] = str(tmp_path)
+        if "transcript_path" in data:
+            data["transcript_path"] = str(transcript(agent))
+        done = devtrace("hook", "record", agent, "--path", str(store), cwd=tmp_path, input=json.dumps(data).encode())
+        assert done.returncode == 0
+    live = wait_events(store, 3)
+    assert sorted(e["captured_by"] for e in live) == ["claude-code", "codex", "gemini"]
+    counts = {agent: imported(store, agent, transcript(agent)) for agent in ("claude-code", "codex", "gemini")}
+    assert {agent: (c["added"], c["present"]) for agent, c in counts.items()} == {
+        "claude-code": (21, 1), "codex": (15, 1), "gemini": (16, 1)}
+    assert len(rows(store)) == 22 + 16 + 17
+
+
+def test_codex_home_is_where_codex_keeps_its_rollouts(tmp_path):
+    home = tmp_path / "codex-home"
+    folder = home / "sessions" / "2026" / "12" / "06"
+    folder.mkdir(parents=True)
+    shutil.copy(transcript("codex"), folder / "rollout-2026-12-06T07-22-11-x.jsonl")
+    counts = imported(tmp_path / "store", "codex", env=devtrace_env(CODEX_HOME=str(home), HOME=str(tmp_path)))
+    assert (counts["files"], counts["added"]) == (1, 16)
+
+
+def test_since_leaves_older_calls_out(tmp_path):
+    counts = imported(tmp_path / "store", "claude-code", transcript("claude-code"), extra=("--since", "2030-01-01"))
+    assert (counts["added"], counts["earlier"]) == (0, 22)
+    done = devtrace("import", "codex", "--since", "yesterday", "--path", str(tmp_path / "store"), cwd=tmp_path)
+    assert done.returncode == 1 and done.stderr.decode().count("\n") == 1 and "YYYY-MM-DD" in done.stderr.decode()
+
+
+def test_damaged_lines_are_skipped_with_a_count(tmp_path):
+    damaged = tmp_path / "rollout.jsonl"
+    lines = transcript("codex").read_bytes().splitlines(keepends=True)
+    item = next(i for i, line in enumerate(lines) if b'"item_completed"' in line and b'"call_3_0"' in line)
+    lines[item] = lines[item][:200] + b"\n"  # `sleep 1.2`'s result cut short
+    lines.insert(5, b"\xff\xfe\x00binary\n")
+    damaged.write_bytes(b"".join(lines) + b'{"timestamp": "2026-12-06T07:23:00Z", "type": "event_m')
+    store = tmp_path / "store"
+    done = devtrace("import", "codex", str(damaged), "--path", str(store), cwd=tmp_path)
+    assert done.returncode == 0 and b"Traceback" not in done.stderr
+    assert done.stderr.decode().startswith("3 damaged lines")
+    found = events(store)
+    assert len(found) == 16  # sleep 1.2 from its function_call_output instead: never a partial event
+    sleep = next(e for e in found if e["program"] == "sleep")
+    assert sleep["exit_code"] == 0 and sleep["duration_approximate"] == 1
+
+
+def test_agent_sessions_tokens_commands_and_cost(tmp_path):
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "config.toml").write_text('[prices."claude-opus-4-8"]\ninput = 5.0\noutput = 25.0\n'
+                                       'cache_read = 0.5\ncache_write = 6.25\n')
+    for agent in ("claude-code", "codex", "gemini"):
+        imported(store, agent, transcript(agent))
+    with connect(str(store)) as con:
+        sessions = {r["agent"]: r for r in query(con, "SELECT * FROM agent_sessions").to_dicts()}
+    claude, codex, gemini = sessions["claude-code"], sessions["codex"], sessions["gemini"]
+    # 22 scripted responses of 12 input and 5 output tokens each, no cache
+    assert (claude["model_requests"], claude["input_tokens"], claude["output_tokens"]) == (22, 264, 110)
+    assert (claude["shell_commands"], claude["failures"], claude["turns"]) == (22, sum(map(bool, CLAUDE_EXITS)), 1)
+    assert claude["models"] == "claude-opus-4-8" and claude["price_date"] == "config"
+    assert abs(claude["estimated_cost_usd"] - (264 * 5.0 + 110 * 25.0) / 1e6) < 1e-12
+    assert (codex["input_tokens"], codex["output_tokens"], codex["shell_commands"]) == (192, 80, 16)
+    assert codex["price_date"] == "2025-11-15"  # gpt-5.1-codex, from the shipped table
+    assert abs(codex["estimated_cost_usd"] - (192 * 1.25 + 80 * 10.0) / 1e6) < 1e-12
+    assert (gemini["input_tokens"], gemini["output_tokens"], gemini["tool_calls"]) == (204, 85, 17)
+    assert gemini["started_at"] < gemini["ended_at"]
+    # the same imports again change nothing
+    imported(store, "claude-code", transcript("claude-code"))
+    with connect(str(store)) as con:
+        again = query(con, "SELECT input_tokens FROM agent_sessions WHERE agent = 'claude-code'").to_dicts()
+    assert again == [{"input_tokens": 264}]
+
+
+def test_an_unknown_model_has_no_cost_and_says_so(tmp_path):
+    store = tmp_path / "store"
+    imported(store, "claude-code", transcript("claude-code"))
+    with connect(str(store)) as con:
+        (row,) = query(con, "SELECT * FROM agent_sessions").to_dicts()
+    assert row["estimated_cost_usd"] is None and row["unpriced_models"] == "claude-opus-4-8"
+
+
+def test_bad_prices_in_config_are_one_sentence(tmp_path):
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "config.toml").write_text('[prices."x"]\ninput = "cheap"\n')
+    done = devtrace("import", "codex", str(transcript("codex")), "--path", str(store), cwd=tmp_path)
+    assert done.returncode == 1 and b"Traceback" not in done.stderr
+    assert done.stderr.decode().strip().splitlines() == [
+        'devtrace: [prices."x"] in config.toml needs non-negative numbers for input, output, cache_read, '
+        'cache_write (US dollars per million tokens)']
+
+
+def test_a_progress_line_on_a_terminal_only(tmp_path):
+    leader, follower = pty.openpty()
+    done = subprocess.run([sys.executable, "-m", "devtrace", "import", "codex", str(transcript("codex")), "--path",
+                           str(tmp_path / "store")], stdout=subprocess.PIPE, stderr=follower, env=devtrace_env(),
+                          cwd=tmp_path, timeout=120)
+    os.close(follower)
+    shown = os.read(leader, 65536).decode()
+    os.close(leader)
+    assert done.returncode == 0 and b"added 16" in done.stdout
+    assert "\rimporting codex [" in shown and "%" in shown and shown.endswith("\r\033[K")
+    piped = devtrace("import", "codex", str(transcript("codex")), "--path", str(tmp_path / "other"), cwd=tmp_path)
+    assert piped.stderr == b""  # not a terminal: the counts only, on stdout
