@@ -1,9 +1,12 @@
 """The central service, measured side by side in one run: PostgreSQL and the SQLite default.
 
-Prints, for a real `devtrace server` process over each database:
+Prints, for a real `devtrace server` process over each database, without the lake's flush
+timer (`--flush-every 0`) and with it flushing every second beside the ingestion:
   - ingestion: 8 concurrent client processes posting 1,000-event batches (fresh events),
-    events per second over the whole run (target: >= 20,000/s into PostgreSQL);
+    events per second over the whole run (target: >= 20,000/s into PostgreSQL without the
+    flush timer);
   - the same batches pushed again (all duplicates);
+  - with the timer: the lake's event count after one last flush (it must equal the accepted);
 then `devtrace sync` of 100,000 local events to the PostgreSQL server (wall time, peak RSS of
 the client process), and `devtrace ml pull` of an approved model (first pull, then a pull of
 the model already active, which downloads nothing).
@@ -88,18 +91,29 @@ def ingest_round(port: int, token: str, payloads: list[list[bytes]]) -> tuple[fl
     return elapsed, sum(t[0] for t in totals), sum(t[1] for t in totals)
 
 
-def ingestion(url: str, label: str, payloads: list[list[bytes]]) -> list[str]:
+def ingestion(url: str, label: str, payloads: list[list[bytes]], work: Path, *, flush: bool) -> list[str]:
     token = _token(url, "bench", "ingest")
-    server = Server(url)
+    lake_data = work / f"lake-{label.split()[0].lower()}"
+    timer = ["--flush-every", "1", "--lake-data", str(lake_data)] if flush else ["--flush-every", "0"]
+    server = Server(url, *timer)
     lines = []
     try:
         for kind in ("fresh", "duplicates"):
             elapsed, accepted, duplicates = ingest_round(server.port, token, payloads)
             total = accepted + duplicates
-            lines.append(f"| {label} | {kind} | {total:,} | {elapsed:.2f} s | {total / elapsed:,.0f} events/s "
-                         f"| accepted {accepted:,}, duplicates {duplicates:,} |")
+            lines.append(f"| {label} | {'every 1 s' if flush else 'off'} | {kind} | {total:,} | {elapsed:.2f} s "
+                         f"| {total / elapsed:,.0f} events/s | accepted {accepted:,}, duplicates {duplicates:,} |")
     finally:
         server.stop()
+    if flush:
+        from devtrace.central.lake.flush import flush as flush_lake
+        from devtrace.central.lake.writer import connect
+
+        flush_lake(url)
+        with connect(url, pinned=True) as con:
+            in_lake = con.execute("SELECT count(*) FROM lake.command_events").fetchone()[0]
+        lines.append(f"| {label} | every 1 s | lake after a last flush | {in_lake:,} | | | "
+                     f"{'= accepted' if in_lake == sum(len(b) for b in payloads) * BATCH else 'MISMATCH'} |")
     return lines
 
 
@@ -192,16 +206,18 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="devtrace-bench-central-") as scratch:
             work = Path(scratch)
-            for name in ("ingest", "sync"):
+            for name in ("ingest", "ingest_flushed", "sync"):
                 done = cluster.run("createdb", "-h", cluster.sockets, "-p", str(cluster.port), "-U", "postgres", name)
                 if done.returncode:
                     raise SystemExit(done.stderr)
-            print("| database | batches | events | wall | rate | answers |")
-            print("|---|---|---|---|---|---|")
-            for line in ingestion(cluster.url("ingest"), "PostgreSQL 15", payloads):
-                print(line, flush=True)
-            for line in ingestion(str(work / "central.db"), "SQLite (WAL)", payloads):
-                print(line, flush=True)
+            print("| database | flush timer | batches | events | wall | rate | answers |")
+            print("|---|---|---|---|---|---|---|")
+            for url, label, flush in ((cluster.url("ingest"), "PostgreSQL 15", False),
+                                      (cluster.url("ingest_flushed"), "PostgreSQL 15", True),
+                                      (str(work / "central.db"), "SQLite (WAL)", False),
+                                      (str(work / "flushed.db"), "SQLite (WAL)", True)):
+                for line in ingestion(url, label, payloads, work, flush=flush):
+                    print(line, flush=True)
             print("\n| step | wall | peak RSS | output |")
             print("|---|---|---|---|")
             for line in sync_and_pull(cluster.url("sync"), work, args.sync_events):

@@ -2,9 +2,11 @@
 
 import contextlib
 import os
+import re
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -77,6 +79,9 @@ def devtrace_here(*args: str, cwd: Path, env: dict | None = None, input: bytes |
     return subprocess.CompletedProcess(["devtrace", *args], code, stdout, stderr)
 
 
+LIVE_ID = re.compile(rb"recorded [0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\b")
+"""`devtrace run`'s summary naming a live event's id (a UUIDv7, devtrace.capture.event_ids)."""
+
 CHECKOUT = Path(__file__).resolve().parent.parent
 """The checkout under test: the `devtrace` package every test, in or out of process, must run."""
 
@@ -90,7 +95,19 @@ def imported_checkout(cwd: Path, env: dict | None = None) -> Path:
     return Path(done.stdout.strip()).resolve().parent.parent
 
 
+def drained(store: Path, timeout: float = 60.0) -> None:
+    """Wait until the store's spool is empty: every finished command is an event (`devtrace run`
+    spools an event when the store is busy; the shell hooks always do)."""
+    spool = store / "spool"
+    deadline = time.monotonic() + timeout
+    while spool.is_dir() and any(name.endswith(".rec") for name in os.listdir(spool)):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the spool of {store} was not drained in {timeout:.0f} s")
+        time.sleep(0.02)
+
+
 def rows(store: Path, sql: str = "SELECT * FROM command_events ORDER BY executed_at") -> list[sqlite3.Row]:
+    drained(store)
     conn = sqlite3.connect(store / "devtrace.db")
     conn.row_factory = sqlite3.Row
     try:

@@ -126,7 +126,7 @@ def test_labels_are_idempotent_and_need_their_event(central_url, server_factory)
     status, answer, _ = call(server.address, "POST", "/v1/labels/batch", token=token, body={"labels": [label, orphan]})
     assert status == 200
     assert answer["accepted"] == 1
-    assert answer["rejected"] == [{"id": "evt_nowhere#8", "reason": "event evt_nowhere is not on the server"}]
+    assert answer["rejected"] == [{"id": "evt_nowhere#8", "reason": "event evt_nowhere is not among this machine's events on the server"}]
     status, answer, _ = call(server.address, "POST", "/v1/labels/batch", token=token, body={"labels": [label]})
     assert (answer["accepted"], answer["duplicates"]) == (0, 1)
     assert central_count(central_url, "SELECT count(*) FROM labels WHERE machine = 'm'") == 1

@@ -39,7 +39,7 @@ def healthy(tmp_path, healthy_template):
 def test_a_healthy_store(healthy):
     checks = doctor(healthy)
     assert {name: c["status"] for name, c in checks.items()} == {
-        "integrity": "ok", "schema": "ok", "privacy": "ok", "key": "ok", "model": "ok", "scores": "ok",
+        "integrity": "ok", "schema": "ok", "journal": "ok", "privacy": "ok", "key": "ok", "model": "ok", "scores": "ok",
     }
     assert "active model v1 loads" in checks["model"]["detail"]
     human = cli("doctor", "--path", str(healthy), cwd=healthy.parent).stdout

@@ -34,6 +34,15 @@ def test_one_normalisation_of_a_command_line(line, words):
     (["sudo", "-E", "env", "A=1", "/usr/bin/make", "all"], "make"),
     (["time", "-p", "cargo", "build"], "cargo"),
     (["A=1"], None),
+    (["sudo", "-u", "nobody", "true"], "true"),
+    (["nice", "-n", "10", "make"], "make"),
+    (["nice", "-10", "make"], "make"),
+    (["env", "-u", "HOME", "make"], "make"),
+    (["env", "-i", "A=1", "make"], "make"),
+    (["timeout", "-s", "KILL", "5", "make"], "make"),
+    (["sudo", "--", "make"], "make"),
+    (["(", "cd", "x", ";", "make", ")"], None),
+    (["{", "make", ";", "}"], None),
 ])
 def test_program_skips_assignments_and_wrappers(words, name):
     assert program(words) == name

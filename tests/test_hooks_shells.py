@@ -2,11 +2,12 @@
 
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from tests.hook_support import Shell, files_containing, require, wait_events
-from tests.support import devtrace, devtrace_here, rows
+from tests.support import devtrace, rows
 
 SHELLS = ["bash", "zsh", "fish"]
 SECRET = "hunter2-s3cr3t-typed"
@@ -214,10 +215,10 @@ def test_the_hook_stays_silent_in_an_agent_and_in_non_interactive_shells(name, t
     assert (event["exit_code"], event["author_kind"]) == (1, "human")
 
 
-@pytest.mark.parametrize("commands", [10, pytest.param(100, marks=pytest.mark.stress)])
-def test_eight_shells_at_once_lose_nothing(tmp_path, repo, store, shells, commands):
-    require("tmux", "bash")
-    opened = [Shell(tmp_path, "bash", store, repo) for _ in range(8)]
+def _shells_typing_ahead(tmp_path, repo, store, shells, names: list[str], commands: int) -> None:
+    for name in set(names):
+        require("tmux", name)
+    opened = [Shell(tmp_path, name, store, repo) for name in names]
     shells.extend(opened)
     for shell in opened:  # typed ahead: each shell runs its commands as fast as it can
         for i in range(commands):
@@ -225,16 +226,42 @@ def test_eight_shells_at_once_lose_nothing(tmp_path, repo, store, shells, comman
             shell.tmux("send-keys", "-t", "0", "Enter")
     for shell in opened:
         shell.wait_prompts(commands + 1, timeout=240)
-    events = wait_events(store, 8 * commands, timeout=300)
-    assert len({e["session_id"] for e in events}) == 8
+    events = wait_events(store, len(names) * commands, timeout=300)
+    assert len({e["session_id"] for e in events}) == len(names)
+    assert sorted(e["captured_by"] for e in events) == sorted(names * commands)
     assert rows(store, "PRAGMA integrity_check")[0][0] == "ok"
+    assert not list((store / "spool").glob("*.rec"))
+
+
+def test_shells_at_once_lose_nothing(tmp_path, repo, store, shells):
+    _shells_typing_ahead(tmp_path, repo, store, shells, ["bash", "bash", "zsh", "fish"], 20)
+
+
+@pytest.mark.stress
+def test_eight_shells_at_once_lose_nothing(tmp_path, repo, store, shells):
+    _shells_typing_ahead(tmp_path, repo, store, shells, ["bash"] * 8, 100)
+
+
+@pytest.mark.parametrize("name", SHELLS)
+def test_a_store_deleted_and_made_again_under_a_running_shell_gets_its_commands(name, tmp_path, repo, store, shells):
+    import shutil
+
+    shell = Shell(tmp_path, name, store, repo)
+    shells.append(shell)
+    shell.type("true")
+    wait_events(store, 1)
+    shutil.rmtree(store)
+    assert devtrace("init", "--path", str(store), cwd=repo).returncode == 0
+    shell.type("false")
+    shell.type("sh -c 'exit 3'")
+    assert [e["exit_code"] for e in wait_events(store, 2)] == [1, 3]
 
 
 def test_a_locked_store_does_not_delay_the_prompt(tmp_path, repo, store, shells):
     import sqlite3
     import time
 
-    shell = Shell(tmp_path, "bash", store, repo)
+    shell = Shell(tmp_path, "bash", store, repo, rc="umask 022")
     shells.append(shell)
     shell.type("true")
     wait_events(store, 1)
@@ -244,15 +271,25 @@ def test_a_locked_store_does_not_delay_the_prompt(tmp_path, repo, store, shells)
     for _ in range(5):
         shell.type("true")
     assert time.monotonic() - started < 5  # the prompts came back while the store was locked
+    spooled = list((store / "spool").iterdir())
+    assert len([p for p in spooled if p.suffix == ".rec"]) == 5  # waiting, in files of their own
+    assert (store / "spool").stat().st_mode & 0o777 == 0o700
+    assert {p.stat().st_mode & 0o777 for p in spooled} == {0o600}  # under the user's umask 022
     lock.execute("ROLLBACK")
     lock.close()
     wait_events(store, 6)
 
 
 @pytest.mark.parametrize("name", SHELLS)
-def test_the_prompts_writer_starts_at_a_lower_priority(name, tmp_path):
-    """`nice -n 10` before the interpreter: its start-up, not only the writer's work after it,
-    gives way to the shell drawing the next prompt."""
-    script = devtrace_here("hook", name, "--path", str(tmp_path / "store"), cwd=tmp_path).stdout.decode()
-    writers = re.findall(r"(\S*nice\S*) -n 10 \S*python\S* -I -S -c", script)
-    assert writers and all(w.endswith("/nice") for w in writers), script
+def test_one_drainer_at_a_lower_priority_in_a_session_of_its_own(name, tmp_path, repo, store, shells):
+    """The drainer gives way to the shell drawing its prompt (niceness 10), and no signal of
+    the terminal reaches it (its own session): a closed terminal costs no event."""
+    shell = Shell(tmp_path, name, store, repo)
+    shells.append(shell)
+    shell.type("true")
+    wait_events(store, 1)
+    pid = int((store / "drainer.pid").read_text())
+    fields = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
+    assert Path(f"/proc/{pid}/comm").read_text().strip() == "devtrace-drain"
+    assert int(fields[16]) >= 10
+    assert int(fields[3]) == pid  # session leader

@@ -66,11 +66,24 @@ def test_an_80_column_terminal_leads_with_when_and_the_command(repo, store):
         assert done.returncode == 0
     shown = devtrace_here("events", "--path", str(store), cwd=repo, env=devtrace_env(COLUMNS="80"), text=True)
     header, rule, *lines = shown.stdout.splitlines()
-    assert header.split() == ["when", "command", "exit", "took", "event", "who"]
+    assert header.split() == ["when", "command", "exit", "took"]  # a 36-character event id does not fit beside them
     assert [line.split()[2:5] for line in lines] == [["sh", "-c", "'echo"]] * 2
-    assert [line.split()[-2:] for line in lines] == [[r["id"], r["agent_id"]] for r in rows(store)]
     assert all(line[:4].isdigit() and line[4] == "-" for line in lines)  # a local ISO date
     assert max(len(line) for line in shown.stdout.splitlines()) <= 80
+    wider = devtrace_here("events", "--path", str(store), cwd=repo, env=devtrace_env(COLUMNS="100"), text=True)
+    header, rule, *lines = wider.stdout.splitlines()
+    assert header.split() == ["when", "command", "exit", "took", "event", "who"]
+    assert [line.split()[-2:] for line in lines] == [[r["id"], r["agent_id"]] for r in rows(store)]
+    assert max(len(line) for line in wider.stdout.splitlines()) <= 100
+
+
+def test_events_into_a_pipe_keep_every_column(repo, store):
+    devtrace("run", "--agent", "codex", "--path", str(store), "--", "true", cwd=repo)
+    env = devtrace_env()
+    env.pop("COLUMNS", None)
+    shown = devtrace("events", "--path", str(store), cwd=repo, env=env, text=True)
+    assert shown.stdout.splitlines()[0].split()[:6] == ["when", "command", "exit", "took", "event", "who"]
+    assert rows(store)[0]["id"] in shown.stdout
 
 
 def test_a_narrow_terminal_drops_the_last_columns_first(repo, store):

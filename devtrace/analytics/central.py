@@ -14,6 +14,7 @@ import importlib.util
 import os
 import shutil
 import tempfile
+import urllib.parse
 
 import duckdb
 
@@ -30,6 +31,35 @@ POSTGRES_PACKAGE = "duckdb_extension_postgres_scanner"
 
 def is_postgres(url: str) -> bool:
     return url.startswith(("postgresql://", "postgres://"))
+
+
+def libpq_parts(url: str) -> tuple[str, str | None]:
+    """(libpq `key=value` connection string without the password, the password or None) of a
+    postgresql:// URL. DuckDB lists an attached database's path (duckdb_databases(), PRAGMA
+    database_list): the password goes into a DuckDB secret instead, which it never shows."""
+    parts = urllib.parse.urlsplit(url)
+    values = {"host": parts.hostname, "port": parts.port and str(parts.port),
+              "dbname": urllib.parse.unquote(parts.path.lstrip("/")) or None,
+              "user": urllib.parse.unquote(parts.username) if parts.username else None}
+    values.update(urllib.parse.parse_qsl(parts.query))
+    password = values.pop("password", None) or (urllib.parse.unquote(parts.password) if parts.password else None)
+    conninfo = " ".join(f"{key}={_libpq_value(value)}" for key, value in values.items() if value)
+    return conninfo, password
+
+
+def _libpq_value(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def postgres_steps(url: str, literal) -> tuple[list[tuple[str, str]], str]:
+    """(the statement that keeps the URL's password in DuckDB's default PostgreSQL secret, if it
+    has one; the connection string to attach, without it)."""
+    conninfo, password = libpq_parts(url)
+    steps = []
+    if password is not None:
+        steps.append((f"CREATE OR REPLACE SECRET (TYPE postgres, PASSWORD {literal(password)});",
+                      "cannot keep the database's password in a DuckDB secret"))
+    return steps, conninfo
 
 
 def names_central(path) -> bool:
@@ -67,8 +97,10 @@ def attach_steps(url: str, sqlite_extension: str) -> list[tuple[str, str]]:
     if is_postgres(url):
         shown = url.split("@")[-1]
         extension = postgres_extension_path()
+        secret, conninfo = postgres_steps(url, literal)
         steps = [(f"LOAD {literal(extension)};", f"cannot load DuckDB's PostgreSQL extension from {extension}"),
-                 (f"ATTACH {literal(url)} AS {CENTRAL_ALIAS} (TYPE postgres, READ_ONLY);",
+                 *secret,
+                 (f"ATTACH {literal(conninfo)} AS {CENTRAL_ALIAS} (TYPE postgres, READ_ONLY);",
                   f"cannot attach the central database at {shown}")]
     else:
         file = os.path.abspath(os.path.expanduser(url))

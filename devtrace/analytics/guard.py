@@ -5,8 +5,13 @@ file, no network and no extension, and no setting can be changed back. The exten
 past that lock on their own: the SQLite extension opens files itself (`ATTACH '…/devtrace.db'
 AS w (TYPE sqlite)` would open the store for writing), the PostgreSQL extension's functions
 connect anywhere and run any SQL in the central database (`postgres_execute`'s `COMMIT;` ends
-its read-only transaction), and DuckLake's write the lake's files. So the SQL DevTrace runs
-for its users first goes through `refuse_outside_the_store`.
+its read-only transaction), and DuckLake's write the lake's files. The lock also lets a
+central connection into the lake's data folder (its readers need it), and DuckDB lets in
+for writing what it lets in for reading: `COPY … TO` or `EXPORT DATABASE` there would
+overwrite the lake's Parquet files. And the central database attached under the views holds
+the organisation's hash key and the token hashes. So the SQL DevTrace runs for its users first
+goes through `refuse_outside_the_store`: no statement that writes a file, and no name of the
+central database but through the views.
 """
 
 import re
@@ -19,9 +24,13 @@ LOCK = (
     "SET enable_external_access = false;",  # no file but the attached store, no network, no LOAD/INSTALL
     "SET lock_configuration = true;",  # and no SET can undo that
 )
-REFUSED_STATEMENTS = {duckdb.StatementType.ATTACH, duckdb.StatementType.DETACH,
-                      # the lock lets a lake's readers into its files: for reading only
-                      duckdb.StatementType.COPY, duckdb.StatementType.EXPORT}
+_T = duckdb.StatementType
+REFUSED_STATEMENTS = {_T.ATTACH, _T.DETACH, _T.COPY, _T.EXPORT, _T.COPY_DATABASE, _T.PREPARE, _T.EXECUTE}
+"""Attaching, and every statement that writes files (PREPARE/EXECUTE: a prepared COPY)."""
+WRITING_KEYWORDS = {"COPY", "EXPORT"}
+"""Refused inside EXPLAIN too: EXPLAIN ANALYZE runs the statement it explains."""
+HIDDEN_DATABASES = {"central_db"}
+"""devtrace.analytics.central.CENTRAL_ALIAS: its tables are read through store.* only."""
 SECRET = re.compile(r"\bsecret\b", re.IGNORECASE)
 """CREATE/DROP SECRET: the connection's one secret reads the lake's objects; no query brings
 credentials of its own, or drops that one."""
@@ -46,14 +55,28 @@ def refuse_outside_the_store(text: str) -> None:
         return  # SQL DuckDB cannot parse cannot run either: running it reports the error
     for statement in statements:
         if statement.type in REFUSED_STATEMENTS:
-            raise DevtraceError(f"{statement.type.name} is refused: {_WHY}")
+            raise DevtraceError(f"{statement.type.name.replace('_', ' ')} is refused: {_WHY}")
         if statement.type in (duckdb.StatementType.CREATE, duckdb.StatementType.DROP) and SECRET.search(statement.query):
             raise DevtraceError(f"{statement.type.name} SECRET is refused: {_WHY}")
+    words = _words(text)
+    for word, kind in words:
+        if kind == duckdb.token_type.keyword and word.upper() in WRITING_KEYWORDS:
+            raise DevtraceError(f"{word.upper()} is refused: {_WHY}")
+        if kind == duckdb.token_type.identifier and word.strip('"').lower() in HIDDEN_DATABASES:
+            raise DevtraceError(f"{word.strip(chr(34))} is refused: {_WHY} (read the organisation's events "
+                                "through the views and store.*)")
     found = EXTENSION_FUNCTIONS.search(text)
     if found:
         raise DevtraceError(f"{found.group(0)} is refused: {_WHY}")
     if _calls_query(text):
         raise DevtraceError(f"query() is refused: {_WHY}")
+
+
+def _words(text: str) -> list[tuple[str, object]]:
+    """(text, kind) of DuckDB's tokens of `text`."""
+    tokens = duckdb.tokenize(text)
+    ends = [start for start, _ in tokens[1:]] + [len(text)]
+    return [(text[start:end].strip(), kind) for (start, kind), end in zip(tokens, ends, strict=True)]
 
 
 def _calls_query(text: str) -> bool:

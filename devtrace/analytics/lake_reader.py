@@ -23,11 +23,19 @@ import os
 import duckdb
 
 from devtrace.analytics import object_storage
-from devtrace.analytics.central import CENTRAL_ALIAS, events_view, is_postgres, labels_view
+from devtrace.analytics.central import CENTRAL_ALIAS, events_view, is_postgres, labels_view, libpq_parts
 from devtrace.analytics.sql_text import FIRST_DAY_VARIABLE, LAST_DAY_VARIABLE, literal
 
 LAKE = "lake"
 METADATA_SCHEMA = "devtrace_lake"
+
+
+INLINING_ROW_LIMIT = 0
+"""DuckLake would keep inserts of up to 10 rows in its catalog database instead of Parquet
+(data inlining), where CHECKPOINT does not move them (duckdb/ducklake#1368): a small flush's
+rows would never reach the data files, and an erase would have two places to look. The limit
+is an ATTACH option, not stored in the lake, so the writer gives it on every attach; `maintain`
+flushes rows an older DevTrace inlined (ducklake_flush_inlined_data)."""
 
 
 def catalog_file(db_file: str) -> str:
@@ -36,8 +44,11 @@ def catalog_file(db_file: str) -> str:
 
 
 def catalog(db_url: str) -> str:
-    """The DuckLake catalog of a central database, as ATTACH names it."""
-    return f"ducklake:postgres:{db_url}" if is_postgres(db_url) else f"ducklake:sqlite:{catalog_file(db_url)}"
+    """The DuckLake catalog of a central database, as ATTACH names it (a PostgreSQL one without
+    its password, which the connection keeps in a secret: see central.postgres_steps)."""
+    if is_postgres(db_url):
+        return f"ducklake:postgres:{libpq_parts(db_url)[0]}"
+    return f"ducklake:sqlite:{catalog_file(db_url)}"
 
 
 def attach_options(db_url: str, *, read_only: bool, data_path: str | None = None, snapshot: int | None = None) -> str:
@@ -46,6 +57,8 @@ def attach_options(db_url: str, *, read_only: bool, data_path: str | None = None
         options.append(f"DATA_PATH {literal(data_path)}")
     if read_only:
         options.append("READ_ONLY")
+    else:  # every row the writer commits goes to Parquet, none is inlined into the catalog
+        options.append(f"DATA_INLINING_ROW_LIMIT {INLINING_ROW_LIMIT}")
     if snapshot is not None:
         options.append(f"SNAPSHOT_VERSION {int(snapshot)}")
     return f"({', '.join(options)})" if options else ""

@@ -100,6 +100,7 @@ def capture(argv: list[str], options: dict, signals) -> int:
     recorded as unknown. Nothing that goes wrong in DevTrace's bookkeeping keeps the command
     from running as bare.
     """
+    from devtrace import paths
     from devtrace.capture import git, runner
 
     repo = options.get("repo")
@@ -129,8 +130,16 @@ def capture(argv: list[str], options: dict, signals) -> int:
         pending_from_start = git.start_snapshot(root, since, budget_s)
     if outcome.error:
         say(f"devtrace: {outcome.error}")
+    from devtrace.capture.identity import runs_devtrace
+
+    if runs_devtrace(argv):  # `devtrace run -- devtrace run -- CMD`: the inner one recorded CMD
+        return -outcome.killed_by if outcome.killed_by else outcome.exit_code
     try:
-        with recorder.Recorder(options.get("path")) as rec:  # opens the store while git works
+        directory = paths.store_dir(options.get("path"))
+        damaged = _known_damage(directory)
+        if damaged:
+            raise RuntimeError(f"the store at {directory} is damaged ({damaged}); `devtrace doctor --path {directory}` says what to do")
+        with _recorder(recorder, options.get("path"), directory) as rec:
             for problem in rec.problems:
                 say(f"devtrace: warning: {problem}")
             after = git.finish_snapshot(root, pending) if root else None
@@ -143,6 +152,38 @@ def capture(argv: list[str], options: dict, signals) -> int:
         if not options.get("quiet"):
             say(f"devtrace: {summary}")
     return -outcome.killed_by if outcome.killed_by else outcome.exit_code
+
+
+SPOOL_AFTER_S = 0.01
+"""How long `devtrace run` waits for a store another process holds before it spools the event."""
+
+
+def _recorder(recorder, path: str | None, directory: str):
+    """The event is written at once when the store is free; when another process holds it
+    (longer than SPOOL_AFTER_S), it goes through the spool and the drainer writes it, so that
+    the caller never waits for the store. A store not made yet is made (and waited for)."""
+    from devtrace.store.errors import StoreBusy
+
+    if not _spoolable(directory):
+        return recorder.Recorder(path)
+    try:
+        return recorder.Recorder(path, busy_timeout_s=SPOOL_AFTER_S)
+    except StoreBusy:
+        return recorder.Recorder(path, connect=False)
+
+
+def _spoolable(directory: str) -> bool:
+    """The store and its key are there: the event can go through the spool."""
+    from devtrace import paths
+
+    return os.path.isfile(os.path.join(directory, paths.DB_NAME)) and os.path.isfile(os.path.join(directory, paths.KEY_NAME))
+
+
+def _known_damage(directory: str) -> str | None:
+    """What is wrong with the store, if anything (a quick check at most once an hour)."""
+    from devtrace.capture.health import check_health
+
+    return check_health(directory)
 
 
 def _git_budget_s(options: dict) -> float:

@@ -88,29 +88,71 @@ def _origin_url(git_dir: str) -> str | None:
     return None
 
 
-_WRAPPERS = {"sudo", "env", "time", "command", "exec", "nohup", "nice"}
+# Wrappers that run the command after their options: for each, its options that take a value
+# (as a separate word), and how many plain words it takes before the command (timeout's duration).
+_WRAPPERS = {
+    "sudo": ({"-u", "-g", "-h", "-p", "-C", "-D", "-r", "-t", "-U", "-T", "-R", "--user", "--group", "--host",
+              "--prompt", "--close-from", "--chdir", "--role", "--type", "--other-user", "--command-timeout"}, 0),
+    "env": ({"-u", "-C", "-S", "--unset", "--chdir", "--split-string"}, 0),
+    "nice": ({"-n", "--adjustment"}, 0),
+    "nohup": (set(), 0),
+    "time": ({"-f", "-o", "--format", "--output"}, 0),
+    "command": (set(), 0),
+    "exec": ({"-a"}, 0),
+    "timeout": ({"-s", "-k", "--signal", "--kill-after"}, 1),
+    "stdbuf": ({"-i", "-o", "-e"}, 0),
+    "ionice": ({"-c", "-n", "-p", "-P", "-u", "--class", "--classdata"}, 0),
+}
+_NOT_A_PROGRAM = {"(", ")", "{", "}", "!", "|", "&&", "||", ";", "&", "<", ">"}
 
 
 def program(words: list[str]) -> str | None:
     """The basename of the program a command runs: its first word that is not an environment
-    assignment (`A=1`), a wrapper (`sudo`, `env`, `time`, ...) or one of a wrapper's options."""
+    assignment (`A=1`), a wrapper (`sudo`, `env`, `time`, ...) or one of a wrapper's options as
+    that wrapper defines them (`sudo -u nobody true` runs `true`). None for a subshell or group,
+    whose first command is not the command's program."""
     index = program_index(words)
     return None if index is None else os.path.basename(words[index]) or words[index]
 
 
 def program_index(words: list[str]) -> int | None:
-    after_wrapper = False
-    for index, word in enumerate(words):
-        if after_wrapper and word.startswith("-"):
-            continue
-        if word in _WRAPPERS:
-            after_wrapper = True
-            continue
+    index, wrapper, positional, options = 0, None, 0, False
+    while index < len(words):
+        word = words[index]
+        if word in _NOT_A_PROGRAM:
+            return None
+        if wrapper is not None:
+            if options and word == "--":
+                options = False
+                index += 1
+                continue
+            if options and word.startswith("-") and word != "-":
+                index += 2 if word in _WRAPPERS[wrapper][0] else 1
+                continue
+            if wrapper == "env" and "=" in word:
+                index += 1
+                continue
+            if positional:
+                positional -= 1
+                index += 1
+                continue
+            wrapper = None
         name, eq, _ = word.partition("=")
         if eq and name.isidentifier():
+            index += 1
+            continue
+        if word in _WRAPPERS:
+            wrapper, positional, options = word, _WRAPPERS[word][1], True
+            index += 1
             continue
         return index
     return None
+
+
+def runs_devtrace(words: list[str]) -> bool:
+    """`devtrace run ...`, which records itself: whoever sees it run leaves the recording to it."""
+    index = program_index(words)
+    return index is not None and os.path.basename(words[index]) == "devtrace" and words[index + 1:index + 2] == ["run"]
 
 
 # Environment variables that the coding agents set for the commands they run.

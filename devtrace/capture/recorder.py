@@ -1,6 +1,7 @@
 """Turn a finished command and its git snapshots into one stored event."""
 
 import os
+import sqlite3
 
 from devtrace import settings as settings_mod
 from devtrace.capture import event_ids, git, identity, redact, scorer
@@ -9,11 +10,18 @@ from devtrace.store import create_store, insert_event
 
 
 class Recorder:
-    """Opens the store, its settings and hashing key; `record` writes one event."""
+    """The store's settings and hashing key, and a connection to it; `record` spools one event.
 
-    def __init__(self, path: str | None) -> None:
+    `connect=False` (`devtrace run` on a store another process holds locked): no SQLite at
+    all, the event goes through the spool and the drainer writes it."""
+
+    def __init__(self, path: str | None, connect: bool = True, busy_timeout_s: float | None = None) -> None:
         self.directory = store_dir(path)
-        self.conn = create_store(self.directory)
+        # None only without a connection (connect=False), where record() spools and nothing reads it
+        self.conn: sqlite3.Connection = None  # type: ignore[assignment]
+        if connect:
+            self.conn = (create_store(self.directory) if busy_timeout_s is None
+                         else create_store(self.directory, busy_timeout_s=busy_timeout_s))
 
     def __enter__(self) -> "Recorder":
         try:
@@ -21,12 +29,16 @@ class Recorder:
             self.key = identity.load_key(self.directory, self.settings)
             self.fingerprint = identity.key_fingerprint(self.key)
         except BaseException:
-            self.conn.close()
+            self.close()
             raise
         return self
 
     def __exit__(self, *exc) -> None:
-        self.conn.close()
+        self.close()
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
 
     def record(self, argv, options, outcome, root, before, after, after_from_start, moved=False, head=None) -> str:
         """Store the event (unless it is a no-op) and return the summary line for the user.
@@ -63,8 +75,12 @@ class Recorder:
             change=change,
             head=head,
         )
-        insert_event(self.conn, event, new_id=event_ids.live)
-        scorer.spawn(self.directory, options.get("model_dir"), self.settings.sync_auto)  # in a detached process
+        if not self._insert(event):  # the store is busy: the drainer writes it, and starts the scorer
+            from devtrace.capture import drainer
+
+            drainer.spool_event(self.directory, event, options.get("model_dir"))
+        else:
+            scorer.spawn(self.directory, options.get("model_dir"), self.settings.sync_auto)  # in a detached process
         if after is None:
             where = "git state unknown" if root else "not a git repo"
         else:
@@ -72,6 +88,19 @@ class Recorder:
             if change[0] is not None:
                 where += f" · this command {_files(change)}"
         return f"{took} · {where} · recorded {event['id']}"
+
+    def _insert(self, event: dict) -> bool:
+        """Write the event now; False when another process holds the store's lock (the
+        connection's busy timeout)."""
+        if self.conn is None:
+            return False
+        try:
+            insert_event(self.conn, event, new_id=event_ids.live)
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                return False
+            raise
+        return True
 
     def event(self, words: list[str], *, line: str = "", started_at: float, duration_ms: int | None, exit_code: int | None,
               timed_out: bool | None, session_id: str | None, agent_id: str | None, author_kind: str | None,

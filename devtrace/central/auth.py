@@ -22,29 +22,33 @@ CentralDb = Annotated[Any, Depends(central_db)]
 
 def caller(scope: str):
     """A dependency that checks the request's token allows `scope` and names its holder
-    (401 without a live token, 403 with one of another scope)."""
+    (401 without a live token, 403 with one of another scope); the token's own scope is kept
+    in request.state.scope. A text that cannot be a token is refused before the database."""
 
-    def check(db: CentralDb, credentials: Credentials) -> str:
+    def check(request: Request, db: CentralDb, credentials: Credentials) -> str:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise HTTPException(401, "a bearer token is needed (Authorization: Bearer <token>)",
                                 headers={"WWW-Authenticate": "Bearer"})
-        with db.transaction(write=False) as tx:
-            found = tokens.authenticate(tx, credentials.credentials)
+        found = None
+        if tokens.well_formed(credentials.credentials):  # a malformed one never reaches the database
+            with db.transaction(write=False) as tx:
+                found = tokens.authenticate(tx, credentials.credentials)
         if found is None:
             raise HTTPException(401, "the token is unknown, revoked or expired", headers={"WWW-Authenticate": "Bearer"})
         name, granted = found
         if not tokens.allows(granted, scope):
             raise HTTPException(403, f"this token's scope is {granted}; this needs {scope}")
+        request.state.scope = granted
         return name
 
     return check
 
 
-def reader(db: CentralDb, credentials: Credentials) -> str:
+def reader(request: Request, db: CentralDb, credentials: Credentials) -> str:
     """The active model is for machines (ingest) and analysts (read) alike."""
     try:
-        return caller("ingest")(db, credentials)
+        return caller("ingest")(request, db, credentials)
     except HTTPException as exc:
         if exc.status_code != 403:
             raise
-        return caller("read")(db, credentials)
+        return caller("read")(request, db, credentials)

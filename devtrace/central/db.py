@@ -1,12 +1,19 @@
-"""The central database: a SQLite file (the embedded default) or PostgreSQL (psycopg 3).
+"""The central database: a SQLite file (the embedded default) or PostgreSQL (psycopg 3 and
+psycopg_pool).
 
-Both run the same migrations (sql/central/) and the same SQL, written with `?` placeholders
-(turned into `%s` for psycopg). `open_central(url)` migrates and returns a backend whose
-`transaction()` yields a `Tx` with `execute`, `executemany` and `rows`.
+Both run the same migrations (sql/central/) and the same SQL, written with `?` placeholders:
+the one parameter style of DevTrace's central SQL, which `placeholders` turns into psycopg's
+`%s` by its tokens (a `?` or `%` inside a string literal, a quoted name or a comment stays as
+it is). `open_central(url)` migrates and returns a backend whose `transaction()` yields a `Tx`
+with `execute`, `executemany` and `rows`.
+
+A database that cannot be reached (no connection within POOL_WAIT_SECONDS, a connection lost
+mid-transaction, SQLite's "database is locked" or a full disk) raises `Unavailable`: the server
+answers 503 and the client retries. Any other failure is a bug, not a reason to retry.
 """
 
+import functools
 import os
-import queue
 import re
 import sqlite3
 import threading
@@ -14,16 +21,25 @@ import time
 from contextlib import contextmanager
 
 from devtrace.errors import DevtraceError
-from devtrace.store.migrations import migration_files
+from devtrace.store.migrations import migration_files, statements
 
 SERIAL = {
     "sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT",
     "postgresql": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
 }
 INGEST_LOCK = 8765001
-"""PostgreSQL advisory lock held by the final INSERT of every ingest batch until it commits,
-so `command_events.seq` and `labels.id` follow commit order (see CONTRACT-central.md)."""
+"""PostgreSQL advisory lock held by the final INSERT of every ingest batch (and of every
+central score batch) until it commits, so `command_events.seq`, `labels.id` and
+`event_scores.seq` follow commit order (see CONTRACT-central.md)."""
 POOL_SIZE = 8
+POOL_WAIT_SECONDS = 5.0
+"""How long a request waits for a PostgreSQL connection before it is answered 503."""
+CONNECT_TIMEOUT_SECONDS = 5
+
+
+class Unavailable(DevtraceError):
+    """The central database cannot be reached or cannot take the write now; retry later.
+    Its sentence names the database (for the command line), never sent to an HTTP caller."""
 
 
 def is_postgres(url: str) -> bool:
@@ -57,7 +73,7 @@ class Tx:
         self.rowcount = 0
 
     def _sql(self, sql: str) -> str:
-        return sql.replace("?", "%s") if self.dialect == "postgresql" else sql
+        return placeholders(sql) if self.dialect == "postgresql" else sql
 
     def execute(self, sql: str, params=()) -> list[tuple]:
         self.cursor.execute(self._sql(sql), params)
@@ -66,6 +82,27 @@ class Tx:
 
     def executemany(self, sql: str, rows) -> None:
         self.cursor.executemany(self._sql(sql), rows)
+
+
+_TOKENS = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|/\*.*?\*/|\?|%""", re.S)
+
+
+@functools.lru_cache(maxsize=256)
+def placeholders(sql: str) -> str:
+    """DevTrace's `?` placeholders as psycopg's `%s`, by the SQL's tokens: a `?` inside a
+    string literal, a quoted name or a comment is text, and a literal `%` is written `%%`."""
+
+    def token(match: re.Match) -> str:
+        text = match.group(0)
+        if text == "?":
+            return "%s"
+        return text.replace("%", "%%")
+
+    return _TOKENS.sub(token, sql)
+
+
+_UNAVAILABLE_SQLITE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_FULL", "SQLITE_IOERR", "SQLITE_CANTOPEN",
+                       "SQLITE_READONLY")
 
 
 class SQLiteCentral:
@@ -87,32 +124,62 @@ class SQLiteCentral:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             try:
-                conn = sqlite3.connect(self.file, timeout=30, isolation_level=None)
-                conn.execute("PRAGMA journal_mode = WAL")
+                with owner_only_files():
+                    conn = sqlite3.connect(self.file, timeout=30, isolation_level=None)
+                    conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")
             except sqlite3.Error as exc:
-                raise DevtraceError(f"cannot open the central database {self.file}: {exc}") from None
+                raise Unavailable(f"cannot open the central database {self.file}: {exc}") from None
             self._local.conn = conn
+            for file in (self.file, self.file + "-wal", self.file + "-shm"):
+                owner_only(file)  # made by an older DevTrace with the default umask
         return conn
 
     @contextmanager
     def transaction(self, write: bool = True):
         conn = self._conn()
         lock = self._write_lock if write else _NoLock()
-        with lock:
-            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            try:
-                yield Tx(conn.cursor(), self.dialect)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        try:
+            with lock:
+                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                try:
+                    yield Tx(conn.cursor(), self.dialect)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if (getattr(exc, "sqlite_errorname", "") or "").startswith(_UNAVAILABLE_SQLITE):
+                raise Unavailable(f"the central database {self.file} cannot be written now: {exc}") from exc
+            raise
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+@contextmanager
+def owner_only_files():
+    """Files created meanwhile (SQLite's database, -wal and -shm) are 0600: they hold the
+    organisation's hash key, token hashes and every event. (The umask is per process: the
+    central service and its jobs create nothing else that should be readable by others.)"""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def owner_only(path: str) -> None:
+    """chmod a file 0600 (a folder 0700) that others may read, if it is there and ours."""
+    try:
+        mode = os.stat(path).st_mode
+        if mode & 0o077:
+            os.chmod(path, 0o700 if os.path.isdir(path) else 0o600)
+    except (FileNotFoundError, PermissionError):
+        pass
 
 
 class _NoLock:
@@ -129,52 +196,34 @@ class PostgresCentral:
     def __init__(self, url: str):
         try:
             import psycopg
+            import psycopg_pool
         except ImportError as exc:
-            raise DevtraceError(f"a PostgreSQL central database needs psycopg, which cannot be imported ({exc}); "
-                                "pip install 'devtrace[server]'") from None
+            raise DevtraceError(f"a PostgreSQL central database needs psycopg and psycopg_pool, which cannot be "
+                                f"imported ({exc}); pip install 'devtrace[server]'") from None
         self.psycopg = psycopg
         self.url = url
-        self._idle: queue.LifoQueue = queue.LifoQueue()
-        self._slots = threading.BoundedSemaphore(POOL_SIZE)
-
-    def _new_conn(self):
-        try:
-            return self.psycopg.connect(self.url, autocommit=True, connect_timeout=10)
-        except self.psycopg.Error as exc:
-            raise DevtraceError(f"cannot connect to {describe(self.url)}: {_first_line(exc)}") from None
+        try:  # a database that is not there fails now, in one sentence that says why
+            psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_SECONDS).close()
+        except psycopg.Error as exc:
+            raise Unavailable(f"cannot connect to {describe(url)}: {_first_line(exc)}") from None
+        self._timeout = psycopg_pool.PoolTimeout
+        self.pool = psycopg_pool.ConnectionPool(
+            url, min_size=1, max_size=POOL_SIZE, timeout=POOL_WAIT_SECONDS, name="devtrace-central", open=True,
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECONDS},
+            check=psycopg_pool.ConnectionPool.check_connection)
 
     @contextmanager
     def transaction(self, write: bool = True):
-        self._slots.acquire()
         try:
-            try:
-                conn = self._idle.get_nowait()
-            except queue.Empty:
-                conn = self._new_conn()
-            healthy = True
-            try:
-                with conn.transaction(), conn.cursor() as cursor:
-                    yield Tx(cursor, self.dialect)
-            except self.psycopg.OperationalError:
-                healthy = False
-                raise
-            except BaseException:
-                healthy = not conn.closed
-                raise
-            finally:
-                if healthy and not conn.closed:
-                    self._idle.put(conn)
-                else:
-                    conn.close()
-        finally:
-            self._slots.release()
+            with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
+                yield Tx(cursor, self.dialect)
+        except self._timeout as exc:
+            raise Unavailable(f"no connection to {describe(self.url)} within {POOL_WAIT_SECONDS:g} s") from exc
+        except self.psycopg.OperationalError as exc:
+            raise Unavailable(f"{describe(self.url)}: {_first_line(exc)}") from exc
 
     def close(self) -> None:
-        while True:
-            try:
-                self._idle.get_nowait().close()
-            except queue.Empty:
-                return
+        self.pool.close()
 
 
 def _first_line(exc: Exception) -> str:
@@ -182,10 +231,24 @@ def _first_line(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _central_migrations(dialect: str) -> list[tuple[int, str, str]]:
+    """sql/central's migrations for one dialect: `NNNN_name.sql` for both, and
+    `NNNN_name.sqlite.sql` / `NNNN_name.postgresql.sql` where they must differ (SQLite cannot
+    drop a constraint, PostgreSQL can)."""
+    found = []
+    for version, name, file in migration_files("central"):
+        base, _, only = name.rpartition(".")
+        if not base:
+            found.append((version, name, file))
+        elif only == dialect:
+            found.append((version, base, file))
+    return found
+
+
 def migrate(db) -> None:
     """Apply every migration not yet applied, all in one transaction, and make sure the
     organisation has a hash key."""
-    files = migration_files("central")
+    files = _central_migrations(db.dialect)
     with db.transaction() as tx:
         if db.dialect == "postgresql":
             tx.execute("SELECT pg_advisory_xact_lock(?)", (INGEST_LOCK + 1,))  # one migrator at a time
@@ -200,7 +263,7 @@ def migrate(db) -> None:
                 continue
             with open(file, encoding="utf-8") as f:
                 script = f.read().replace("@SERIAL@", SERIAL[db.dialect])
-            for statement in _statements(script):
+            for statement in statements(script):
                 tx.execute(statement)
             tx.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                        (version, name, time.time()))
@@ -210,9 +273,3 @@ def migrate(db) -> None:
             key, fingerprint = new_hash_key()
             tx.execute("INSERT INTO hash_keys (fingerprint, hash_key, created_at) VALUES (?, ?, ?)",
                        (fingerprint, key, time.time()))
-
-
-def _statements(script: str) -> list[str]:
-    """Statements of a migration file: split on `;` at line ends, comments dropped."""
-    text = "\n".join(line.split("--", 1)[0].rstrip() for line in script.splitlines())
-    return [part.strip() for part in re.split(r";\s*$", text, flags=re.M) if part.strip()]

@@ -1,7 +1,7 @@
 """Storing validated batches: one transaction per batch, idempotent by identity.
 
 Events: PostgreSQL copies the batch into a temporary stage table (COPY), then moves it with
-`INSERT ... SELECT ... ON CONFLICT (id) DO NOTHING`; SQLite inserts with `ON CONFLICT DO
+`INSERT ... SELECT ... ON CONFLICT (machine, id) DO NOTHING`; SQLite inserts with `ON CONFLICT DO
 NOTHING`. Either way the rows inserted are the accepted ones and the rest are duplicates.
 The final INSERT runs under the ingest lock, so `seq` follows commit order.
 """
@@ -45,15 +45,36 @@ def store_events(db, machine: str, events: list, rejected: list[dict], max_age_d
     accepted = 0
     if rows:
         with db.transaction() as tx:
-            accepted = _insert_events_pg(tx, rows) if db.dialect == "postgresql" else _insert_events_sqlite(tx, rows)
+            rows = _after_cutoff(tx, machine, rows, rejected)
+            if rows:
+                accepted = _insert_events_pg(tx, rows) if db.dialect == "postgresql" else _insert_events_sqlite(tx, rows)
     return {"accepted": accepted, "duplicates": duplicates + len(rows) - accepted, "rejected": rejected,
             "received_at": now}
+
+
+_EXECUTED_AT = _EVENT_COLUMNS.index("executed_at")
+
+
+def _after_cutoff(tx, machine: str, rows: list[tuple], rejected: list[dict]) -> list[tuple]:
+    """The rows executed after the machine's retention/erasure cut-off; the others are
+    refused for good (what was removed does not come back)."""
+    cutoff = tx.execute("SELECT max(before_at) FROM retention_cutoffs WHERE machine IN (?, '*')", (machine,))[0][0]
+    if cutoff is None:
+        return rows
+    kept = []
+    for row in rows:
+        if row[_EXECUTED_AT] < cutoff:
+            rejected.append({"id": row[0], "reason": "executed_at is before this machine's retention or erasure "
+                                                     f"cut-off ({time.strftime('%Y-%m-%d %H:%M', time.gmtime(cutoff))} UTC)"})
+        else:
+            kept.append(row)
+    return kept
 
 
 def _insert_events_sqlite(tx, rows: list[tuple]) -> int:
     before = tx.cursor.connection.total_changes
     tx.executemany(f"INSERT INTO command_events ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})"
-                   " ON CONFLICT (id) DO NOTHING", rows)
+                   " ON CONFLICT (machine, id) DO NOTHING", rows)
     return tx.cursor.connection.total_changes - before
 
 
@@ -65,11 +86,16 @@ def _insert_events_pg(tx, rows: list[tuple]) -> int:
         for row in rows:
             copy.write_row(row)
     tx.execute("SELECT pg_advisory_xact_lock(?)", (INGEST_LOCK,))
-    tx.execute(f"INSERT INTO command_events ({columns}) SELECT {columns} FROM stage_events ON CONFLICT (id) DO NOTHING")
+    tx.execute(f"INSERT INTO command_events ({columns}) SELECT {columns} FROM stage_events ON CONFLICT (machine, id) DO NOTHING")
     return tx.rowcount
 
 
-def store_labels(db, machine: str, labels: list, rejected: list[dict], max_age_days: float) -> dict:
+def store_labels(db, machine: str, labels: list, rejected: list[dict], max_age_days: float, *,
+                 any_machine: bool = False) -> dict:
+    """Labels are identified by (machine, event_id, client_label_id): one machine's label ids
+    never collide with another's. A label may name only an event of its own machine (of any
+    machine with `any_machine`, an admin token); one that names any other event is refused
+    with the same reason whether that event exists or not."""
     now = time.time()
     candidates, seen, duplicates = [], set(), 0
     for label in labels:
@@ -85,14 +111,15 @@ def store_labels(db, machine: str, labels: list, rejected: list[dict], max_age_d
     accepted = 0
     if candidates:
         with db.transaction() as tx:
-            known = _known_events(tx, {label.event_id for label in candidates})
+            known = _known_events(tx, {label.event_id for label in candidates}, None if any_machine else machine)
             rows = []
             for label in candidates:
                 if label.event_id in known:
                     rows.append((*(getattr(label, c) for c in LABEL_COLUMNS), machine, now))
                 else:
+                    whose = "" if any_machine else " among this machine's events"
                     rejected.append({"id": f"{label.event_id}#{label.client_label_id}",
-                                     "reason": f"event {label.event_id} is not on the server"})
+                                     "reason": f"event {label.event_id} is not{whose} on the server"})
             if rows:
                 if db.dialect == "postgresql":
                     tx.execute("SELECT pg_advisory_xact_lock(?)", (INGEST_LOCK,))
@@ -100,7 +127,7 @@ def store_labels(db, machine: str, labels: list, rejected: list[dict], max_age_d
                 before = conn.total_changes if db.dialect == "sqlite" else 0
                 placeholders = ", ".join("?" * len(_LABEL_COLUMNS))
                 sql = (f"INSERT INTO labels ({', '.join(_LABEL_COLUMNS)}) VALUES ({placeholders})"
-                       " ON CONFLICT (event_id, client_label_id) DO NOTHING")
+                       " ON CONFLICT (machine, event_id, client_label_id) DO NOTHING")
                 if db.dialect == "sqlite":
                     tx.executemany(sql, rows)
                     accepted = conn.total_changes - before
@@ -112,11 +139,14 @@ def store_labels(db, machine: str, labels: list, rejected: list[dict], max_age_d
     return {"accepted": accepted, "duplicates": duplicates, "rejected": rejected, "received_at": now}
 
 
-def _known_events(tx, ids: set[str]) -> set[str]:
+def _known_events(tx, ids: set[str], machine: str | None) -> set[str]:
+    """Which of `ids` are events (of `machine`, unless None)."""
     known: set[str] = set()
     ordered = sorted(ids)
     for start in range(0, len(ordered), 500):
         chunk = ordered[start:start + 500]
         marks = ", ".join("?" * len(chunk))
-        known.update(r[0] for r in tx.execute(f"SELECT id FROM command_events WHERE id IN ({marks})", chunk))
+        mine = "" if machine is None else " AND machine = ?"
+        known.update(r[0] for r in tx.execute(f"SELECT id FROM command_events WHERE id IN ({marks}){mine}",
+                                              [*chunk] + ([] if machine is None else [machine])))
     return known

@@ -3,12 +3,14 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from devtrace import __version__
 from devtrace.central import ingest, keys, policy
 from devtrace.central.auth import CentralDb, caller
+from devtrace.central.db import Unavailable
 from devtrace.central.payloads import BatchResult, EventBatch, LabelBatch, parse_batch
 
 router = APIRouter()
@@ -21,9 +23,16 @@ class Enrollment(BaseModel):
     policy: dict[str, str]  # what the organisation requires of its machines (devtrace.central.policy)
 
 
-@router.get("/v1/health")
-def health() -> dict:
-    return {"status": "ok", "version": __version__}
+@router.get("/v1/health", responses={503: {"description": "The database cannot be reached"}})
+def health(db: CentralDb):
+    """Whether the service and its database answer (no token needed, nothing named)."""
+    try:
+        with db.transaction(write=False) as tx:
+            tx.execute("SELECT 1")
+    except Unavailable:
+        return JSONResponse({"status": "unavailable", "database": "unavailable", "version": __version__},
+                            status_code=503, headers={"Retry-After": "5"})
+    return {"status": "ok", "database": "ok", "version": __version__}
 
 
 @router.post("/v1/enroll")
@@ -50,15 +59,20 @@ def _body(model) -> dict:
 # declared for the OpenAPI document.
 @router.post("/v1/telemetry/batch", openapi_extra=_body(EventBatch))
 async def telemetry(request: Request, db: CentralDb, machine: Annotated[str, Depends(caller("ingest"))]) -> BatchResult:
-    return await run_in_threadpool(_receive, db, request.app.state.max_age_days, "events", machine, await request.body())
+    return await run_in_threadpool(_receive, db, request.app.state.max_age_days, "events", machine, await request.body(),
+                                   request.state.scope)
 
 
 @router.post("/v1/labels/batch", openapi_extra=_body(LabelBatch))
 async def labels(request: Request, db: CentralDb, machine: Annotated[str, Depends(caller("ingest"))]) -> BatchResult:
-    return await run_in_threadpool(_receive, db, request.app.state.max_age_days, "labels", machine, await request.body())
+    """Labels of this token's machine's events (an admin token's: of any machine's), each
+    attributed to the token (`machine`); `labeled_by` is what the client says."""
+    return await run_in_threadpool(_receive, db, request.app.state.max_age_days, "labels", machine, await request.body(),
+                                   request.state.scope)
 
 
-def _receive(db, max_age_days: float, kind: str, machine: str, body: bytes) -> BatchResult:
+def _receive(db, max_age_days: float, kind: str, machine: str, body: bytes, scope: str) -> BatchResult:
     valid, rejected = parse_batch(body, kind)
-    store = ingest.store_events if kind == "events" else ingest.store_labels
-    return BatchResult(**store(db, machine, valid, rejected, max_age_days))
+    if kind == "events":
+        return BatchResult(**ingest.store_events(db, machine, valid, rejected, max_age_days))
+    return BatchResult(**ingest.store_labels(db, machine, valid, rejected, max_age_days, any_machine=scope == "admin"))

@@ -1,4 +1,11 @@
-"""Central model versions: published, approved by an admin, the last approval is active."""
+"""Central model versions: published, approved by an admin, the last approval is active.
+
+A model's sha256 is computed by the publisher and checked by the server at publish and by
+`ml pull` after download: it guards the model against damage in transport and storage, not
+against a compromised server, which serves a model and its sha256 alike (approvals are not
+signed). The server checks that what is published is an XGBoost model (its JSON format), so
+a pull never finds anything else.
+"""
 
 import hashlib
 import json
@@ -6,6 +13,15 @@ import re
 import time
 
 from devtrace.errors import DevtraceError
+
+
+class InvalidModel(DevtraceError):
+    """What was published is not an XGBoost model (the server answers 422)."""
+
+
+class UnknownVersion(DevtraceError):
+    """No such model version (the server answers 404)."""
+
 
 VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
 
@@ -20,6 +36,7 @@ def publish(db, version: str, model_json: str, metadata: dict, checksum: str, by
         raise DevtraceError(f"a model version is 1-128 letters, digits, '_', '.', '@' or '-' (got {version!r})")
     if sha256(model_json) != checksum:
         raise DevtraceError("the model's sha256 does not match its content (damaged upload?)")
+    check_xgboost(model_json)
     with db.transaction() as tx:
         rows = tx.execute("SELECT sha256 FROM models WHERE version = ?", (version,))
         if rows:
@@ -32,11 +49,31 @@ def publish(db, version: str, model_json: str, metadata: dict, checksum: str, by
     return True
 
 
+_BOOSTERS = ("gbtree", "dart", "gblinear")
+
+
+def check_xgboost(model_json: str) -> None:
+    """Refuse text that is not an XGBoost model in its JSON format: {"learner": {"gradient_booster":
+    {"name": gbtree|dart|gblinear, "model": {...}}, "objective": {"name": ...}, ...}, "version": [x, y, z]}."""
+    try:
+        model = json.loads(model_json)
+    except ValueError:
+        raise InvalidModel("the model is not JSON (an XGBoost model.json is)") from None
+    learner = model.get("learner") if isinstance(model, dict) else None
+    booster = learner.get("gradient_booster") if isinstance(learner, dict) else None
+    objective = learner.get("objective") if isinstance(learner, dict) else None
+    version = model.get("version") if isinstance(model, dict) else None
+    if not (isinstance(booster, dict) and booster.get("name") in _BOOSTERS and isinstance(booster.get("model"), dict)
+            and isinstance(objective, dict) and isinstance(objective.get("name"), str)
+            and isinstance(version, list) and len(version) == 3 and all(isinstance(v, int) for v in version)):
+        raise InvalidModel("the model is not an XGBoost model (no learner, gradient booster, objective and version)")
+
+
 def approve(db, version: str, by: str) -> dict:
     """Make `version` the organisation's active model (one INSERT: atomic)."""
     with db.transaction() as tx:
         if not tx.execute("SELECT 1 FROM models WHERE version = ?", (version,)):
-            raise DevtraceError(f"no model version {version!r} on the server (see `devtrace server models list`)")
+            raise UnknownVersion(f"no model version {version!r} on the server (see `devtrace server models list`)")
         tx.execute("INSERT INTO model_approvals (version, approved_by, approved_at) VALUES (?, ?, ?)",
                    (version, by, time.time()))
     approved = active(db, with_model=False)

@@ -14,7 +14,7 @@ from devtrace.errors import DevtraceError
 
 SCOPES = ("ingest", "read", "admin")
 PREFIX = "dt_"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 _DURATION = re.compile(r"^(\d+)([smhdw])$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -38,7 +38,7 @@ def parse_duration(text: str) -> float:
 
 def create(db, name: str, scope: str, expires_in: float | None = None) -> str:
     """A new token for `name`; returns its text, which is shown once and not kept."""
-    if not _NAME.match(name):
+    if not NAME.match(name):
         raise DevtraceError(f"a token name is 1-64 letters, digits, '_', '.', '@' or '-', starting with a "
                             f"letter or digit (got {name!r})")
     if scope not in SCOPES:
@@ -72,9 +72,14 @@ def listing(db) -> list[dict]:
     return [dict(zip(("name", "scope", "created_at", "expires_at", "revoked_at"), row, strict=True)) for row in rows]
 
 
+def well_formed(token: str) -> bool:
+    """Whether a token could be one of ours (checked before the database is asked)."""
+    return token.startswith(PREFIX) and len(token) <= 200
+
+
 def authenticate(tx, token: str) -> tuple[str, str] | None:
     """(name, scope) of a live token, or None for an unknown, revoked or expired one."""
-    if not token.startswith(PREFIX) or len(token) > 200:
+    if not well_formed(token):
         return None
     rows = tx.execute("SELECT name, scope, expires_at, revoked_at FROM tokens WHERE token_hash = ?", (digest(token),))
     if not rows:

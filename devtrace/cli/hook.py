@@ -68,15 +68,22 @@ def uninstall(
 
 
 @hook_app.command("status")
-def status(as_json: Annotated[bool, typer.Option("--json", help="JSON rows.")] = False) -> None:
-    """Where DevTrace's agent hooks are installed, per agent and scope."""
+def status(
+    path: StoreOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON rows.")] = False,
+) -> None:
+    """Where DevTrace's agent hooks are installed, per agent and scope; and the shells with the
+    hook loaded, each said to be no longer recording when commands ran there unrecorded."""
     from devtrace.capture.hooks import install as hooks
+    from devtrace.capture.hooks import sessions
+    from devtrace.capture.hooks.writer import store_path
 
     rows = hooks.status()
+    shells = sessions.status(store_path(path))
     if as_json:
         import json
 
-        typer.echo(json.dumps(rows, indent=2))
+        typer.echo(json.dumps(rows + [{"agent": None, **row} for row in shells], indent=2))
         return
     for row in rows:
         state = row["problem"] or (", ".join(row["events"]) if row["events"] else "not installed")
@@ -85,6 +92,8 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="JSON rows.")] =
             typer.echo(f"{'':<22}warning: {warning}")
         for note in row["notes"]:
             typer.echo(f"{'':<22}note: {note}")
+    for row in shells:
+        typer.echo(("" if row["active"] else "PROBLEM ") + sessions.describe(row))
 
 
 @hook_app.command("record", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

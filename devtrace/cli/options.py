@@ -21,10 +21,23 @@ DbOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
+GIVEN_TO_GROUP: dict = {}
+"""Options given to a command group before its subcommand (`devtrace server --db X token list`,
+`devtrace sync --path P status`), kept by the group's callback for the subcommand (one
+command per process)."""
+
+
+def from_group(name: str, value):
+    """The subcommand's own option, else the one given to its group."""
+    return value if value is not None else GIVEN_TO_GROUP.get(name)
+
+
 def open_db(db: str | None):
-    """The central database given by --db (or $DEVTRACE_CENTRAL_DB), migrated; a sentence if none is."""
+    """The central database given by --db (to the command or its group; or $DEVTRACE_CENTRAL_DB),
+    migrated; a sentence if none is."""
     from devtrace.central.db import open_central
 
+    db = from_group("db", db)
     if not db:
         raise DevtraceError("give the central database with --db FILE or --db postgresql://... ($DEVTRACE_CENTRAL_DB)")
     return open_central(db)

@@ -7,7 +7,9 @@ Rows come as DuckDB returns them (column names and Python values), so `devtrace 
 import datetime as dt
 import json
 import math
+import os
 import shutil
+import sys
 from typing import NamedTuple
 
 from devtrace.readable import MISSING, duration, local_time, truncate, value
@@ -20,6 +22,13 @@ FLEXIBLE_MIN = 24
 columns are dropped to make room."""
 
 
+def output_width() -> int:
+    """$COLUMNS, else the terminal's width; no limit when standard output is not a terminal."""
+    if os.environ.get("COLUMNS", "").isdigit() or sys.stdout.isatty():
+        return shutil.get_terminal_size().columns
+    return sys.maxsize
+
+
 class Column(NamedTuple):
     header: str
     right: bool = False  # a number: right-aligned
@@ -28,9 +37,10 @@ class Column(NamedTuple):
 
 
 def plain_table(columns: list[Column], cells: list[list[str]], width: int | None = None) -> str:
-    """Rows of text cells as aligned plain text in `width` characters (default: the terminal's
-    width, else $COLUMNS, else 80): optional columns go first, then the flexible one is cut."""
-    width = width or shutil.get_terminal_size().columns
+    """Rows of text cells as aligned plain text in `width` characters (default: $COLUMNS, else
+    the terminal's width): optional columns go first, then the flexible one is cut. Written to a
+    pipe or a file with no $COLUMNS, every column is kept whole (`| grep` finds an event's id)."""
+    width = width or output_width()
     keep = list(range(len(columns)))
     natural = [max([len(columns[j].header), *(len(line[j]) for line in cells)]) for j in keep]
 

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from devtrace.cli import server_lake
-from devtrace.cli.options import DbOption, JsonOption, open_db
+from devtrace.cli.options import GIVEN_TO_GROUP, DbOption, JsonOption, from_group, open_db
 from devtrace.errors import DevtraceError
 from devtrace.readable import MISSING, local_time
 from devtrace.readable import value as readable_value
@@ -30,20 +30,66 @@ def register(app: typer.Typer) -> None:
     app.add_typer(server_app, name="server")
 
 
+HostOption = Annotated[str, typer.Option("--host", help="Address to bind (loopback unless told).")]
+PortOption = Annotated[int, typer.Option("--port", min=0, max=65535)]
+MaxAgeOption = Annotated[float, typer.Option("--max-age-days", min=1, help="Refuse events older than this.")]
+MaxBodyOption = Annotated[float, typer.Option("--max-body-mb", min=0.01, help="Largest request body accepted.")]
+BodyTimeoutOption = Annotated[float, typer.Option("--body-timeout", min=0.1, help="Seconds a request body may stall (408).")]
+FlushEveryOption = Annotated[float, typer.Option("--flush-every", min=0, help="Seconds between lake flushes (0: none).")]
+LakeDataOption = Annotated[Optional[str], typer.Option("--lake-data", help="The lake's data folder, when the flush creates it.")]
+ServeOptions = {"host", "port", "max_age_days", "max_body_mb", "body_timeout", "flush_every", "lake_data"}
+
+
 @server_app.callback()
+def group(
+    ctx: typer.Context,
+    db: DbOption = None,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8765,
+    max_age_days: MaxAgeOption = 365,
+    max_body_mb: MaxBodyOption = 8,
+    body_timeout: BodyTimeoutOption = 30,
+    flush_every: FlushEveryOption = 300,
+    lake_data: LakeDataOption = None,
+) -> None:
+    """The central service. `devtrace server [OPTIONS]` alone is `devtrace server serve [OPTIONS]`;
+    --db given here reaches every subcommand."""
+    GIVEN_TO_GROUP["db"] = db
+    if ctx.invoked_subcommand is None:
+        run_server(db, host, port, max_age_days, max_body_mb, body_timeout, flush_every, lake_data)
+        return
+    given = [name for name in ServeOptions if _given(ctx, name)]
+    if given and ctx.invoked_subcommand != "serve":
+        option = "--" + sorted(given)[0].replace("_", "-")
+        raise DevtraceError(f"{option} is an option of `devtrace server serve`, not of `devtrace server {ctx.invoked_subcommand}`")
+    GIVEN_TO_GROUP["serve"] = {name: ctx.params[name] for name in given}
+
+
+def _given(ctx, name: str) -> bool:
+    """Whether the option was typed (or came from its environment variable), not defaulted."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name != "DEFAULT"
+
+
+@server_app.command("serve")
 def serve(
     ctx: typer.Context,
     db: DbOption = None,
-    host: Annotated[str, typer.Option("--host", help="Address to bind (loopback unless told).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=0, max=65535)] = 8765,
-    max_age_days: Annotated[float, typer.Option("--max-age-days", min=1, help="Refuse events older than this.")] = 365,
-    max_body_mb: Annotated[float, typer.Option("--max-body-mb", min=0.01, help="Largest request body accepted.")] = 8,
-    flush_every: Annotated[float, typer.Option("--flush-every", min=0, help="Seconds between lake flushes (0: none).")] = 300,
-    lake_data: Annotated[Optional[str], typer.Option("--lake-data", help="The lake's data folder, when the flush creates it.")] = None,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8765,
+    max_age_days: MaxAgeOption = 365,
+    max_body_mb: MaxBodyOption = 8,
+    body_timeout: BodyTimeoutOption = 30,
+    flush_every: FlushEveryOption = 300,
+    lake_data: LakeDataOption = None,
 ) -> None:
     """Run the central service (FastAPI + uvicorn) over a SQLite file or PostgreSQL."""
-    if ctx.invoked_subcommand is not None:
-        return
+    inherited = {name: value for name, value in GIVEN_TO_GROUP.get("serve", {}).items() if not _given(ctx, name)}
+    run_server(from_group("db", db), **{**{name: ctx.params[name] for name in ServeOptions}, **inherited})
+
+
+def run_server(db: str | None, host: str, port: int, max_age_days: float, max_body_mb: float, body_timeout: float,
+               flush_every: float, lake_data: str | None) -> None:
     try:
         import uvicorn
 
@@ -53,14 +99,16 @@ def serve(
     from devtrace.central.db import describe
 
     central = open_db(db)
-    app = create_app(central, max_age_days=max_age_days, max_body=int(max_body_mb * 1024 * 1024))
+    app = create_app(central, max_age_days=max_age_days, max_body=int(max_body_mb * 1024 * 1024), body_timeout=body_timeout)
     try:
         listener = socket.create_server((host, port))
     except OSError as exc:
         raise DevtraceError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     bound = listener.getsockname()[1]
     typer.echo(f"DevTrace server on http://{host}:{bound} · database {describe(central.url)}", err=True)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+    # Idle keep-alive connections close after 5 s; a request's headers may not exceed 64 KiB.
+    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5,
+                            timeout_keep_alive=5, h11_max_incomplete_event_size=64 * 1024)
     if flush_every > 0:
         from devtrace.central.lake import flush_timer
 

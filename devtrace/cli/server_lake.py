@@ -1,5 +1,6 @@
 """`devtrace server flush|maintain|retention|erase`: the DuckLake tier under the central service."""
 
+import json
 from typing import Annotated, Optional
 
 import typer
@@ -35,7 +36,7 @@ def flush(db: DbOption = None, lake_data: LakeDataOption = None, as_json: JsonOp
 
     result = lake_flush.flush(_url(db), data_path=lake_data)
     if as_json:
-        typer.echo(result._asdict())
+        typer.echo(json.dumps(result._asdict()))
         return
     rate = f" ({result.events / result.seconds:,.0f} events/s)" if result.events and result.seconds else ""
     typer.echo(f"Flushed {result.events:,} events, {result.labels:,} labels and {result.scores:,} scores "

@@ -1,11 +1,14 @@
 """`devtrace sync`: enroll a store with the central server, push to it, say what is pending."""
 
+import getpass
+import sys
 import time
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
-from devtrace.cli.options import PathOption
+from devtrace.cli.options import GIVEN_TO_GROUP, PathOption, from_group
+from devtrace.errors import DevtraceError
 
 sync_app = typer.Typer(help="Push this store's events and labels to the central server.", invoke_without_command=True)
 
@@ -15,10 +18,21 @@ def register(app: typer.Typer) -> None:
 
 
 @sync_app.callback()
-def push(ctx: typer.Context, path: PathOption = None) -> None:
+def group(ctx: typer.Context, path: PathOption = None) -> None:
+    """Push this store's events and labels. `devtrace sync [--path P]` alone is `devtrace sync push`;
+    --path given here reaches every subcommand."""
+    GIVEN_TO_GROUP["path"] = path
+    if ctx.invoked_subcommand is None:
+        run_push(path)
+
+
+@sync_app.command("push")
+def push(path: PathOption = None) -> None:
     """Push every unsynced event and label (run again after any failure: nothing is lost or doubled)."""
-    if ctx.invoked_subcommand is not None:
-        return
+    run_push(from_group("path", path))
+
+
+def run_push(path) -> None:
     from devtrace.cli.progress import progress_bars
     from devtrace.sync.push import push as push_store
 
@@ -38,13 +52,16 @@ def push(ctx: typer.Context, path: PathOption = None) -> None:
 @sync_app.command("login")
 def login(
     server: Annotated[str, typer.Option("--server", help="The server's address, e.g. http://central:8765.")],
-    token: Annotated[str, typer.Option("--token", help="A token from `devtrace server token create`.")],
+    token: Annotated[Optional[str], typer.Option(
+        "--token", envvar="DEVTRACE_TOKEN",
+        help="A token from `devtrace server token create`; '-' or none: read from stdin ($DEVTRACE_TOKEN also works).")] = None,
     path: PathOption = None,
 ) -> None:
-    """Keep the server and token in the store's config (mode 0600) and adopt the organisation's hash key."""
+    """Keep the server and token in the store's config (mode 0600) and adopt the organisation's hash key.
+    The token is best given on stdin or in $DEVTRACE_TOKEN: --token shows in `ps` and the shell's history."""
     from devtrace.sync import push
 
-    answer = push.login(server, token, path)
+    answer = push.login(server, _token(token), from_group("path", path))
     typer.echo(f"Enrolled as {answer['machine']} with {server}. New events are hashed with the organisation's key "
                f"(fingerprint {answer['key_fingerprint']}); events captured before keep their own key's fingerprint.")
     if answer.get("forgotten") is not None:
@@ -52,12 +69,24 @@ def login(
                    f"(the text of {_events(answer['forgotten'])} was forgotten)")
 
 
+def _token(token: str | None) -> str:
+    if token is None or token == "-":
+        if sys.stdin.isatty():
+            token = getpass.getpass("Token (from devtrace server token create): ")
+        else:
+            token = sys.stdin.readline()
+    token = token.strip()
+    if not token:
+        raise DevtraceError("no token given (pipe it on stdin, set $DEVTRACE_TOKEN, or --token)")
+    return token
+
+
 @sync_app.command("status")
 def status(path: PathOption = None) -> None:
     """How many events and labels are pending, rejected, and when the server last acknowledged a push."""
     from devtrace.sync import push
 
-    s = push.status(path)
+    s = push.status(from_group("path", path))
     last = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(s["last_acknowledged_at"])) \
         if s["last_acknowledged_at"] else "never"
     typer.echo(f"server: {s['server'] or 'none (devtrace sync login)'}{' · sync = auto' if s['auto'] else ''}")

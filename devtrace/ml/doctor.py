@@ -17,11 +17,27 @@ def examine(path: str | os.PathLike | None = None) -> list[Check]:
         pending = pending_scores(conn)
     finally:
         conn.close()
+    checks.extend(_shells(path))
     model = _model(path)
     checks.append(model)
     if pending is not None:
         checks.append(_scores(path, pending, has_model=model.status == OK))
     return checks
+
+
+def _shells(path) -> list[Check]:
+    """The shells whose hook writes here: a problem for each that runs commands unrecorded."""
+    from devtrace.capture.hooks import sessions
+
+    rows = sessions.status(paths.store_dir(path))
+    stopped = [row for row in rows if not row["active"]]
+    if stopped:
+        return [Check("shells", PROBLEM, sessions.describe(row),
+                      "load the hook after whatever sets PROMPT_COMMAND or precmd_functions, or open a new shell")
+                for row in stopped]
+    if rows:
+        return [Check("shells", OK, f"{len(rows)} live shell{'' if len(rows) == 1 else 's'} with the hook loaded, recording")]
+    return []
 
 
 def _agent_hooks() -> list[Check]:

@@ -10,7 +10,7 @@ import sqlite3
 
 from devtrace import paths
 from devtrace.store import migrations
-from devtrace.store.errors import StoreError, StoreReadOnly
+from devtrace.store.errors import StoreBusy, StoreError, StoreReadOnly
 from devtrace.store.key import create_key, key_file
 
 BUSY_TIMEOUT_S = 30.0
@@ -47,8 +47,9 @@ def _stores_nearby() -> list[str]:
     return found
 
 
-def create_store(path: str | os.PathLike | None = None) -> sqlite3.Connection:
-    """Open the store, creating the directory, database and hashing key if missing."""
+def create_store(path: str | os.PathLike | None = None, busy_timeout_s: float = BUSY_TIMEOUT_S) -> sqlite3.Connection:
+    """Open the store, creating the directory, database and hashing key if missing. Waits at
+    most `busy_timeout_s` for a lock another process holds (then StoreBusy)."""
     directory = paths.store_dir(path)
     _check_folder(directory)
     db = os.path.join(directory, paths.DB_NAME)
@@ -57,7 +58,7 @@ def create_store(path: str | os.PathLike | None = None) -> sqlite3.Connection:
         create_private_file(db)
     except OSError as exc:
         raise _os_problem(exc, directory, f"cannot create the store at {directory}") from None
-    conn = connect_file(db)  # refuses a foreign file untouched
+    conn = connect_file(db, busy_timeout_s=busy_timeout_s)  # refuses a foreign file untouched
     try:
         _ignore_in_git(directory)
         if not os.path.exists(key_file(directory)) and not holds_hashed_events(conn):
@@ -75,11 +76,11 @@ def holds_hashed_events(conn: sqlite3.Connection) -> bool:
     return conn.execute("SELECT EXISTS (SELECT 1 FROM command_events WHERE session_id IS NOT NULL)").fetchone()[0] == 1
 
 
-def connect_file(db: str, label: str | None = None) -> sqlite3.Connection:
+def connect_file(db: str, label: str | None = None, busy_timeout_s: float = BUSY_TIMEOUT_S) -> sqlite3.Connection:
     """A connection to the store file `db` (migrated to the latest schema); errors name `label`."""
     label = label or db
     try:
-        conn = sqlite3.connect(db, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        conn = sqlite3.connect(db, timeout=busy_timeout_s, isolation_level=None)
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open {label}: {exc}") from None
     try:
@@ -137,6 +138,8 @@ def create_private_file(db: str) -> None:
 def _sqlite_problem(exc: sqlite3.Error, db: str, label: str) -> StoreError:
     text = str(exc)
     folder = os.path.dirname(db) or "."
+    if isinstance(exc, sqlite3.OperationalError) and ("database is locked" in text or "busy" in text):
+        return StoreBusy(f"{label} is locked by another process")
     if ("readonly" in text or "unable to open" in text) and not (os.access(db, os.W_OK) and os.access(folder, os.W_OK)):
         return StoreReadOnly(f"cannot write to {label}: DevTrace needs write access to the store and its folder")
     if ("disk" in text or "unable to open" in text) and _disk_full(folder):
@@ -161,7 +164,8 @@ def _disk_full(folder: str) -> bool:
 # What DevTrace itself keeps in a store folder.
 _OWN_FILES = {paths.DB_NAME, f"{paths.DB_NAME}-wal", f"{paths.DB_NAME}-shm", f"{paths.DB_NAME}-journal",
               paths.KEY_NAME, paths.CONFIG_NAME, paths.ACTIVE_MODEL_DIR, paths.VERSIONS_DIR,
-              paths.SCORING_LOCK, paths.SCORER_LOG, paths.HOOKS_LOG, paths.SYNC_LOCK, paths.SYNC_LOG}
+              paths.SCORING_LOCK, paths.SCORER_LOG, paths.HOOKS_LOG, paths.SYNC_LOCK, paths.SYNC_LOG,
+              paths.SPOOL_DIR, paths.DRAINER_LOCK, paths.DRAINER_PID, paths.HEALTH_FILE, paths.SHELLS_FILE}
 
 
 def _ignore_in_git(directory: str) -> None:

@@ -7,3 +7,7 @@ class StoreError(DevtraceError):
 
 class StoreReadOnly(StoreError):
     """The store is there, but DevTrace may not write to it (a read-only mount, or permissions)."""
+
+
+class StoreBusy(StoreError):
+    """Another process holds the store's lock longer than the caller would wait."""

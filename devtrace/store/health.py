@@ -47,7 +47,10 @@ def store_checks(path: str | os.PathLike | None = None) -> tuple[list[Check], sq
         conn.close()
         return [Check("store", PROBLEM, f"{db} is a SQLite database but not a DevTrace store",
                       "point --path (or $DEVTRACE_PATH) at a DevTrace store")], None
+    journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
     checks = [_integrity(db, integrity), _schema(version), *permissions]
+    if version == migrations.latest_version():  # an older store gets WAL when it is migrated
+        checks.insert(2, _journal(db, journal))
     checks.append(_key(directory, conn))
     return checks, conn
 
@@ -74,6 +77,13 @@ def _integrity(db: str, rows: list) -> Check:
     first = rows[0][0] if rows else "no answer"
     return Check("integrity", PROBLEM, f"SQLite integrity check failed: {first}",
                  f"restore {db} from a backup; `sqlite3 {db} .recover` can salvage the rows it still holds")
+
+
+def _journal(db: str, mode: str) -> Check:
+    if mode.lower() == "wal":
+        return Check("journal", OK, "write-ahead log (WAL): readers and many capturing processes at once")
+    return Check("journal", PROBLEM, f"journal mode {mode} (set from outside DevTrace): capture and readers "
+                 "now wait for each other", f"sqlite3 {db} 'PRAGMA journal_mode = WAL'")
 
 
 def _schema(version: int) -> Check:

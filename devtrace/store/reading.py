@@ -26,13 +26,44 @@ _folder: list[str] = []
 
 def readable_file(path: str | os.PathLike | None = None) -> str:
     """The database file to read the store at `path` from; fails like `open_store` would
-    (missing, foreign, corrupt or newer store), except for lacking write access."""
+    (missing, foreign, corrupt or newer store), except for lacking write access.
+
+    Every finished command is in what it gives: commands still in the spool are drained first
+    when the store is free, else written into a private copy of the store that is read instead
+    (the store is locked by another process: the reader does not wait)."""
     db = paths.db_file(path)
     try:
         open_store(path).close()  # an older store is migrated in place
     except StoreReadOnly:
         return read_only_copy(db)
+    directory = paths.store_dir(path)
+    if _spooled(directory) and not _drainer(directory, "--once"):
+        copy = _copy(db)
+        if _drainer(directory, "--into", copy):
+            return copy
     return _text_name(db)
+
+
+def _spooled(directory: str) -> bool:
+    try:
+        return any(name.endswith(".rec") for name in os.listdir(os.path.join(directory, paths.SPOOL_DIR)))
+    except OSError:
+        return False
+
+
+def _drainer(directory: str, *args: str) -> bool:
+    """Run the store's drainer in the foreground (a process: the store layer does not import
+    capture); whether it did what was asked."""
+    import subprocess
+    import sys
+
+    try:
+        done = subprocess.run([sys.executable, "-m", "devtrace.capture.drainer", "--path", directory, *args],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
 
 
 def read_only_copy(db: str) -> str:
@@ -40,7 +71,14 @@ def read_only_copy(db: str) -> str:
     copy = _files.get(signature)
     if copy is not None and os.path.isfile(copy):
         return copy
-    copy = os.path.join(_private_folder(), f"store-{len(_files)}.db")
+    copy = _copy(db)
+    _files[signature] = copy
+    return copy
+
+
+def _copy(db: str) -> str:
+    """A private copy of the store, made through SQLite's backup API from a read-only connection."""
+    copy = os.path.join(_private_folder(), f"store-{len(_files)}-{len(os.listdir(_private_folder()))}.db")
     create_private_file(copy)
     source = open_read_only(db)
     try:
@@ -58,7 +96,6 @@ def read_only_copy(db: str) -> str:
         conn.execute("PRAGMA journal_mode = DELETE")  # readers of the copy need no -shm
     finally:
         conn.close()
-    _files[signature] = copy
     return copy
 
 

@@ -11,6 +11,9 @@ def write_transaction(conn: sqlite3.Connection):
     try:
         yield conn
     except BaseException:
-        conn.execute("ROLLBACK")
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # SQLite rolled back already (an I/O error): the error to report is the first one
         raise
     conn.execute("COMMIT")

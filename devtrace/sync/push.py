@@ -12,12 +12,13 @@ import os
 import time
 
 from devtrace import paths
+from devtrace.capture import drainer
 from devtrace.errors import DevtraceError
 from devtrace.store import open_store
 from devtrace.store.events import shared_columns
 from devtrace.store.transaction import write_transaction
 from devtrace.sync import config
-from devtrace.sync.client import ATTEMPTS, Client
+from devtrace.sync.client import ATTEMPTS, Client, Refused
 
 BATCH = 1000
 
@@ -83,6 +84,7 @@ def push(path=None, *, batch: int = BATCH, progress=None, wait_for_lock: bool = 
     `wait_for_lock` is False). `progress(kind, done, total)` is called after each batch."""
     directory = paths.store_dir(path)
     client = client_for(directory, attempts)
+    drainer.drain_now(directory)  # commands still in the spool go too
     lock = _lock(directory, wait_for_lock)
     if lock is None:
         return None
@@ -137,17 +139,29 @@ def _push_kind(conn, client: Client, kind: str, batch: int, progress) -> dict:
     counts = {"sent": 0, "accepted": 0, "duplicates": 0, "rejected": 0}
     for start in range(0, len(ids), batch):
         chunk = ids[start:start + batch]
-        items = _rows(conn, kind, chunk)
-        route = "/v1/telemetry/batch" if kind == "events" else "/v1/labels/batch"
-        _, _, answer = client.call("POST", route, {"schema_version": 1, kind: items})
-        _acknowledge(conn, kind, items, answer)
-        counts["sent"] += len(items)
-        for name in ("accepted", "duplicates"):
-            counts[name] += answer[name]
-        counts["rejected"] += len(answer["rejected"])
+        for items, answer in _send(client, kind, _rows(conn, kind, chunk)):
+            _acknowledge(conn, kind, items, answer)
+            counts["sent"] += len(items)
+            for name in ("accepted", "duplicates"):
+                counts[name] += answer[name]
+            counts["rejected"] += len(answer["rejected"])
         if progress:
             progress(kind, start + len(chunk), len(ids))
     return counts
+
+
+def _send(client: Client, kind: str, items: list[dict]) -> list[tuple[list[dict], dict]]:
+    """POST a batch; a batch the server finds too large (413) is split in halves, and so on
+    down to single items. (items, answer) of each batch the server took."""
+    route = "/v1/telemetry/batch" if kind == "events" else "/v1/labels/batch"
+    try:
+        _, _, answer = client.call("POST", route, {"schema_version": 1, kind: items})
+    except Refused as exc:
+        if exc.status != 413 or len(items) == 1:
+            raise
+        half = len(items) // 2
+        return _send(client, kind, items[:half]) + _send(client, kind, items[half:])
+    return [(items, answer)]
 
 
 def _rows(conn, kind: str, chunk: list) -> list[dict]:

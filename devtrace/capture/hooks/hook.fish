@@ -1,19 +1,55 @@
 # DevTrace: record every command of this interactive fish (devtrace hook fish | source in config.fish).
-# On the prompt's path only builtins run: fish_postexec starts one detached writer that reads
-# the line, its status and fish's own CMD_DURATION on its stdin. (fish has no subshell: the
-# writer becomes $last_pid.)
+# On the prompt's path only builtins run: fish_postexec appends one record (the line, its status
+# and fish's own CMD_DURATION) to the store's spool, and starts the store's drainer only when none
+# is alive. The record is on disk before the prompt: a terminal closed right after Enter loses
+# nothing. fish has no clock builtin: the command ended when the record was written.
 if status is-interactive; and not set -q __devtrace_loaded; and test -z @AGENT_VARIABLES@
     set -g __devtrace_loaded 1
     # Not exported: a nested shell makes its own session.
     set -g __devtrace_session $fish_pid.(random).(random).(random)
+    set -g __devtrace_store @STORE@
+    set -g __devtrace_seq 0
+
+    # Hello: this shell has the hook (see devtrace.capture.hooks.sessions).
+    begin
+        set -l old_umask $umask
+        set umask 0077
+        command mkdir -p -m 700 $__devtrace_store/spool
+        and printf 'DTSPOOL 1 hello fish %s %s\n\036\n' $__devtrace_session $fish_pid >$__devtrace_store/spool/$__devtrace_session.0.rec
+        set umask $old_umask
+    end 2>/dev/null
 
     function __devtrace_postexec --on-event fish_postexec
         set -l devtrace_status $status
         set -l duration $CMD_DURATION
-        if not set -q fish_private_mode; or test -z "$fish_private_mode"
-            printf '%s 0 %s000 %s\n%s' $devtrace_status $duration $__devtrace_session $argv[1] 2>/dev/null \
-                | @WRITER@ >/dev/null 2>&1 &
-            disown
+        if set -q fish_private_mode; and test -n "$fish_private_mode"
+            return 0
         end
+        set __devtrace_seq (math $__devtrace_seq + 1)
+        set -l file $__devtrace_store/spool/$__devtrace_session.$__devtrace_seq.rec
+        set -l old_umask $umask
+        set umask 0077
+        begin
+            printf 'DTSPOOL 1 shell fish line %s - %s000 %s %s\n%s\0%s\036\n' $devtrace_status $duration \
+                $__devtrace_session $fish_pid $PWD $argv[1] >$file
+            or begin
+                command mkdir -p -m 700 $__devtrace_store/spool
+                and printf 'DTSPOOL 1 shell fish line %s - %s000 %s %s\n%s\0%s\036\n' $devtrace_status $duration \
+                    $__devtrace_session $fish_pid $PWD $argv[1] >$file
+            end
+        end 2>/dev/null
+        set umask $old_umask
+        set -l pid
+        set -l comm
+        begin
+            read -l pid_line <$__devtrace_store/drainer.pid
+            and set pid $pid_line
+            and read comm </proc/$pid/comm
+        end 2>/dev/null
+        if test "$comm" != devtrace-drain
+            @DRAINER@ </dev/null >/dev/null 2>&1 &
+            disown 2>/dev/null
+        end
+        return 0
     end
 end

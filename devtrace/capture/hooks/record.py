@@ -111,7 +111,8 @@ def _log(path: str | None, exc: BaseException) -> None:
     try:
         from devtrace.capture.hooks.writer import store_path
 
-        with open(os.path.join(store_path(path), paths.HOOKS_LOG), "a", encoding="utf-8") as f:
+        fd = os.open(os.path.join(store_path(path), paths.HOOKS_LOG), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as f:
             f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S%z')} {reason}\n")
     except OSError:
         pass

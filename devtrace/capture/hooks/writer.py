@@ -28,7 +28,8 @@ class Finished:
     here, with the store's key). `pair_key`: the end of a Pre/Post pair (Codex: tool_use_id;
     "" for Gemini, which pairs by the command's hash); the duration then comes from the pair.
     `call_id`: the agent's id of the tool call, which records it once however many of
-    DevTrace's entries the agent ran for it (installed at two scopes, from two paths).
+    DevTrace's entries the agent ran for it (installed at two scopes, from two paths), and
+    from which the event's id is derived (devtrace.capture.event_ids).
     `background`: reported at launch; a pair does not time it."""
 
     __slots__ = ("captured_by", "line", "exit_code", "timed_out", "duration_ms", "ended_at", "session",
@@ -80,7 +81,7 @@ def write(report: Finished | Started | TurnEnded, path: str | None) -> str | Non
     # a leading space keeps a line out of a shell's history, and so out of DevTrace: a human's
     # choice, which an agent's command line never expresses
     hidden = report.line[:1].isspace() and report.captured_by in SHELLS
-    if not words or hidden or _runs_devtrace(words):
+    if not words or hidden or identity.runs_devtrace(words):
         return None
     root = git.find_repo(report.cwd)
     with Recorder(store_path(path)) as rec:
@@ -142,12 +143,51 @@ def write(report: Finished | Started | TurnEnded, path: str | None) -> str | Non
             if files is not None and repo_id is not None:
                 hook_state.save_state(conn, session, repo_id, head, files, report.ended_at)
         try:
-            if not insert_event(rec.conn, event, also, new_id=None if report.call_id else event_ids.live):
-                return None  # this call was recorded already (by an import, say)
+            inserted = insert_event(rec.conn, event, also, new_id=None if report.call_id else event_ids.live)
         except _AlreadyRecorded:
             return None
+        if not inserted:
+            return None  # this call's event is in the store already (an import recorded it)
         scorer.spawn(rec.directory)  # scores it in a detached process if there is a model
         return event["id"]
+
+
+def build(rec: Recorder, report: Finished, exact_git: bool, states: dict | None = None, event_id: str | None = None):
+    """A shell's finished command as the drainer stores it: (event, a function that saves the
+    session's git state in the insert's transaction, that state as ((session, repo), (head,
+    files)) or None), or None when the line is not recorded.
+
+    `exact_git`: the working tree still shows the state the command left (its shell has not
+    run anything since); otherwise the git columns are unknown (NULL) and the session's next
+    observed command carries the change since the last observed state, so that a session's
+    deltas add up and are never counted twice. `states`: the session states of the batch so
+    far, {(session, repo): (head, files)}, consulted before the store."""
+    words = identity.command_words(report.line)
+    if not recorded(rec.settings, report.line, words, shell=True):
+        return None
+    session = "ses_" + identity.keyed_hash(rec.key, f"{report.captured_by}:{report.session}")[:16]
+    root = git.find_repo(report.cwd) if exact_git else None
+    budget_s = rec.settings.git_timeout_ms / 1000
+    after = git.finish_snapshot(root, git.start_snapshot(root, budget_s=budget_s)) if root else None
+    repo_id = identity.repo_id(rec.key, root) if root else None
+    state = git.totals(after) if after is not None else (None, None, None)
+    files = _hashed_paths(rec.key, after) if after is not None else None
+    head = git.head(root) if root else None
+    change = _change(rec, root, session, repo_id, head, files, budget_s, states)
+    event = rec.event(
+        words, line=report.line, started_at=report.ended_at - (report.duration_ms or 0) / 1000, duration_ms=report.duration_ms,
+        exit_code=report.exit_code, timed_out=report.timed_out, session_id=session, agent_id=report.agent_id,
+        author_kind=report.author_kind, captured_by=report.captured_by, repo_id=repo_id, state=state, change=change,
+    )
+    if event_id is not None:
+        event["id"] = event_id
+    also = saved = None
+    if files is not None and repo_id is not None:
+        saved = ((session, repo_id), (head, files))
+
+        def also(conn):
+            hook_state.save_state(conn, session, repo_id, head, files, report.ended_at)
+    return event, also, saved
 
 
 def resolve_orphans(report: TurnEnded, path: str | None) -> None:
@@ -163,7 +203,8 @@ def resolve_orphans(report: TurnEnded, path: str | None) -> None:
                               exit_code=outcome.exit_code, timed_out=outcome.timed_out, session_id=report.session,
                               agent_id=report.captured_by, author_kind="agent", captured_by=report.captured_by,
                               repo_id=orphan.repo_id, state=(None, None, None), change=(None, None, None),
-                              duration_approximate=outcome.duration_ms is not None)
+                              duration_approximate=outcome.duration_ms is not None,
+                              call=(report.captured_by, report.session, orphan.call_key) if orphan.call_key else None)
             event["command_hash"], event["program"] = orphan.command_hash, orphan.program
 
             def also(conn, orphan=orphan):
@@ -172,7 +213,7 @@ def resolve_orphans(report: TurnEnded, path: str | None) -> None:
                     raise _AlreadyRecorded
 
             try:
-                insert_event(rec.conn, event, also)
+                insert_event(rec.conn, event, also, new_id=None if orphan.call_key else event_ids.live)
             except _AlreadyRecorded:  # its end was recorded meanwhile: only the start goes
                 with write_transaction(rec.conn):
                     hook_state.drop_pending(rec.conn, report.captured_by, report.session, orphan.call_key,
@@ -184,14 +225,14 @@ class _AlreadyRecorded(Exception):
     """Another of DevTrace's entries already recorded this tool call: the transaction rolls back."""
 
 
-def _change(rec: Recorder, root, session, repo_id, head, files, budget_s: float) -> tuple:
+def _change(rec: Recorder, root, session, repo_id, head, files, budget_s: float, states: dict | None = None) -> tuple:
     """What this command changed: its end state against the state the session's previous
     command in this repo left (unknown for a session's first command in a repo). If HEAD
     moved since (a commit, a checkout), the end state is measured against that earlier
     commit, so a commit is not mistaken for deleting what it committed."""
     if files is None or repo_id is None:
         return None, None, None
-    previous = hook_state.previous_state(rec.conn, session, repo_id)
+    previous = (states or {}).get((session, repo_id)) or hook_state.previous_state(rec.conn, session, repo_id)
     if previous is None:
         return None, None, None
     before_head, before = previous

@@ -1,10 +1,12 @@
 """Keeping a lake in shape and governing what it holds: maintain, retention, erase.
 
 Each runs under the one-lake-writer lock, like the flush. Retention and erasure remove rows
-from the ingestion tables and from the lake, and record an audit row (who, what, when).
+from the ingestion tables and from the lake if there is one (they never create one), and
+record an audit row (who, what, when).
 """
 
 import datetime as dt
+import time
 
 import duckdb
 
@@ -22,14 +24,16 @@ one snapshot for its connection's life."""
 
 
 def maintain(db_url: str, *, keep_hours: float = DEFAULT_KEEP_HOURS) -> dict[str, int]:
-    """Merge small files, rewrite files with many deleted rows, expire snapshots older than
-    keep_hours, delete the files no snapshot reads any more and the orphans of killed flushes.
+    """Write rows inlined in the catalog to Parquet, merge small files, rewrite files with many
+    deleted rows, expire snapshots older than keep_hours, delete the files no snapshot reads any
+    more and the orphans of killed flushes.
     Returns how many data files the lake has before and after."""
     with writer.writer_lock(db_url):
         with writer.connect(db_url) as con:
             before = _data_files(con)
         older = f"now() - to_microseconds({int(keep_hours * 3_600_000_000)})"
         for call in (
+            f"ducklake_flush_inlined_data('{LAKE}')",  # rows an older DevTrace inlined (see lake_reader)
             f"ducklake_merge_adjacent_files('{LAKE}')",
             f"ducklake_rewrite_data_files('{LAKE}')",
             f"ducklake_merge_adjacent_files('{LAKE}')",
@@ -50,12 +54,15 @@ def retention(db_url: str, days: int, *, actor: str, today: dt.date | None = Non
     cutoff = (today or dt.datetime.now(dt.UTC).date()) - dt.timedelta(days=days)
     epoch = dt.datetime.combine(cutoff, dt.time(), dt.UTC).timestamp()
     with writer.writer_lock(db_url):
-        with writer.connect(db_url) as con:
-            flushed = watermarks(con)
-        tail = ingest_tables.delete_events(db_url, "executed_at < ?", [epoch], flushed)
-        with writer.connect(db_url) as con:
-            in_lake = _delete(con, f"day < DATE '{cutoff.isoformat()}'")
-        _purge(db_url, keep_hours=DEFAULT_KEEP_HOURS)
+        has_lake = writer.lake_exists(db_url)
+        flushed = _flushed(db_url) if has_lake else (0, 0, 0)
+        tail = ingest_tables.delete_events(db_url, "executed_at < ?", [epoch], flushed,
+                                           cutoff=("*", epoch, f"retention by {actor}"))
+        in_lake = Removed(0, 0)
+        if has_lake:
+            with writer.connect(db_url) as con:
+                in_lake = _delete(con, f"day < DATE '{cutoff.isoformat()}'")
+            _purge(db_url, keep_hours=DEFAULT_KEEP_HOURS)
     removed = Removed(tail.events + in_lake.events, tail.labels + in_lake.labels)
     ingest_tables.audit(db_url, "retention", cutoff.isoformat(), actor, removed.events, removed.labels)
     return removed
@@ -66,15 +73,23 @@ def erase(db_url: str, machine: str, *, actor: str) -> Removed:
     the ingestion tables and the lake, then rewrite the lake's files and expire every older
     snapshot, so that no Parquet file keeps them. Readers open during an erase reconnect."""
     with writer.writer_lock(db_url):
-        with writer.connect(db_url) as con:
-            flushed = watermarks(con)
-        tail = ingest_tables.delete_events(db_url, "machine = ?", [machine], flushed, labels_by=machine)
-        with writer.connect(db_url) as con:
-            in_lake = _delete(con, f"machine = {literal(machine)}", labels_by=machine)
-        _purge(db_url, keep_hours=0)
+        has_lake = writer.lake_exists(db_url)
+        flushed = _flushed(db_url) if has_lake else (0, 0, 0)
+        tail = ingest_tables.delete_events(db_url, "machine = ?", [machine], flushed, labels_by=machine,
+                                           cutoff=(machine, time.time(), f"erase by {actor}"))
+        in_lake = Removed(0, 0)
+        if has_lake:
+            with writer.connect(db_url) as con:
+                in_lake = _delete(con, f"machine = {literal(machine)}", labels_by=machine)
+            _purge(db_url, keep_hours=0)
     removed = Removed(tail.events + in_lake.events, tail.labels + in_lake.labels)
     ingest_tables.audit(db_url, "erase", machine, actor, removed.events, removed.labels)
     return removed
+
+
+def _flushed(db_url: str) -> tuple[int, int, int]:
+    with writer.connect(db_url) as con:
+        return watermarks(con)
 
 
 def _delete(con: duckdb.DuckDBPyConnection, events_where: str, *, labels_by: str | None = None) -> Removed:

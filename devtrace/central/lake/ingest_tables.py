@@ -27,10 +27,12 @@ def transaction(db_url: str) -> Iterator[Tx]:
 
 
 def delete_events(db_url: str, where: str, params: list, watermarks: tuple[int, int, int], *,
-                  labels_by: str | None = None) -> Removed:
+                  labels_by: str | None = None, cutoff: tuple[str, float, str] | None = None) -> Removed:
     """Delete the events matching `where` (with their labels and central scores, and the
     labels `labels_by` pushed) from the ingestion tables. Counts only what the lake did not
-    hold yet (above its watermarks), so that lake + tail counts add up to distinct rows."""
+    hold yet (above its watermarks), so that lake + tail counts add up to distinct rows.
+    `cutoff` (machine or '*', unix seconds, who) is recorded in the same transaction: events
+    of that machine executed before it are refused from then on."""
     events_seq, labels_id, _ = watermarks
     events = f"SELECT id FROM command_events WHERE {where}"
     labels_where = f"event_id IN ({events})" + (" OR machine = ?" if labels_by is not None else "")
@@ -43,7 +45,20 @@ def delete_events(db_url: str, where: str, params: list, watermarks: tuple[int, 
         tx.execute(f"DELETE FROM event_scores WHERE event_id IN ({events})", params)
         tx.execute(f"DELETE FROM labels WHERE {labels_where}", labels_params)
         tx.execute(f"DELETE FROM command_events WHERE {where}", params)
+        if cutoff is not None:
+            set_cutoff(tx, *cutoff)
     return Removed(int(new_events), int(new_labels))
+
+
+def set_cutoff(tx: Tx, machine: str, before_at: float, set_by: str) -> None:
+    """Move a machine's (or every machine's: '*') cut-off forward to `before_at`."""
+    rows = tx.execute("SELECT before_at FROM retention_cutoffs WHERE machine = ?", [machine])
+    if not rows:
+        tx.execute("INSERT INTO retention_cutoffs (machine, before_at, set_by, set_at) VALUES (?, ?, ?, ?)",
+                   [machine, before_at, set_by, time.time()])
+    elif rows[0][0] < before_at:
+        tx.execute("UPDATE retention_cutoffs SET before_at = ?, set_by = ?, set_at = ? WHERE machine = ?",
+                   [before_at, set_by, time.time(), machine])
 
 
 def audit(db_url: str, action: str, target: str, actor: str, events: int, labels: int) -> None:

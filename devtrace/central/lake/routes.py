@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from devtrace.central.auth import CentralDb, caller
 from devtrace.central.lake import job
-from devtrace.central.payloads import Text256
+from devtrace.central.tokens import NAME
 
 router = APIRouter()
 
@@ -18,7 +18,7 @@ class RetentionRequest(BaseModel):
 
 
 class EraseRequest(BaseModel):
-    machine: Annotated[Text256, Field(min_length=1)]  # no NUL: the name goes into the erase job's argv
+    machine: Annotated[str, Field(pattern=NAME.pattern)]  # a token's name: no NUL, nothing a database refuses
 
 
 class RemovedAnswer(BaseModel):

@@ -5,20 +5,22 @@ ingestion database's `event_scores`, which the next flush writes into the lake's
 its own transaction (never in place into Parquet files a reader is scanning).
 
 An event counts as unscored when it has no score (from its machine or centrally) and no
-central score row yet, so running this twice before a flush scores nothing twice.
+central score row yet, so running this twice before a flush scores nothing twice. Each batch's
+rows are written as ingestion writes events: on PostgreSQL under the ingest lock (so `seq`
+follows commit order and the flush's watermark never passes a row committed late), and only
+for events that have no central score row when the lock is held (two overlapping runs score
+an event once). SQLite has one writer at a time, so its `seq` follows commit order anyway.
 """
 
-import os
 import time
 
 import duckdb
 import polars as pl
 
 from devtrace.analytics import connect, query
-from devtrace.analytics.central import CENTRAL_ALIAS
-from devtrace.analytics.sql_text import literal
 from devtrace.central import models
-from devtrace.central.db import is_postgres, open_central
+from devtrace.central.db import INGEST_LOCK, is_postgres, open_central
+from devtrace.central.lake import writer
 from devtrace.errors import DevtraceError
 from devtrace.ml.features import build_features
 from devtrace.ml.registry import Model
@@ -32,7 +34,7 @@ BATCH_EVENTS = 50_000
 
 UNSCORED = f"""
 SELECT coalesce(session_id, id) AS unit, count(*) AS events FROM events
-WHERE scored_at IS NULL AND id NOT IN (SELECT event_id FROM {CENTRAL_ALIAS}.event_scores)
+WHERE scored_at IS NULL AND id NOT IN (SELECT event_id FROM {SCORES}.event_scores)
 GROUP BY unit ORDER BY unit
 """
 
@@ -57,11 +59,10 @@ def score_central(db_url: str, *, batch_events: int = BATCH_EVENTS, on_rows=None
     model = approved_model(db_url)
     version = model.metadata["version"]
     scored = 0
-    with connect(central=db_url, locked=False) as con:  # it attaches the scores table for writing
-        # Scores are written through DuckDB too: a second copy of SQLite in this process
-        # (Python's) must not write the file DuckDB's copy has open.
-        target = db_url if is_postgres(db_url) else os.path.abspath(os.path.expanduser(db_url))
-        con.execute(f"ATTACH {literal(target)} AS {SCORES} (TYPE {'postgres' if is_postgres(db_url) else 'sqlite'})")
+    with connect(central=db_url, locked=False) as con:  # it attaches the scores table
+        # SQLite's scores are written through DuckDB: a second copy of SQLite in this process
+        # (Python's) must not write the file DuckDB's copy has open. PostgreSQL's through psycopg.
+        con.execute(writer.attach_ingestion(con, db_url, SCORES, read_only=is_postgres(db_url)))
         units = query(con, UNSCORED)
         batch: list[str] = []
         size = 0
@@ -83,7 +84,7 @@ def score_central(db_url: str, *, batch_events: int = BATCH_EVENTS, on_rows=None
 def _score_batch(con: duckdb.DuckDBPyConnection, db_url: str, model: Model, version: str, units: list[str]) -> int:
     con.execute("CREATE OR REPLACE TEMP TABLE scoring_units AS SELECT unnest(?::VARCHAR[]) AS unit", [units])
     frame = query(con, f"""
-        SELECT *, scored_at IS NULL AND id NOT IN (SELECT event_id FROM {CENTRAL_ALIAS}.event_scores) AS to_score
+        SELECT *, scored_at IS NULL AND id NOT IN (SELECT event_id FROM {SCORES}.event_scores) AS to_score
         FROM events WHERE coalesce(session_id, id) IN (SELECT unit FROM scoring_units)
         ORDER BY executed_at, id""")
     wanted = frame.get_column("to_score")
@@ -92,10 +93,31 @@ def _score_batch(con: duckdb.DuckDBPyConnection, db_url: str, model: Model, vers
     scores = score_columns(model, build_features(frame.drop("to_score")).filter(wanted))
     batch = scores.with_columns(event_id=frame.get_column("id").filter(wanted), model_ref=pl.lit(version),
                                 scored_at=pl.lit(time.time()))
+    if is_postgres(db_url):
+        return _write_postgres(db_url, batch.select(SCORE_COLUMNS).rows())
     con.register("scores_batch", batch)
     try:
-        con.execute(f"INSERT INTO {SCORES}.event_scores ({', '.join(SCORE_COLUMNS)}) "
-                    f"SELECT {', '.join(SCORE_COLUMNS)} FROM scores_batch")
+        return writer.scalar(con, f"INSERT INTO {SCORES}.event_scores ({', '.join(SCORE_COLUMNS)}) "
+                                  f"SELECT {', '.join(SCORE_COLUMNS)} FROM scores_batch "
+                                  f"WHERE event_id NOT IN (SELECT event_id FROM {SCORES}.event_scores)")
     finally:
         con.unregister("scores_batch")
-    return len(batch)
+
+
+def _write_postgres(db_url: str, rows: list[tuple]) -> int:
+    """Stage the rows (COPY), then insert those of events without a central score yet, under
+    the ingest lock, in one transaction."""
+    columns = ", ".join(SCORE_COLUMNS)
+    db = open_central(db_url, create=False)
+    try:
+        with db.transaction() as tx:
+            tx.execute(f"CREATE TEMP TABLE stage_scores ON COMMIT DROP AS SELECT {columns} FROM event_scores WITH NO DATA")
+            with tx.cursor.copy(f"COPY stage_scores ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            tx.execute("SELECT pg_advisory_xact_lock(?)", (INGEST_LOCK,))
+            tx.execute(f"INSERT INTO event_scores ({columns}) SELECT {columns} FROM stage_scores AS s "
+                       "WHERE NOT EXISTS (SELECT 1 FROM event_scores AS e WHERE e.event_id = s.event_id)")
+            return tx.rowcount
+    finally:
+        db.close()

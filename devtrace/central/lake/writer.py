@@ -25,10 +25,11 @@ from collections.abc import Iterator
 import duckdb
 
 from devtrace.analytics import lake_reader, object_storage
+from devtrace.analytics.central import postgres_steps
 from devtrace.analytics.connection import OFFLINE_CONFIG, extension_file, one_line
 from devtrace.analytics.lake_reader import LAKE, catalog_file
 from devtrace.analytics.sql_text import literal
-from devtrace.central.db import describe, is_postgres, open_central
+from devtrace.central.db import describe, is_postgres, open_central, owner_only, owner_only_files
 from devtrace.errors import DevtraceError
 
 INGEST = "ingest"
@@ -53,9 +54,7 @@ def connect(db_url: str, *, data_path: str | None = None, pinned: bool = False) 
     try:
         for name in ("ducklake", "postgres_scanner", "sqlite_scanner"):
             _run(con, f"LOAD {literal(extension_file(name))}", f"cannot load DuckDB's {name} extension")
-        source = db_url if is_postgres(db_url) else os.path.abspath(os.path.expanduser(db_url))
-        kind = "postgres" if is_postgres(db_url) else "sqlite"
-        _run(con, f"ATTACH {literal(source)} AS {INGEST} (TYPE {kind}, READ_ONLY)", f"cannot open {describe(db_url)}")
+        _run(con, attach_ingestion(con, db_url, INGEST, read_only=True), f"cannot open {describe(db_url)}")
         created = not lake_reader.exists(con, db_url)
         if pinned:
             if created:
@@ -71,9 +70,12 @@ def connect(db_url: str, *, data_path: str | None = None, pinned: bool = False) 
             raise DevtraceError("the lake does not exist yet: give --lake-data (a folder, or a URL DuckDB can write, for its Parquet files)")
         if path is not None and "://" not in path:
             path = os.path.abspath(os.path.expanduser(path))
-            os.makedirs(path, exist_ok=True)
+            os.makedirs(path, mode=0o700, exist_ok=True)
+            owner_only(path)
         if not is_postgres(db_url):
             _wal(catalog_file(db_url))
+            for suffix in ("", "-wal", "-shm"):
+                owner_only(catalog_file(db_url) + suffix)
         object_storage.reach(con, path if created and path is not None else lake_reader.stored_data_path(con, db_url, INGEST),
                              extension_file("httpfs"))  # before ATTACH, which wants httpfs for an s3:// lake
         _run(con, lambda: lake_reader.attach(con, db_url, read_only=False, data_path=path), "cannot open the lake")
@@ -81,6 +83,18 @@ def connect(db_url: str, *, data_path: str | None = None, pinned: bool = False) 
         con.close()
         raise
     return con
+
+
+def attach_ingestion(con: duckdb.DuckDBPyConnection, db_url: str, alias: str, *, read_only: bool) -> str:
+    """The ATTACH of the ingestion database as `alias` (a PostgreSQL password goes into the
+    connection's secret first, never into a path DuckDB lists)."""
+    if is_postgres(db_url):
+        secret, conninfo = postgres_steps(db_url, literal)
+        for statement, failure in secret:
+            _run(con, statement, failure)
+        return f"ATTACH {literal(conninfo)} AS {alias} (TYPE postgres{', READ_ONLY' if read_only else ''})"
+    file = os.path.abspath(os.path.expanduser(db_url))
+    return f"ATTACH {literal(file)} AS {alias} (TYPE sqlite{', READ_ONLY' if read_only else ''})"
 
 
 def lake_exists(db_url: str) -> bool:
@@ -99,7 +113,14 @@ def lake_exists(db_url: str) -> bool:
 @contextlib.contextmanager
 def writer_lock(db_url: str) -> Iterator[None]:
     """Hold the one-lake-writer lock: a PostgreSQL advisory lock, or for the embedded default
-    an exclusive flock on a file beside the catalog. Both die with the process."""
+    an exclusive flock on a file beside the catalog. Both die with the process. Meanwhile
+    every file the writer creates (catalog, Parquet files, their folders) is owner-only."""
+    with owner_only_files(), _lock(db_url):
+        yield
+
+
+@contextlib.contextmanager
+def _lock(db_url: str) -> Iterator[None]:
     if is_postgres(db_url):
         import psycopg
 
@@ -121,11 +142,12 @@ def writer_lock(db_url: str) -> Iterator[None]:
 def _wal(file: str) -> None:
     """The SQLite catalog in WAL mode: readers, which DuckDB keeps in a read transaction while
     the lake stays attached, then never block the writer's commit."""
-    db = sqlite3.connect(file)
-    try:
-        db.execute("PRAGMA journal_mode = WAL")
-    finally:
-        db.close()
+    with owner_only_files():
+        db = sqlite3.connect(file)
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+        finally:
+            db.close()
 
 
 def _run(con: duckdb.DuckDBPyConnection, statement, failure: str) -> None:

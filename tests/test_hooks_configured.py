@@ -1,0 +1,300 @@
+"""The shell hooks in shells configured as people configure them (real bash, zsh and fish in tmux):
+nothing DevTrace runs may change the user's shell, and no typed command may be lost or garbled."""
+
+import re
+
+import pytest
+
+from tests.hook_support import Shell, wait_events
+from tests.support import devtrace, rows
+
+
+@pytest.fixture
+def shells():
+    opened = []
+    yield opened
+    for shell in opened:
+        shell.close()
+
+
+def open_shell(shells, tmp_path, name, store, cwd, **kwargs) -> Shell:
+    shell = Shell(tmp_path, name, store, cwd, **kwargs)
+    shells.append(shell)
+    return shell
+
+
+@pytest.mark.parametrize("name, setting", [("bash", "set -e"), ("zsh", "setopt ERR_EXIT")])
+def test_errexit_never_ends_the_users_shell(name, setting, tmp_path, repo, store, shells):
+    shell = open_shell(shells, tmp_path, name, store, repo, after=setting)
+    shell.type("[[ -f /nonexistent ]] && echo yes")
+    shell.type("echo still-$((40 + 2))")
+    assert "still-42" in shell.screen()
+    assert [e["exit_code"] for e in wait_events(store, 2)] == [1, 0]
+
+
+def test_a_users_err_trap_fires_once_per_failure(tmp_path, repo, store, shells):
+    shell = open_shell(shells, tmp_path, "bash", store, repo, after="trap 'echo ERR-FIRED' ERR")
+    shell.type("false")
+    shell.type("true")
+    assert shell.screen().count("ERR-FIRED") == 1
+    wait_events(store, 2)
+
+
+def test_a_users_return_trap_under_extdebug_never_fires_for_devtrace(tmp_path, repo, store, shells):
+    shell = open_shell(shells, tmp_path, "bash", store, repo, after="shopt -s extdebug\ntrap 'echo RETURN-FIRED' RETURN")
+    shell.type("true")
+    shell.type("false")
+    assert "RETURN-FIRED" not in shell.screen()
+    assert [e["exit_code"] for e in wait_events(store, 2)] == [0, 1]
+
+
+@pytest.mark.parametrize("name, setting", [("bash", "set -u"), ("zsh", "setopt NO_UNSET")])
+def test_nounset_loads_the_hook_whole(name, setting, tmp_path, repo, store, shells):
+    shell = open_shell(shells, tmp_path, name, store, repo, rc=setting)
+    shell.type("true")
+    shell.type("false")
+    assert "unbound" not in shell.screen() and "parameter not set" not in shell.screen()
+    assert [e["exit_code"] for e in wait_events(store, 2)] == [0, 1]
+
+
+@pytest.mark.parametrize("name, setting", [("bash", "set -x"), ("zsh", "setopt XTRACE")])
+def test_xtrace_shows_none_of_the_hooks_work(name, setting, tmp_path, repo, store, shells):
+    shell = open_shell(shells, tmp_path, name, store, repo, after=setting)
+    shell.type("true")
+    shell.type("true")
+    assert "__devtrace" not in shell.screen().split("true", 1)[1]
+    wait_events(store, 2)
+
+
+@pytest.mark.parametrize("setting", ["setopt KSH_ARRAYS", "IFS=0", "setopt KSH_ARRAYS SH_WORD_SPLIT; IFS=0"])
+def test_zsh_options_give_the_right_duration(setting, tmp_path, repo, store, shells):
+    shell = open_shell(shells, tmp_path, "zsh", store, repo, after=setting)
+    shell.type("sleep 0.3")
+    (event,) = wait_events(store, 1)
+    assert 300 <= event["duration_ms"] < 1500
+    assert abs(event["started_at"] + 0.3 - event["ended_at"]) < 1.2
+    assert "error" not in shell.screen()
+
+
+@pytest.mark.parametrize("setting", ["unset EPOCHREALTIME", "zmodload -u zsh/datetime"])
+def test_zsh_without_its_clock_stores_no_duration_rather_than_a_wrong_one(setting, tmp_path, repo, store, shells):
+    shell = open_shell(shells, tmp_path, "zsh", store, repo, after=setting)
+    shell.type("sleep 0.2")
+    shell.type("false")
+    events = wait_events(store, 2)
+    assert [e["exit_code"] for e in events] == [0, 1]
+    assert all(e["duration_ms"] is None or 200 <= e["duration_ms"] < 1500 for e in events[:1])
+    assert all(e["duration_ms"] is None or e["duration_ms"] >= 0 for e in events)
+
+
+def test_a_slow_zsh_precmd_before_devtraces_is_not_timed(tmp_path, repo, store, shells):
+    rc = "slow_prompt_work() { sleep 0.3 }\nprecmd_functions+=(slow_prompt_work)"
+    shell = open_shell(shells, tmp_path, "zsh", store, repo, rc=rc)
+    shell.type("true")
+    shell.type("true")
+    events = wait_events(store, 2)
+    assert [e["duration_ms"] < 200 for e in events] == [True, True], [e["duration_ms"] for e in events]
+
+
+def test_a_framework_that_puts_its_precmd_first_later_is_moved_behind(tmp_path, repo, store, shells):
+    """As powerlevel10k does at its first prompt: DevTrace's precmd is first again from the
+    next prompt on; the command timed with the other's work in it has no duration."""
+    after = "slow_prompt_work() { sleep 0.3 }\nprecmd_functions=(slow_prompt_work $precmd_functions)"
+    shell = open_shell(shells, tmp_path, "zsh", store, repo, after=after)
+    shell.type("true")
+    shell.type("true")
+    shell.type("true")
+    events = wait_events(store, 3)
+    assert all(e["duration_ms"] is None or e["duration_ms"] < 200 for e in events), [e["duration_ms"] for e in events]
+    assert events[-1]["duration_ms"] is not None
+
+
+@pytest.mark.parametrize("after", ["PROMPT_COMMAND='history -a'", "PROMPT_COMMAND+=$'\\n'history' -a'",
+                                   "PS0='> '", "set -o posix"])
+def test_bash_keeps_recording_after_a_late_prompt_setting(after, tmp_path, repo, store, shells):
+    shell = open_shell(shells, tmp_path, "bash", store, repo, after=after)
+    shell.type("true")
+    shell.type("false")
+    shell.type("sh -c 'exit 3'")
+    assert "syntax error" not in shell.screen()
+    assert [e["exit_code"] for e in wait_events(store, 3)] == [0, 1, 3]
+
+
+def test_fish_keeps_the_last_command_when_the_terminal_closes_at_once(tmp_path, repo, store, shells):
+    shell = open_shell(shells, tmp_path, "fish", store, repo)
+    shell.type("true")
+    wait_events(store, 1)
+    shell.type("sh -c 'exit 5'", wait=False)
+    shell.wait_prompts(3, timeout=30)
+    shell.close()  # the terminal goes away: a hang-up for everything on it
+    done = devtrace("events", "--path", str(store), "--json", cwd=repo)  # a reader drains what is left
+    assert done.returncode == 0, done.stderr
+    assert [e["exit_code"] for e in rows(store)] == [0, 5]
+
+
+def test_a_relative_store_path_is_resolved_once_when_the_hook_loads(tmp_path, repo, shells):
+    store = repo / ".devtrace-rel"
+    shell = open_shell(shells, tmp_path, "bash", store, repo, env={"DEVTRACE_PATH": ".devtrace-rel"})
+    (repo / "sub").mkdir()
+    shell.type("cd sub")
+    shell.type("true")
+    events = wait_events(store, 2)
+    assert len(events) == 2
+    assert not (repo / "sub" / ".devtrace-rel").exists()
+
+
+@pytest.mark.parametrize("name", ["bash", "zsh"])
+def test_commands_typed_ahead_add_up_to_the_sessions_real_change(name, tmp_path, repo, store, shells):
+    """12 commands typed before the first has ended: each appends a line to a file. The git
+    columns of a command whose end state could no longer be seen are NULL; the deltas the
+    session stores add up to what it changed, never counting a line twice."""
+    shell = open_shell(shells, tmp_path, name, store, repo)
+    shell.type("true")
+    wait_events(store, 1)
+    for _ in range(12):
+        shell.tmux("send-keys", "-t", "0", "-l", "echo x >> a.txt")
+        shell.tmux("send-keys", "-t", "0", "Enter")
+    shell.wait_prompts(14, timeout=60)
+    events = wait_events(store, 13)
+    added = [e["delta_lines_added"] for e in events[1:]]
+    assert sum(a for a in added if a is not None) == 12, added
+    assert events[-1]["lines_added"] == 12
+    assert all(e["lines_added"] in (None, 12) or e["delta_lines_added"] is not None for e in events[1:])
+
+
+def test_a_word_that_is_no_command_is_never_stored_as_text(tmp_path, repo, store, shells):
+    shell = open_shell(shells, tmp_path, "bash", store, repo)
+    shell.type("Hunter2Passw0rdTyped")
+    (event,) = wait_events(store, 1)
+    assert event["exit_code"] == 127 and event["program"] is None
+    assert not re.search(b"Hunter2", (store / "devtrace.db").read_bytes())
+
+
+@pytest.mark.parametrize("name", ["bash", "zsh"])
+def test_a_job_stopped_with_ctrl_z_and_resumed_is_on_record_once_with_its_real_status(name, tmp_path, repo, store, shells):
+    shell = open_shell(shells, tmp_path, name, store, repo)
+    before = shell.prompts()
+    shell.type("sh -c 'sleep 1.5; exit 3'", wait=False)
+    import time
+
+    time.sleep(0.5)
+    shell.tmux("send-keys", "-t", "0", "C-z")
+    shell.wait_prompts(before + 1)
+    shell.type("fg")
+    shell.type("true")
+    events = wait_events(store, 2)
+    assert [e["exit_code"] for e in events] == [3, 0]
+
+
+@pytest.mark.parametrize("histcontrol", ["ignoreboth:erasedups", "erasedups", "ignoredups"])
+def test_every_command_typed_is_an_event_whatever_the_history_keeps(histcontrol, tmp_path, repo, store, shells):
+    """A repeat is recorded however bash's history treats it, and bash's history is still what
+    the user's HISTCONTROL makes of it."""
+    shell = open_shell(shells, tmp_path, "bash", store, repo, after=f"HISTCONTROL={histcontrol}")
+    lines = ["echo a", "echo b", "echo a", "make -v >/dev/null", "echo b", "make -v >/dev/null",
+             "echo $SECONDS$RANDOM", "echo $SECONDS$RANDOM", "echo $SECONDS$RANDOM"]
+    for line in lines:
+        shell.type(line)
+    events = wait_events(store, len(lines))
+    assert [e["program"] for e in events] == [line.split()[0] for line in lines]
+    shell.type(" history")
+    listed = [re.sub(r"^\s*\d+\*?\s+", "", row) for row in shell.screen().split(" history", 1)[1].splitlines()
+              if re.match(r"^\s*\d+", row)]
+    listed = [row for row in listed if row != "history"]  # saved where ignorespace is not set
+    if "erasedups" in histcontrol:
+        assert listed[-4:] == ["echo a", "echo b", "make -v >/dev/null", "echo $SECONDS$RANDOM"], listed
+    else:
+        assert listed[-7:] == ["echo a", "echo b", "echo a", "make -v >/dev/null", "echo b", "make -v >/dev/null",
+                               "echo $SECONDS$RANDOM"], listed
+
+
+def test_a_users_debug_trap_never_turns_an_unrecorded_line_into_a_copy(tmp_path, repo, store, shells):
+    after = "HISTIGNORE='ls*'\ntrap 'x=1' DEBUG"
+    shell = open_shell(shells, tmp_path, "bash", store, repo, after=after)
+    shell.type("sh -c 'exit 4'")
+    shell.type(" sh -c 'exit 4'")  # a leading space: not recorded
+    shell.type("ls")  # HISTIGNORE: not recorded
+    shell.type("false")
+    assert [e["exit_code"] for e in wait_events(store, 2)] == [4, 1]
+
+
+def test_each_command_of_a_bracketed_paste_is_its_own_event(tmp_path, repo, store, shells):
+    shell = open_shell(shells, tmp_path, "bash", store, repo)
+    lines = [f"sh -c 'exit {i % 4}'" for i in range(20)]
+    before = shell.prompts()
+    shell.tmux("set-buffer", "\n".join(lines) + "\n")
+    shell.tmux("paste-buffer", "-p", "-t", "0")
+    shell.tmux("send-keys", "-t", "0", "Enter")
+    shell.wait_prompts(before + 1, timeout=60)
+    events = wait_events(store, 20)
+    assert [e["exit_code"] for e in events] == [i % 4 for i in range(20)]
+    assert len({e["command_hash"] for e in events}) == 4
+    assert all(e["duration_ms"] is not None for e in events)
+
+
+@pytest.mark.parametrize("name", ["bash", "zsh"])
+def test_a_shell_says_once_that_its_store_is_damaged(name, tmp_path, repo, store, shells):
+    import time
+
+    shell = open_shell(shells, tmp_path, name, store, repo)
+    shell.type("true")
+    wait_events(store, 1)
+    (store / "health").write_text(f"{time.time():.0f} database disk image is malformed\n")
+    (store / "drainer.pid").unlink(missing_ok=True)  # as after the drainer's idle exit
+    for _ in range(3):
+        shell.type("true")
+    assert shell.screen().count("the store at") == 1 and "is damaged" in shell.screen()
+    assert len(rows_now(store)) == 1
+
+
+def rows_now(store):
+    import sqlite3
+
+    conn = sqlite3.connect(store / "devtrace.db")
+    try:
+        return conn.execute("SELECT id FROM command_events").fetchall()
+    finally:
+        conn.close()
+
+
+def test_hook_status_and_doctor_report_a_shell_whose_hook_stopped_recording(tmp_path, repo, store, shells):
+    import json
+
+    shell = open_shell(shells, tmp_path, "bash", store, repo)
+    shell.type("true")
+    wait_events(store, 1)
+    status = devtrace("hook", "status", "--path", str(store), cwd=repo).stdout.decode()
+    assert "bash (pid " in status and "PROBLEM" not in status
+    shell.type("unset PROMPT_COMMAND")  # a framework or rc line replaces every prompt command
+    shell.type("sh -c 'i=0; while [ $i -lt 3000000 ]; do i=$((i+1)); done'")  # a command that works (CPU)
+    sessions_file = store / "shells.json"
+    sessions = json.loads(sessions_file.read_text())
+    for entry in sessions.values():
+        entry["last_event_at"] -= 600  # ten minutes later
+    sessions_file.write_text(json.dumps(sessions))
+    status = devtrace("hook", "status", "--path", str(store), cwd=repo).stdout.decode()
+    assert "PROBLEM bash (pid " in status and "no longer active" in status, status
+    doctor = json.loads(devtrace("doctor", "--path", str(store), "--json", cwd=repo).stdout)
+    assert [c["status"] for c in doctor["checks"] if c["name"] == "shells"] == ["problem"]
+    assert len(rows(store)) == 1
+
+
+@pytest.mark.parametrize("name", ["bash", "zsh"])
+def test_a_store_on_a_read_only_mount_is_said_once(name, tmp_path, repo, shells):
+    import subprocess
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.fail(f"this test mounts a tmpfs and needs root: {mounted.stderr.decode().strip()}")
+    try:
+        store = disk / "store"
+        assert devtrace("init", "--path", str(store), cwd=repo).returncode == 0
+        assert subprocess.run(["mount", "-o", "remount,ro", str(disk)]).returncode == 0
+        shell = open_shell(shells, tmp_path, name, store, repo)
+        for _ in range(3):
+            shell.type("true")
+        assert shell.screen().count("commands are not recorded: cannot write to") == 1
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
