@@ -9,7 +9,7 @@ from pathlib import Path
 from tests.hook_support import SHELL_PATH, require, wait_events
 from tests.support import CHECKOUT, git
 
-QUICK_START = CHECKOUT / "docs" / "notes" / "issue-21.md"
+QUICK_START = CHECKOUT / "docs" / "quickstart.md"
 PROMPT = "QS$ "
 INSTALL = "pipx install devtrace"
 """The one line not typed: DevTrace is already on PATH (the venv under test), as after it."""

@@ -2,7 +2,7 @@
 --
 -- Timestamps are UTC TIMESTAMPs. Git columns (files_touched_count, lines_*, delta_*) are NULL
 -- where the state was unknown (not a git repo): unknown, not zero. `failed` = non-zero exit
--- or a timeout; NULL where an agent does not say (Codex gives no exit code). `author_kind`
+-- or a timeout; NULL where an agent does not say (e.g. Codex run without a transcript). `author_kind`
 -- (human/agent), `captured_by` (run, a shell, an agent) and `duration_approximate` (timed by
 -- a Pre/Post hook pair) come from the hooks. Every view in this folder reads the SQLite
 -- store attached as `store`:  ATTACH '<path>/devtrace.db' AS store (TYPE sqlite, READ_ONLY);
