@@ -7,6 +7,7 @@ import os
 import time
 
 from devtrace import paths
+from devtrace.store.connection import APPLICATION_ID, MARKED_FROM_VERSION
 
 EVERY_S = 3600.0
 
@@ -25,6 +26,11 @@ def check_health(directory: str) -> str | None:
     try:
         conn = sqlite3.connect(db, timeout=0.05)
         try:
+            mark = conn.execute("PRAGMA application_id").fetchone()[0]
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            ours = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'command_events'").fetchone()
+            if mark not in (0, APPLICATION_ID) or (mark == 0 and version >= MARKED_FROM_VERSION) or ours is None:
+                return None  # not a DevTrace store: opening it refuses it, and nothing is written beside it
             rows = conn.execute("PRAGMA quick_check").fetchall()
         finally:
             conn.close()
