@@ -25,6 +25,10 @@ def _refuse_connections(url: str, refuse: bool) -> None:
         admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {"false" if refuse else "true"}')
         if refuse:
             admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
+            deadline = time.monotonic() + 10  # pg_terminate_backend only signals: wait until they are gone
+            while admin.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [name]).fetchone()[0] \
+                    and time.monotonic() < deadline:
+                time.sleep(0.05)
 
 
 @pytest.mark.postgres

@@ -226,7 +226,10 @@ def test_each_command_of_a_bracketed_paste_is_its_own_event(tmp_path, repo, stor
     shell.tmux("paste-buffer", "-p", "-t", "0")
     shell.tmux("send-keys", "-t", "0", "Enter")
     shell.wait_prompts(before + 1, timeout=60)
-    events = wait_events(store, 20)
+    wait_events(store, 20)
+    # In the order they were recorded: a command of a paste may get its neighbour's start
+    # (about 1 run in 4 on a quiet machine, 1 ms off; a known defect, see the note).
+    events = rows(store, "SELECT * FROM command_events ORDER BY rowid")
     assert [e["exit_code"] for e in events] == [i % 4 for i in range(20)]
     assert len({e["command_hash"] for e in events}) == 4
     assert all(e["duration_ms"] is not None for e in events)
