@@ -54,6 +54,9 @@ def test_database_down_is_503_generic_and_tokens_are_checked_first(postgres_url,
         assert "postgres" not in json.dumps(answer) and "retry-after" in {k.lower() for k in headers}
     finally:
         _refuse_connections(postgres_url, False)
+    deadline = time.monotonic() + 30  # the pool reconnects with a backoff: the service comes back by itself
+    while call(server.address, "GET", "/v1/health")[0] != 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert call(server.address, "GET", "/v1/health")[0] == 200
     status, answer, _ = batch(server.address, token, [event(1)])
     assert (status, answer["accepted"]) == (200, 1)
