@@ -180,7 +180,10 @@ def test_the_duckdb_cli_script_defines_the_same_views(tmp_path):
     bare.execute(analytics.init_script(store))
     for view in analytics.views():
         expected = devtrace.sql(f"SELECT * FROM {view.name}", path=store)
-        assert bare.sql(f"SELECT * FROM {view.name}").pl().equals(expected), view.name
+        got = bare.sql(f"SELECT * FROM {view.name}").pl()
+        # the same rows, in any order: a view without ORDER BY (top) has none
+        assert got.schema == expected.schema, view.name
+        assert sorted(map(repr, got.rows())) == sorted(map(repr, expected.rows())), view.name
 
 
 def test_the_extension_comes_from_the_package_with_autoloading_off(tmp_path):
