@@ -62,10 +62,10 @@ def test_a_query_sees_an_event_captured_a_moment_earlier(tmp_path):
 
 
 def test_querying_while_another_process_captures(tmp_path):
-    """A shell loop captures 40 events through the real CLI while we query without pause: no
+    """A shell loop captures 150 events through the real CLI while we query without pause: no
     query fails or goes backwards, and the last one sees every event."""
     store = build_store(tmp_path / "store", [])
-    captures = 40
+    captures = 150  # a quiet machine captures 40 in about a second: too few queries overlap them
     loop = f'for i in $(seq {captures}); do "$PY" -m devtrace run --quiet --keep-noop --path "$STORE" -- true || exit 1; done'
     writer = subprocess.Popen(
         ["sh", "-c", loop], cwd=tmp_path, env=devtrace_env(PY=sys.executable, STORE=str(store)),
