@@ -120,14 +120,24 @@ def wait_events(store: Path, count: int, timeout: float = 60.0) -> list:
 
 
 def wait_writers(store: Path, deadline: float) -> None:
-    """Until no hook writer (`devtrace hook record`, however started) of `store` runs, seen
-    twice 50 ms apart: a shell forks its writer before drawing the prompt, and the fork
-    shows the writer's command line only once it has exec'd."""
+    """Until no hook writer (`devtrace hook record`, however started) of `store` runs and its
+    spool holds no agent hook's record (the drainer has taken them all), seen twice 50 ms
+    apart: a shell forks its writer before drawing the prompt, and the fork shows the
+    writer's command line only once it has exec'd."""
     quiet = 0
     while quiet < 2:
-        quiet = quiet + 1 if not hook_writers(store) else 0
-        assert time.monotonic() < deadline, f"hook writers of {store} still running: {hook_writers(store)}"
+        quiet = quiet + 1 if not hook_writers(store) and not agent_records(store) else 0
+        assert time.monotonic() < deadline, \
+            f"hook writers of {store} still running ({hook_writers(store)}), or records left ({agent_records(store)})"
         time.sleep(0.05)
+
+
+def agent_records(store: Path) -> list[str]:
+    """The agent hooks' records waiting in the store's spool."""
+    try:
+        return [name for name in os.listdir(store / "spool") if name.startswith("agent.") and name.endswith(".rec")]
+    except FileNotFoundError:
+        return []
 
 
 def hook_writers(store: Path) -> list[int]:

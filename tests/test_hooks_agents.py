@@ -292,7 +292,7 @@ def test_install_and_uninstall_keep_every_other_byte(agent, home, store):
     installed = json.loads(settings.read_text())
     original = json.loads(OTHER_SETTINGS[agent])
     for event in EVENTS[agent]:
-        ours = [g for g in installed["hooks"][event] if "devtrace.capture.hooks.record" in json.dumps(g)]
+        ours = [g for g in installed["hooks"][event] if "devtrace/capture/hooks/agent.sh" in json.dumps(g)]
         assert len(ours) == 1
         assert [g for g in installed["hooks"][event] if g not in ours] == original["hooks"].get(event, [])
     status = json.loads(devtrace_here("hook", "status", "--json", cwd=home, env=env_for(home)).stdout)

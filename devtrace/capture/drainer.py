@@ -1,6 +1,6 @@
 """The drainer: one detached process per store turns spooled records into events.
 
-The capture side (`devtrace run`, the shell hooks) only appends a record to the spool (see
+The capture side (`devtrace run`, the shell hooks, the agent hooks) only appends a record to the spool (see
 `devtrace.capture.spool`) and starts a drainer when none is alive: `drainer.pid` names the
 live one (whose /proc comm is `devtrace-drain`), and the lock on `drainer.lock` makes sure
 there is one at a time. The drainer reads every waiting record, hashes, measures git where
@@ -239,23 +239,67 @@ def drain(directory: str, names: list[str], busy_timeout_s: float | None = None,
     if not records:
         return result
     records = records[:BATCH]
-    try:
-        inserted = _store(directory, records, busy_timeout_s, into)
-    except Exception as exc:
-        result.waiting = len(records)
-        _store_failed(directory, exc, records, into)
-        return result
-    result.committed = len(records)
+    agent_records = [r for r in records if r.kind == "agent"]
+    records = [r for r in records if r.kind != "agent"]
+    inserted = 0
+    if records:
+        try:
+            inserted = _store(directory, records, busy_timeout_s, into)
+        except Exception as exc:
+            result.waiting = len(records)
+            _store_failed(directory, exc, records, into)
+            records = []
+        result.committed = len(records)
     if into is None:
         for record in records:
-            try:
-                os.unlink(record.path)
-            except FileNotFoundError:
-                pass
+            _unlink(record.path)
+        if agent_records:
+            inserted += _store_agents(directory, agent_records, busy_timeout_s, result)
         if inserted:
             _spawn_scorer(directory, records)
         _shells_seen(directory, records)
     return result
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _store_agents(directory: str, records: list, busy_timeout_s: float | None, result: Result) -> int:
+    """The agent hooks' records, one at a time in the order they arrived (each is its own
+    transaction: see hooks.agent_records), deleted once recorded; how many events were stored.
+    A turn's end too recent is left for a later pass; at the first record the store cannot
+    take, the rest wait too (an end must not be recorded before its start)."""
+    from devtrace.capture.hooks import agent_records
+    from devtrace.capture.recorder import Recorder
+
+    now = time.time()
+    stored, left = 0, list(records)
+    try:
+        _check_health(directory, None)
+        with Recorder(directory) as rec:
+            if busy_timeout_s is not None:
+                rec.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+            while left:
+                record = left[0]
+                if not agent_records.held_back(record, now):
+                    try:
+                        stored += agent_records.store(rec, record, _event_id(f"{record.name}@{record.mtime!r}"))
+                    except agent_records.Unusable as exc:
+                        log(directory, f"a spool record was dropped: {exc}")
+                        result.dropped += 1
+                    else:
+                        result.committed += 1
+                    _unlink(record.path)
+                left.pop(0)
+    except Exception as exc:
+        left = [r for r in left if r.kind == "agent" and not agent_records.held_back(r, now)]
+        result.waiting += len(left)
+        _store_failed(directory, exc, left, None)
+    return stored
 
 
 def _shells_seen(directory: str, records: list) -> None:
@@ -281,8 +325,16 @@ def _read_records(directory: str, names: list[str], result: Result, purge: bool)
             continue
         if record is not None and record.kind in _KINDS:
             records.append(record)
-    records.sort(key=_ended_at)
+    records.sort(key=_order)
     return records
+
+
+def _order(record) -> tuple:
+    if record.kind != "agent":
+        return _ended_at(record), 0, record.name
+    from devtrace.capture.hooks import agent_records
+
+    return record.mtime, agent_records.phase(record), record.name
 
 
 def _ended_at(record) -> float:
@@ -520,7 +572,7 @@ def _still_ours(lock_file: str, fd: int) -> bool:
         return False
 
 
-_KINDS = ("event", "shell", "hello")
+_KINDS = ("event", "shell", "hello", "agent")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The spool: where the capture side leaves each finished command for the drainer.
 
-Capture never writes SQLite. `devtrace run`, the shell hooks (with shell builtins only) and,
-later, the agent hooks each append one record to a spool file of their own in
+Capture never writes SQLite. `devtrace run`, the shell hooks (with shell builtins only) and
+the agent hooks (POSIX sh, hooks/agent.sh) each append one record to a spool file of their own in
 `<store>/spool/` (a 0700 folder; each file 0600), and one detached drainer per store
 (`devtrace.capture.drainer`) turns the records into events in batches and deletes them.
 
@@ -33,6 +33,14 @@ once it is an hour old, with a line in hooks.log). Kinds of version 1:
 
 - `hello SHELL SESSION PID`: a shell hook loaded (no body): `devtrace hook status` and
   `devtrace doctor` then know the shell, and can tell when its hook stops recording.
+
+- `agent AGENT`: one hook call of a coding agent (claude-code, codex, gemini); the body is the
+  payload the agent gave the hook on stdin, as it came. The file's modification time is when
+  it arrived (written by agent.sh, which has no clock of its own; the agent's own timestamps
+  win where the payload has them). Named `agent.<pid>.<n>`, which a later hook may use again
+  once the record is drained. The drainer parses it (hooks.agent_records).
+  A kind added within version 1: a drainer from before it takes only the kinds it knows and
+  leaves these records in the spool.
 
 A drainer reads every version it knows and leaves a record of a newer version in place (the
 newer DevTrace that wrote it drains it). Spooled text is raw: the folder is private, and a

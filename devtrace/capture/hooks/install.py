@@ -30,7 +30,8 @@ def settings_file(agent: str, scope: str, cwd: str | None = None) -> str:
 
 
 def hook_command(agent: str, path: str | None = None) -> str:
-    """What the agent runs: this interpreter's DevTrace by absolute path, as the shell hooks do."""
+    """What the agent runs: DevTrace's sh hook by absolute path, which starts this interpreter's
+    drainer (see launcher)."""
     from devtrace.capture.hooks.shells import sh_quote
 
     return " ".join(sh_quote(word) for word in launcher.argv(agent, path))
@@ -112,11 +113,12 @@ def _checks(agent: str, hooks: dict) -> list[str]:
     found = []
     commands = {h.get("command") for groups in hooks.values() if isinstance(groups, list) for g in groups
                 if isinstance(g, dict) for h in g.get("hooks", []) if _is_mine(h, agent)}
-    for command in commands:
-        program = command.split(" ", 1)[0].strip("'\"")
-        if not os.access(program, os.X_OK):
-            found.append(f"the interpreter the hook runs is gone ({program}): nothing is recorded;"
-                         f" run devtrace hook install {agent} again from DevTrace's environment")
+    for command in sorted(commands):
+        for program in launcher.programs(command):
+            if not os.access(program, os.X_OK if not program.endswith(".sh") else os.R_OK):
+                what = "hook script" if program.endswith(".sh") else "interpreter"
+                found.append(f"the {what} the hook runs is gone ({program}): nothing is recorded;"
+                             f" run devtrace hook install {agent} again from DevTrace's environment")
     for event, groups in hooks.items():
         if isinstance(groups, list) and sum(_mine(g, agent) for g in groups) > 1:
             found.append(f"DevTrace's hook is in {event} more than once: the agent runs it twice per command")
@@ -160,8 +162,7 @@ def _parse(file: str, text: str) -> jsonspan.Node:
 
 
 def _is_mine(hook, agent: str) -> bool:
-    command = hook.get("command") if isinstance(hook, dict) else None
-    return isinstance(command, str) and "devtrace.capture.hooks.record" in command and f" {agent}" in command
+    return isinstance(hook, dict) and launcher.is_agent_hook(hook.get("command"), agent)
 
 
 def _mine(group, agent: str) -> bool:

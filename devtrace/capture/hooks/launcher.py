@@ -1,19 +1,47 @@
-"""The command line a hook runs: `devtrace hook record SOURCE [--path P]`, started as cheaply
-as Python allows. It runs this interpreter with -I -S and DevTrace's own folder first on
-sys.path: the record path imports the standard library only, so the site machinery (about a
-third of the interpreter's start-up here) is not needed, and -I keeps the current folder and
-PYTHON* variables out of it."""
+"""The command line an agent's hook entry runs: `/bin/sh .../hooks/agent.sh AGENT PYTHON
+[STORE]`, a POSIX sh script that spools the payload and starts this interpreter's drainer
+when none is alive (see agent.sh). Entries written by DevTrace before it, which ran
+`python -I -S -c "... hooks.record import main ..." AGENT [--path STORE]`, are still
+recognised as DevTrace's (`is_agent_hook`), so that install replaces them and uninstall
+removes them; until then they spool too (hooks.record)."""
 
-import json
 import os
+import shlex
 import sys
 
+SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "agent.sh")
+SHELL = "/bin/sh"
+_SCRIPT_TAIL = "/devtrace/capture/hooks/agent.sh"
+_OLD_MARK = "devtrace.capture.hooks.record"
 
-def argv(source: str, path: str | None = None) -> list[str]:
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-    code = (f"import sys; sys.path.insert(0, {json.dumps(root)}); "
-            "from devtrace.capture.hooks.record import main; main(sys.argv[1:])")
-    words = [sys.executable, "-I", "-S", "-c", code, source]
+
+def argv(agent: str, path: str | None = None) -> list[str]:
+    words = [SHELL, SCRIPT, agent, sys.executable]
     if path:
-        words += ["--path", os.path.abspath(os.path.expanduser(path))]
+        words.append(os.path.abspath(os.path.expanduser(path)))
     return words
+
+
+def is_agent_hook(command, agent: str) -> bool:
+    """Whether a hook entry's command is DevTrace's hook for `agent`, this form or the old one."""
+    if not isinstance(command, str):
+        return False
+    if _OLD_MARK in command:
+        return f" {agent}" in command
+    words = _words(command)
+    return len(words) >= 4 and words[1].endswith(_SCRIPT_TAIL) and words[2] == agent
+
+
+def programs(command: str) -> list[str]:
+    """The files a DevTrace hook command needs: (the script and) the interpreter."""
+    words = _words(command)
+    if _OLD_MARK in command:
+        return words[:1]
+    return [words[1], words[3]] if len(words) >= 4 else []
+
+
+def _words(command: str) -> list[str]:
+    try:
+        return shlex.split(command)
+    except ValueError:
+        return []

@@ -1,10 +1,12 @@
-"""`devtrace hook record SOURCE [--path P]`: the program every hook calls, shell or agent.
+"""`devtrace hook record SOURCE [--path P]`: what the hooks of earlier DevTrace versions call,
+still loaded in a running shell or installed in an agent's settings until `devtrace hook
+install` runs again (today's shell hooks and agent hook, agent.sh, spool without Python).
 
 It reads the report on stdin and exits 0 whatever happens, writing nothing to stdout (an
 agent reads a hook's stdout as instructions, and a failing hook would show up in its loop).
-For an agent it detaches at once: the agent waits only for the read and a fork, the event is
-written by the detached child. A shell's writer is already detached by the shell. Problems
-go to `<store>/hooks.log` as one line naming what failed, never the command.
+An agent's payload is spooled as agent.sh spools it, for the drainer. A shell's writer is
+detached by the shell and writes its event itself. Problems go to `<store>/hooks.log` as one
+line naming what failed, never the command.
 """
 
 # The C module under `signal`: `signal` itself imports enum, functools and collections, a
@@ -21,7 +23,6 @@ MAX_PAYLOAD = 64 * 1024 * 1024  # an agent's payload holds the command's output
 
 def main(args: list[str]) -> None:
     """Never returns: exits 0."""
-    called_at = time.time()  # before anything else: a Pre/Post pair is timed by it
     path = None
     try:
         for sig in (_signal.SIGINT, _signal.SIGHUP, _signal.SIGPIPE):
@@ -31,30 +32,34 @@ def main(args: list[str]) -> None:
             path = args[2]
         data = _read_stdin()
         if source not in SHELLS:
-            _detach()
+            _spool(source, data, path)
         else:
             _leave_terminal()
-        _record(source, data, path, called_at)
+            _record(source, data, path)
     except BaseException as exc:  # the hook never fails its shell or agent
         _log(path, exc)
     os._exit(0)
 
 
-def _record(source: str, data: bytes, path: str | None, called_at: float) -> None:
-    from devtrace.capture.hooks import writer
+def _record(shell: str, data: bytes, path: str | None) -> None:
+    from devtrace.capture.hooks import shells, writer
 
-    if source in SHELLS:
-        from devtrace.capture.hooks import shells
-
-        report: writer.Finished | writer.Started | writer.TurnEnded | None = shells.parse(source, data)
-    else:
-        from devtrace.capture.hooks import agents
-
-        if source not in agents.REGISTRY:
-            raise ValueError("unknown hook source")
-        report = agents.parse(source, data, called_at)
+    report = shells.parse(shell, data)
     if report is not None:
         writer.write(report, path)
+
+
+def _spool(agent: str, data: bytes, path: str | None) -> None:
+    """An agent's payload as an `agent AGENT` spool record, and a drainer if none is alive."""
+    from devtrace.capture import drainer, spool
+    from devtrace.capture.hooks.agents import NAMES
+
+    if agent not in NAMES:
+        raise ValueError("unknown hook source")
+    directory = os.path.abspath(os.path.expanduser(path or os.environ.get("DEVTRACE_PATH") or paths.DEFAULT_DIR))
+    os.makedirs(directory, 0o700, exist_ok=True)
+    spool.write(directory, f"agent.py{os.getpid()}.{time.time_ns()}", "agent", [agent], data)
+    drainer.ensure(directory)
 
 
 def _read_stdin() -> bytes:
@@ -66,19 +71,6 @@ def _read_stdin() -> bytes:
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks)
-
-
-def _detach() -> None:
-    """Fork; the parent exits 0 once the child has let go of the agent's pipes, so the agent
-    sees the hook end (exit and EOF on stdout/stderr) within a fork's time."""
-    ready_r, ready_w = os.pipe()
-    if os.fork():
-        os.close(ready_w)
-        os.read(ready_r, 1)  # EOF when the child has closed its copy
-        os._exit(0)
-    os.close(ready_r)
-    _leave_terminal()
-    os.close(ready_w)
 
 
 def _leave_terminal() -> None:

@@ -1,13 +1,13 @@
 """The hook writer: turns a command a shell or an agent reported into one stored event.
 
-It runs detached, after the command, so git and SQLite cost the user nothing. The command
+It runs in the drainer (or, for an earlier version's shell hook, in a detached writer),
+after the command, so git and SQLite cost the user nothing. The command
 line is split into words (identity.command_words) and hashed with the store's key; the line
 itself is kept only redacted (devtrace.capture.redact), unless `command_text = "off"`, and
 never logged.
 """
 
 import os
-import time
 
 from devtrace import paths
 from devtrace.capture import event_ids, git, identity, scorer
@@ -15,10 +15,6 @@ from devtrace.capture.hooks import SHELLS
 from devtrace.capture.recorder import Recorder
 from devtrace.store import hook_state, insert_event
 from devtrace.store.transaction import write_transaction
-
-# The writers are detached: under load, the writer of a Pre/Before hook may still be starting
-# when that of its Post/After looks for it. The end's writer waits this long for its start.
-START_GRACE_S = 3.0
 
 
 class Finished:
@@ -72,10 +68,25 @@ def store_path(path: str | None) -> str:
 
 
 def write(report: Finished | Started | TurnEnded, path: str | None) -> str | None:
+    """Record the report in its own connection (the writer of an earlier version's shell hook);
+    returns the event id, or None when nothing was recorded."""
+    with Recorder(store_path(path)) as rec:
+        event_id = record(rec, report)
+        if event_id is not None:
+            scorer.spawn(rec.directory)  # scores it in a detached process if there is a model
+        return event_id
+
+
+def record(rec: Recorder, report: Finished | Started | TurnEnded, event_id: str | None = None) -> str | None:
     """Record the report; returns the event id, or None when nothing was recorded (an ignored
-    line, the first half of a pair)."""
+    line, the first half of a pair, a turn's end). `event_id`: the id of an event that names
+    no call (the drainer derives it from the spool record, so that reading the record again
+    after a crash stores nothing twice); else a fresh one.
+
+    The drainer hands an agent's reports over in the order they arrived: a Post finds its
+    Pre already pending, and a turn's end finds the ends that came before it recorded."""
     if isinstance(report, TurnEnded):
-        resolve_orphans(report, path)
+        resolve_orphans(rec, report)
         return None
     words = identity.command_words(report.line)
     # a leading space keeps a line out of a shell's history, and so out of DevTrace: a human's
@@ -84,72 +95,68 @@ def write(report: Finished | Started | TurnEnded, path: str | None) -> str | Non
     if not words or hidden or identity.runs_devtrace(words):
         return None
     root = git.find_repo(report.cwd)
-    with Recorder(store_path(path)) as rec:
-        if _ignored(report.line, rec.settings.ignore):
-            return None
-        if not rec.settings.record_devtrace and _devtrace_command(words, report.line):
-            return None
-        session = report.session
-        if isinstance(report, Started):
-            command_hash = identity.command_hash(rec.key, words)
-            program = identity.program(words) if rec.settings.record_program else None
-            hook_state.add_pending(rec.conn, report.captured_by, session, report.call_key or command_hash,
-                                   report.started_at, command_hash, program, identity.repo_id(rec.key, root) if root else None)
-            return None
-        budget_s = rec.settings.git_timeout_ms / 1000
-        pending = git.start_snapshot(root, budget_s=budget_s) if root else None  # git works meanwhile
-        if report.captured_by in SHELLS:
-            session = "ses_" + identity.keyed_hash(rec.key, f"{report.captured_by}:{session}")[:16]
-        duration_ms, approximate = report.duration_ms, False
-        if report.pair_key is not None:
-            key = report.pair_key or identity.command_hash(rec.key, words)
-            started = hook_state.take_pending(rec.conn, report.captured_by, session, key, report.ended_at)
-            waited = 0.0
-            # its start's writer may still be on its way; worth waiting for where the pair times it
-            while started is None and waited < START_GRACE_S and duration_ms is None and not report.background:
-                time.sleep(0.05)
-                waited += 0.05
-                started = hook_state.take_pending(rec.conn, report.captured_by, session, key, report.ended_at)
-            if duration_ms is None and started is not None and not report.background:
-                duration_ms, approximate = max(0, round((report.ended_at - started) * 1000)), True
-        after = git.finish_snapshot(root, pending) if root else None
-        repo_id = identity.repo_id(rec.key, root) if root else None
-        state = git.totals(after) if after is not None else (None, None, None)
-        files = _hashed_paths(rec.key, after) if after is not None else None
-        head = git.head(root) if root else None
-        change = _change(rec, root, session, repo_id, head, files, budget_s)
-        event = rec.event(
-            words,
-            line=report.line,
-            started_at=report.ended_at - (duration_ms or 0) / 1000,
-            duration_ms=duration_ms,
-            exit_code=report.exit_code,
-            timed_out=report.timed_out,
-            session_id=session,
-            agent_id=report.agent_id,
-            author_kind=report.author_kind,
-            captured_by=report.captured_by,
-            repo_id=repo_id,
-            state=state,
-            change=change,
-            duration_approximate=approximate,
-            call=(report.captured_by, report.session, report.call_id) if report.call_id else None,
-            head=head,
-        )
-        def also(conn):
-            if report.call_id and not hook_state.first_report(conn, report.captured_by, session, report.call_id,
-                                                               report.ended_at):
-                raise _AlreadyRecorded
-            if files is not None and repo_id is not None:
-                hook_state.save_state(conn, session, repo_id, head, files, report.ended_at)
-        try:
-            inserted = insert_event(rec.conn, event, also, new_id=None if report.call_id else event_ids.live)
-        except _AlreadyRecorded:
-            return None
-        if not inserted:
-            return None  # this call's event is in the store already (an import recorded it)
-        scorer.spawn(rec.directory)  # scores it in a detached process if there is a model
-        return event["id"]
+    if _ignored(report.line, rec.settings.ignore):
+        return None
+    if not rec.settings.record_devtrace and _devtrace_command(words, report.line):
+        return None
+    session = report.session
+    if isinstance(report, Started):
+        command_hash = identity.command_hash(rec.key, words)
+        program = identity.program(words) if rec.settings.record_program else None
+        hook_state.add_pending(rec.conn, report.captured_by, session, report.call_key or command_hash,
+                               report.started_at, command_hash, program, identity.repo_id(rec.key, root) if root else None)
+        return None
+    budget_s = rec.settings.git_timeout_ms / 1000
+    pending = git.start_snapshot(root, budget_s=budget_s) if root else None  # git works meanwhile
+    if report.captured_by in SHELLS:
+        session = "ses_" + identity.keyed_hash(rec.key, f"{report.captured_by}:{session}")[:16]
+    duration_ms, approximate = report.duration_ms, False
+    if report.pair_key is not None:
+        key = report.pair_key or identity.command_hash(rec.key, words)
+        started = hook_state.take_pending(rec.conn, report.captured_by, session, key, report.ended_at)
+        if duration_ms is None and started is not None and not report.background:
+            duration_ms, approximate = max(0, round((report.ended_at - started) * 1000)), True
+    after = git.finish_snapshot(root, pending) if root else None
+    repo_id = identity.repo_id(rec.key, root) if root else None
+    state = git.totals(after) if after is not None else (None, None, None)
+    files = _hashed_paths(rec.key, after) if after is not None else None
+    head = git.head(root) if root else None
+    change = _change(rec, root, session, repo_id, head, files, budget_s)
+    event = rec.event(
+        words,
+        line=report.line,
+        started_at=report.ended_at - (duration_ms or 0) / 1000,
+        duration_ms=duration_ms,
+        exit_code=report.exit_code,
+        timed_out=report.timed_out,
+        session_id=session,
+        agent_id=report.agent_id,
+        author_kind=report.author_kind,
+        captured_by=report.captured_by,
+        repo_id=repo_id,
+        state=state,
+        change=change,
+        duration_approximate=approximate,
+        call=(report.captured_by, report.session, report.call_id) if report.call_id else None,
+        head=head,
+    )
+    if event_id is not None and not report.call_id:
+        event["id"] = event_id
+
+    def also(conn):
+        if report.call_id and not hook_state.first_report(conn, report.captured_by, session, report.call_id,
+                                                           report.ended_at):
+            raise _AlreadyRecorded
+        if files is not None and repo_id is not None:
+            hook_state.save_state(conn, session, repo_id, head, files, report.ended_at)
+    try:
+        inserted = insert_event(rec.conn, event, also,
+                                new_id=None if report.call_id or event_id is not None else event_ids.live)
+    except _AlreadyRecorded:
+        return None
+    if not inserted:
+        return None  # this call's event is in the store already (an import, or this record before)
+    return event["id"]
 
 
 def build(rec: Recorder, report: Finished, exact_git: bool, states: dict | None = None, event_id: str | None = None):
@@ -190,35 +197,34 @@ def build(rec: Recorder, report: Finished, exact_git: bool, states: dict | None 
     return event, also, saved
 
 
-def resolve_orphans(report: TurnEnded, path: str | None) -> None:
-    """Each start of the session still waiting for its end, written once as an event. First a
-    wait: the writers of the last ends may still be on their way (they are detached)."""
-    time.sleep(START_GRACE_S)
-    with Recorder(store_path(path)) as rec:
-        for orphan in hook_state.orphans(rec.conn, report.captured_by, report.session, report.at):
-            outcome = report.resolve(orphan.call_key, orphan.started_at)
-            if outcome is None:  # not over yet (a background command still running)
-                continue
-            event = rec.event([], started_at=orphan.started_at, duration_ms=outcome.duration_ms,
-                              exit_code=outcome.exit_code, timed_out=outcome.timed_out, session_id=report.session,
-                              agent_id=report.captured_by, author_kind="agent", captured_by=report.captured_by,
-                              repo_id=orphan.repo_id, state=(None, None, None), change=(None, None, None),
-                              duration_approximate=outcome.duration_ms is not None,
-                              call=(report.captured_by, report.session, orphan.call_key) if orphan.call_key else None)
-            event["command_hash"], event["program"] = orphan.command_hash, orphan.program
+def resolve_orphans(rec: Recorder, report: TurnEnded) -> int:
+    """Each start of the session still waiting for its end, written once as an event; how
+    many were stored."""
+    stored = 0
+    for orphan in hook_state.orphans(rec.conn, report.captured_by, report.session, report.at):
+        outcome = report.resolve(orphan.call_key, orphan.started_at)
+        if outcome is None:  # not over yet (a background command still running)
+            continue
+        event = rec.event([], started_at=orphan.started_at, duration_ms=outcome.duration_ms,
+                          exit_code=outcome.exit_code, timed_out=outcome.timed_out, session_id=report.session,
+                          agent_id=report.captured_by, author_kind="agent", captured_by=report.captured_by,
+                          repo_id=orphan.repo_id, state=(None, None, None), change=(None, None, None),
+                          duration_approximate=outcome.duration_ms is not None,
+                          call=(report.captured_by, report.session, orphan.call_key) if orphan.call_key else None)
+        event["command_hash"], event["program"] = orphan.command_hash, orphan.program
 
-            def also(conn, orphan=orphan):
-                hook_state.drop_pending(conn, report.captured_by, report.session, orphan.call_key, orphan.started_at)
-                if not hook_state.first_report(conn, report.captured_by, report.session, orphan.call_key, report.at):
-                    raise _AlreadyRecorded
+        def also(conn, orphan=orphan):
+            hook_state.drop_pending(conn, report.captured_by, report.session, orphan.call_key, orphan.started_at)
+            if not hook_state.first_report(conn, report.captured_by, report.session, orphan.call_key, report.at):
+                raise _AlreadyRecorded
 
-            try:
-                insert_event(rec.conn, event, also, new_id=None if orphan.call_key else event_ids.live)
-            except _AlreadyRecorded:  # its end was recorded meanwhile: only the start goes
-                with write_transaction(rec.conn):
-                    hook_state.drop_pending(rec.conn, report.captured_by, report.session, orphan.call_key,
-                                            orphan.started_at)
-        scorer.spawn(rec.directory)
+        try:
+            stored += insert_event(rec.conn, event, also, new_id=None if orphan.call_key else event_ids.live)
+        except _AlreadyRecorded:  # its end was recorded already: only the start goes
+            with write_transaction(rec.conn):
+                hook_state.drop_pending(rec.conn, report.captured_by, report.session, orphan.call_key,
+                                        orphan.started_at)
+    return stored
 
 
 class _AlreadyRecorded(Exception):

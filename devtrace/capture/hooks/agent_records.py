@@ -1,0 +1,108 @@
+"""The drainer's side of the agent hooks: each `agent AGENT` spool record (one hook payload, as
+agent.sh spooled it) becomes the report `agents.parse` reads from it, recorded by the writer,
+in the order the payloads arrived (each record's modification time, which is also the time
+the hook was called where the agent gives none of its own; it moves in clock ticks of a few
+milliseconds, and within one tick starts go first, turn ends last).
+
+In that order a Post finds its Pre pending (the agent waits for the Pre hook before it runs
+the command), so nothing waits for a start. A turn's end (Stop, SessionEnd) is held back
+until it is TURN_END_GRACE_S old: an end that arrives after it (two of DevTrace's entries run
+in parallel, a hook the agent started late) is recorded first, with its exact exit, before
+the turn's end resolves the starts still waiting as orphans. At a turn's end the session's
+token usage is read from the transcript the payload names (the import's readers).
+
+The git state of a command's folder is measured when the drainer takes its record, which is
+right after the command ended unless records queue up (a busy drainer, a locked store):
+then it is the state a little later, which the agent's next command may have changed.
+"""
+
+import json
+import os
+
+from devtrace.capture.hooks import agents, writer
+
+TURN_END_GRACE_S = 1.0
+USAGE_MAX_BYTES = 64 * 1024 * 1024  # a larger transcript's usage is left to `devtrace import`
+
+
+class Unusable(Exception):
+    """A record that will never become an event (not a payload DevTrace understands)."""
+
+
+def phase(record) -> int:
+    """Where a record goes among those that arrived at the same time (a file's modification
+    time moves in clock ticks, a few milliseconds): a start, then an end, then a turn's end."""
+    agent = record.words[0] if record.words else ""
+    spec = agents.REGISTRY.get(agent)
+    name = _event_name(record.body)
+    if spec is None or name is None:
+        return 1
+    return 0 if name == spec.start_event else 2 if name in spec.turn_end_events else 1
+
+
+def held_back(record, now: float) -> bool:
+    """A turn's end that arrived less than TURN_END_GRACE_S ago (see the module's docstring)."""
+    if now - record.mtime >= TURN_END_GRACE_S:
+        return False
+    agent = record.words[0] if record.words else ""
+    spec = agents.REGISTRY.get(agent)
+    return spec is not None and bool(spec.turn_end_events) and _event_name(record.body) in spec.turn_end_events
+
+
+def store(rec, record, event_id: str) -> int:
+    """Record one agent record; how many events it stored. Unusable if it is no payload
+    DevTrace understands; a store error (sqlite3.Error, OSError) propagates: the record stays."""
+    agent = record.words[0] if record.words else ""
+    if agent not in agents.REGISTRY:
+        raise Unusable(f"an agent record of an unknown agent ({agent[:40]!r})")
+    try:
+        report = agents.parse(agent, record.body, record.mtime)
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        raise Unusable(f"a {agent} hook payload DevTrace cannot read ({type(exc).__name__})") from None
+    if report is None:
+        return 0
+    if isinstance(report, writer.TurnEnded):
+        stored = writer.resolve_orphans(rec, report)
+        save_usage(rec, agent, record.body)
+        return stored
+    return int(writer.record(rec, report, event_id) is not None)
+
+
+def save_usage(rec, agent: str, body: bytes) -> None:
+    """The session's tokens as its transcript says at the end of a turn (agent_session_usage,
+    replaced each time, as a re-import does)."""
+    from devtrace.capture.imports import prices, recording, transcripts
+
+    payload = json.loads(body)
+    path = payload.get("transcript_path")
+    reader = {"claude-code": transcripts.read_claude_code, "codex": transcripts.read_codex,
+              "gemini": transcripts.read_gemini}.get(agent)
+    if not isinstance(path, str) or reader is None:
+        return
+    try:
+        if os.path.getsize(path) > USAGE_MAX_BYTES:
+            return
+        sessions = transcripts.Sessions()
+        with open(path, "rb") as f:
+            for _ in reader(f, sessions):
+                pass
+    except OSError:
+        return
+    from devtrace.errors import DevtraceError
+    from devtrace.store.transaction import write_transaction
+
+    with write_transaction(rec.conn):
+        recording.save_usage(rec.conn, sessions)
+    try:
+        prices.store(rec.conn, rec.directory)
+    except DevtraceError:
+        pass  # a [prices] entry config.toml gets wrong: `devtrace import` says so
+
+
+def _event_name(body: bytes) -> str | None:
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return None
+    name = payload.get("hook_event_name") if isinstance(payload, dict) else None
+    return name if isinstance(name, str) else None
