@@ -419,3 +419,116 @@ def test_a_claude_call_without_its_post_is_recorded_at_stop(home, store, repo):
     assert event["duration_ms"] is not None and event["repo_id"] is not None
     fire("claude-code", "Stop", home, store, repo)  # again: nothing left to resolve
     assert len(wait_events(store, 1)) == 1  # once its writer has ended
+
+
+# --- the drainer takes the agent hooks' records in the order the agent called the hooks ----
+
+POST_MS = json.loads((FIXTURES / "claude-code" / "PostToolUse.json").read_text())["duration_ms"]
+
+
+def spooled(store: Path, agent: str, name: str, cwd: Path, arrived_at: float, tag: str) -> None:
+    """One agent record in the spool as agent.sh leaves it (the payload as the CLI sent it),
+    arrived at `arrived_at` (its modification time)."""
+    from devtrace.capture import spool
+
+    payload = json.loads((FIXTURES / agent / f"{name}.json").read_text())
+    payload["cwd"] = str(cwd)
+    if "transcript_path" in payload:
+        payload["transcript_path"] = str(FIXTURES / agent / "transcript.jsonl")
+    store.mkdir(exist_ok=True)
+    path = spool.write(str(store), f"agent.{tag}", "agent", [agent], json.dumps(payload).encode())
+    os.utime(path, (arrived_at, arrived_at))
+
+
+def drain_once(store: Path, repo: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "devtrace.capture.drainer", "--path", str(store), "--once"],
+                          cwd=repo, env=devtrace_env(), capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def test_an_end_that_arrives_after_the_turns_end_keeps_its_exact_exit(store, repo):
+    """Issue 20, the race of a Post after Stop: PreToolUse, Stop, then the PostToolUse 0.3 s
+    after the Stop, all taken by a drainer started only later. The Post's exact outcome (exit
+    0 in Claude's own duration_ms) is stored, not the orphan's interrupt (130)."""
+    t0 = time.time() - 30
+    spooled(store, "claude-code", "PreToolUse", repo, t0, "1")
+    spooled(store, "claude-code", "Stop", repo, t0 + 0.5, "2")
+    spooled(store, "claude-code", "PostToolUse", repo, t0 + 0.8, "3")
+    drain_once(store, repo)
+    (event,) = rows(store, "SELECT exit_code, timed_out, duration_ms, duration_approximate FROM command_events")
+    assert tuple(event) == (0, 0, POST_MS, 0)
+    assert rows(store, "SELECT count(*) FROM hook_pending WHERE call_key NOT LIKE 'recorded:%'")[0][0] == 0
+
+
+def test_an_end_later_than_the_grace_is_left_to_the_turns_end(store, repo):
+    """The limit of the above: an end that arrives more than TURN_END_GRACE_S (1 s) after the
+    turn's end comes too late, the turn's end has resolved its start (an interrupt, 130), and
+    the call is recorded once. (No agent does this: each waits for its Post hooks before the
+    turn ends.)"""
+    t0 = time.time() - 30
+    spooled(store, "claude-code", "PreToolUse", repo, t0, "1")
+    spooled(store, "claude-code", "Stop", repo, t0 + 0.5, "2")
+    spooled(store, "claude-code", "PostToolUse", repo, t0 + 2.0, "3")
+    drain_once(store, repo)
+    assert [tuple(r) for r in rows(store, "SELECT exit_code FROM command_events")] == [(130,)]
+
+
+def test_a_turns_end_waits_for_the_ends_of_its_grace(home, store, repo):
+    """The live path: a Stop whose Post comes 0.3 s after it, both through the installed hook
+    with the drainer running: the drainer holds the Stop back, the Post's exit is stored."""
+    fire("claude-code", "PreToolUse", home, store, repo)
+    fire("claude-code", "Stop", home, store, repo)
+    time.sleep(0.3)
+    fire("claude-code", "PostToolUse", home, store, repo)
+    (event,) = wait_events(store, 1)
+    assert (event["exit_code"], event["duration_ms"], event["duration_approximate"]) == (0, POST_MS, 0)
+
+
+def test_the_hook_starts_no_interpreter_while_a_drainer_is_alive(home, store, repo, tmp_path):
+    """Issue 20, cost: the hook is POSIX sh; the drainer's interpreter starts only when no
+    drainer is alive (the pid file names a live `devtrace-drain`)."""
+    started = tmp_path / "interpreter-started"
+    wrapper = tmp_path / "python-wrapper"
+    wrapper.write_text(f'#!/bin/sh\necho x >> {started}\nexec {sys.executable} "$@"\n')
+    wrapper.chmod(0o755)
+    hook = installed_command("claude-code", home, store, "PostToolUse").replace(sys.executable, str(wrapper))
+    payload = json.loads((FIXTURES / "claude-code" / "PostToolUse.json").read_text())
+    for i in range(6):  # the drainer stays alive for a while after its last record
+        payload.update(cwd=str(repo), tool_use_id=f"toolu_{i}")
+        done = subprocess.run(["sh", "-c", hook], input=json.dumps(payload).encode(), capture_output=True, cwd=repo,
+                              env=env_for(home), timeout=10)
+        assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+        wait_events(store, i + 1)
+    assert started.read_text() == "x\n"
+
+
+OLD_COMMAND = ('{python} -I -S -c \'import sys; sys.path.insert(0, "{root}"); from devtrace.capture.hooks.record import'
+               ' main; main(sys.argv[1:])\' {agent} --path {store}')
+
+
+def test_an_entry_of_the_python_hook_is_recognised_replaced_and_still_records(home, store, repo):
+    """Upgrading: the entry an earlier DevTrace installed (a Python command line) is DevTrace's
+    for status and uninstall, install replaces it, and until then it records through the spool."""
+    from tests.support import CHECKOUT
+
+    old = OLD_COMMAND.format(python=sys.executable, root=CHECKOUT, agent="claude-code", store=store)
+    settings = home / FILES["claude-code"]
+    settings.parent.mkdir(parents=True)
+    settings.write_text(json.dumps({"hooks": {"PostToolUse": [{"matcher": "Bash", "hooks": [
+        {"type": "command", "command": old}]}]}}, indent=2))
+    payload = json.loads((FIXTURES / "claude-code" / "PostToolUse.json").read_text())
+    payload["cwd"] = str(repo)
+    done = subprocess.run(["sh", "-c", old], input=json.dumps(payload).encode(), capture_output=True, cwd=repo,
+                          env=env_for(home), timeout=30)
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+    (event,) = wait_events(store, 1)
+    assert (event["captured_by"], event["exit_code"]) == ("claude-code", 0)
+    rows_ = json.loads(devtrace("hook", "status", "--json", cwd=home, env=env_for(home)).stdout)
+    (claude,) = [r for r in rows_ if r["agent"] == "claude-code" and r["scope"] == "user"]
+    assert claude["events"] == ["PostToolUse"]
+    assert devtrace("hook", "install", "claude-code", "--path", str(store), cwd=home, env=env_for(home)).returncode == 0
+    commands = [h["command"] for groups in json.loads(settings.read_text())["hooks"].values() for g in groups
+                for h in g["hooks"]]
+    assert len(commands) == 5 and all("hooks/agent.sh claude-code" in c for c in commands)
+    assert devtrace("hook", "uninstall", "claude-code", cwd=home, env=env_for(home)).returncode == 0
+    assert not settings.exists()

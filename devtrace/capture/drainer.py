@@ -334,7 +334,7 @@ def _order(record) -> tuple:
         return _ended_at(record), 0, record.name
     from devtrace.capture.hooks import agent_records
 
-    return record.mtime, agent_records.phase(record), record.name
+    return (*agent_records.order(record), record.name)
 
 
 def _ended_at(record) -> float:

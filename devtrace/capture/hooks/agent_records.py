@@ -5,10 +5,12 @@ the hook was called where the agent gives none of its own; it moves in clock tic
 milliseconds, and within one tick starts go first, turn ends last).
 
 In that order a Post finds its Pre pending (the agent waits for the Pre hook before it runs
-the command), so nothing waits for a start. A turn's end (Stop, SessionEnd) is held back
-until it is TURN_END_GRACE_S old: an end that arrives after it (two of DevTrace's entries run
-in parallel, a hook the agent started late) is recorded first, with its exact exit, before
-the turn's end resolves the starts still waiting as orphans. At a turn's end the session's
+the command), so nothing waits for a start. A turn's end (Stop, SessionEnd) takes its place
+TURN_END_GRACE_S after it arrived, and is held back until then: an end that arrives up to
+that long after it (two of DevTrace's entries run in parallel, a hook the agent started
+late) is recorded first, with its exact exit, before the turn's end resolves the starts
+still waiting as orphans. However late the drainer takes the records, the order is the
+same: it depends on when the agent called the hooks, not on when they were processed. At a turn's end the session's
 token usage is read from the transcript the payload names (the import's readers).
 
 The git state of a command's folder is measured when the drainer takes its record, which is
@@ -29,15 +31,18 @@ class Unusable(Exception):
     """A record that will never become an event (not a payload DevTrace understands)."""
 
 
-def phase(record) -> int:
-    """Where a record goes among those that arrived at the same time (a file's modification
-    time moves in clock ticks, a few milliseconds): a start, then an end, then a turn's end."""
+def order(record) -> tuple[float, int]:
+    """Where a record goes in the drainer's order: when it arrived, a turn's end TURN_END_GRACE_S
+    later (after the ends that came that soon after it); among those that arrived at the same
+    time (a file's modification time moves in clock ticks, a few milliseconds) a start first."""
     agent = record.words[0] if record.words else ""
     spec = agents.REGISTRY.get(agent)
     name = _event_name(record.body)
     if spec is None or name is None:
-        return 1
-    return 0 if name == spec.start_event else 2 if name in spec.turn_end_events else 1
+        return record.mtime, 1
+    if name in spec.turn_end_events:
+        return record.mtime + TURN_END_GRACE_S, 2
+    return record.mtime, 0 if name == spec.start_event else 1
 
 
 def held_back(record, now: float) -> bool:
