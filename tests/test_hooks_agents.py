@@ -18,7 +18,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "agents"
 SECRET = "sk-live-agent-passed-0xDEADBEEF"
 EVENTS = {"claude-code": ("PreToolUse", "PostToolUse", "PostToolUseFailure", "Stop", "SessionEnd"),
           "codex": ("PreToolUse", "PostToolUse", "Stop"),
-          "gemini": ("BeforeTool", "AfterTool")}
+          "gemini": ("BeforeTool", "AfterTool", "SessionEnd")}
 FILES = {"claude-code": ".claude/settings.json", "codex": ".codex/hooks.json", "gemini": ".gemini/settings.json"}
 
 

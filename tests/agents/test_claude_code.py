@@ -128,3 +128,36 @@ def test_a_call_that_never_got_its_post_is_resolved_at_the_end_of_the_turn(run):
     from tests.support import rows
 
     assert rows(run.store, "SELECT count(*) FROM hook_pending WHERE call_key NOT LIKE 'recorded:%'")[0][0] == 0
+
+
+def test_the_live_drainer_stores_the_sessions_tokens_from_its_transcript(run):
+    """Issue 25 (tokens from the live drainer): at Stop/SessionEnd the drainer reads the
+    transcript the payload names; the session's row holds the tokens of its responses (each
+    response once, however many lines Claude writes of it), without `devtrace import`."""
+    import json
+
+    from tests.support import rows
+
+    transcript = run.payloads("SessionEnd")[-1]["transcript_path"]
+    totals, seen = [0, 0, 0, 0], set()
+    with open(transcript, encoding="utf-8") as f:
+        for line in f:
+            entry = json.loads(line)
+            message = entry.get("message") if isinstance(entry.get("message"), dict) else {}
+            if entry.get("type") == "assistant" and isinstance(message.get("usage"), dict) and message["id"] not in seen:
+                seen.add(message["id"])
+                usage = message["usage"]
+                for i, kind in enumerate(("input_tokens", "output_tokens", "cache_read_input_tokens",
+                                          "cache_creation_input_tokens")):
+                    totals[i] += usage.get(kind) or 0
+    assert totals[0] > 0 and totals[1] > 0
+    stored = rows(run.store, "SELECT sum(input_tokens), sum(output_tokens), sum(cache_read_tokens),"
+                             " sum(cache_write_tokens), sum(requests) FROM agent_session_usage"
+                             f" WHERE agent = 'claude-code' AND session_id = '{_uuid(run.payloads('SessionEnd')[-1])}'")[0]
+    assert list(stored) == totals + [len(seen)]
+
+
+def _uuid(payload: dict) -> str:
+    import uuid
+
+    return str(uuid.UUID(payload["session_id"]))  # a UUID, so safe to put in the SQL text

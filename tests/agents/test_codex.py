@@ -95,3 +95,29 @@ def test_a_command_still_running_when_the_turn_ends_is_recorded(run):
     event = run.event(YIELDED)
     assert event["exit_code"] in (None, 4) and event["program"] == "sleep"
     assert event["repo_id"] == run.event("true")["repo_id"]
+
+
+def test_the_live_drainer_stores_the_sessions_tokens_from_its_transcript(run):
+    """Issue 25 (tokens from the live drainer): at Stop the drainer reads the rollout the
+    payload names; the session's row holds its last `total_token_usage` (cached input apart),
+    without `devtrace import`."""
+    from tests.support import rows
+
+    stop = run.payloads("Stop")[-1]
+    total = None
+    with open(stop["transcript_path"], encoding="utf-8") as f:
+        for line in f:
+            payload = json.loads(line).get("payload") or {}
+            if payload.get("type") == "token_count" and isinstance(payload.get("info"), dict):
+                total = payload["info"]["total_token_usage"]
+    assert total is not None and total["input_tokens"] > 0
+    stored = rows(run.store, "SELECT sum(input_tokens), sum(output_tokens), sum(cache_read_tokens)"
+                             f" FROM agent_session_usage WHERE agent = 'codex' AND session_id = '{_uuid(stop)}'")[0]
+    cached = total.get("cached_input_tokens", 0)
+    assert list(stored) == [total["input_tokens"] - cached, total["output_tokens"], cached]
+
+
+def _uuid(payload: dict) -> str:
+    import uuid
+
+    return str(uuid.UUID(payload["session_id"]))  # a UUID, so safe to put in the SQL text

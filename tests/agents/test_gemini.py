@@ -128,3 +128,29 @@ def test_an_inactivity_timeout_is_a_timeout(run):
     event = run.event(SILENT)
     assert (event["exit_code"], event["timed_out"]) == (124, 1)
     assert 3000 <= event["duration_ms"] < 15000
+
+
+def test_the_live_drainer_stores_the_sessions_tokens_from_its_transcript(run):
+    """Issue 25 (tokens from the live drainer): at SessionEnd the drainer reads the transcript
+    the payload names; the session's row holds the tokens of Gemini's responses (each message
+    once, whichever of its rewrites; cached input apart, thoughts with the output), without
+    `devtrace import`."""
+    import uuid
+
+    end = run.payloads("SessionEnd")[-1]
+    tokens: dict = {}
+    with open(end["transcript_path"], encoding="utf-8") as f:
+        for line in f:
+            record = json.loads(line)
+            messages = record["$set"].get("messages", []) if isinstance(record.get("$set"), dict) else [record]
+            for message in messages:
+                if isinstance(message, dict) and message.get("type") == "gemini" and isinstance(message.get("tokens"), dict):
+                    tokens[message["id"]] = message["tokens"]
+    assert tokens
+    expected = [sum(t.get("input", 0) - t.get("cached", 0) for t in tokens.values()),
+                sum(t.get("output", 0) + t.get("thoughts", 0) for t in tokens.values()),
+                sum(t.get("cached", 0) for t in tokens.values()), len(tokens)]
+    assert expected[0] > 0 and expected[1] > 0
+    stored = rows(run.store, "SELECT sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(requests)"
+                             f" FROM agent_session_usage WHERE agent = 'gemini' AND session_id = '{uuid.UUID(end['session_id'])}'")[0]
+    assert list(stored) == expected

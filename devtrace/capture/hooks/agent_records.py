@@ -64,13 +64,14 @@ def store(rec, record, event_id: str) -> int:
         report = agents.parse(agent, record.body, record.mtime)
     except (ValueError, TypeError, AttributeError, KeyError) as exc:
         raise Unusable(f"a {agent} hook payload DevTrace cannot read ({type(exc).__name__})") from None
-    if report is None:
-        return 0
+    stored = 0
     if isinstance(report, writer.TurnEnded):
         stored = writer.resolve_orphans(rec, report)
+    elif report is not None:
+        stored = int(writer.record(rec, report, event_id) is not None)
+    if _event_name(record.body) in agents.REGISTRY[agent].usage_events:
         save_usage(rec, agent, record.body)
-        return stored
-    return int(writer.record(rec, report, event_id) is not None)
+    return stored
 
 
 def save_usage(rec, agent: str, body: bytes) -> None:

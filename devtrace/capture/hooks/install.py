@@ -44,8 +44,8 @@ def install(agent: str, scope: str = "user", path: str | None = None, cwd: str |
     spec = REGISTRY[agent]
     text = _without_ours(file, old or "{\n}\n", agent)
     hook = {**spec.entry, "type": "command", "command": hook_command(agent, path)}
-    for event in spec.events:  # the turn's end is no tool's: no matcher there
-        group = {"hooks": [hook]} if event in spec.turn_end_events else {"matcher": spec.tool, "hooks": [hook]}
+    for event in spec.events:  # a turn's or session's end is no tool's: no matcher there
+        group = {"matcher": spec.tool, "hooks": [hook]} if event in spec.tool_events() else {"hooks": [hook]}
         text = _append_group(file, text, event, group)
     return file, _write(file, old, text)
 

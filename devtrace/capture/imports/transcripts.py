@@ -13,10 +13,10 @@ inside their input tokens; it is subtracted.
 
 import json
 from collections.abc import Iterator
-from datetime import datetime
 from typing import TypeVar
 
 from devtrace.capture.hooks.agents import claude_code, codex, commands, gemini
+from devtrace.capture.hooks.agents.transcript import seconds
 
 
 class Call:
@@ -66,16 +66,6 @@ class Sessions:
 
 def _int(value) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def seconds(stamp) -> float | None:
-    """An ISO 8601 timestamp (Z or offset) as Unix seconds; None if it is not one."""
-    if not isinstance(stamp, str):
-        return None
-    try:
-        return datetime.fromisoformat(stamp).timestamp()
-    except ValueError:
-        return None
 
 
 def _records(f) -> Iterator[dict | None]:

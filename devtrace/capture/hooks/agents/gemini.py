@@ -16,9 +16,9 @@ AfterTool comes at launch: the exit is unknown.
 
 import os
 import re
-from datetime import datetime
 
 from devtrace.capture.hooks.agents.spec import AgentSpec, Outcome
+from devtrace.capture.hooks.agents.transcript import timestamp
 
 INTERRUPTED, TIMED_OUT = 130, 124
 _OWN_LINES = ("Error: ", "Exit Code: ", "Signal: ", "Background PIDs: ", "Process Group PGID: ")
@@ -82,16 +82,6 @@ def _unwrapped(content: str) -> str:
     return body
 
 
-def timestamp(payload: dict) -> float | None:
-    value = payload.get("timestamp")
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
 def started_at(payload: dict, called_at: float) -> float:
     return timestamp(payload) or called_at
 
@@ -149,7 +139,7 @@ SPEC = AgentSpec(
     "gemini",
     settings=".gemini/settings.json",
     tool="run_shell_command",
-    events=("BeforeTool", "AfterTool"),
+    events=("BeforeTool", "AfterTool", "SessionEnd"),
     start_event="BeforeTool",
     end_events=("AfterTool",),
     outcome=outcome,
@@ -157,4 +147,5 @@ SPEC = AgentSpec(
     directory=directory,
     entry={"name": "DevTrace"},
     check=check,
+    usage_events=("SessionEnd",),
 )

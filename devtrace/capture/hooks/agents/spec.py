@@ -33,11 +33,13 @@ class AgentSpec:
     `entry`: extra fields of DevTrace's hook entry; `check(file, hooks, mine, folder)`: the
     agent's own reasons to skip installed entries, as (trust, warnings, notes).
     `turn_end_events`: hooks (no matcher) at which starts still waiting for their end are
-    resolved, each by `orphan(payload, call_id, started_at, ended_at)` into an Outcome."""
+    resolved, each by `orphan(payload, call_id, started_at, ended_at)` into an Outcome.
+    `usage_events`: hooks at which the session's token usage is read from its transcript
+    (default: the turn's end)."""
 
     def __init__(self, name, *, settings, tool, events, end_events, outcome, start_event=None, home_variable=None,
                  call_id=lambda payload: "", started_at=None, directory=None, entry=None, check=None,
-                 turn_end_events=(), orphan=None):
+                 turn_end_events=(), orphan=None, usage_events=None):
         self.name, self.settings, self.tool, self.events = name, settings, tool, events
         self.end_events, self.outcome, self.start_event = end_events, outcome, start_event
         self.home_variable, self.call_id = home_variable, call_id
@@ -46,6 +48,11 @@ class AgentSpec:
         self.entry = entry or {}
         self.check = check or _no_check
         self.turn_end_events, self.orphan = turn_end_events, orphan
+        self.usage_events = turn_end_events if usage_events is None else usage_events
+
+    def tool_events(self) -> tuple:
+        """The events about one tool call: their entries match the shell tool only."""
+        return (self.start_event, *self.end_events) if self.start_event else tuple(self.end_events)
 
     def user_settings(self) -> str:
         """The user-scope settings file (the agent's own variable first, as the agent reads it)."""

@@ -42,13 +42,17 @@ def find(path, needle: str, accept) -> dict | None:
 
 
 def timestamp(entry: dict) -> float | None:
-    """An entry's ISO 8601 `timestamp` as unix seconds."""
+    """An entry's (or a payload's) ISO 8601 `timestamp` as unix seconds."""
+    return seconds(entry.get("timestamp"))
+
+
+def seconds(stamp) -> float | None:
+    """An ISO 8601 timestamp (Z or offset) as unix seconds; None if it is not one."""
     from datetime import datetime
 
-    value = entry.get("timestamp")
-    if not isinstance(value, str):
+    if not isinstance(stamp, str):
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        return datetime.fromisoformat(stamp).timestamp()
     except ValueError:
         return None
