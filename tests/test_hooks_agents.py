@@ -532,3 +532,20 @@ def test_an_entry_of_the_python_hook_is_recognised_replaced_and_still_records(ho
     assert len(commands) == 5 and all("hooks/agent.sh claude-code" in c for c in commands)
     assert devtrace("hook", "uninstall", "claude-code", cwd=home, env=env_for(home)).returncode == 0
     assert not settings.exists()
+
+
+@pytest.mark.parametrize("agent", ["claude-code", "codex"])
+def test_the_drainer_stores_the_sessions_tokens_as_an_import_does(agent, home, store, repo, tmp_path):
+    """Issue 25 (tokens from the live drainer): a turn's end through the installed hook, and
+    the drainer's row of the session's usage is the one `devtrace import` makes of the same
+    transcript (one reader for both)."""
+    fire(agent, "Stop", home, store, repo)
+    wait_writers(store, time.monotonic() + 60)
+    other = tmp_path / "imported"
+    done = devtrace("import", agent, str(FIXTURES / agent / "transcript.jsonl"), "--path", str(other), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    usage = ("SELECT agent, session_id, model, started_at, ended_at, turns, tool_calls, requests, input_tokens,"
+             " output_tokens, cache_read_tokens, cache_write_tokens FROM agent_session_usage ORDER BY model")
+    live = [tuple(r) for r in rows(store, usage)]
+    assert live and live == [tuple(r) for r in rows(other, usage)]
+    assert any(r[8] > 0 for r in live)
