@@ -1,15 +1,16 @@
 """The drainer: one detached process per store turns spooled records into events.
 
-The capture side (`devtrace run`, the shell hooks, the agent hooks) only appends a record to the spool (see
-`devtrace.capture.spool`) and starts a drainer when none is alive: `drainer.pid` names the
-live one (whose /proc comm is `devtrace-drain`), and the lock on `drainer.lock` makes sure
+The capture side (`devtrace run`, the shell hooks, the agent hooks) only appends a record to
+the spool (see `devtrace.capture.spool`) and starts a drainer when none is alive:
+`drainer.pid` names the live one (whose /proc comm is `devtrace-drain`), and the lock on `drainer.lock` makes sure
 there is one at a time. The drainer reads every waiting record, hashes, measures git where
 the capture side did not, writes the events in one SQLite transaction per batch (WAL,
 `synchronous = NORMAL`: what is committed survives a crash of any process; a power cut may
 lose the last moments, as before), and only then deletes the records it committed. Killed at
 any point, it leaves records that the next drainer finds; an event id is fixed by its record
-(`devtrace run` picks it, a shell record's is derived from the record's name), so a record
-written again after a crash between commit and delete is recognised and not stored twice.
+(`devtrace run` picks it, a shell or agent record's is derived from the record's name, or
+names the agent's tool call), so a record written again after a crash between commit and
+delete is recognised and not stored twice.
 
 A store that is locked makes the drainer wait (the busy timeout), never the caller. A store
 it cannot write (damaged, read-only, a full disk) leaves the records in the spool, retried
@@ -296,7 +297,7 @@ def _store_agents(directory: str, records: list, busy_timeout_s: float | None, r
                     _unlink(record.path)
                 left.pop(0)
     except Exception as exc:
-        left = [r for r in left if r.kind == "agent" and not agent_records.held_back(r, now)]
+        left = [r for r in left if not agent_records.held_back(r, now)]
         result.waiting += len(left)
         _store_failed(directory, exc, left, None)
     return stored

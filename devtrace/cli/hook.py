@@ -98,7 +98,7 @@ def status(
 
 @hook_app.command("record", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def record(ctx: typer.Context) -> None:
-    """What a hook runs after each command (reads its report on stdin; always exits 0)."""
+    """What the hooks of earlier DevTrace versions run (reads one report on stdin; always exits 0)."""
     from devtrace.capture.hooks.record import main as record_main
 
     record_main(list(ctx.args))
