@@ -204,9 +204,10 @@ def agent_cost(work: Path, repo: Path, runs: int) -> dict:
     """Per agent and event: the command `devtrace hook install AGENT` put in the agent's
     settings for that event, run as the agent runs it (`sh -c COMMAND`, the payload on stdin)
     on the real payload captured from that CLI, against `sh -c 'cat >/dev/null'` on the same
-    payload, interleaved: {(agent, event): (median ms of the hook, of the floor)}. Each
-    command's event is stored before the next one starts (the drainer alive, as it is during
-    an agent's session): what is measured is the hook, not a backlog."""
+    payload, interleaved: {(agent, event): (median ms of the hook, of the floor)}. Each call
+    starts once the drainer has taken the record before and 20 ms have passed (it stays
+    alive, as during an agent's session, where a command or the model's turn comes between
+    two hook calls): what is measured is the hook, not the drainer's work meanwhile."""
     fixtures = ROOT / "tests" / "fixtures" / "agents"
     found = {}
     for agent, events in AGENT_EVENTS.items():
@@ -230,6 +231,7 @@ def agent_cost(work: Path, repo: Path, runs: int) -> dict:
                 payloads[event]["tool_use_id"] = f"call_{i}"  # one event per call
                 data = json.dumps(payloads[event]).encode()
                 for shell_line, kind in ((commands[event], "hook"), ("cat >/dev/null", "floor")):
+                    spool_empty(store)  # the drainer done with the last record, as when a command ran since
                     start = time.perf_counter()
                     subprocess.run(["sh", "-c", shell_line], input=data, stdout=subprocess.DEVNULL, env=env, cwd=repo)
                     if i >= 3:  # the first calls start the drainer
@@ -238,6 +240,15 @@ def agent_cost(work: Path, repo: Path, runs: int) -> dict:
         for event in events:
             found[agent, event] = (statistics.median(times[event, "hook"]), statistics.median(times[event, "floor"]))
     return found
+
+
+def spool_empty(store: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while (store / "spool").is_dir() and any(n.endswith(".rec") for n in os.listdir(store / "spool")):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the spool of {store} was not drained in {timeout:.0f} s")
+        time.sleep(0.002)
+    time.sleep(0.02)  # and its work after the last record (closing the store, the scorer check)
 
 
 def make_repo(root: Path) -> Path:

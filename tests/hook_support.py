@@ -133,11 +133,21 @@ def wait_writers(store: Path, deadline: float) -> None:
 
 
 def agent_records(store: Path) -> list[str]:
-    """The agent hooks' records waiting in the store's spool."""
+    """The agent hooks' complete records waiting in the store's spool (one a killed hook left
+    incomplete is never drained: it is dropped after an hour)."""
+    found = []
     try:
-        return [name for name in os.listdir(store / "spool") if name.startswith("agent.") and name.endswith(".rec")]
+        names = os.listdir(store / "spool")
     except FileNotFoundError:
         return []
+    for name in names:
+        if name.startswith("agent.") and name.endswith(".rec"):
+            try:
+                if (store / "spool" / name).read_bytes().endswith(b"\x1e\n"):
+                    found.append(name)
+            except FileNotFoundError:
+                continue
+    return found
 
 
 def hook_writers(store: Path) -> list[int]:

@@ -230,7 +230,7 @@ def test_a_killed_writer_loses_at_most_its_own_event(home, store, repo):
     wait_events(store, 1)
     killed = 0
     for i in range(20):  # writers killed at different moments of their work
-        writer = subprocess.Popen(["sh", "-c", f"exec {hook}"], stdin=subprocess.PIPE, cwd=repo, env=env_for(home))
+        writer = subprocess.Popen(["sh", "-c", hook], stdin=subprocess.PIPE, cwd=repo, env=env_for(home))
         writer.stdin.write(json.dumps({**payload, "tool_use_id": f"toolu_{i}"}).encode())
         writer.stdin.close()
         time.sleep(0.005 * i)

@@ -1,5 +1,5 @@
 # DevTrace's agent hook: what `devtrace hook install AGENT` puts in a coding agent's settings,
-#     /bin/sh /PATH/TO/devtrace/capture/hooks/agent.sh AGENT PYTHON [STORE]
+#     exec /bin/sh /PATH/TO/devtrace/capture/hooks/agent.sh AGENT PYTHON [STORE]
 # The agent waits for it, so it does the least: the payload (stdin) goes into the store's
 # spool as one `agent AGENT` record (see devtrace.capture.spool), and the store's drainer
 # (PYTHON, this file's DevTrace) is started only when none is alive. The parsing, the

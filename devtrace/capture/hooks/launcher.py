@@ -1,6 +1,7 @@
-"""The command line an agent's hook entry runs: `/bin/sh .../hooks/agent.sh AGENT PYTHON
+"""The command line an agent's hook entry runs: `exec /bin/sh .../hooks/agent.sh AGENT PYTHON
 [STORE]`, a POSIX sh script that spools the payload and starts this interpreter's drainer
-when none is alive (see agent.sh). Entries written by DevTrace before it, which ran
+when none is alive (see agent.sh). `exec`: the agent's own shell becomes the script's,
+one fork less while the agent waits. Entries written by DevTrace before it, which ran
 `python -I -S -c "... hooks.record import main ..." AGENT [--path STORE]`, are still
 recognised as DevTrace's (`is_agent_hook`), so that install replaces them and uninstall
 removes them; until then they spool too (hooks.record)."""
@@ -16,7 +17,7 @@ _OLD_MARK = "devtrace.capture.hooks.record"
 
 
 def argv(agent: str, path: str | None = None) -> list[str]:
-    words = [SHELL, SCRIPT, agent, sys.executable]
+    words = ["exec", SHELL, SCRIPT, agent, sys.executable]
     if path:
         words.append(os.path.abspath(os.path.expanduser(path)))
     return words
@@ -32,6 +33,15 @@ def is_agent_hook(command, agent: str) -> bool:
     return len(words) >= 4 and words[1].endswith(_SCRIPT_TAIL) and words[2] == agent
 
 
+def _words(command: str) -> list[str]:
+    """The command's words, without a leading `exec`."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return []
+    return words[1:] if words[:1] == ["exec"] else words
+
+
 def programs(command: str) -> list[str]:
     """The files a DevTrace hook command needs: (the script and) the interpreter."""
     words = _words(command)
@@ -39,9 +49,3 @@ def programs(command: str) -> list[str]:
         return words[:1]
     return [words[1], words[3]] if len(words) >= 4 else []
 
-
-def _words(command: str) -> list[str]:
-    try:
-        return shlex.split(command)
-    except ValueError:
-        return []
