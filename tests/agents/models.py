@@ -7,11 +7,13 @@ Every request is appended to `requests.jsonl` in the run folder, for the fixture
 debugging. Requests that are not the main loop (titles, token counts, summaries) get a short
 text answer."""
 
+import itertools
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 DONE = "All scripted commands ran."
+MESSAGE_IDS = itertools.count(1)  # each response its own id, as the Messages API gives
 
 
 class Script:
@@ -92,7 +94,7 @@ class Claude(_Handler):
         blocks = ([{"type": "tool_use", "id": f"toolu_{abs(hash(json.dumps(c))) % 10**12:012d}_{i}", "name": "Bash",
                     "input": c} for i, c in enumerate(calls)] if calls else [{"type": "text", "text": DONE if tools else "Scripted"}])
         stop = "tool_use" if calls else "end_turn"
-        message = {"id": "msg_scripted", "type": "message", "role": "assistant", "model": request.get("model", "claude"),
+        message = {"id": f"msg_scripted_{next(MESSAGE_IDS)}", "type": "message", "role": "assistant", "model": request.get("model", "claude"),
                    "stop_reason": None, "stop_sequence": None,
                    "usage": {"input_tokens": 12, "output_tokens": 1, "cache_creation_input_tokens": 0,
                              "cache_read_input_tokens": 0}}
