@@ -37,8 +37,8 @@ once it is an hour old, with a line in hooks.log). Kinds of version 1:
 - `agent AGENT`: one hook call of a coding agent (claude-code, codex, gemini); the body is the
   payload the agent gave the hook on stdin, as it came. The file's modification time is when
   it arrived (written by agent.sh, which has no clock of its own; the agent's own timestamps
-  win where the payload has them). Named `agent.<pid>.<n>`, which a later hook may use again
-  once the record is drained. The drainer parses it (hooks.agent_records).
+  win where the payload has them). agent.sh names it `agent.<pid>.<n>` (a name a later hook
+  may use again once the record is drained); `devtrace hook record AGENT`, `agent.py<pid>.<ns>`. The drainer parses it (hooks.agent_records).
   A kind added within version 1: a drainer from before it takes only the kinds it knows and
   leaves these records in the spool.
 
