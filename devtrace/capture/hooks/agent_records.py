@@ -10,8 +10,9 @@ TURN_END_GRACE_S after it arrived, and is held back until then: an end that arri
 that long after it (two of DevTrace's entries run in parallel, a hook the agent started
 late) is recorded first, with its exact exit, before the turn's end resolves the starts
 still waiting as orphans. However late the drainer takes the records, the order is the
-same: it depends on when the agent called the hooks, not on when they were processed. At a turn's end the session's
-token usage is read from the transcript the payload names (the import's readers).
+same: it depends on when the agent called the hooks, not on when they were processed.
+At a turn's end (Gemini CLI: its session's end) the session's token usage is read from the
+transcript the payload names, with the import's readers.
 
 The git state of a command's folder is measured when the drainer takes its record, which is
 right after the command ended unless records queue up (a busy drainer, a locked store):
@@ -49,9 +50,8 @@ def held_back(record, now: float) -> bool:
     """A turn's end that arrived less than TURN_END_GRACE_S ago (see the module's docstring)."""
     if now - record.mtime >= TURN_END_GRACE_S:
         return False
-    agent = record.words[0] if record.words else ""
-    spec = agents.REGISTRY.get(agent)
-    return spec is not None and bool(spec.turn_end_events) and _event_name(record.body) in spec.turn_end_events
+    spec = agents.REGISTRY.get(record.words[0] if record.words else "")
+    return spec is not None and _event_name(record.body) in spec.turn_end_events
 
 
 def store(rec, record, event_id: str) -> int:
