@@ -549,3 +549,17 @@ def test_the_drainer_stores_the_sessions_tokens_as_an_import_does(agent, home, s
     live = [tuple(r) for r in rows(store, usage)]
     assert live and live == [tuple(r) for r in rows(other, usage)]
     assert any(r[8] > 0 for r in live)
+
+
+def test_installed_without_a_path_the_hook_follows_devtrace_path(home, store, repo):
+    """No --path at install: the sh hook writes where $DEVTRACE_PATH points when the agent runs
+    it (relative to the agent's folder if relative), as the Python hook did."""
+    assert devtrace("hook", "install", "claude-code", cwd=home, env=env_for(home)).returncode == 0
+    hook = json.loads((home / FILES["claude-code"]).read_text())["hooks"]["PostToolUse"][-1]["hooks"][0]["command"]
+    payload = json.loads((FIXTURES / "claude-code" / "PostToolUse.json").read_text())
+    payload["cwd"] = str(repo)
+    done = subprocess.run(["sh", "-c", hook], input=json.dumps(payload).encode(), capture_output=True, cwd=store.parent,
+                          env=env_for(home, DEVTRACE_PATH=store.name), timeout=10)
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+    (event,) = wait_events(store, 1)
+    assert event["exit_code"] == 0 and not (home / ".devtrace").exists()
