@@ -88,8 +88,11 @@ CREATE TABLE store.agent_session_usage (agent VARCHAR, session_id VARCHAR, model
     cache_read_tokens BIGINT, cache_write_tokens BIGINT, imported_at DOUBLE);
 CREATE TABLE store.agent_prices (model VARCHAR, input DOUBLE, output DOUBLE, cache_read DOUBLE, cache_write DOUBLE,
     price_date VARCHAR, source VARCHAR);
+CREATE TABLE store.command_identity (command_hash VARCHAR, current_hash VARCHAR, key_fingerprint VARCHAR,
+    mapped_at DOUBLE);
 """
-"""Agent sessions' usage is not synced yet: the central views see these tables empty."""
+"""Agent sessions' usage is not synced yet, and the re-keyed command identities never are (they
+come from the command text, which stays on its machine): the central views see these tables empty."""
 
 
 def attach_steps(url: str, sqlite_extension: str) -> list[tuple[str, str]]:

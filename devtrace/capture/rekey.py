@@ -1,0 +1,77 @@
+"""One identity across keys: map the hashes recorded under older keys to the current key's.
+
+A command's hash depends on the key (the store's own, or the organisation's after `devtrace
+sync login`), so after a key change the same command would be two commands. Where an event
+keeps its command text, the text is split into words and hashed with the new key exactly as
+capture hashes a line (identity.command_words), and `command_identity` records recorded hash
+-> current hash; the `events` view reads command_hash through it. The events are not changed
+(append-only, and possibly synced already).
+
+A text that cannot give back the hash of the command as typed is not used: one with a part
+redacted (the secret was hashed, not `<redacted>`) or cut short. A recorded hash whose texts
+disagree on the new hash (which two different commands could not do under one key) is left
+alone rather than merged. Those commands keep their old key's identity, and the views say
+which key (`key_fingerprint`).
+"""
+
+import sqlite3
+import time
+
+from devtrace.capture import identity
+from devtrace.capture.redact import REDACTED
+from devtrace.store.transaction import write_transaction
+
+
+def rekey(conn: sqlite3.Connection, key: bytes) -> int:
+    """Bring `command_identity` to `key`; returns how many recorded hashes now map to it."""
+    fingerprint = identity.key_fingerprint(key)
+    with write_transaction(conn):
+        fresh = _hashes_from_text(conn, key, fingerprint)
+        mapping = {}
+        for recorded, current, under in conn.execute(
+                "SELECT command_hash, current_hash, key_fingerprint FROM command_identity"):
+            # an older mapping follows its command to the new key, through the text of either end
+            target = fresh.get(recorded) or fresh.get(current)
+            mapping[recorded] = (current, under) if target is None else (target, fingerprint)
+        mapping.update((recorded, (current, fingerprint)) for recorded, current in fresh.items())
+        # a hash the current key makes itself is its own identity (a key adopted again)
+        own = {h for (h,) in conn.execute("SELECT DISTINCT command_hash FROM command_events WHERE key_fingerprint = ?",
+                                          (fingerprint,))}
+        now = time.time()
+        kept = [(recorded, current, under, now) for recorded, (current, under) in mapping.items()
+                if recorded != current and recorded not in own]
+        conn.execute("DELETE FROM command_identity")
+        conn.executemany(
+            "INSERT INTO command_identity (command_hash, current_hash, key_fingerprint, mapped_at) VALUES (?, ?, ?, ?)",
+            kept)
+    return sum(row[2] == fingerprint for row in kept)
+
+
+def _hashes_from_text(conn: sqlite3.Connection, key: bytes, fingerprint: str) -> dict[str, str]:
+    """{recorded hash: hash under `key`} for every command recorded under another key whose
+    stored text gives one unambiguous new hash."""
+    found: dict[str, str | None] = {}
+    rows = conn.execute(
+        "SELECT DISTINCT command_hash, command_text FROM command_events "
+        "WHERE command_text IS NOT NULL AND key_fingerprint IS NOT ?", (fingerprint,))
+    for recorded, text in rows:
+        if REDACTED in text or text.endswith(" …"):
+            continue
+        current = identity.command_hash(key, identity.command_words(text))
+        if found.setdefault(recorded, current) != current:
+            found[recorded] = None
+    return {recorded: current for recorded, current in found.items() if current is not None}
+
+
+def rekey_store(directory: str) -> int:
+    """`rekey` the store in `directory` to the key its commands are hashed with now (the
+    organisation's `hash_key` if configured, else hash.key)."""
+    from devtrace.settings import load as load_settings
+    from devtrace.store import open_store
+
+    key = identity.load_key(directory, load_settings(directory)[0])
+    conn = open_store(directory)
+    try:
+        return rekey(conn, key)
+    finally:
+        conn.close()
