@@ -282,3 +282,19 @@ def test_a_command_hashed_under_two_keys_is_two_rows_that_say_their_key(tmp_path
     assert done.returncode == 0 and "1 command recorded under other keys" in done.stdout.decode(), done.stderr
     done = devtrace("sql", "--format", "csv", "SELECT command, runs FROM command_stats", "--path", str(store), cwd=tmp_path)
     assert done.stdout.decode().splitlines() == ["command,runs", "true,2"]
+
+
+@pytest.mark.parametrize("text", ["redacted", "off"])
+def test_retry_loops_sessions_and_command_stats_show_the_command(tmp_path, repo, store, text):
+    """Each has a `command` column: the text where stored, else the program and 8 characters of its hash."""
+    if text == "off":
+        (store).mkdir()
+        (store / "config.toml").write_text('command_text = "off"\n')
+    for _ in range(2):
+        _hook(store, repo, "make check-loop", exit_code=2)  # a retry loop of two failed runs
+    recorded = rows(store)
+    shown = "make check-loop" if text == "redacted" else f"make [{recorded[0]['command_hash'][:8]}]"
+    for view in ("retry_loops", "sessions", "command_stats"):
+        done = devtrace("sql", "--format", "csv", f"SELECT command FROM {view}", "--path", str(store), cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.decode().splitlines() == ["command", shown], view

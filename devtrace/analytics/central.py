@@ -82,7 +82,7 @@ def postgres_extension_path() -> str:
     return file
 
 
-AGENT_TABLES = """
+LOCAL_ONLY_TABLES = """
 CREATE TABLE store.agent_session_usage (agent VARCHAR, session_id VARCHAR, model VARCHAR, started_at DOUBLE,
     ended_at DOUBLE, turns BIGINT, tool_calls BIGINT, requests BIGINT, input_tokens BIGINT, output_tokens BIGINT,
     cache_read_tokens BIGINT, cache_write_tokens BIGINT, imported_at DOUBLE);
@@ -120,7 +120,7 @@ def attach_steps(url: str, sqlite_extension: str) -> list[tuple[str, str]]:
         (events_view(f"{CENTRAL_ALIAS}.command_events"),
          f"{url.split('@')[-1]} is not a DevTrace central database (no command_events table)"),
         (labels_view(f"{CENTRAL_ALIAS}.labels"), "the central database has no labels table"),
-        (AGENT_TABLES, "cannot create the (empty) agent session tables"),
+        (LOCAL_ONLY_TABLES, "cannot create the (empty) local-only tables"),
     ]
 
 
