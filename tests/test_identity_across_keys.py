@@ -9,6 +9,7 @@ from pathlib import Path
 from devtrace.capture.hooks.writer import Finished, write
 from devtrace.capture.identity import command_hash, command_words, key_fingerprint
 from tests.central_support import make_token, run_cli
+from tests.hook_support import Shell, wait_events
 from tests.support import devtrace, devtrace_env, rows
 
 LINE = "git status --short"
@@ -155,3 +156,37 @@ def test_the_policy_set_after_login_re_keys_at_the_next_push_before_purging(tmp_
     _run(store, repo)
     assert [r["command_text"] for r in rows(store)] == [None] * 3
     assert _sql(store, tmp_path, "SELECT runs FROM command_stats") == ["runs", "3"]
+
+
+def test_a_shell_open_across_a_rotate_stays_one_session(tmp_path, repo, store):
+    shell = Shell(tmp_path, "bash", store, repo)
+    try:
+        shell.type("echo before-the-rotate")
+        wait_events(store, 1)
+        _rotate(store, tmp_path)
+        shell.type("echo after-the-rotate")
+        recorded = wait_events(store, 2)
+    finally:
+        shell.close()
+    assert recorded[0]["session_id"] != recorded[1]["session_id"]  # as recorded: one id per key
+    assert _sql(store, tmp_path, "SELECT commands FROM sessions") == ["commands", "2"]
+    assert _sql(store, tmp_path, "SELECT count(DISTINCT session_id), count(DISTINCT recorded_session_id) FROM events") == [
+        "count(DISTINCT session_id),count(DISTINCT recorded_session_id)", "1,2"]
+
+
+def test_the_terminal_that_rotates_stays_one_session_for_devtrace_run(tmp_path, repo, store):
+    """`devtrace run` and `devtrace key rotate` from one terminal (here: this test's session)."""
+    _run(store, repo)
+    _rotate(store, tmp_path)
+    _run(store, repo)
+    assert len({r["session_id"] for r in rows(store)}) == 2
+    assert _sql(store, tmp_path, "SELECT commands FROM sessions") == ["commands", "2"]
+
+
+def test_without_the_old_key_a_rotate_still_re_keys_the_commands(tmp_path, repo, store):
+    """hash.key lost: rotating is the remedy; the commands re-key from their text, sessions cannot."""
+    _hook(store, repo)
+    (store / "hash.key").unlink()
+    assert "1 command re-hashed" in _rotate(store, tmp_path)
+    _hook(store, repo)
+    assert _sql(store, tmp_path, "SELECT runs FROM command_stats") == ["runs", "2"]

@@ -90,8 +90,10 @@ CREATE TABLE store.agent_prices (model VARCHAR, input DOUBLE, output DOUBLE, cac
     price_date VARCHAR, source VARCHAR);
 CREATE TABLE store.command_identity (command_hash VARCHAR, current_hash VARCHAR, key_fingerprint VARCHAR,
     mapped_at DOUBLE);
+CREATE TABLE store.session_identity (session_id VARCHAR, current_session_id VARCHAR, key_fingerprint VARCHAR,
+    mapped_at DOUBLE);
 """
-"""Agent sessions' usage is not synced yet, and the re-keyed command identities never are (they
+"""Agent sessions' usage is not synced yet, and the re-keyed command and session identities never are (they
 come from the command text, which stays on its machine): the central views see these tables empty."""
 
 

@@ -12,6 +12,11 @@ redacted (the secret was hashed, not `<redacted>`) or cut short. A recorded hash
 disagree on the new hash (which two different commands could not do under one key) is left
 alone rather than merged. Those commands keep their old key's identity, and the views say
 which key (`key_fingerprint`).
+
+Sessions: a session id is a keyed hash of what identifies the shell or terminal, which is not
+stored. What DevTrace does know at a key change (the live shells with the hook loaded, in
+shells.json, and the terminal making the change) is mapped in `session_identity`, so a terminal
+open across the change stays one session; other sessions split (docs/store/privacy.md).
 """
 
 import sqlite3
@@ -22,10 +27,14 @@ from devtrace.capture.redact import REDACTED
 from devtrace.store.transaction import write_transaction
 
 
-def rekey(conn: sqlite3.Connection, key: bytes) -> int:
-    """Bring `command_identity` to `key`; returns how many recorded hashes now map to it."""
+def rekey(conn: sqlite3.Connection, key: bytes, sessions: dict[str, str] | None = None) -> int:
+    """Bring `command_identity` to `key`; returns how many recorded hashes now map to it.
+    `sessions`: {session id under the old key: id under `key`} of the sessions known to go on
+    (see `live_sessions`), added to `session_identity`."""
     fingerprint = identity.key_fingerprint(key)
     with write_transaction(conn):
+        if sessions:
+            _map_sessions(conn, sessions, fingerprint)
         fresh = _hashes_from_text(conn, key, fingerprint)
         mapping = {}
         for recorded, current, under in conn.execute(
@@ -63,15 +72,55 @@ def _hashes_from_text(conn: sqlite3.Connection, key: bytes, fingerprint: str) ->
     return {recorded: current for recorded, current in found.items() if current is not None}
 
 
-def rekey_store(directory: str) -> int:
-    """`rekey` the store in `directory` to the key its commands are hashed with now (the
-    organisation's `hash_key` if configured, else hash.key)."""
+def current_key(directory: str) -> bytes:
+    """The key the store's commands are hashed with now: the organisation's `hash_key` if
+    configured, else hash.key."""
     from devtrace.settings import load as load_settings
+
+    return identity.load_key(directory, load_settings(directory)[0])
+
+
+def key_before_change(directory: str) -> bytes | None:
+    """`current_key`, or None where there is none to read (a lost hash.key: what rotating is for)."""
+    from devtrace.store.errors import StoreError
+
+    try:
+        return current_key(directory)
+    except StoreError:
+        return None
+
+
+def rekey_store(directory: str, old_key: bytes | None = None) -> int:
+    """`rekey` the store in `directory` to its current key; with the key in force before the
+    change (`old_key`), the live sessions follow too."""
     from devtrace.store import open_store
 
-    key = identity.load_key(directory, load_settings(directory)[0])
+    key = current_key(directory)
+    sessions = live_sessions(directory, old_key, key) if old_key is not None and old_key != key else None
     conn = open_store(directory)
     try:
-        return rekey(conn, key)
+        return rekey(conn, key, sessions)
     finally:
         conn.close()
+
+
+def live_sessions(directory: str, old_key: bytes, new_key: bytes) -> dict[str, str]:
+    """{id under `old_key`: id under `new_key`} of the sessions that go on across the change:
+    every live shell with the hook loaded, and the terminal this process runs in."""
+    from devtrace.capture.hooks import sessions as shells
+
+    pairs = {}
+    for token, entry in shells.live(directory).items():
+        pairs[identity.shell_session_id(old_key, entry["shell"], token)] = \
+            identity.shell_session_id(new_key, entry["shell"], token)
+    pairs[identity.session_id(old_key)] = identity.session_id(new_key)  # the same id with $DEVTRACE_SESSION
+    return {old: new for old, new in pairs.items() if old != new}
+
+
+def _map_sessions(conn: sqlite3.Connection, pairs: dict[str, str], fingerprint: str) -> None:
+    """Add old -> new session ids; an older mapping to an old id follows it to the new one."""
+    now = time.time()
+    conn.executemany("UPDATE session_identity SET current_session_id = ?, key_fingerprint = ?, mapped_at = ? "
+                     "WHERE current_session_id = ?", [(new, fingerprint, now, old) for old, new in pairs.items()])
+    conn.executemany("INSERT OR REPLACE INTO session_identity (session_id, current_session_id, key_fingerprint, mapped_at) "
+                     "VALUES (?, ?, ?, ?)", [(old, new, fingerprint, now) for old, new in pairs.items()])

@@ -128,7 +128,7 @@ def events_json(columns: list[str], rows: list[tuple]) -> str:
 
 
 LOW_VALUE = ("command_hash", "recorded_command_hash", "key_fingerprint", "command_key", "repo_id", "session_id",
-             "model_ref")
+             "recorded_session_id", "model_ref")
 """Columns a narrow terminal drops first (full hashes and keyed ids), before epoch numbers and
 before any useful column is cut."""
 

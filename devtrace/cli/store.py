@@ -95,7 +95,7 @@ def rotate(path: PathOption = None) -> None:
     the others, and every session and repository id, stay under the old key: rotate only when
     the key is lost or has leaked.
     """
-    from devtrace.capture.rekey import rekey_store
+    from devtrace.capture.rekey import key_before_change, rekey_store
     from devtrace.paths import store_dir
     from devtrace.settings import load as load_settings
     from devtrace.store import open_store
@@ -107,6 +107,7 @@ def rotate(path: PathOption = None) -> None:
         events = conn.execute("SELECT count(*) FROM command_events").fetchone()[0]
     finally:
         conn.close()
+    old_key = key_before_change(directory)
     try:
         retired = rotate_key(directory)
     except OSError as exc:
@@ -116,7 +117,7 @@ def rotate(path: PathOption = None) -> None:
     kept = f" (the old one is kept as {retired})" if retired else ""
     typer.echo(f"New hashing key in {key_file(directory)}{kept}: commands captured from now on hash "
                f"differently from the {events:,} event{'' if events == 1 else 's'} before")
-    mapped = rekey_store(directory)
+    mapped = rekey_store(directory, old_key)
     typer.echo(f"{mapped:,} command{'' if mapped == 1 else 's'} re-hashed from their stored text: the views "
                "count them as one command across both keys")
     if load_settings(directory)[0].hash_key:

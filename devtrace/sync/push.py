@@ -13,7 +13,7 @@ import time
 
 from devtrace import paths
 from devtrace.capture import drainer
-from devtrace.capture.rekey import rekey_store
+from devtrace.capture.rekey import key_before_change, rekey_store
 from devtrace.errors import DevtraceError
 from devtrace.store import open_store
 from devtrace.store.events import shared_columns
@@ -33,12 +33,13 @@ def login(server: str, token: str, path=None) -> dict:
     """Enroll this store: keep the server and token, adopt the organisation's hash key."""
     directory = paths.store_dir(path)
     open_store(directory).close()
+    old_key = key_before_change(directory)
     _, _, answer = Client(server, token, attempts=2).call("POST", "/v1/enroll")  # a person waits
     if not isinstance(answer, dict) or not {"machine", "hash_key", "key_fingerprint"} <= answer.keys():
         raise DevtraceError(f"{server} did not answer like a DevTrace server")
     config.update(directory, {"server": server.rstrip("/"), "token": token, "machine": answer["machine"],
                                "hash_key": answer["hash_key"]})
-    answer["rekeyed"] = rekey_store(directory)
+    answer["rekeyed"] = rekey_store(directory, old_key)
     answer["forgotten"] = obey(directory, answer.get("policy"))
     return answer
 

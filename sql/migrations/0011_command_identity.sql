@@ -13,3 +13,14 @@ CREATE TABLE command_identity (
     key_fingerprint TEXT NOT NULL,      -- the key current_hash was made with (identity.key_fingerprint)
     mapped_at REAL NOT NULL             -- unix seconds
 );
+
+-- The same for sessions, where DevTrace can know what was hashed: at a key change, each live
+-- shell with the hook loaded (its token is in shells.json) and the terminal that made the
+-- change map their session id under the old key to the one under the new key, so a terminal
+-- open across the change stays one session. The `events` view reads session_id through it.
+CREATE TABLE session_identity (
+    session_id TEXT PRIMARY KEY,        -- a session id as events recorded it, under an older key
+    current_session_id TEXT NOT NULL,   -- the same session's id under the key below
+    key_fingerprint TEXT NOT NULL,
+    mapped_at REAL NOT NULL
+);
