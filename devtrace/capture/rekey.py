@@ -8,7 +8,8 @@ capture hashes a line (identity.command_words), and `command_identity` records r
 (append-only, and possibly synced already).
 
 A text that cannot give back the hash of the command as typed is not used: one with a part
-redacted (the secret was hashed, not `<redacted>`) or cut short. A recorded hash whose texts
+redacted (the secret was hashed, not `<redacted>`), cut short, or with bytes that were not
+UTF-8 (stored as U+FFFD). A recorded hash whose texts
 disagree on the new hash (which two different commands could not do under one key) is left
 alone rather than merged. Those commands keep their old key's identity, and the views say
 which key (`key_fingerprint`).
@@ -32,10 +33,14 @@ def rekey(conn: sqlite3.Connection, key: bytes, sessions: dict[str, str] | None 
     `sessions`: {session id under the old key: id under `key`} of the sessions known to go on
     (see `live_sessions`), added to `session_identity`."""
     fingerprint = identity.key_fingerprint(key)
+    # Hashing every distinct text takes a while on a large store: done before the write lock,
+    # which capture waits for. Events recorded meanwhile are under `key` already.
+    fresh = _hashes_from_text(conn, key, fingerprint)
+    own = {h for (h,) in conn.execute("SELECT DISTINCT command_hash FROM command_events WHERE key_fingerprint = ?",
+                                      (fingerprint,))}
     with write_transaction(conn):
         if sessions:
             _map_sessions(conn, sessions, fingerprint)
-        fresh = _hashes_from_text(conn, key, fingerprint)
         mapping = {}
         for recorded, current, under in conn.execute(
                 "SELECT command_hash, current_hash, key_fingerprint FROM command_identity"):
@@ -43,10 +48,8 @@ def rekey(conn: sqlite3.Connection, key: bytes, sessions: dict[str, str] | None 
             target = fresh.get(recorded) or fresh.get(current)
             mapping[recorded] = (current, under) if target is None else (target, fingerprint)
         mapping.update((recorded, (current, fingerprint)) for recorded, current in fresh.items())
-        # a hash the current key makes itself is its own identity (a key adopted again)
-        own = {h for (h,) in conn.execute("SELECT DISTINCT command_hash FROM command_events WHERE key_fingerprint = ?",
-                                          (fingerprint,))}
         now = time.time()
+        # a hash the current key makes itself is its own identity (a key adopted again)
         kept = [(recorded, current, under, now) for recorded, (current, under) in mapping.items()
                 if recorded != current and recorded not in own]
         conn.execute("DELETE FROM command_identity")
@@ -64,7 +67,7 @@ def _hashes_from_text(conn: sqlite3.Connection, key: bytes, fingerprint: str) ->
         "SELECT DISTINCT command_hash, command_text FROM command_events "
         "WHERE command_text IS NOT NULL AND key_fingerprint IS NOT ?", (fingerprint,))
     for recorded, text in rows:
-        if REDACTED in text or text.endswith(" …"):
+        if REDACTED in text or text.endswith(" …") or "\ufffd" in text:  # not the words that were hashed
             continue
         current = identity.command_hash(key, identity.command_words(text))
         if found.setdefault(recorded, current) != current:
