@@ -6,6 +6,7 @@ import json
 import time
 from pathlib import Path
 
+from devtrace import analytics
 from devtrace.capture.hooks.writer import Finished, write
 from devtrace.capture.identity import command_hash, command_words, key_fingerprint
 from tests.central_support import make_token, run_cli
@@ -179,8 +180,13 @@ def test_the_terminal_that_rotates_stays_one_session_for_devtrace_run(tmp_path, 
     _run(store, repo)
     _rotate(store, tmp_path)
     _run(store, repo)
-    assert len({r["session_id"] for r in rows(store)}) == 2
+    recorded = rows(store)
+    assert len({r["session_id"] for r in recorded}) == 2
     assert _sql(store, tmp_path, "SELECT commands FROM sessions") == ["commands", "2"]
+    # The newest events of that session, asked by its current id, include those recorded before.
+    shown = analytics.events(store, limit=10, session=recorded[-1]["session_id"])
+    assert shown.get_column("id").to_list() == [r["id"] for r in recorded]
+    assert set(shown.get_column("session_id").to_list()) == {recorded[-1]["session_id"]}
 
 
 def test_without_the_old_key_a_rotate_still_re_keys_the_commands(tmp_path, repo, store):
