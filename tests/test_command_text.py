@@ -277,11 +277,14 @@ def test_a_command_hashed_under_two_keys_is_two_rows_that_say_their_key(tmp_path
     lines = done.stdout.decode().splitlines()
     fingerprints = sorted(r["key_fingerprint"] for r in rows(store))
     assert lines == ["command,key_fingerprint", *(f"true,{f}" for f in fingerprints)] and len(set(fingerprints)) == 2
-    # `devtrace key rekey` brings them to the key in force (the store's own here).
+    # `devtrace doctor` notices, and `devtrace key rekey` brings them to the key in force (the store's own here).
+    noted = devtrace("doctor", "--path", str(store), cwd=tmp_path).stdout.decode()
+    assert "1 command recorded under another key" in noted and "devtrace key rekey" in noted, noted
     done = devtrace("key", "rekey", "--path", str(store), cwd=tmp_path)
     assert done.returncode == 0 and "1 command recorded under other keys" in done.stdout.decode(), done.stderr
     done = devtrace("sql", "--format", "csv", "SELECT command, runs FROM command_stats", "--path", str(store), cwd=tmp_path)
     assert done.stdout.decode().splitlines() == ["command,runs", "true,2"]
+    assert "identity" not in devtrace("doctor", "--path", str(store), cwd=tmp_path).stdout.decode()
 
 
 @pytest.mark.parametrize("text", ["redacted", "off"])
