@@ -91,9 +91,10 @@ def rotate(path: PathOption = None) -> None:
     """Start a new hashing key on purpose; the old one is kept beside it as hash.key.retired-<time>.
 
     Commands captured afterwards hash differently from those before. Where an event keeps its
-    command text, its command is re-hashed with the new key, so the views still see one command;
-    the others, and every session and repository id, stay under the old key: rotate only when
-    the key is lost or has leaked.
+    command text, its command is re-hashed with the new key, so the views still see one command,
+    and the shells open now (and this terminal) stay one session each; other commands and
+    sessions, and every repository id, stay under the old key: rotate only when the key is lost
+    or has leaked.
     """
     from devtrace.capture.rekey import key_before_change, rekey_store
     from devtrace.paths import store_dir
