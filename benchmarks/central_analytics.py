@@ -197,7 +197,7 @@ def worker(way: str, url: str, work: str, repeats: int, window: bool, remote: bo
     import duckdb
 
     from devtrace import analytics
-    from devtrace.analytics.central import MEMORY_LIMIT, events_view, labels_view
+    from devtrace.analytics.central import LOCAL_ONLY_TABLES, MEMORY_LIMIT, events_view, labels_view
     from devtrace.analytics.connection import OFFLINE_CONFIG
     from devtrace.analytics.filters import filter_events
 
@@ -210,6 +210,7 @@ def worker(way: str, url: str, work: str, repeats: int, window: bool, remote: bo
         con.execute("ATTACH ':memory:' AS store")
         con.execute(events_view("nat.command_events"))
         con.execute(labels_view("nat.labels"))
+        con.execute(LOCAL_ONLY_TABLES)
         for view in analytics.views():
             with open(view.file, encoding="utf-8") as f:
                 con.execute(f.read())

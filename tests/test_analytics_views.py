@@ -127,14 +127,15 @@ def test_sessions(dashboard_store):
     got = rows(analytics.sql("SELECT * FROM sessions", path=dashboard_store), "session_id")
     assert got == [
         # e1 01:00 .. e3 03:00 + 0.3 s; e2 is outside git, so 10+5 / 1+2 and one repo.
-        {"session_id": "s1", "agents": "claude", "started_at": datetime(2024, 1, 1, 1, 0),
+        # A and B took 300 ms each: the command is the one run last, e3's.
+        {"command": "make [bbbbbbbb]", "session_id": "s1", "agents": "claude", "started_at": datetime(2024, 1, 1, 1, 0),
          "ended_at": datetime(2024, 1, 1, 3, 0, 0, 300_000), "span_seconds": pytest.approx(7200.3),
          "commands": 3, "failures": 1, "lines_added": 15, "lines_deleted": 3, "lines_changed": 18, "repos": 1},
-        # e4 23:59:59 .. e6 00:01:00 + 1 s.
-        {"session_id": "s2", "agents": "claude", "started_at": datetime(2024, 1, 1, 23, 59, 59),
+        # e4 23:59:59 .. e6 00:01:00 + 1 s; A took 1000 ms, B 400.
+        {"command": "pytest [aaaaaaaa]", "session_id": "s2", "agents": "claude", "started_at": datetime(2024, 1, 1, 23, 59, 59),
          "ended_at": datetime(2024, 1, 2, 0, 1, 1), "span_seconds": pytest.approx(62.0),
          "commands": 2, "failures": 1, "lines_added": 3, "lines_deleted": 4, "lines_changed": 7, "repos": 1},
-        {"session_id": "s3", "agents": "codex", "started_at": datetime(2024, 1, 1, 1, 23, 20),
+        {"command": "pytest [aaaaaaaa]", "session_id": "s3", "agents": "codex", "started_at": datetime(2024, 1, 1, 1, 23, 20),
          "ended_at": datetime(2024, 1, 1, 1, 23, 20, 50_000), "span_seconds": pytest.approx(0.05),
          "commands": 1, "failures": 0, "lines_added": None, "lines_deleted": None, "lines_changed": None,
          "repos": 0},

@@ -18,7 +18,7 @@ REGENERATE = "stale: run `python scripts/docs_reference.py` and commit the page"
 
 def all_commands() -> list[str]:
     """Every command and subcommand of the typer app, walked here rather than by the generator."""
-    from devtrace.cli import app
+    from devtrace.cli.app import app
 
     found = []
 

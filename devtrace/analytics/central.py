@@ -82,14 +82,19 @@ def postgres_extension_path() -> str:
     return file
 
 
-AGENT_TABLES = """
+LOCAL_ONLY_TABLES = """
 CREATE TABLE store.agent_session_usage (agent VARCHAR, session_id VARCHAR, model VARCHAR, started_at DOUBLE,
     ended_at DOUBLE, turns BIGINT, tool_calls BIGINT, requests BIGINT, input_tokens BIGINT, output_tokens BIGINT,
     cache_read_tokens BIGINT, cache_write_tokens BIGINT, imported_at DOUBLE);
 CREATE TABLE store.agent_prices (model VARCHAR, input DOUBLE, output DOUBLE, cache_read DOUBLE, cache_write DOUBLE,
     price_date VARCHAR, source VARCHAR);
+CREATE TABLE store.command_identity (command_hash VARCHAR, current_hash VARCHAR, key_fingerprint VARCHAR,
+    mapped_at DOUBLE);
+CREATE TABLE store.session_identity (session_id VARCHAR, current_session_id VARCHAR, key_fingerprint VARCHAR,
+    mapped_at DOUBLE);
 """
-"""Agent sessions' usage is not synced yet: the central views see these tables empty."""
+"""Agent sessions' usage is not synced yet, and the re-keyed command and session identities never are (they
+come from the command text, which stays on its machine): the central views see these tables empty."""
 
 
 def attach_steps(url: str, sqlite_extension: str) -> list[tuple[str, str]]:
@@ -117,7 +122,7 @@ def attach_steps(url: str, sqlite_extension: str) -> list[tuple[str, str]]:
         (events_view(f"{CENTRAL_ALIAS}.command_events"),
          f"{url.split('@')[-1]} is not a DevTrace central database (no command_events table)"),
         (labels_view(f"{CENTRAL_ALIAS}.labels"), "the central database has no labels table"),
-        (AGENT_TABLES, "cannot create the (empty) agent session tables"),
+        (LOCAL_ONLY_TABLES, "cannot create the (empty) local-only tables"),
     ]
 
 

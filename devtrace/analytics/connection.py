@@ -216,7 +216,13 @@ def event_rows(
         if limit is not None:
             text += f" LIMIT {int(limit)}"
         return run(con, f"SELECT * FROM ({text}) ORDER BY executed_at, id", values)
-    where = " AND ".join(f"{column} = ?" for column in conditions) or "1"
+    # A session's events recorded under an older key carry its old id (store.session_identity).
+    tests = [f"{column} = ?" if column != "session_id" else
+             "(session_id = ? OR session_id IN (SELECT session_id FROM session_identity WHERE current_session_id = ?))"
+             for column in conditions]
+    if session is not None:
+        values.append(session)
+    where = " AND ".join(tests) or "1"
     newest = f"SELECT id FROM command_events WHERE {where} ORDER BY executed_at DESC, id DESC LIMIT {int(limit)}"
     _read_rows(con, "newest_events", "command_events", f"id IN ({newest})", values)
     _read_rows(con, "newest_labels", "labels", f"event_id IN ({newest})", values)

@@ -3,6 +3,7 @@ labels its sessions with the very definition the store's events are labelled wit
 
 import polars as pl
 
+from devtrace.analytics.central import LOCAL_ONLY_TABLES
 from devtrace.analytics.connection import OFFLINE_CONFIG
 from devtrace.analytics.view_files import views
 
@@ -13,7 +14,7 @@ _OPTIONAL = {
     "agent_id": pl.String, "timed_out": pl.Int64, "started_at": pl.Float64, "ended_at": pl.Float64,
     "scored_at": pl.Float64, "duration_approximate": pl.Int64, "author_kind": pl.String, "session_id": pl.String,
     "repo_id": pl.String, "program": pl.String, "delta_files": pl.Int64, "files_touched_count": pl.Int64,
-    "head_hash": pl.String,
+    "head_hash": pl.String, "key_fingerprint": pl.String,
 }
 
 
@@ -38,6 +39,7 @@ def frame_outcomes(frame: pl.DataFrame, now: float | None = None) -> pl.DataFram
         con.execute("CREATE TABLE store.command_events AS SELECT * EXCLUDE (_order) FROM frame_events")
         con.execute("CREATE TABLE store.labels (id BIGINT, event_id VARCHAR, value DOUBLE, source VARCHAR, "
                     "labeled_by VARCHAR, note VARCHAR, created_at DOUBLE)")
+        con.execute(LOCAL_ONLY_TABLES)  # what a frame has no part in: identities across keys, agent sessions
         for view in views():
             if view.name in OUTCOME_VIEWS:
                 with open(view.file, encoding="utf-8") as f:

@@ -54,6 +54,11 @@ def session_id(key: bytes) -> str:
     return "ses_" + keyed_hash(key, f"{host}:{leader}:{_start_time(leader)}")[:16]
 
 
+def shell_session_id(key: bytes, shell: str, token: str) -> str:
+    """A shell hook's session: its shell's name and the token the hook made when it loaded."""
+    return "ses_" + keyed_hash(key, f"{shell}:{token}")[:16]
+
+
 def _start_time(pid: int) -> str:
     """The process start time in clock ticks since boot (Linux), so a reused pid differs."""
     try:

@@ -1,5 +1,9 @@
-"""The `devtrace` command line: a typer app over the library (`devtrace run` never comes here)."""
+"""The `devtrace` command line: a typer app over the library (`devtrace run` never comes here).
 
-from devtrace.cli.app import app, main
+The whole app is `devtrace.cli.app.app` (built on first use); `main` builds only what the
+command line needs.
+"""
 
-__all__ = ["app", "main"]
+from devtrace.cli.app import main
+
+__all__ = ["main"]

@@ -127,7 +127,8 @@ def events_json(columns: list[str], rows: list[tuple]) -> str:
     )
 
 
-LOW_VALUE = ("command_hash", "key_fingerprint", "repo_id", "session_id", "model_ref")
+LOW_VALUE = ("command_hash", "recorded_command_hash", "key_fingerprint", "command_key", "repo_id", "session_id",
+             "recorded_session_id", "model_ref")
 """Columns a narrow terminal drops first (full hashes and keyed ids), before epoch numbers and
 before any useful column is cut."""
 

@@ -1,4 +1,4 @@
-"""Looking after the store itself: `devtrace doctor`, `devtrace forget` and `devtrace key rotate`."""
+"""Looking after the store itself: `devtrace doctor`, `devtrace forget`, `devtrace key rotate|rekey`."""
 
 import json
 from datetime import datetime
@@ -90,9 +90,13 @@ def _repo_ids(repo: str, path: str | None) -> list[str]:
 def rotate(path: PathOption = None) -> None:
     """Start a new hashing key on purpose; the old one is kept beside it as hash.key.retired-<time>.
 
-    Commands captured afterwards hash differently from those before, so command_stats and
-    retry_loops do not join them: rotate only when the key is lost or has leaked.
+    Commands captured afterwards hash differently from those before. Where an event keeps its
+    command text, its command is re-hashed with the new key, so the views still see one command,
+    and the shells open now (and this terminal) stay one session each; other commands and
+    sessions, and every repository id, stay under the old key: rotate only when the key is lost
+    or has leaked.
     """
+    from devtrace.capture.rekey import key_before_change, rekey_store
     from devtrace.paths import store_dir
     from devtrace.settings import load as load_settings
     from devtrace.store import open_store
@@ -104,6 +108,7 @@ def rotate(path: PathOption = None) -> None:
         events = conn.execute("SELECT count(*) FROM command_events").fetchone()[0]
     finally:
         conn.close()
+    old_key = key_before_change(directory)
     try:
         retired = rotate_key(directory)
     except OSError as exc:
@@ -113,5 +118,26 @@ def rotate(path: PathOption = None) -> None:
     kept = f" (the old one is kept as {retired})" if retired else ""
     typer.echo(f"New hashing key in {key_file(directory)}{kept}: commands captured from now on hash "
                f"differently from the {events:,} event{'' if events == 1 else 's'} before")
+    mapped = rekey_store(directory, old_key)
+    typer.echo(f"{mapped:,} command{'' if mapped == 1 else 's'} re-hashed from their stored text: the views "
+               "count them as one command across both keys")
     if load_settings(directory)[0].hash_key:
         typer.echo("Note: an organisation key is configured (hash_key), and it is the one commands are hashed with")
+
+
+@key_app.command("rekey")
+def rekey(path: PathOption = None) -> None:
+    """Re-hash the stored text of commands recorded under other keys with the current one.
+
+    `key rotate` and `sync login` do it themselves; run it after setting hash_key or
+    $DEVTRACE_HASH_KEY by hand, so the views count each command once across keys.
+    """
+    from devtrace.capture.rekey import rekey_store
+    from devtrace.paths import store_dir
+    from devtrace.store import open_store
+
+    directory = store_dir(path)
+    open_store(directory).close()  # a missing store is one sentence
+    mapped = rekey_store(directory)
+    typer.echo(f"{mapped:,} command{'' if mapped == 1 else 's'} recorded under other keys now count as "
+               "the current key's (re-hashed from their stored text)")

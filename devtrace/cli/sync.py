@@ -62,8 +62,10 @@ def login(
     from devtrace.sync import push
 
     answer = push.login(server, _token(token), from_group("path", path))
+    rekeyed = answer["rekeyed"]
     typer.echo(f"Enrolled as {answer['machine']} with {server}. New events are hashed with the organisation's key "
-               f"(fingerprint {answer['key_fingerprint']}); events captured before keep their own key's fingerprint.")
+               f"(fingerprint {answer['key_fingerprint']}); {rekeyed:,} command{'' if rekeyed == 1 else 's'} "
+               "captured before were re-hashed from their stored text, so the views count each as one command.")
     if answer.get("forgotten") is not None:
         typer.echo(f"The organisation requires command_text = off: this store keeps no command text now "
                    f"(the text of {_events(answer['forgotten'])} was forgotten)")

@@ -110,6 +110,10 @@ def table(columns: list[str], rows: list[tuple], by: str) -> str:
         Column("agents", right=True, optional=True),
         Column(by, flexible=True),
     ]
+    # A command without stored text recorded under two keys is two rows: they say their key.
+    keys = {row[at["key_fingerprint"]] for row in rows} if "key_fingerprint" in at else set()
+    label = (lambda row: f"{row[at['key']]} · key {str(row[at['key_fingerprint']])[:8]}") if len(keys) > 1 \
+        else (lambda row: str(row[at["key"]]))
     cells = [[
         share(row[at["share"]]),
         duration(row[at["wall_ms"]]),
@@ -118,7 +122,7 @@ def table(columns: list[str], rows: list[tuple], by: str) -> str:
         duration(row[at["lost_in_retry_ms"]]),
         duration(row[at["human_ms"]]),
         duration(row[at["agent_ms"]]),
-        str(row[at["key"]]),
+        label(row),
     ] for row in rows]
     return plain_table(layout, cells)
 

@@ -15,6 +15,7 @@ def examine(path: str | os.PathLike | None = None) -> list[Check]:
         return checks
     try:
         pending = pending_scores(conn)
+        checks.extend(_identities(path, conn))
     finally:
         conn.close()
     checks.extend(_shells(path))
@@ -23,6 +24,38 @@ def examine(path: str | os.PathLike | None = None) -> list[Check]:
     if pending is not None:
         checks.append(_scores(path, pending, has_model=model.status == OK))
     return checks
+
+
+# Commands recorded under another key than the current one, with text that could re-key them,
+# and no mapping yet (a key set by hand: `key rotate` and `sync login` re-key themselves).
+_NOT_REKEYED = """
+SELECT count(DISTINCT e.command_hash) FROM command_events AS e
+WHERE e.key_fingerprint IS NOT ? AND e.command_text IS NOT NULL
+    AND instr(e.command_text, '<redacted>') = 0 AND e.command_text NOT LIKE '% …'
+    AND NOT EXISTS (SELECT 1 FROM command_identity AS i WHERE i.command_hash = e.command_hash)
+"""
+
+
+def _identities(path, conn) -> list[Check]:
+    """A note when commands recorded under an older key could be counted as one with the
+    current key's (docs/store/privacy.md, one identity across keys)."""
+    import sqlite3
+
+    from devtrace.capture.identity import key_fingerprint
+    from devtrace.capture.rekey import key_before_change
+
+    key = key_before_change(paths.store_dir(path))
+    if key is None:
+        return []  # the key check says why
+    try:
+        apart = conn.execute(_NOT_REKEYED, (key_fingerprint(key),)).fetchone()[0]
+    except sqlite3.OperationalError:  # a store this DevTrace has not migrated yet: the schema check says so
+        return []
+    if not apart:
+        return []
+    return [Check("identity", NOTE, f"{apart:,} command{'' if apart == 1 else 's'} recorded under another key than "
+                  "the current one count apart from the same commands under it",
+                  "devtrace key rekey (re-hashes them from their stored text)")]
 
 
 def _shells(path) -> list[Check]:

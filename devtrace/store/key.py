@@ -51,13 +51,21 @@ def create_key(directory: str) -> None:
 
 
 def rotate_key(directory: str) -> str | None:
-    """Start a new key; the old one, if any, is kept beside it as `hash.key.retired-<UTC time>`.
+    """Start a new key; the old one, if any, is kept beside it as `hash.key.retired-<UTC time>`
+    (`-2`, `-3`... after it for another rotation within the same second).
     Returns the retired key's file name, or None when there was no key."""
     file = key_file(directory)
     retired = None
     if os.path.exists(file):
-        retired = f"{file}.retired-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
-        os.link(file, retired)
+        stamp = f"{file}.retired-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+        retired, n = stamp, 1
+        while True:  # a second rotation within the same second keeps both retired keys
+            try:
+                os.link(file, retired)
+                break
+            except FileExistsError:
+                n += 1
+                retired = f"{stamp}-{n}"
     tmp = _write_new_key(file)
     os.replace(tmp, file)
     return retired

@@ -13,6 +13,7 @@ import time
 
 from devtrace import paths
 from devtrace.capture import drainer
+from devtrace.capture.rekey import key_before_change, rekey_store
 from devtrace.errors import DevtraceError
 from devtrace.store import open_store
 from devtrace.store.events import shared_columns
@@ -32,11 +33,13 @@ def login(server: str, token: str, path=None) -> dict:
     """Enroll this store: keep the server and token, adopt the organisation's hash key."""
     directory = paths.store_dir(path)
     open_store(directory).close()
+    old_key = key_before_change(directory)
     _, _, answer = Client(server, token, attempts=2).call("POST", "/v1/enroll")  # a person waits
     if not isinstance(answer, dict) or not {"machine", "hash_key", "key_fingerprint"} <= answer.keys():
         raise DevtraceError(f"{server} did not answer like a DevTrace server")
     config.update(directory, {"server": server.rstrip("/"), "token": token, "machine": answer["machine"],
                                "hash_key": answer["hash_key"]})
+    answer["rekeyed"] = rekey_store(directory, old_key)
     answer["forgotten"] = obey(directory, answer.get("policy"))
     return answer
 
@@ -55,7 +58,8 @@ def obey(directory: str, policy) -> int | None:
     now on (config.toml says so) and forget what was kept; returns the number of events whose
     text was forgotten (None when the policy asks nothing new of this store).
 
-    Command identities are not re-keyed first: see the notes on one identity across keys."""
+    The text is what keeps one command one across keys (devtrace.capture.rekey): command
+    identities are re-keyed with it to the key in force before it is forgotten."""
     if not isinstance(policy, dict) or policy.get("command_text") != "off":
         return None
     from devtrace.store.forget import forget_text
@@ -63,6 +67,7 @@ def obey(directory: str, policy) -> int | None:
     already = config.read(directory).get("command_text") == "off"
     if not already:
         config.update(directory, {"command_text": "off"})
+        rekey_store(directory)  # text captured once the config says off is under the current key already
     conn = open_store(directory)
     try:
         forgotten = forget_text(conn)

@@ -14,6 +14,13 @@
 -- its redacted text where the store keeps it, else its program and the first 8 characters
 -- of its hash (`pytest [1a2b3c4d]`). A central store has no text: there `command` is always
 -- the second form.
+-- command_hash is the command's identity across keys: where the store re-hashed the command's
+-- text with a newer key (`devtrace key rotate`, `devtrace sync login`: store.command_identity),
+-- the hash under that key, else the hash as recorded (`recorded_command_hash`). `command_key`
+-- is the fingerprint of the key command_hash is under; key_fingerprint stays the key the
+-- event was recorded with (that of its repo_id and recorded_session_id). session_id likewise
+-- goes through store.session_identity: a terminal open across a key change is one session.
+-- A central store keeps every hash and id as recorded.
 CREATE OR REPLACE MACRO events_of(command_events, labels) AS TABLE
 WITH stored AS (
     -- The text column exists on a local store only: an empty row set gives it to every store.
@@ -29,6 +36,8 @@ latest_human_label AS (
 )
 SELECT
     e.* EXCLUDE (command_text) REPLACE (
+        coalesce(i.current_hash, e.command_hash) AS command_hash,
+        coalesce(s.current_session_id, e.session_id) AS session_id,
         make_timestamp(CAST(e.executed_at * 1e6 AS BIGINT)) AS executed_at,
         e.timed_out <> 0 AS timed_out,
         make_timestamp(CAST(e.started_at * 1e6 AS BIGINT)) AS started_at,
@@ -36,13 +45,19 @@ SELECT
         make_timestamp(CAST(e.scored_at * 1e6 AS BIGINT)) AS scored_at,
         e.duration_approximate <> 0 AS duration_approximate
     ),
-    coalesce(e.command_text, coalesce(e.program, '?') || ' [' || left(e.command_hash, 8) || ']') AS command,
+    coalesce(e.command_text, coalesce(e.program, '?') || ' [' || left(coalesce(i.current_hash, e.command_hash), 8) || ']')
+        AS command,
+    e.command_hash AS recorded_command_hash,
+    e.session_id AS recorded_session_id,
+    coalesce(i.key_fingerprint, e.key_fingerprint) AS command_key,
     e.exit_code <> 0 OR e.timed_out <> 0 AS failed,
     l.value AS human_label,
     l.labeled_by AS human_label_by,
     make_timestamp(CAST(l.created_at * 1e6 AS BIGINT)) AS human_label_at,
     l.note AS human_label_note
 FROM stored AS e
+LEFT JOIN store.command_identity AS i ON i.command_hash = e.command_hash
+LEFT JOIN store.session_identity AS s ON s.session_id = e.session_id
 LEFT JOIN latest_human_label AS l ON l.event_id = e.id;
 
 CREATE OR REPLACE VIEW events AS

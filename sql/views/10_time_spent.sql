@@ -13,6 +13,7 @@ SELECT
     executed_at,
     command,
     command_hash,
+    command_key,
     program,
     repo_id,
     coalesce(agent_id, CASE WHEN author_kind = 'human' THEN 'human' END, '(unknown)') AS who,

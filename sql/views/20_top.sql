@@ -5,6 +5,8 @@
 -- id), 'agent' (the agent's name, or 'human'). share = the group's part of all the wall time
 -- in the period; human_* and agent_* put a person's runs and agents' runs side by side.
 -- The period is time_spent's: from `SET VARIABLE top_since = TIMESTAMP '2026-12-01';` (UTC) on.
+-- key_fingerprint (by 'command' only): the key the command's hash is under (events.command_key);
+-- a command without stored text recorded under two keys is two rows that say which key.
 -- One branch per grouping: a query for one `by` computes that one only.
 CREATE OR REPLACE VIEW top AS
 WITH grouped AS (
@@ -19,7 +21,8 @@ WITH grouped AS (
         count(*) FILTER (WHERE by_agent) AS agent_runs,
         count(*) FILTER (WHERE failed AND NOT by_agent) AS human_failures,
         count(*) FILTER (WHERE failed AND by_agent) AS agent_failures,
-        max(executed_at) AS last_run
+        max(executed_at) AS last_run,
+        any_value(command_key) AS key_fingerprint
     FROM time_spent GROUP BY command_hash
     UNION ALL
     SELECT 'program', coalesce(program, '(unknown)'),
@@ -33,7 +36,8 @@ WITH grouped AS (
         count(*) FILTER (WHERE by_agent) AS agent_runs,
         count(*) FILTER (WHERE failed AND NOT by_agent) AS human_failures,
         count(*) FILTER (WHERE failed AND by_agent) AS agent_failures,
-        max(executed_at) AS last_run
+        max(executed_at) AS last_run,
+        NULL AS key_fingerprint
     FROM time_spent GROUP BY program
     UNION ALL
     SELECT 'repo', coalesce(repo_id, '(no repo)'),
@@ -47,7 +51,8 @@ WITH grouped AS (
         count(*) FILTER (WHERE by_agent) AS agent_runs,
         count(*) FILTER (WHERE failed AND NOT by_agent) AS human_failures,
         count(*) FILTER (WHERE failed AND by_agent) AS agent_failures,
-        max(executed_at) AS last_run
+        max(executed_at) AS last_run,
+        NULL AS key_fingerprint
     FROM time_spent GROUP BY repo_id
     UNION ALL
     SELECT 'agent', who,
@@ -61,7 +66,8 @@ WITH grouped AS (
         count(*) FILTER (WHERE by_agent) AS agent_runs,
         count(*) FILTER (WHERE failed AND NOT by_agent) AS human_failures,
         count(*) FILTER (WHERE failed AND by_agent) AS agent_failures,
-        max(executed_at) AS last_run
+        max(executed_at) AS last_run,
+        NULL AS key_fingerprint
     FROM time_spent GROUP BY who
 )
 SELECT

@@ -80,6 +80,11 @@ def _alive(entry: dict) -> bool:
     return found is not None and found[0] == entry.get("start")
 
 
+def live(directory: str) -> dict[str, dict]:
+    """{session token: its entry} of the shells with the hook loaded that are still running."""
+    return {token: entry for token, entry in _read(directory).items() if isinstance(entry, dict) and _alive(entry)}
+
+
 def status(directory: str) -> list[dict]:
     """Each live shell with the hook loaded: shell, pid, loaded_at, last_event_at, and `active`
     (False: commands ran since its last recorded one, and none was recorded)."""

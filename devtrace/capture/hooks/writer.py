@@ -109,7 +109,7 @@ def record(rec: Recorder, report: Finished | Started | TurnEnded, event_id: str 
     budget_s = rec.settings.git_timeout_ms / 1000
     pending = git.start_snapshot(root, budget_s=budget_s) if root else None  # git works meanwhile
     if report.captured_by in SHELLS:
-        session = "ses_" + identity.keyed_hash(rec.key, f"{report.captured_by}:{session}")[:16]
+        session = identity.shell_session_id(rec.key, report.captured_by, session)
     duration_ms, approximate = report.duration_ms, False
     if report.pair_key is not None:
         key = report.pair_key or identity.command_hash(rec.key, words)
@@ -172,7 +172,7 @@ def build(rec: Recorder, report: Finished, exact_git: bool, states: dict | None 
     words = identity.command_words(report.line)
     if not recorded(rec.settings, report.line, words, shell=True):
         return None
-    session = "ses_" + identity.keyed_hash(rec.key, f"{report.captured_by}:{report.session}")[:16]
+    session = identity.shell_session_id(rec.key, report.captured_by, report.session)
     root = git.find_repo(report.cwd) if exact_git else None
     budget_s = rec.settings.git_timeout_ms / 1000
     after = git.finish_snapshot(root, git.start_snapshot(root, budget_s=budget_s)) if root else None
