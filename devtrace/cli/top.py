@@ -42,7 +42,7 @@ def top(
     views = ["events", "time_spent", "top", *(COST_VIEWS if by == "agent" else [])]
     with analytics.connect(path, central=central, only=views) as con:
         rows, columns, totals = top_rows(con, by, start, limit)
-        stuck = likely_stuck_sessions(con, start).fetchall()
+        stuck = [] if as_json else likely_stuck_sessions(con, start).fetchall()  # the JSON is the groups' rows
     if as_json:
         import json
 
