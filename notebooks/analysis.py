@@ -166,7 +166,8 @@ def _(scoped):
     likely_stuck = overview.likely_stuck(scoped)
     agent_cost = overview.agent_cost(scoped)
     time_to_green = overview.time_to_green(scoped)
-    return agent_cost, likely_stuck, recent_events, time_to_green
+    repo_outcomes = overview.repo_outcomes(scoped)
+    return agent_cost, likely_stuck, recent_events, repo_outcomes, time_to_green
 
 
 @app.cell(hide_code=True)
@@ -181,7 +182,7 @@ def _(likely_stuck):
 
 
 @app.cell(hide_code=True)
-def _(agent_cost, likely_stuck, loops, per_command, per_day, recent_events, time_to_green):
+def _(agent_cost, likely_stuck, loops, per_command, per_day, recent_events, repo_outcomes, time_to_green):
     mo.vstack(
         [
             mo.md("## Tables\nSearch, filter by column, and download (csv, json, parquet) from each table."),
@@ -193,6 +194,7 @@ def _(agent_cost, likely_stuck, loops, per_command, per_day, recent_events, time
                     "Likely stuck": mo.ui.table(likely_stuck, page_size=15, selection=None),
                     "Time to green": mo.ui.table(time_to_green, page_size=15, selection=None),
                     "Agent cost": mo.ui.table(agent_cost, page_size=15, selection=None),
+                    "People and agents per repository": mo.ui.table(repo_outcomes, page_size=15, selection=None),
                     f"Events (newest {overview.RECENT_EVENTS:,})": mo.ui.table(recent_events, page_size=15, selection=None),
                 }
             ),

@@ -98,3 +98,59 @@ def test_top_by_agent_shows_each_agent_s_cost(store):
     assert claude.split()[-5:-1] == ["$0.0041", "$0.0041", "$0.0041", "$0.0041"]
     by_command = devtrace_here("top", "--since", "all", "--json", "--path", str(store), cwd=store.parent, env=env, text=True)
     assert "cost_per_session_usd" not in by_command.stdout  # costs belong to agents, not commands
+
+
+def test_repo_outcomes_puts_a_person_and_an_agent_on_the_same_repository_side_by_side(tmp_path):
+    """Claude's transcript imported; then, in the repository most of its calls ran in, Claude
+    fails a check and passes it 20 s later, and a person fails another and passes it 30 s later."""
+    from devtrace.store import open_store
+    from devtrace.store.events import insert_event
+    from tests.analytics_support import event
+
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "config.toml").write_text('[prices."claude-opus-4-8"]\ninput = 5.0\noutput = 25.0\n')
+    done = devtrace("import", "claude-code", str(AGENTS / "claude-code" / "transcript.jsonl"), "--path", str(store), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    with connect(str(store)) as con:
+        repo, imported, at = query(con, "SELECT repo_id, count(*), max(epoch(ended_at)) FROM events"
+                                        " GROUP BY repo_id ORDER BY count(*) DESC LIMIT 1").row(0)
+    agent = {"agent_id": "claude-code", "author_kind": "agent", "session_id": CLAUDE_SESSION, "repo_id": repo,
+             "command_hash": "c" * 64}
+    human = {"agent_id": None, "author_kind": "human", "session_id": "shell-1", "repo_id": repo, "command_hash": "d" * 64}
+    conn = open_store(store)
+    for row in (event(at + 10, exit_code=1, **agent), event(at + 30, **agent),
+                event(at + 40, exit_code=1, **human), event(at + 70, **human)):
+        insert_event(conn, row)
+    conn.close()
+    with connect(str(store)) as con:
+        got = {r["kind"]: r for r in query(con, "SELECT * FROM repo_outcomes WHERE repo_id = ?", [repo]).to_dicts()}
+    assert set(got) == {"agent", "human"}
+    claude, person = got["agent"], got["human"]
+    assert (claude["runs"], claude["green_runs"], claude["went_green"]) == (imported + 2, 1, 1)
+    assert (person["runs"], person["failures"], person["green_runs"], person["went_green"]) == (2, 1, 1, 1)
+    assert abs(claude["median_time_to_green_s"] - 20.0) < 1e-6 and abs(person["median_time_to_green_s"] - 30.0) < 1e-6
+    share = (imported + 2) / (22 + 2)  # the session's commands in this repository, of all its commands
+    assert (claude["sessions"], claude["priced_sessions"]) == (1, 1)
+    assert abs(claude["estimated_cost_usd"] - CLAUDE_COST * share) < 1e-12
+    assert abs(claude["cost_per_green_run_usd"] - CLAUDE_COST * share) < 1e-12  # one green run
+    assert person["estimated_cost_usd"] is None and person["sessions"] is None  # a person's time has no token cost
+
+
+def test_the_report_and_the_analysis_notebook_show_what_agent_sessions_cost(store, monkeypatch):
+    import re
+
+    from devtrace.analytics.report import build_report
+    from tests.notebook_support import run_notebook
+
+    with connect(str(store)) as con:
+        page = build_report(con, "a test")
+    table = re.search(r"<h3>What agent sessions cost</h3>(.*?)</section>", page, re.S)[1]
+    claude = re.search(r"<tr><td>claude-code</td>(.*?)</tr>", table)[1]
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", claude)
+    assert cells[:3] == ["1", "1", f"{CLAUDE_COST:.4g}"]  # sessions, priced, cost
+    assert "<h3>People and agents per repository</h3>" in page
+    defs = run_notebook("analysis", store, monkeypatch)
+    cost = {r["agent"]: r for r in defs["agent_cost"].to_dicts()}
+    assert abs(cost["claude-code"]["cost_per_green_run_usd"] - CLAUDE_COST) < 1e-12
+    assert set(defs["repo_outcomes"]["kind"]) == {"agent"}  # no person ran anything in a repository here

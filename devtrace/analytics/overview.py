@@ -107,6 +107,12 @@ def agent_cost(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return query(con, "SELECT * FROM agent_cost ORDER BY estimated_cost_usd DESC NULLS LAST, sessions DESC, agent")
 
 
+def repo_outcomes(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Per repository, a person's and agents' runs, green runs, time to green and the agents'
+    cost side by side (the `repo_outcomes` view), the busiest repository first."""
+    return query(con, "SELECT * FROM repo_outcomes ORDER BY sum(runs) OVER (PARTITION BY repo_id) DESC, repo_id, kind")
+
+
 def time_to_green(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """How long failing commands took to go green (the `time_to_green` view), a person's and
     agents' rows of one repository and command side by side, the most failing first."""
