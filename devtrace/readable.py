@@ -70,6 +70,15 @@ def count(n) -> str:
     return MISSING if n is None else f"{n:,}"
 
 
+def dollars(amount) -> str:
+    """An estimated cost in US dollars: `$1.24`, `$0.0031` (two significant digits under a dollar)."""
+    if amount is None:
+        return MISSING
+    if amount == 0 or abs(amount) >= 1:
+        return f"${amount:,.2f}"
+    return f"${amount:.2g}" if abs(amount) >= 0.01 else f"${amount:.2}"
+
+
 def truncate(text: str, width: int) -> str:
     """`text` on one line in at most `width` characters, cut with "…"."""
     text = " ".join(text.split())

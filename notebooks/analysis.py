@@ -163,11 +163,26 @@ def _(loops):
 @app.cell
 def _(scoped):
     recent_events = overview.recent_events(scoped)
-    return (recent_events,)
+    likely_stuck = overview.likely_stuck(scoped)
+    agent_cost = overview.agent_cost(scoped)
+    time_to_green = overview.time_to_green(scoped)
+    repo_outcomes = overview.repo_outcomes(scoped)
+    return agent_cost, likely_stuck, recent_events, repo_outcomes, time_to_green
 
 
 @app.cell(hide_code=True)
-def _(loops, per_command, per_day, recent_events):
+def _(likely_stuck):
+    _named = ", ".join(f"`{s}` ({w or 'unknown'})" for s, w in likely_stuck.select("session_id", "who").head(5).iter_rows())
+    mo.callout(
+        mo.md(f"**{likely_stuck.height} likely stuck** (the model's predicted outcomes keep falling): {_named}"
+              + (", ..." if likely_stuck.height > 5 else "") + ". See the *Likely stuck* table below."),
+        kind="warn",
+    ) if likely_stuck.height else mo.md("")
+    return
+
+
+@app.cell(hide_code=True)
+def _(agent_cost, likely_stuck, loops, per_command, per_day, recent_events, repo_outcomes, time_to_green):
     mo.vstack(
         [
             mo.md("## Tables\nSearch, filter by column, and download (csv, json, parquet) from each table."),
@@ -176,6 +191,10 @@ def _(loops, per_command, per_day, recent_events):
                     "Daily activity": mo.ui.table(per_day, page_size=15, selection=None),
                     "Commands": mo.ui.table(per_command, page_size=15, selection=None),
                     "Retry loops": mo.ui.table(loops, page_size=15, selection=None),
+                    "Likely stuck": mo.ui.table(likely_stuck, page_size=15, selection=None),
+                    "Time to green": mo.ui.table(time_to_green, page_size=15, selection=None),
+                    "Agent cost": mo.ui.table(agent_cost, page_size=15, selection=None),
+                    "People and agents per repository": mo.ui.table(repo_outcomes, page_size=15, selection=None),
                     f"Events (newest {overview.RECENT_EVENTS:,})": mo.ui.table(recent_events, page_size=15, selection=None),
                 }
             ),

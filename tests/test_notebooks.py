@@ -476,3 +476,67 @@ def test_a_version_promoted_in_the_browser_scores_the_next_captured_event(store,
     newest = json.loads(shown.stdout)[0]
     assert newest["agent_id"] == "tester" and newest["model_ref"] == "v2"
     assert 0 <= newest["predicted_productivity"] <= 100
+
+
+def _agreeing_labels(store: Path, count: int) -> None:
+    """`count` human labels from an earlier reviewer who agreed with the active model (its own
+    score, rounded), given after it was created: rows the comparison can judge both models on."""
+    from devtrace.store.labels import label
+
+    scored = analytics.sql(
+        "SELECT id, predicted_productivity FROM events WHERE human_label IS NULL AND predicted_productivity IS NOT NULL"
+        f" ORDER BY id LIMIT {count}", path=store,
+    )
+    for event_id, score in scored.iter_rows():
+        label(event_id, round(score), by="reviewer", path=store)
+
+
+@pytest.mark.browser
+def test_a_persons_path_label_three_undo_one_train_and_a_worse_candidate_is_refused(store, tmp_path):
+    """In Chromium: label three events in the labeling app, undo the last, then train a
+    candidate in the retraining app, read its comparison with the active model, and find that a
+    worse candidate cannot be promoted; the active model stays v1."""
+    from devtrace.ml import registry
+
+    _agreeing_labels(store, 400)
+    labeled_by_me = "SELECT event_id, value FROM labels WHERE labeled_by = 'tester' ORDER BY id"
+    with MarimoServer.run("labeling", store, tmp_path / "labeling.log") as server, Browser() as browser:
+        browser.open(server.url)
+        queue = int(browser.wait_for(r"allText().match(/0 \/ (\d+)/)?.[1]", timeout=90))
+        browser.fill("Your name", "tester")
+        for n, value in enumerate(("20", "55", "90"), start=1):
+            browser.fill("Productivity label", value)
+            browser.click("Save label")
+            browser.wait_for(f"allText().includes('{n} / {queue}') && allText().includes('{n} row')")
+        saved = rows(store, labeled_by_me)
+        browser.click("Undo last")
+        browser.wait_for(f"allText().includes('2 / {queue}') && allText().includes('2 rows,')")
+        after_undo = rows(store, labeled_by_me)
+        toasts, exceptions, log = browser.toasts(), browser.exceptions, server.log()
+    assert [r["value"] for r in saved] == [20.0, 55.0, 90.0]
+    assert len({r["event_id"] for r in saved}) == 3  # three different events, one label each
+    assert [tuple(r) for r in after_undo] == [tuple(r) for r in saved[:2]]  # the undo took back the third
+    undone = saved[2]["event_id"]
+    assert rows(store, f"SELECT count(*) AS n FROM labels WHERE event_id = '{undone}'")[0]["n"] == 0
+    assert not toasts and not exceptions and "Traceback" not in log, (toasts, exceptions, log)
+
+    with MarimoServer.run("retraining", store, tmp_path / "retraining.log") as server, Browser() as browser:
+        browser.open(server.url)
+        browser.wait_for("allText().includes('Train candidate')", timeout=90)
+        browser.fill("Trees (at most)", "1")  # one shallow tree: a candidate worse than v1
+        browser.click("Train candidate")
+        browser.wait_for("allText().includes('Candidate v2 beside the baselines and the active model')", timeout=120)
+        browser.wait_for("allText().includes('Not promotable here.')", timeout=60)
+        shown = browser.evaluate("allText()")
+        buttons = browser.evaluate("allElements().filter(e => e.tagName === 'BUTTON').map(e => e.innerText.trim())")
+        toasts, exceptions, log = browser.toasts(), browser.exceptions, server.log()
+    compared = re.search(r"Compared with the active model on the (\d+) of the (\d+) validation rows", shown)
+    assert compared and int(compared[1]) >= 30, shown
+    assert "candidate v2" in shown and "active v1" in shown and "mean predictor (baseline)" in shown
+    refusal = re.search(r"candidate v2 is worse than active v1 on the same (\d+) rows \(MAE ([\d.]+) vs ([\d.]+)\)", shown)
+    assert refusal and refusal[1] == compared[1] and float(refusal[2]) > float(refusal[3]), shown
+    assert "Promote v2" not in buttons and "v2 is now the active model" not in shown
+    assert not toasts and not exceptions and "Traceback" not in log, (toasts, exceptions, log)
+    assert registry.active_version(store) == "v1"
+    candidate = next(v for v in registry.list_versions(store) if v["version"] == "v2")
+    assert candidate["label_sources"]["human"] == 5 + 400 + 2  # the fixture's, the reviewer's, mine after the undo

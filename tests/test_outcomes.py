@@ -120,11 +120,13 @@ def test_time_to_green_view_per_repo_command_and_author(tmp_path):
     assert window == [{"failures": 3, "went_green": 1}]  # 600 s is outside a 5-minute window
 
 
-def test_events_flags_a_session_whose_predicted_outcomes_fall_and_names_the_model(tmp_path):
+def falling_store(tmp_path: Path) -> Path:
+    """Two sessions of four failures: "falling", whose predicted outcomes fall 60, 45, 35, 20
+    (scored by v3), and "steady", whose go up and down around 30 (v2)."""
     from devtrace.store import open_store
     from devtrace.store.scores import write_scores
 
-    events = [event(JAN_1 + 60 * i, id=f"f{i}", exit_code=1, session_id="falling") for i in range(4)]
+    events = [event(JAN_1 + 60 * i, id=f"f{i}", exit_code=1, session_id="falling", agent_id="codex") for i in range(4)]
     events += [event(JAN_1 + 60 * i + 1, id=f"s{i}", exit_code=1, session_id="steady", command_hash="b" * 64)
                for i in range(4)]
     store = build_store(tmp_path / "store", events)
@@ -133,6 +135,11 @@ def test_events_flags_a_session_whose_predicted_outcomes_fall_and_names_the_mode
                         ("f3", 20, "retry_streak", -9.0)], "v3")
     write_scores(conn, [(f"s{i}", 30 + (i % 2), "exit_class", 1.0) for i in range(4)], "v2")
     conn.close()
+    return store
+
+
+def test_events_flags_a_session_whose_predicted_outcomes_fall_and_names_the_model(tmp_path):
+    store = falling_store(tmp_path)
     done = devtrace("events", "--path", str(store), cwd=tmp_path, env={**devtrace_env(), "COLUMNS": "200"}, text=True)
     assert done.returncode == 0, done.stderr
     header, _, *lines = done.stdout.splitlines()
@@ -161,3 +168,35 @@ def test_the_labeling_app_shows_the_session_around_an_event_and_what_followed(ca
     fix = outcome_facts(by_id[captured["ids"][1]])
     assert fix["Its change"] == "committed" and fix["Retry loop"] == "not in a retry loop"
     assert outcome_facts(None) == {"Outcome label (suggested)": "— (not observable yet)"}
+
+
+def test_top_names_the_sessions_likely_stuck(tmp_path):
+    store = falling_store(tmp_path)
+    done = devtrace("top", "--since", "all", "--path", str(store), cwd=tmp_path, env=devtrace_env(), text=True)
+    assert done.returncode == 0, done.stderr
+    flagged = [line for line in done.stdout.splitlines() if "likely stuck" in line]
+    assert flagged == ["1 likely stuck (predicted outcomes falling): falling (codex)"]
+    later = devtrace("top", "--since", "2100-01-01", "--path", str(store), cwd=tmp_path, env=devtrace_env(), text=True)
+    assert later.returncode == 0 and "likely stuck" not in later.stdout  # none in that period
+
+
+def test_the_report_lists_the_sessions_likely_stuck(tmp_path):
+    from devtrace.analytics.report import build_report
+
+    store = falling_store(tmp_path)
+    with analytics.connect(store) as con:
+        page = build_report(con, "a test")
+    table = re.search(r"<h3>Likely stuck sessions</h3>(.*?)</section>", page, re.S)[1]
+    assert "1 row," in table and "<td>falling</td><td>codex</td><td class=\"num\">2</td>" in table
+    assert "steady" not in table
+
+
+def test_the_analysis_notebook_warns_of_the_sessions_likely_stuck(tmp_path, monkeypatch):
+    from tests.notebook_support import run_notebook_with_outputs
+
+    store = falling_store(tmp_path)
+    outputs, defs = run_notebook_with_outputs("analysis", store, monkeypatch)
+    assert defs["likely_stuck"].select("session_id", "who", "flagged_events", "last_flagged_score", "still_falling").rows() == [
+        ("falling", "codex", 2, 20.0, True)]
+    shown = [o.text for o in outputs if o is not None and hasattr(o, "text")]
+    assert any("1 likely stuck" in text and "falling" in text for text in shown), shown

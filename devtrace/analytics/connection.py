@@ -229,26 +229,6 @@ def event_rows(
     return run(con, "SELECT * FROM events_of('newest_events', 'newest_labels') ORDER BY executed_at, id")
 
 
-LIKELY_STUCK = """
-SELECT
-    *,
-    CASE WHEN failed AND predicted_productivity < 40
-        AND predicted_productivity < lag(predicted_productivity) OVER same_session
-        AND lag(predicted_productivity) OVER same_session < lag(predicted_productivity, 2) OVER same_session
-        THEN 'likely stuck' END AS flag
-FROM rows
-WINDOW same_session AS (PARTITION BY session_id ORDER BY executed_at, id)
-ORDER BY executed_at, id
-"""
-
-
-def flag_likely_stuck(relation: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
-    """`relation` (rows of `events`) with `flag` = 'likely stuck' on a failed event whose
-    predicted outcome is under 40 and the third falling one in a row of its session (among
-    these rows): the model expects this session's work to end badly."""
-    return relation.query("rows", LIKELY_STUCK)
-
-
 def _read_rows(con: duckdb.DuckDBPyConnection, name: str, table: str, where: str, params: list) -> None:
     """The temporary table `name`: the rows of the store's `table` that SQLite finds with
     `where` (SQLite's SQL, `?` for `params`), typed as DuckDB types that table when it scans it.

@@ -12,6 +12,7 @@ import duckdb
 import polars as pl
 
 from devtrace.analytics.connection import query
+from devtrace.analytics.likely_stuck import likely_stuck_sessions
 from devtrace.readable import MISSING, count, duration, share
 
 NO_AGENT = "(no agent)"
@@ -92,6 +93,32 @@ def where_time_went(con: duckdb.DuckDBPyConnection, limit: int = 15) -> pl.DataF
 
 def retry_loops(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return query(con, "SELECT * EXCLUDE (command_hash) FROM retry_loops ORDER BY started_at DESC")
+
+
+def likely_stuck(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Sessions whose predicted outcomes fall (devtrace.analytics.likely_stuck), the most
+    recently flagged first."""
+    return likely_stuck_sessions(con).pl()
+
+
+def agent_cost(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """What each agent's sessions cost, per session, per green run and per loop ended (the
+    `agent_cost` view), the costliest first."""
+    return query(con, "SELECT * FROM agent_cost ORDER BY estimated_cost_usd DESC NULLS LAST, sessions DESC, agent")
+
+
+def repo_outcomes(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Per repository, a person's and agents' runs, green runs, time to green and the agents'
+    cost side by side (the `repo_outcomes` view), the busiest repository first."""
+    return query(con, "SELECT * FROM repo_outcomes ORDER BY sum(runs) OVER (PARTITION BY repo_id) DESC, repo_id, kind")
+
+
+def time_to_green(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """How long failing commands took to go green (the `time_to_green` view), a person's and
+    agents' rows of one repository and command side by side, the most failing first."""
+    return query(con, "SELECT coalesce(program, '?') || ' [' || left(command_hash, 8) || ']' AS command,"
+                      " * EXCLUDE (command_hash, program) FROM time_to_green"
+                      " ORDER BY repo_id NULLS LAST, failures DESC, command_hash, author_kind NULLS LAST")
 
 
 def recent_events(con: duckdb.DuckDBPyConnection, limit: int = RECENT_EVENTS) -> pl.DataFrame:

@@ -103,10 +103,16 @@ def build_report(
                 figures.append(f'<figure class="chart" data-chart="{len(specs)}"></figure>')
                 specs.append(chart.to_dict())
     top = overview.where_time_went(con)
+    stuck, cost, greens = overview.likely_stuck(con), overview.agent_cost(con), overview.time_to_green(con)
+    repos = overview.repo_outcomes(con)
     tables = [
         ("Daily activity", "by day", per_day, per_day.height),
         ("Commands", "the most failing first", per_command, per_command.height),
         ("Retry loops", "the newest first", loops, loops.height),
+        ("Likely stuck sessions", "the model's predicted outcomes falling, the most recently flagged first", stuck, stuck.height),
+        ("Time to green", "per repository and command, people and agents side by side", greens, greens.height),
+        ("What agent sessions cost", "per agent, the costliest first", cost, cost.height),
+        ("People and agents per repository", "runs, green runs, time to green and cost, the busiest first", repos, repos.height),
         ("Events", "the newest first", recent, totals["commands"][0]),
     ]
     made_at = made_at or dt.datetime.now(dt.UTC)

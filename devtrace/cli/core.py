@@ -31,7 +31,8 @@ def events(
     as_json: Annotated[bool, typer.Option("--json", help="JSON array of full rows.")] = False,
 ) -> None:
     """List the newest events, oldest first."""
-    from devtrace.analytics.connection import connect, event_rows, flag_likely_stuck
+    from devtrace.analytics.connection import connect, event_rows
+    from devtrace.analytics.likely_stuck import flag_likely_stuck
     from devtrace.cli.render import events_json, print_events
     from devtrace.ml.autoscore import score_before_reading
 

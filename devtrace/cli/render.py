@@ -83,7 +83,7 @@ EVENT_COLUMNS = [
 """What `devtrace events` shows, in the order someone reading their recent commands needs it:
 when, which command, how it ended and how long it took; then, as room allows, the id to label
 it by, who ran it, the score, whether its session is likely stuck (see
-analytics.connection.flag_likely_stuck), the model that gave the score, the lines it changed
+analytics.likely_stuck), the model that gave the score, the lines it changed
 (this command's own change to the working tree: a commit changes none, it records them) and
 why it scored so."""
 

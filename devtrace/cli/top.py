@@ -10,6 +10,9 @@ from devtrace.cli.options import CentralOption, PathOption
 from devtrace.errors import DevtraceError
 
 GROUPINGS = ("command", "program", "repo", "agent")
+COST_VIEWS = ["next_green", "retry_loops", "agent_sessions", "agent_cost"]
+"""What `--by agent` reads besides `top`: the agent_cost view and the views it is built on."""
+COST_COLUMNS = ["sessions", "estimated_cost_usd", "cost_per_session_usd", "cost_per_green_run_usd", "cost_per_loop_ended_usd"]
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
@@ -27,20 +30,27 @@ def top(
     path: PathOption = None,
     central: CentralOption = None,
 ) -> None:
-    """Where your time went: wall time, share, runs, failures and retry loops, by command."""
+    """Where your time went: wall time, share, runs, failures and retry loops, by command; by
+    agent also what its sessions cost (per session, per green run, per retry loop it ended).
+    Sessions whose predicted outcomes fall are named as likely stuck."""
     from devtrace import analytics
+    from devtrace.analytics.likely_stuck import likely_stuck_sessions
 
     if by not in GROUPINGS:
         raise DevtraceError(f"--by takes {', '.join(GROUPINGS)}, not {by!r}")
     start = since_moment(since)
-    with analytics.connect(path, central=central, only=["events", "time_spent", "top"]) as con:
+    views = ["events", "time_spent", "top", *(COST_VIEWS if by == "agent" else [])]
+    with analytics.connect(path, central=central, only=views) as con:
         rows, columns, totals = top_rows(con, by, start, limit)
+        stuck = [] if as_json else likely_stuck_sessions(con, start).fetchall()  # the JSON is the groups' rows
     if as_json:
         import json
 
         typer.echo(json.dumps([dict(zip(columns, map(_json, row), strict=True)) for row in rows], indent=2))
         return
     typer.echo(headline(totals, start))
+    if stuck:
+        typer.echo(stuck_line(stuck))
     if rows:
         typer.echo("")
         typer.echo(table(columns, rows, by))
@@ -69,7 +79,10 @@ def top_rows(con, by: str, start: dt.datetime | None, limit: int) -> tuple[list[
     of the period (wall, runs, failures, lost in retries, then human and agent time, runs, failures)."""
     if start is not None:
         con.execute("SET VARIABLE top_since = ?", [start])
-    relation = con.sql('SELECT * EXCLUDE ("by") FROM top WHERE "by" = ? ORDER BY wall_ms DESC, runs DESC, key LIMIT ?',
+    # By agent, each agent's sessions and what they cost (the agent_cost view) come beside its time.
+    cost = (f", {', '.join('c.' + c for c in COST_COLUMNS)} FROM top AS t LEFT JOIN agent_cost AS c ON c.agent = t.key"
+            if by == "agent" else " FROM top AS t")
+    relation = con.sql(f'SELECT t.* EXCLUDE ("by"){cost} WHERE t."by" = ? ORDER BY wall_ms DESC, runs DESC, key LIMIT ?',
                        params=[by, limit])
     columns, rows = relation.columns, relation.fetchall()
     totals = con.sql(
@@ -95,9 +108,16 @@ def headline(totals: tuple, start: dt.datetime | None) -> str:
     return "\n".join(lines)
 
 
+def stuck_line(sessions: list[tuple]) -> str:
+    """The sessions `likely_stuck_sessions` found, in a line: how many, and the newest three."""
+    named = ", ".join(f"{session} ({who or 'unknown'})" for session, who, *_ in sessions[:3])
+    more = f" and {len(sessions) - 3} more" if len(sessions) > 3 else ""
+    return f"{len(sessions)} likely stuck (predicted outcomes falling): {named}{more}"
+
+
 def table(columns: list[str], rows: list[tuple], by: str) -> str:
     from devtrace.cli.render import Column, plain_table
-    from devtrace.readable import count, duration, share
+    from devtrace.readable import count, dollars, duration, share
 
     at = {name: i for i, name in enumerate(columns)}
     layout = [
@@ -108,12 +128,19 @@ def table(columns: list[str], rows: list[tuple], by: str) -> str:
         Column("lost", right=True, optional=True),
         Column("you", right=True, optional=True),
         Column("agents", right=True, optional=True),
-        Column(by, flexible=True),
     ]
     # A command without stored text recorded under two keys is two rows: they say their key.
     keys = {row[at["key_fingerprint"]] for row in rows} if "key_fingerprint" in at else set()
     label = (lambda row: f"{row[at['key']]} · key {str(row[at['key_fingerprint']])[:8]}") if len(keys) > 1 \
         else (lambda row: str(row[at["key"]]))
+    costs = [] if by != "agent" else [
+        Column("sessions", right=True, optional=True),
+        Column("cost", right=True, optional=True),
+        Column("/session", right=True, optional=True),
+        Column("/green run", right=True, optional=True),
+        Column("/loop ended", right=True, optional=True),
+    ]
+    layout += [*costs, Column(by, flexible=True)]
     cells = [[
         share(row[at["share"]]),
         duration(row[at["wall_ms"]]),
@@ -122,6 +149,7 @@ def table(columns: list[str], rows: list[tuple], by: str) -> str:
         duration(row[at["lost_in_retry_ms"]]),
         duration(row[at["human_ms"]]),
         duration(row[at["agent_ms"]]),
+        *([count(row[at["sessions"]]), *(dollars(row[at[c]]) for c in COST_COLUMNS[1:])] if costs else []),
         label(row),
     ] for row in rows]
     return plain_table(layout, cells)

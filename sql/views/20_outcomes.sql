@@ -42,6 +42,10 @@ in_loop AS (
         ON e.session_id = l.session_id AND coalesce(e.agent_id, '') = coalesce(l.agent_id, '')
         AND e.command_hash = l.command_hash AND e.started_at BETWEEN l.started_at AND l.ended_at
 ),
+greens AS MATERIALIZED (
+    -- next_green once: its rows are joined to their failures and its green_ids mark the runs that turned green.
+    SELECT id, time_to_green_s, never_green, green_id FROM next_green
+),
 repo_moves AS (
     SELECT
         id,
@@ -63,7 +67,7 @@ observed AS (
         e.started_at, e.ended_at, e.failed,
         g.time_to_green_s,
         g.never_green,
-        e.id IN (SELECT green_id FROM next_green) AND NOT e.failed AS turned_green,
+        e.id IN (SELECT green_id FROM greens) AND NOT e.failed AS turned_green,
         coalesce(l.loop_runs, 1) AS loop_runs,
         coalesce(l.loop_position, 1) AS loop_position,
         l.loop_resolved,
@@ -73,7 +77,7 @@ observed AS (
         m.next_move_at,
         m.next_clean_at
     FROM events AS e
-    LEFT JOIN next_green AS g ON g.id = e.id
+    LEFT JOIN greens AS g ON g.id = e.id
     LEFT JOIN in_loop AS l ON l.id = e.id
     LEFT JOIN repo_moves AS m ON m.id = e.id
 ),

@@ -1,4 +1,4 @@
--- Per agent session: models, time span, turns, tool calls, shell commands and failures, tokens, and the estimated cost with the price date it used.
+-- Per agent session: models, time span, turns, tool calls, shell commands and failures, tokens, the estimated cost with the price date it used, and its commands' outcomes.
 --
 -- Tokens and turns come from the agents' transcripts (`devtrace import claude-code|codex|gemini`,
 -- table store.agent_session_usage); commands and failures from the session's events, live or
@@ -6,6 +6,11 @@
 -- shipped, dated table with config.toml [prices] over it, as at the last import); it is NULL
 -- when a model of the session has no price (`unpriced_models` names them) or no transcript was
 -- imported (tokens NULL). `price_date` says which prices were used ('config' for your own).
+-- The outcomes of its commands (the docs' "Outcome labels" page): `went_green` / `never_green`,
+-- its failed runs that the same command later turned green (next_green) or never did, and the
+-- median `time_to_green_s` of the former; `green_runs`, its passing runs that turned an earlier
+-- failure green; `stuck_loops` and `loops_ended`, its retry loops that ended without a success
+-- and those a passing run ended (retry_loops).
 CREATE OR REPLACE VIEW agent_sessions AS
 WITH priced AS (
     SELECT
@@ -46,9 +51,31 @@ commands AS (
         count(*) AS shell_commands,
         count(*) FILTER (WHERE failed) AS failures,
         min(started_at) AS first_command_at,
-        max(ended_at) AS last_command_at
+        max(ended_at) AS last_command_at,
+        count(*) FILTER (WHERE id IN (SELECT green_id FROM next_green)) AS green_runs
     FROM events
     WHERE agent_id IS NOT NULL AND session_id IS NOT NULL
+    GROUP BY agent_id, session_id
+),
+greens AS (
+    SELECT
+        agent_id AS agent,
+        session_id,
+        count(time_to_green_s) AS went_green,
+        count(*) FILTER (WHERE never_green) AS never_green,
+        median(time_to_green_s) AS median_time_to_green_s
+    FROM next_green
+    WHERE agent_id IS NOT NULL AND session_id IS NOT NULL
+    GROUP BY agent_id, session_id
+),
+loops AS (
+    SELECT
+        agent_id AS agent,
+        session_id,
+        count(*) FILTER (WHERE NOT resolved) AS stuck_loops,
+        count(*) FILTER (WHERE resolved) AS loops_ended
+    FROM retry_loops
+    WHERE agent_id IS NOT NULL
     GROUP BY agent_id, session_id
 )
 SELECT
@@ -68,6 +95,14 @@ SELECT
     u.cache_write_tokens,
     u.estimated_cost_usd,
     u.unpriced_models,
-    u.price_date
+    u.price_date,
+    coalesce(g.went_green, 0) AS went_green,
+    coalesce(g.never_green, 0) AS never_green,
+    g.median_time_to_green_s,
+    coalesce(c.green_runs, 0) AS green_runs,
+    coalesce(l.stuck_loops, 0) AS stuck_loops,
+    coalesce(l.loops_ended, 0) AS loops_ended
 FROM usage AS u
-FULL JOIN commands AS c ON c.agent = u.agent AND c.session_id = u.session_id;
+FULL JOIN commands AS c ON c.agent = u.agent AND c.session_id = u.session_id
+LEFT JOIN greens AS g ON g.agent = c.agent AND g.session_id = c.session_id
+LEFT JOIN loops AS l ON l.agent = c.agent AND l.session_id = c.session_id;
