@@ -42,17 +42,16 @@ def insert_events(conn: sqlite3.Connection, events: list[dict], also=None) -> in
     """Insert a batch in one transaction; an event whose id is stored already is skipped (ids
     that name a call or a history entry, see event_ids). Returns how many were new.
     `also(conn)`, if given, runs in the same transaction."""
-    if not events:
-        if also is not None:
-            with write_transaction(conn):
-                also(conn)
-        return 0
-    columns = ", ".join(events[0])
-    marks = ", ".join("?" * len(events[0]))
+    return insert_rows(conn, list(events[0]) if events else [], [list(event.values()) for event in events], also)
+
+
+def insert_rows(conn: sqlite3.Connection, columns: list[str], rows: list, also=None) -> int:
+    """`insert_events` for events given as rows of `columns`' values (an import builds millions)."""
     with write_transaction(conn):
         before = conn.total_changes
-        conn.executemany(f"INSERT OR IGNORE INTO command_events ({columns}) VALUES ({marks})",
-                         [list(event.values()) for event in events])
+        if rows:
+            conn.executemany(f"INSERT OR IGNORE INTO command_events ({', '.join(columns)})"
+                             f" VALUES ({', '.join('?' * len(columns))})", rows)
         added = conn.total_changes - before
         if also is not None:
             also(conn)
