@@ -25,6 +25,7 @@ import os
 import random
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -99,6 +100,7 @@ def main() -> None:
     parser.add_argument("--compare", type=Path, help="another checkout to time the history import with, alternately")
     parser.add_argument("--dir")
     options = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # killed: still remove what was written
     work = Path(options.dir or tempfile.mkdtemp(prefix="devtrace-import-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     try:

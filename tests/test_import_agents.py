@@ -182,3 +182,69 @@ def test_a_progress_line_on_a_terminal_only(tmp_path):
     assert "\rimporting codex [" in shown and "%" in shown and shown.endswith("\r\033[K")
     piped = devtrace("import", "codex", str(transcript("codex")), "--path", str(tmp_path / "other"), cwd=tmp_path)
     assert piped.stderr == b""  # not a terminal: the counts only, on stdout
+
+
+LEGACY_GEMINI = AGENTS / "gemini" / "session-legacy.json"  # Gemini CLI <= 0.38's format: make_gemini_json.py
+
+
+def test_geminis_older_json_chats_give_the_calls_and_tokens_of_its_jsonl(tmp_path):
+    legacy, jsonl = tmp_path / "legacy", tmp_path / "jsonl"
+    counts = imported(legacy, "gemini", LEGACY_GEMINI)
+    assert (counts["read"], counts["added"], counts["damaged"], counts["sessions"]) == (17, 17, 0, 1)
+    imported(jsonl, "gemini", transcript("gemini"))
+    columns = "id, exit_code, timed_out, duration_ms, executed_at, command_hash IS NOT NULL, session_id, captured_by"
+    assert rows(legacy, f"SELECT {columns} FROM command_events ORDER BY id") == rows(
+        jsonl, f"SELECT {columns} FROM command_events ORDER BY id")
+    assert [e["exit_code"] for e in events(legacy)] == GEMINI_EXITS
+    usage = "SELECT agent, session_id, model, turns, tool_calls, requests, input_tokens, output_tokens, " \
+            "cache_read_tokens, started_at FROM agent_session_usage"
+    assert rows(legacy, usage) == rows(jsonl, usage)
+    # the same session from its .jsonl (Gemini 0.39+ copies a resumed .json chat into one) adds nothing
+    assert imported(legacy, "gemini", transcript("gemini"))["added"] == 0
+
+
+def test_a_json_chat_is_read_a_chunk_at_a_time(monkeypatch):
+    from devtrace.capture.imports import transcripts
+
+    def calls(path: Path) -> list:
+        sessions = transcripts.Sessions()
+        with path.open("rb") as f:
+            found = [(c.call_id, c.line, c.started_at, c.duration_ms, c.exit_code) for c in
+                     transcripts.read_gemini(f, sessions)]
+        return found + [sorted((k, vars_of(u)) for k, u in sessions.usage.items())]
+
+    def vars_of(usage):
+        return tuple(getattr(usage, name) for name in usage.__slots__)
+
+    whole = calls(transcript("gemini"))
+    for chunk in (1, 7, 4096):  # a value, a number, a multi-byte character cut at every place
+        monkeypatch.setattr(transcripts, "_CHUNK", chunk)
+        assert calls(LEGACY_GEMINI) == whole
+
+
+def test_a_json_chat_cut_short_keeps_the_calls_before_the_cut(tmp_path):
+    text = LEGACY_GEMINI.read_bytes()
+    messages = json.loads(text)["messages"]
+    k = len(messages) // 2
+    cut = text.index(f'"id": "{messages[k]["id"]}"'.encode()) + 10  # inside message k: the ones before are whole
+    before = sum(1 for m in messages[:k] for c in m.get("toolCalls") or () if c["name"] == "run_shell_command")
+    for name, damaged in (("cut", text[:cut]), ("binary", b"{\n  \xff\xfe binary")):
+        (tmp_path / "chat.json").write_bytes(damaged)
+        store = tmp_path / name
+        done = devtrace("import", "gemini", str(tmp_path / "chat.json"), "--path", str(store), cwd=tmp_path)
+        assert done.returncode == 0 and b"Traceback" not in done.stderr
+        assert done.stderr.decode().startswith("1 damaged line")
+    assert 0 < before < 17 and len(rows(tmp_path / "cut")) == before
+    assert rows(tmp_path / "binary") == []
+
+
+def test_geminis_default_folders_hold_json_and_jsonl_chats(tmp_path):
+    chats = tmp_path / "home" / ".gemini" / "tmp" / "project" / "chats"
+    chats.mkdir(parents=True)
+    shutil.copy(LEGACY_GEMINI, chats / "session-2025-11-01T10-00-d925b2f7.json")
+    env = devtrace_env(HOME=str(tmp_path / "home"))
+    assert imported(tmp_path / "store", "gemini", env=env)["added"] == 17
+    # resumed by a newer Gemini: the .jsonl beside it holds all of it, and is read instead
+    shutil.copy(transcript("gemini"), chats / "session-2025-11-01T10-00-d925b2f7.jsonl")
+    counts = imported(tmp_path / "other", "gemini", env=env)
+    assert (counts["files"], counts["added"]) == (1, 17)
