@@ -140,7 +140,7 @@ def test_agent_sessions_tokens_commands_and_cost(tmp_path):
     assert claude["models"] == "claude-opus-4-8" and claude["price_date"] == "config"
     assert abs(claude["estimated_cost_usd"] - (264 * 5.0 + 110 * 25.0) / 1e6) < 1e-12
     assert (codex["input_tokens"], codex["output_tokens"], codex["shell_commands"]) == (192, 80, 16)
-    assert codex["price_date"] == "2025-11-15"  # gpt-5.1-codex, from the shipped table
+    assert codex["price_date"] == "2026-12-06"  # gpt-5.1-codex, from the shipped table
     assert abs(codex["estimated_cost_usd"] - (192 * 1.25 + 80 * 10.0) / 1e6) < 1e-12
     assert (gemini["input_tokens"], gemini["output_tokens"], gemini["tool_calls"]) == (204, 85, 17)
     assert gemini["started_at"] < gemini["ended_at"]
