@@ -248,3 +248,31 @@ def test_geminis_default_folders_hold_json_and_jsonl_chats(tmp_path):
     shutil.copy(transcript("gemini"), chats / "session-2025-11-01T10-00-d925b2f7.jsonl")
     counts = imported(tmp_path / "other", "gemini", env=env)
     assert (counts["files"], counts["added"]) == (1, 17)
+
+
+BACKGROUND_TRANSCRIPT = AGENTS / "claude-code" / "transcript-background.jsonl"  # the harness's full session
+
+
+def test_a_claude_background_command_gets_the_exit_its_task_notification_gives(tmp_path):
+    store = tmp_path / "store"
+    counts = imported(store, "claude-code", BACKGROUND_TRANSCRIPT)
+    assert (counts["read"], counts["added"], counts["damaged"]) == (24, 24, 0)
+    (event,) = [e for e in events(store) if e["command_text"] == "sleep 1; exit 7"]
+    # launched at 07:46:56.599, notified "failed with exit code 7" at 07:46:57.947: as the live hook records it
+    assert (event["exit_code"], event["timed_out"], event["duration_ms"], event["duration_approximate"]) == (7, 0, 1348, 1)
+    assert imported(store, "claude-code", BACKGROUND_TRANSCRIPT)["added"] == 0
+
+
+def test_a_claude_background_command_never_notified_has_no_exit(tmp_path):
+    lines = BACKGROUND_TRANSCRIPT.read_bytes().splitlines(keepends=True)
+    notified = next(i for i, line in enumerate(lines) if b"<task-notification>" in line)
+    cut = tmp_path / "session.jsonl"
+    cut.write_bytes(b"".join(lines[:notified]))  # the session as it was before the command ended
+    store = tmp_path / "store"
+    first = imported(store, "claude-code", cut)["added"]
+    (event,) = [e for e in events(store) if e["command_text"] == "sleep 1; exit 7"]
+    assert (event["exit_code"], event["timed_out"], event["duration_ms"]) == (None, None, None)
+    # the whole transcript later: that call is stored already, as it was (events are append-only)
+    again = imported(store, "claude-code", BACKGROUND_TRANSCRIPT)
+    assert (again["present"], first + again["added"]) == (first, 24)
+    assert [e["exit_code"] for e in events(store) if e["command_text"] == "sleep 1; exit 7"] == [None]

@@ -13,6 +13,7 @@ inside their input tokens; it is subtracted.
 
 import codecs
 import json
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import TypeVar
@@ -112,7 +113,12 @@ def _ms(start: float | None, end: float | None) -> int | None:
 # Claude Code: ~/.claude/projects/<project>/<session>.jsonl
 
 def read_claude_code(f, sessions: Sessions) -> Iterator[Call | None]:
+    """A command run in the background (`run_in_background`) has its result at launch; it is
+    held until Claude's task notification for it (a `queue-operation` entry, then an
+    `attachment`) says how it ended, and timed to that, approximately. A session that ended
+    first leaves its exit unknown (NULL), as the hook does."""
     pending: dict[str, tuple] = {}
+    launched: dict[str, Call] = {}
     last_message = None
     for record in _records(f):
         if record is None:
@@ -122,6 +128,12 @@ def read_claude_code(f, sessions: Sessions) -> Iterator[Call | None]:
         if not isinstance(session, str) or not session:
             continue
         at = seconds(record.get("timestamp"))
+        if launched:
+            done = _notified(record, launched)
+            if done is not None:
+                done.duration_ms = _ms(done.started_at, at)
+                done.approximate = done.duration_ms is not None
+                yield done
         message = _dict(record.get("message"))
         content = message.get("content")
         if record.get("type") == "assistant":
@@ -150,9 +162,29 @@ def read_claude_code(f, sessions: Sessions) -> Iterator[Call | None]:
             for block in content if isinstance(content, list) else ():
                 if isinstance(block, dict) and block.get("type") == "tool_result" and block.get("tool_use_id") in pending:
                     call = block["tool_use_id"]
-                    yield _claude_call(call, pending.pop(call), block, record.get("toolUseResult"), at)
+                    found = _claude_call(call, pending.pop(call), block, record.get("toolUseResult"), at)
+                    if found is not None and found.background and claude_code.launched_in_background(record, call):
+                        launched[call] = found
+                    else:
+                        yield found
     for call, started in pending.items():  # no result: the session stopped first
         yield _claude_call(call, started, None, None, None)
+    yield from launched.values()  # no notification: how they ended is unknown
+
+
+def _notified(record: dict, launched: dict[str, Call]) -> Call | None:
+    """The background call a task notification in this entry is about, with its exit."""
+    text = record.get("content")
+    if not isinstance(text, str):
+        text = _dict(record.get("attachment")).get("prompt")
+    if not isinstance(text, str) or "<task-notification>" not in text:
+        return None
+    call = re.search(r"<tool-use-id>([^<]+)</tool-use-id>", text)
+    done = launched.pop(call.group(1), None) if call else None
+    if done is not None:
+        done.exit_code = claude_code.background_exit(text)
+        done.timed_out = False
+    return done
 
 
 def _claude_call(call: str, started: tuple, block: dict | None, result, ended_at: float | None) -> Call | None:
