@@ -173,6 +173,7 @@ def agent(agent_name: str, files: Iterable[str], path: str | None, *, since: flo
         rec.conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         batch = _Batcher(rec, counts, dry_run)
         repos: dict[str, str | None] = {}
+        hooked: dict[str, dict[str, list[float]]] = {}  # Gemini session -> its hook's commands and times
         for file in files:
             sessions = transcripts.Sessions()
             try:
@@ -193,7 +194,7 @@ def agent(agent_name: str, files: Iterable[str], path: str | None, *, since: flo
                     event = _call_event(rec, call, repos)
                     if event is None:
                         counts.ignored += 1
-                    elif agent_name == "gemini" and _hooked(rec, event):
+                    elif agent_name == "gemini" and _hooked(rec, event, hooked):
                         counts.present += 1
                     else:
                         batch.add(event)
@@ -228,11 +229,19 @@ def _call_event(rec: Recorder, call: transcripts.Call, repos: dict) -> dict | No
                      call=(call.agent, call.session, call.call_id))
 
 
-def _hooked(rec: Recorder, event: dict) -> bool:
-    return rec.conn.execute(
-        "SELECT 1 FROM command_events WHERE captured_by = 'gemini' AND session_id = ? AND command_hash = ?"
-        " AND abs(executed_at - ?) <= ? LIMIT 1",
-        (event["session_id"], event["command_hash"], event["executed_at"], GEMINI_HOOK_WINDOW_S)).fetchone() is not None
+def _hooked(rec: Recorder, event: dict, hooked: dict[str, dict[str, list[float]]]) -> bool:
+    """Whether Gemini's hook recorded this command in this session within the window. A
+    session's hooked commands are read once, when its first call is met."""
+    session = event["session_id"]
+    if session not in hooked:
+        found: dict[str, list[float]] = {}
+        for command_hash, at in rec.conn.execute(
+                "SELECT command_hash, executed_at FROM command_events WHERE session_id = ? AND captured_by = 'gemini'",
+                (session,)):
+            found.setdefault(command_hash, []).append(at)
+        hooked[session] = found
+    at = event["executed_at"]
+    return any(abs(at - t) <= GEMINI_HOOK_WINDOW_S for t in hooked[session].get(event["command_hash"], ()))
 
 
 def save_usage(conn, sessions: transcripts.Sessions) -> None:
