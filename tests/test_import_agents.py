@@ -276,3 +276,18 @@ def test_a_claude_background_command_never_notified_has_no_exit(tmp_path):
     again = imported(store, "claude-code", BACKGROUND_TRANSCRIPT)
     assert (again["present"], first + again["added"]) == (first, 24)
     assert [e["exit_code"] for e in events(store) if e["command_text"] == "sleep 1; exit 7"] == [None]
+
+
+def test_a_chat_written_by_gemini_cli_0_38_2(tmp_path):
+    """The real format: a session of the last Gemini CLI that wrote .json chats (see the README)."""
+    store = tmp_path / "store"
+    counts = imported(store, "gemini", AGENTS / "gemini" / "session-0.38.2.json")
+    assert (counts["read"], counts["added"], counts["damaged"], counts["sessions"]) == (6, 6, 0, 1)
+    found = events(store)
+    assert [(e["command_text"], e["exit_code"]) for e in found] == [
+        ("true", 0), ("false", 1), ("sh -c 'exit 3'", 3), ("sleep 1.2", 0), ("echo parallel-one", 0),
+        ("echo parallel-two", 0)]
+    assert {e["session_id"] for e in found} == {"e3f18c40-17d1-4bfd-8271-61043308c92b"}
+    assert 1200 <= next(e["duration_ms"] for e in found if e["command_text"] == "sleep 1.2") < 3000
+    usage = rows(store, "SELECT model, turns, requests, input_tokens, output_tokens FROM agent_session_usage")
+    assert [tuple(u) for u in usage] == [("gemini-2.5-flash", 1, 6, 72, 30)]
