@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from devtrace.capture.hmac256 import hmac_sha256_hex
+from devtrace.capture.identity import command_words
 from tests.support import LIVE_ID, devtrace, devtrace_env, rows
 
 
@@ -15,6 +16,26 @@ def test_builtin_hmac_matches_the_hmac_module():
     for key in (b"", b"k", b"x" * 64, b"y" * 65, b"z" * 200):
         for message in (b"", b"git status", bytes(range(256))):
             assert hmac_sha256_hex(key, message) == hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def test_plain_lines_split_as_shlex_splits_them():
+    """command_words splits a line without shell syntax itself: the words must be shlex's."""
+    import shlex
+
+    def by_shlex(line):
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        lexer.commenters = ""
+        try:
+            return list(lexer)
+        except ValueError:
+            return line.split()
+
+    lines = ["", "   ", "git status", " ls\t-la \n src/ ", "echo #not-a-comment ~/x *.py a=b", "é ü 名前"]
+    lines += [f"a{chr(c)}b c{chr(c)}" for c in range(0x3001) if not 0xD800 <= c < 0xE000]
+    lines += [f"x {chr(c)} y" for c in (0x3000, 0xFEFF, 0x1F600, 0x85, 0xA0, 0x1C, 0x0B, 0x0C)]
+    for line in lines:
+        assert command_words(line) == by_shlex(line), repr(line)
 
 
 def test_command_hash_is_hmac_of_the_argv_with_the_store_key(repo, store):

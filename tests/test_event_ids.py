@@ -21,6 +21,16 @@ def test_live_ids_are_uuid7_in_time_order_and_call_ids_are_stable():
                 of_call("claude-code", "session-1", "toolu_02")}) == 4
 
 
+def test_call_and_history_ids_are_the_uuid5_of_the_standard_library():
+    """Ids stored by earlier versions (uuid.uuid5) must be the ids computed now."""
+    from devtrace.capture.event_ids import NAMESPACE, of_history
+
+    for parts in [("claude-code", "s-1", "toolu_01"), ("gemini", "é☃", ""), ("codex", "x" * 300, "call\x00")]:
+        assert of_call(*parts) == str(uuid.uuid5(NAMESPACE, "\x1f".join(parts)))
+    assert of_history("import-zsh", "1700000000.0", "f" * 64) == str(
+        uuid.uuid5(NAMESPACE, "\x1f".join(("history", "import-zsh", "1700000000.0", "f" * 64))))
+
+
 def test_the_same_agent_call_recorded_twice_is_one_event(tmp_path, repo):
     store = tmp_path / "store"
     payload = {"session_id": "s-1", "cwd": str(repo), "tool_name": "Bash", "tool_use_id": "toolu_same",

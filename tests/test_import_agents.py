@@ -140,7 +140,7 @@ def test_agent_sessions_tokens_commands_and_cost(tmp_path):
     assert claude["models"] == "claude-opus-4-8" and claude["price_date"] == "config"
     assert abs(claude["estimated_cost_usd"] - (264 * 5.0 + 110 * 25.0) / 1e6) < 1e-12
     assert (codex["input_tokens"], codex["output_tokens"], codex["shell_commands"]) == (192, 80, 16)
-    assert codex["price_date"] == "2025-11-15"  # gpt-5.1-codex, from the shipped table
+    assert codex["price_date"] == "2026-12-06"  # gpt-5.1-codex, from the shipped table
     assert abs(codex["estimated_cost_usd"] - (192 * 1.25 + 80 * 10.0) / 1e6) < 1e-12
     assert (gemini["input_tokens"], gemini["output_tokens"], gemini["tool_calls"]) == (204, 85, 17)
     assert gemini["started_at"] < gemini["ended_at"]
@@ -182,3 +182,112 @@ def test_a_progress_line_on_a_terminal_only(tmp_path):
     assert "\rimporting codex [" in shown and "%" in shown and shown.endswith("\r\033[K")
     piped = devtrace("import", "codex", str(transcript("codex")), "--path", str(tmp_path / "other"), cwd=tmp_path)
     assert piped.stderr == b""  # not a terminal: the counts only, on stdout
+
+
+LEGACY_GEMINI = AGENTS / "gemini" / "session-legacy.json"  # Gemini CLI <= 0.38's format: make_gemini_json.py
+
+
+def test_geminis_older_json_chats_give_the_calls_and_tokens_of_its_jsonl(tmp_path):
+    legacy, jsonl = tmp_path / "legacy", tmp_path / "jsonl"
+    counts = imported(legacy, "gemini", LEGACY_GEMINI)
+    assert (counts["read"], counts["added"], counts["damaged"], counts["sessions"]) == (17, 17, 0, 1)
+    imported(jsonl, "gemini", transcript("gemini"))
+    columns = "id, exit_code, timed_out, duration_ms, executed_at, command_hash IS NOT NULL, session_id, captured_by"
+    assert rows(legacy, f"SELECT {columns} FROM command_events ORDER BY id") == rows(
+        jsonl, f"SELECT {columns} FROM command_events ORDER BY id")
+    assert [e["exit_code"] for e in events(legacy)] == GEMINI_EXITS
+    usage = "SELECT agent, session_id, model, turns, tool_calls, requests, input_tokens, output_tokens, " \
+            "cache_read_tokens, started_at FROM agent_session_usage"
+    assert rows(legacy, usage) == rows(jsonl, usage)
+    # the same session from its .jsonl (Gemini 0.39+ copies a resumed .json chat into one) adds nothing
+    assert imported(legacy, "gemini", transcript("gemini"))["added"] == 0
+
+
+def test_a_json_chat_is_read_a_chunk_at_a_time(monkeypatch):
+    from devtrace.capture.imports import transcripts
+
+    def calls(path: Path) -> list:
+        sessions = transcripts.Sessions()
+        with path.open("rb") as f:
+            found = [(c.call_id, c.line, c.started_at, c.duration_ms, c.exit_code) for c in
+                     transcripts.read_gemini(f, sessions)]
+        return found + [sorted((k, vars_of(u)) for k, u in sessions.usage.items())]
+
+    def vars_of(usage):
+        return tuple(getattr(usage, name) for name in usage.__slots__)
+
+    whole = calls(transcript("gemini"))
+    for chunk in (1, 7, 4096):  # a value, a number, a multi-byte character cut at every place
+        monkeypatch.setattr(transcripts, "_CHUNK", chunk)
+        assert calls(LEGACY_GEMINI) == whole
+
+
+def test_a_json_chat_cut_short_keeps_the_calls_before_the_cut(tmp_path):
+    text = LEGACY_GEMINI.read_bytes()
+    messages = json.loads(text)["messages"]
+    k = len(messages) // 2
+    cut = text.index(f'"id": "{messages[k]["id"]}"'.encode()) + 10  # inside message k: the ones before are whole
+    before = sum(1 for m in messages[:k] for c in m.get("toolCalls") or () if c["name"] == "run_shell_command")
+    for name, damaged in (("cut", text[:cut]), ("binary", b"{\n  \xff\xfe binary")):
+        (tmp_path / "chat.json").write_bytes(damaged)
+        store = tmp_path / name
+        done = devtrace("import", "gemini", str(tmp_path / "chat.json"), "--path", str(store), cwd=tmp_path)
+        assert done.returncode == 0 and b"Traceback" not in done.stderr
+        assert done.stderr.decode().startswith("1 damaged line")
+    assert 0 < before < 17 and len(rows(tmp_path / "cut")) == before
+    assert rows(tmp_path / "binary") == []
+
+
+def test_geminis_default_folders_hold_json_and_jsonl_chats(tmp_path):
+    chats = tmp_path / "home" / ".gemini" / "tmp" / "project" / "chats"
+    chats.mkdir(parents=True)
+    shutil.copy(LEGACY_GEMINI, chats / "session-2025-11-01T10-00-d925b2f7.json")
+    env = devtrace_env(HOME=str(tmp_path / "home"))
+    assert imported(tmp_path / "store", "gemini", env=env)["added"] == 17
+    # resumed by a newer Gemini: the .jsonl beside it holds all of it, and is read instead
+    shutil.copy(transcript("gemini"), chats / "session-2025-11-01T10-00-d925b2f7.jsonl")
+    counts = imported(tmp_path / "other", "gemini", env=env)
+    assert (counts["files"], counts["added"]) == (1, 17)
+
+
+BACKGROUND_TRANSCRIPT = AGENTS / "claude-code" / "transcript-background.jsonl"  # the harness's full session
+
+
+def test_a_claude_background_command_gets_the_exit_its_task_notification_gives(tmp_path):
+    store = tmp_path / "store"
+    counts = imported(store, "claude-code", BACKGROUND_TRANSCRIPT)
+    assert (counts["read"], counts["added"], counts["damaged"]) == (24, 24, 0)
+    (event,) = [e for e in events(store) if e["command_text"] == "sleep 1; exit 7"]
+    # launched at 07:46:56.599, notified "failed with exit code 7" at 07:46:57.947: as the live hook records it
+    assert (event["exit_code"], event["timed_out"], event["duration_ms"], event["duration_approximate"]) == (7, 0, 1348, 1)
+    assert imported(store, "claude-code", BACKGROUND_TRANSCRIPT)["added"] == 0
+
+
+def test_a_claude_background_command_never_notified_has_no_exit(tmp_path):
+    lines = BACKGROUND_TRANSCRIPT.read_bytes().splitlines(keepends=True)
+    notified = next(i for i, line in enumerate(lines) if b"<task-notification>" in line)
+    cut = tmp_path / "session.jsonl"
+    cut.write_bytes(b"".join(lines[:notified]))  # the session as it was before the command ended
+    store = tmp_path / "store"
+    first = imported(store, "claude-code", cut)["added"]
+    (event,) = [e for e in events(store) if e["command_text"] == "sleep 1; exit 7"]
+    assert (event["exit_code"], event["timed_out"], event["duration_ms"]) == (None, None, None)
+    # the whole transcript later: that call is stored already, as it was (events are append-only)
+    again = imported(store, "claude-code", BACKGROUND_TRANSCRIPT)
+    assert (again["present"], first + again["added"]) == (first, 24)
+    assert [e["exit_code"] for e in events(store) if e["command_text"] == "sleep 1; exit 7"] == [None]
+
+
+def test_a_chat_written_by_gemini_cli_0_38_2(tmp_path):
+    """The real format: a session of the last Gemini CLI that wrote .json chats (see the README)."""
+    store = tmp_path / "store"
+    counts = imported(store, "gemini", AGENTS / "gemini" / "session-0.38.2.json")
+    assert (counts["read"], counts["added"], counts["damaged"], counts["sessions"]) == (6, 6, 0, 1)
+    found = events(store)
+    assert [(e["command_text"], e["exit_code"]) for e in found] == [
+        ("true", 0), ("false", 1), ("sh -c 'exit 3'", 3), ("sleep 1.2", 0), ("echo parallel-one", 0),
+        ("echo parallel-two", 0)]
+    assert {e["session_id"] for e in found} == {"e3f18c40-17d1-4bfd-8271-61043308c92b"}
+    assert 1200 <= next(e["duration_ms"] for e in found if e["command_text"] == "sleep 1.2") < 3000
+    usage = rows(store, "SELECT model, turns, requests, input_tokens, output_tokens FROM agent_session_usage")
+    assert [tuple(u) for u in usage] == [("gemini-2.5-flash", 1, 6, 72, 30)]

@@ -159,3 +159,22 @@ def test_imported_commands_keep_their_text_redacted_as_live_capture_does(tmp_pat
     (store / "config.toml").write_text('command_text = "off"\n')
     imported(store, "fish", str(HISTORY / "fish"))
     assert {e["command_text"] for e in rows(store) if e["captured_by"] == "import-fish"} == {None}
+
+
+def test_a_long_history_shows_its_progress_on_a_terminal(tmp_path):
+    import pty
+    import subprocess
+    import sys
+
+    history = tmp_path / "zsh_history"
+    history.write_text("".join(f": {1_700_000_000 + i}:0;echo {i % 300}\n" for i in range(5000)))
+    leader, follower = pty.openpty()
+    done = subprocess.run([sys.executable, "-m", "devtrace", "import", "zsh", str(history), "--path",
+                           str(tmp_path / "store")], stdout=subprocess.PIPE, stderr=follower, env=devtrace_env(),
+                          cwd=tmp_path, timeout=120)
+    os.close(follower)
+    shown = os.read(leader, 65536).decode()
+    os.close(leader)
+    assert done.returncode == 0 and b"5000 read, added 5000" in done.stdout
+    # told of the lines read a thousand at a time, drawn at most every 0.2 s, cleared at the end
+    assert "\rimporting zsh history [" in shown and "/0.1 MiB" in shown and shown.endswith("\r\033[K")

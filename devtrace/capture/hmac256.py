@@ -17,9 +17,18 @@ _IPAD = bytes(x ^ 0x36 for x in range(256))
 _OPAD = bytes(x ^ 0x5C for x in range(256))
 
 
+_prepared: dict[bytes, tuple] = {}
+
+
 def hmac_sha256_hex(key: bytes, message: bytes) -> str:
-    if len(key) > _BLOCK:
-        key = sha256(key).digest()
-    key = key.ljust(_BLOCK, b"\0")
-    inner = sha256(key.translate(_IPAD) + message).digest()
-    return sha256(key.translate(_OPAD) + inner).hexdigest()
+    pads = _prepared.get(key)
+    if pads is None:  # the key's padded blocks hashed once: an import hashes thousands of lines
+        if len(_prepared) >= 8:
+            _prepared.clear()
+        block = (sha256(key).digest() if len(key) > _BLOCK else key).ljust(_BLOCK, b"\0")
+        pads = _prepared[key] = (sha256(block.translate(_IPAD)), sha256(block.translate(_OPAD)))
+    inner = pads[0].copy()
+    inner.update(message)
+    outer = pads[1].copy()
+    outer.update(inner.digest())
+    return outer.hexdigest()

@@ -1,6 +1,7 @@
 """Who and what ran, without storing what it was: keyed hashes, session and repo ids."""
 
 import os
+import re
 
 from devtrace.capture.git import common_dir
 from devtrace.capture.hmac256 import hmac_sha256_hex
@@ -28,10 +29,17 @@ def command_hash(key: bytes, words: list[str]) -> str:
     return keyed_hash(key, "\0".join(words))
 
 
+# What makes a shell split a line otherwise than at its spaces, tabs and newlines (shlex's
+# quotes, escape and punctuation, and the whitespace str.split knows but shlex does not).
+_SHELL_SYNTAX = r"[\"'\\();<>|&]|[^\S \t\r\n]"
+
+
 def command_words(line: str) -> list[str]:
     """The words of a command line as a POSIX shell splits them: quotes and backslashes
     resolved, `|`, `&&`, `;`, `<`, `>`, `(` and `)` words of their own whatever the spacing,
     `#` kept as text. A line that does not split (an open quote) is split on whitespace."""
+    if re.search(_SHELL_SYNTAX, line) is None:  # no quote, escape, operator or odd space: the words are as typed
+        return line.split()
     import shlex  # not on `devtrace run`'s path, which has its argv already
 
     lexer = shlex.shlex(line, posix=True, punctuation_chars=True)

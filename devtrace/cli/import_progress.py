@@ -31,12 +31,21 @@ class Progress:
 
 
 class CountedLines:
-    """A binary file's lines, each reported to `progress` as it is read."""
+    """A binary file's lines, reported to `progress` every EVERY lines (a history has
+    hundreds of thousands: one call each would cost more than reading them)."""
+
+    EVERY = 1000
 
     def __init__(self, f, progress: Progress):
         self.f, self.progress = f, progress
 
     def __iter__(self):
+        read, n = 0, 0
         for line in self.f:
-            self.progress.advance(len(line))
+            read += len(line)
+            n += 1
+            if n == self.EVERY:
+                self.progress.advance(read)
+                read, n = 0, 0
             yield line
+        self.progress.advance(read)

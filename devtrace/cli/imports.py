@@ -95,7 +95,7 @@ def _agent(agent: str):
 
     command.__doc__ = {"claude-code": "Import Claude Code's transcripts (default: ~/.claude/projects/*/*.jsonl).",
                        "codex": "Import Codex's rollouts (default: $CODEX_HOME/sessions/**/rollout-*.jsonl, ~/.codex).",
-                       "gemini": "Import Gemini CLI's chats (default: ~/.gemini/tmp/*/chats/*.jsonl)."}[agent]
+                       "gemini": "Import Gemini CLI's chats (default: ~/.gemini/tmp/*/chats/, .jsonl and the older .json)."}[agent]
     return command
 
 

@@ -6,6 +6,6 @@ One file, `<path>/devtrace.db`, in WAL mode with a busy timeout; every write is 
 
 from devtrace.store.connection import create_store, open_store
 from devtrace.store.errors import StoreError
-from devtrace.store.events import insert_event, insert_events
+from devtrace.store.events import insert_event, insert_events, insert_rows
 
-__all__ = ["StoreError", "create_store", "insert_event", "insert_events", "open_store"]
+__all__ = ["StoreError", "create_store", "insert_event", "insert_events", "insert_rows", "open_store"]

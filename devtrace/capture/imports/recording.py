@@ -19,9 +19,10 @@ from devtrace.capture import event_ids, git, identity
 from devtrace.capture.hooks import writer
 from devtrace.capture.imports import histories, prices, transcripts
 from devtrace.capture.recorder import Recorder
-from devtrace.store import insert_events
+from devtrace.store import insert_rows
 
-BATCH = 2000
+BATCH = 10_000
+CACHE_KIB = 64 * 1024  # SQLite's page cache for an import: the id index takes rows in random order
 BUILT_CACHE = 50_000
 GEMINI_HOOK_WINDOW_S = 10.0
 NO_GIT = (None, None, None)
@@ -41,19 +42,29 @@ class Counts:
 
 
 class _Batcher:
+    """Events on their way to the store, as rows of one column list, inserted BATCH at a time
+    in one transaction each (INSERT OR IGNORE: an id stored already is counted as present)."""
+
     def __init__(self, rec: Recorder, counts: Counts, dry_run: bool):
         self.rec, self.counts, self.dry_run = rec, counts, dry_run
-        self.events: list[dict] = []
+        self.columns: list[str] = []
+        self.rows: list[list] = []
 
     def add(self, event: dict) -> None:
-        self.events.append(event)
-        if len(self.events) >= BATCH:
+        if not self.columns:
+            self.columns = list(event)
+        self.add_row(list(event.values()))
+
+    def add_row(self, row: list) -> None:
+        self.rows.append(row)
+        if len(self.rows) >= BATCH:
             self.flush()
 
     def flush(self, also=None) -> None:
-        events, self.events = self.events, []
+        rows, self.rows = self.rows, []
         if self.dry_run:
-            ids = [e["id"] for e in events]
+            at = self.columns.index("id") if rows else 0
+            ids = [row[at] for row in rows]
             stored: set[str] = set()
             for i in range(0, len(ids), 500):
                 chunk = ids[i:i + 500]
@@ -61,9 +72,9 @@ class _Batcher:
                     f"SELECT id FROM command_events WHERE id IN ({', '.join('?' * len(chunk))})", chunk))
             new = len(set(ids) - stored)
         else:
-            new = insert_events(self.rec.conn, events, also)
+            new = insert_rows(self.rec.conn, self.columns, rows, also)
         self.counts.added += new
-        self.counts.present += len(events) - new
+        self.counts.present += len(rows) - new
 
 
 def _keep(rec: Recorder, line: str, words: list[str], shell: bool) -> bool:
@@ -83,24 +94,33 @@ def history(shell: str, entries: Iterable[histories.Entry | None], path: str | N
     counts = Counts()
     source = f"import-{shell}"
     with Recorder(writer.store_path(path)) as rec:
+        rec.conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         cutoff = None if everything else first_live(rec, shell)
         batch = _Batcher(rec, counts, dry_run)
         occurrences: dict[str, int] = {}
         undated = list(entries) if undated_before is not None else None  # entries only, never the file
         stream = undated if undated is not None else entries
         # A history repeats its commands: each distinct line is built into an event once (hash,
-        # program, redacted text), then each run of it gets its own times and id. None: not kept.
-        built: dict[str, dict | None] = {}
+        # program, redacted text), then each run of it is a copy of that row with its own times
+        # and id. None: not kept.
+        built: dict[str, tuple[list, str] | None] = {}
+        at_id = at_executed = at_started = at_ended = at_duration = 0  # per-run columns: where in a row
         for index, entry in enumerate(stream):
             if entry is None:
                 counts.damaged += 1
                 continue
             counts.read += 1
-            if entry.line not in built:
+            line = entry.line
+            if line not in built:
                 if len(built) >= BUILT_CACHE:
                     built.clear()
-                built[entry.line] = _history_event(rec, entry.line, source, undated is not None)
-            template = built[entry.line]
+                event = _history_event(rec, line, source, undated is not None)
+                if event is not None and not batch.columns:
+                    batch.columns = list(event)
+                    at_id, at_executed, at_started, at_ended, at_duration = (batch.columns.index(name) for name in (
+                        "id", "executed_at", "started_at", "ended_at", "duration_ms"))
+                built[line] = None if event is None else (list(event.values()), event["command_hash"])
+            template = built[line]
             if template is None:
                 counts.ignored += 1
                 continue
@@ -114,15 +134,19 @@ def history(shell: str, entries: Iterable[histories.Entry | None], path: str | N
             if cutoff is not None and started_at >= cutoff:
                 counts.live += 1
                 continue
+            values, command_hash = template
             duration_ms = None if undated is not None else entry.duration_ms
-            event = {**template, "executed_at": started_at, "started_at": started_at,
-                     "ended_at": started_at + (duration_ms or 0) / 1000, "duration_ms": duration_ms}
             if undated is not None:  # no time to tell two runs apart: the nth run of this command
-                nth = occurrences[event["command_hash"]] = occurrences.get(event["command_hash"], 0) + 1
-                event["id"] = event_ids.of_history(source, f"#{nth}", event["command_hash"])
+                nth = occurrences[command_hash] = occurrences.get(command_hash, 0) + 1
+                when = f"#{nth}"
             else:
-                event["id"] = event_ids.of_history(source, repr(started_at), event["command_hash"])
-            batch.add(event)
+                when = repr(started_at)
+            row = values.copy()
+            row[at_id] = event_ids.of_history(source, when, command_hash)
+            row[at_executed] = row[at_started] = started_at
+            row[at_ended] = started_at + (duration_ms or 0) / 1000
+            row[at_duration] = duration_ms
+            batch.add_row(row)
         batch.flush()
     return counts
 
@@ -146,8 +170,10 @@ def agent(agent_name: str, files: Iterable[str], path: str | None, *, since: flo
               "gemini": transcripts.read_gemini}[agent_name]
     counts = Counts()
     with Recorder(writer.store_path(path)) as rec:
+        rec.conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         batch = _Batcher(rec, counts, dry_run)
         repos: dict[str, str | None] = {}
+        hooked: dict[str, dict[str, list[float]]] = {}  # Gemini session -> its hook's commands and times
         for file in files:
             sessions = transcripts.Sessions()
             try:
@@ -168,7 +194,7 @@ def agent(agent_name: str, files: Iterable[str], path: str | None, *, since: flo
                     event = _call_event(rec, call, repos)
                     if event is None:
                         counts.ignored += 1
-                    elif agent_name == "gemini" and _hooked(rec, event):
+                    elif agent_name == "gemini" and _hooked(rec, event, hooked):
                         counts.present += 1
                     else:
                         batch.add(event)
@@ -203,11 +229,19 @@ def _call_event(rec: Recorder, call: transcripts.Call, repos: dict) -> dict | No
                      call=(call.agent, call.session, call.call_id))
 
 
-def _hooked(rec: Recorder, event: dict) -> bool:
-    return rec.conn.execute(
-        "SELECT 1 FROM command_events WHERE captured_by = 'gemini' AND session_id = ? AND command_hash = ?"
-        " AND abs(executed_at - ?) <= ? LIMIT 1",
-        (event["session_id"], event["command_hash"], event["executed_at"], GEMINI_HOOK_WINDOW_S)).fetchone() is not None
+def _hooked(rec: Recorder, event: dict, hooked: dict[str, dict[str, list[float]]]) -> bool:
+    """Whether Gemini's hook recorded this command in this session within the window. A
+    session's hooked commands are read once, when its first call is met."""
+    session = event["session_id"]
+    if session not in hooked:
+        found: dict[str, list[float]] = {}
+        for command_hash, at in rec.conn.execute(
+                "SELECT command_hash, executed_at FROM command_events WHERE session_id = ? AND captured_by = 'gemini'",
+                (session,)):
+            found.setdefault(command_hash, []).append(at)
+        hooked[session] = found
+    at = event["executed_at"]
+    return any(abs(at - t) <= GEMINI_HOOK_WINDOW_S for t in hooked[session].get(event["command_hash"], ()))
 
 
 def save_usage(conn, sessions: transcripts.Sessions) -> None:

@@ -25,8 +25,20 @@ def transcripts(agent: str) -> list[str]:
     elif agent == "codex":
         pattern = os.path.join(codex.codex_home(), "sessions", "**", "rollout-*.jsonl")
     else:
-        pattern = os.path.join(home, ".gemini", "tmp", "*", "chats", "*.jsonl")
+        return _gemini_chats(os.path.join(home, ".gemini", "tmp", "*", "chats"))
     found = glob.glob(pattern, recursive=True)
+    return sorted(found, key=lambda f: (_mtime(f), f))
+
+
+def _gemini_chats(chats: str) -> list[str]:
+    """Gemini CLI's chats: session-*.jsonl (0.39 on) and session-*.json (up to 0.38), and its
+    subagents' chats in a folder named after their parent session. A `.json` chat resumed by 0.39 or
+    later was copied whole into a `.jsonl` beside it, which is read instead."""
+    found = []
+    for pattern in ("*.json", "*.jsonl", os.path.join("*", "*.json"), os.path.join("*", "*.jsonl")):
+        found += glob.glob(os.path.join(chats, pattern))
+    chosen = set(found)
+    found = [f for f in found if not (f.endswith(".json") and f + "l" in chosen)]
     return sorted(found, key=lambda f: (_mtime(f), f))
 
 

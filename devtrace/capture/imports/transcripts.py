@@ -11,7 +11,9 @@ Token counts are stored as four disjoint kinds: `input` (not read from a cache),
 inside their input tokens; it is subtracted.
 """
 
+import codecs
 import json
+import re
 from collections.abc import Iterator
 from typing import TypeVar
 
@@ -101,7 +103,12 @@ def _ms(start: float | None, end: float | None) -> int | None:
 # Claude Code: ~/.claude/projects/<project>/<session>.jsonl
 
 def read_claude_code(f, sessions: Sessions) -> Iterator[Call | None]:
+    """A command run in the background (`run_in_background`) has its result at launch; it is
+    held until Claude's task notification for it (a `queue-operation` entry, then an
+    `attachment`) says how it ended, and timed to that, approximately. A session that ended
+    first leaves its exit unknown (NULL), as the hook does."""
     pending: dict[str, tuple] = {}
+    launched: dict[str, Call] = {}
     last_message = None
     for record in _records(f):
         if record is None:
@@ -111,6 +118,12 @@ def read_claude_code(f, sessions: Sessions) -> Iterator[Call | None]:
         if not isinstance(session, str) or not session:
             continue
         at = seconds(record.get("timestamp"))
+        if launched:
+            done = _notified(record, launched)
+            if done is not None:
+                done.duration_ms = _ms(done.started_at, at)
+                done.approximate = done.duration_ms is not None
+                yield done
         message = _dict(record.get("message"))
         content = message.get("content")
         if record.get("type") == "assistant":
@@ -139,9 +152,29 @@ def read_claude_code(f, sessions: Sessions) -> Iterator[Call | None]:
             for block in content if isinstance(content, list) else ():
                 if isinstance(block, dict) and block.get("type") == "tool_result" and block.get("tool_use_id") in pending:
                     call = block["tool_use_id"]
-                    yield _claude_call(call, pending.pop(call), block, record.get("toolUseResult"), at)
+                    found = _claude_call(call, pending.pop(call), block, record.get("toolUseResult"), at)
+                    if found is not None and found.background and claude_code.launched_in_background(record, call):
+                        launched[call] = found
+                    else:
+                        yield found
     for call, started in pending.items():  # no result: the session stopped first
         yield _claude_call(call, started, None, None, None)
+    yield from launched.values()  # no notification: how they ended is unknown
+
+
+def _notified(record: dict, launched: dict[str, Call]) -> Call | None:
+    """The background call a task notification in this entry is about, with its exit."""
+    text = record.get("content")
+    if not isinstance(text, str):
+        text = _dict(record.get("attachment")).get("prompt")
+    if not isinstance(text, str) or "<task-notification>" not in text:
+        return None
+    call = re.search(r"<tool-use-id>([^<]+)</tool-use-id>", text)
+    done = launched.pop(call.group(1), None) if call else None
+    if done is not None:
+        done.exit_code = claude_code.background_exit(text)
+        done.timed_out = False
+    return done
 
 
 def _claude_call(call: str, started: tuple, block: dict | None, result, ended_at: float | None) -> Call | None:
@@ -244,22 +277,25 @@ def _codex_call(session, call, command, started_at, duration_ms, code, cwd, mode
                 False, commands.directory(line, cwd), model)
 
 
-# Gemini CLI: ~/.gemini/tmp/<project>/chats/session-*.jsonl (a header line, then messages,
-# each written again as it grows, and `$set` lines)
+# Gemini CLI: ~/.gemini/tmp/<project>/chats/session-*.jsonl from 0.39 on (a header line, then
+# messages, each written again as it grows, and `$set` lines); up to 0.38, session-*.json: one
+# JSON document {sessionId, projectHash, startTime, lastUpdated, messages: [...], ...}, written
+# whole (JSON.stringify(conversation, null, 2)) at every change.
 
 def read_gemini(f, sessions: Sessions) -> Iterator[Call | None]:
     session: str | None = None
     done: set = set()
     counted: set = set()
-    for record in _records(f):
+    for record in _gemini_records(f):
         if record is None:
             yield None
             continue
         if isinstance(record.get("sessionId"), str):
             session = record["sessionId"]
             sessions.seen("gemini", session, seconds(record.get("startTime")))
-            continue
-        messages = record["$set"].get("messages") if isinstance(record.get("$set"), dict) else [record]
+            messages = record.get("messages")  # a whole chat on one line (a legacy document)
+        else:
+            messages = record["$set"].get("messages") if isinstance(record.get("$set"), dict) else [record]
         if not session or not isinstance(messages, list):
             continue
         for message in messages:
@@ -286,6 +322,104 @@ def read_gemini(f, sessions: Sessions) -> Iterator[Call | None]:
                     sessions.seen("gemini", session, None, tool_calls=1)
                     if call.get("name") == "run_shell_command":
                         yield _gemini_call(session, call, at, message.get("model"))
+
+
+def _gemini_records(f) -> Iterator[dict | None]:
+    """The records of a Gemini chat: its JSONL lines, or, for a legacy document (its first
+    line is a lone `{`, as JSON.stringify indents it), its header without the messages, then
+    each message as a record of its own."""
+    first = f.readline()
+    f.seek(0)
+    return _document(f) if first.strip() == b"{" else _records(f)
+
+
+_CHUNK = 1 << 20
+_DECODER = json.JSONDecoder()
+
+
+def _document(f) -> Iterator[dict | None]:
+    """A legacy Gemini chat read one message at a time (a long session's document runs to many
+    megabytes: it is never held whole). A document cut short or damaged yields the messages
+    before the damage, then None. Messages met before the sessionId (never, as Gemini writes
+    it) are held and handed over with the header at the end."""
+    text = _Text(f)
+    header: dict = {}
+    sent = False
+    try:
+        if not text.take("{"):
+            raise ValueError("not an object")
+        while not text.take("}"):
+            key = text.value()
+            if not isinstance(key, str) or not text.take(":"):
+                raise ValueError("not a member")
+            if key != "messages" or not text.take("["):
+                header[key] = text.value()
+            else:
+                while not text.take("]"):
+                    message = text.value()
+                    if "sessionId" not in header:
+                        header.setdefault("messages", []).append(message)
+                    else:
+                        if not sent:
+                            sent = True
+                            yield header
+                        yield message if isinstance(message, dict) else None
+                    text.take(",")
+            text.take(",")
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        yield None
+        return
+    if not sent:
+        yield header
+
+
+class _Text:
+    """A UTF-8 file decoded a chunk at a time for JSONDecoder.raw_decode, one value at a time."""
+
+    def __init__(self, f):
+        self.f, self.buffer, self.at, self.end = f, "", 0, False
+        self.decoder = codecs.getincrementaldecoder("utf-8")()
+
+    def _more(self) -> bool:
+        """Read at least as much again as is pending: a long message is decoded a few times,
+        not once per chunk."""
+        if self.end:
+            return False
+        chunk = self.f.read(max(_CHUNK, len(self.buffer) - self.at))
+        self.end = not chunk
+        self.buffer = self.buffer[self.at:] + self.decoder.decode(chunk, final=self.end)
+        self.at = 0
+        return True
+
+    def peek(self) -> str:
+        """The next character that is not white space ('' at the end), left unread."""
+        while True:
+            while self.at < len(self.buffer) and self.buffer[self.at] in " \t\r\n":
+                self.at += 1
+            if self.at < len(self.buffer) or not self._more():
+                return self.buffer[self.at:self.at + 1]
+
+    def take(self, char: str) -> bool:
+        if self.peek() != char:
+            return False
+        self.at += 1
+        return True
+
+    def value(self):
+        """The next JSON value. One that ends where the text read so far does (a number cut
+        by the chunk) or does not decode is decoded again with more text."""
+        self.peek()
+        while True:
+            try:
+                value, end = _DECODER.raw_decode(self.buffer, self.at)
+                if end < len(self.buffer) or self.end:
+                    self.at = end
+                    return value
+            except ValueError:
+                if self.end:
+                    raise
+            if not self._more():
+                raise ValueError("cut short")
 
 
 def _says(content) -> bool:

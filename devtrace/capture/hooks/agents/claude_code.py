@@ -60,19 +60,19 @@ def orphan(payload: dict, call: str, started_at: float, ended_at: float) -> Outc
     unknown), else a rejected or interrupted call (130, timed to its result or to now)."""
     path, needle = payload.get("transcript_path"), json.dumps(call)[1:-1]
     result = transcript.find(path, needle, lambda e: _result_of(e, call))
-    if result is not None and _launched_in_background(result, call):
+    if result is not None and launched_in_background(result, call):
         done = transcript.find(path, f"<tool-use-id>{call}</tool-use-id>", _notification)
         if done is None:
             return Outcome(None, None, background=True) if payload.get("hook_event_name") == "SessionEnd" else None
         end = transcript.timestamp(done)
         duration = max(0, round((end - started_at) * 1000)) if end is not None and end >= started_at else None
-        return Outcome(_background_exit(_text_of(done)), False, duration)
+        return Outcome(background_exit(_text_of(done)), False, duration)
     end = transcript.timestamp(result) if result else None
     end = end if end is not None and end >= started_at else ended_at
     return Outcome(INTERRUPTED, False, max(0, round((end - started_at) * 1000)))
 
 
-def _launched_in_background(entry: dict, call: str) -> bool:
+def launched_in_background(entry: dict, call: str) -> bool:
     for block in entry["message"]["content"]:
         if isinstance(block, dict) and block.get("tool_use_id") == call:
             content = block.get("content")
@@ -94,7 +94,7 @@ def _text_of(entry: dict) -> str:
     return prompt if isinstance(prompt, str) else ""
 
 
-def _background_exit(text: str) -> int | None:
+def background_exit(text: str) -> int | None:
     """From Claude's task notification: "<status>completed|failed|…</status>" and a summary
     "… failed with exit code N"."""
     status = re.search(r"<status>(\w+)</status>", text)
