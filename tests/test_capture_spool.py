@@ -226,11 +226,10 @@ def test_a_full_disk_loses_no_spooled_command(repo, small_disk):
     for _ in range(10):
         assert run(store, repo, "sh", "-c", "exit 4")[0].returncode == 4
     filler = small_disk / "filler"
-    with open(filler, "wb") as f:
+    with open(filler, "wb", buffering=0) as f:  # unbuffered: a close has nothing left to fail on
         try:
             while True:
                 f.write(b"\0" * 65536)
-                f.flush()
         except OSError:
             pass
     lock.release()
