@@ -35,9 +35,12 @@ PortOption = Annotated[int, typer.Option("--port", min=0, max=65535)]
 MaxAgeOption = Annotated[float, typer.Option("--max-age-days", min=1, help="Refuse events older than this.")]
 MaxBodyOption = Annotated[float, typer.Option("--max-body-mb", min=0.01, help="Largest request body accepted.")]
 BodyTimeoutOption = Annotated[float, typer.Option("--body-timeout", min=0.1, help="Seconds a request body may stall (408).")]
+HeaderTimeoutOption = Annotated[float, typer.Option(
+    "--header-timeout", min=0.1, help="Seconds a request's line and headers may take to arrive (408).")]
 FlushEveryOption = Annotated[float, typer.Option("--flush-every", min=0, help="Seconds between lake flushes (0: none).")]
 LakeDataOption = Annotated[Optional[str], typer.Option("--lake-data", help="The lake's data folder, when the flush creates it.")]
-ServeOptions = {"host", "port", "max_age_days", "max_body_mb", "body_timeout", "flush_every", "lake_data"}
+ServeOptions = {"host", "port", "max_age_days", "max_body_mb", "body_timeout", "header_timeout", "flush_every",
+                "lake_data"}
 
 
 @server_app.callback()
@@ -49,6 +52,7 @@ def group(
     max_age_days: MaxAgeOption = 365,
     max_body_mb: MaxBodyOption = 8,
     body_timeout: BodyTimeoutOption = 30,
+    header_timeout: HeaderTimeoutOption = 10,
     flush_every: FlushEveryOption = 300,
     lake_data: LakeDataOption = None,
 ) -> None:
@@ -56,7 +60,7 @@ def group(
     --db given here reaches every subcommand."""
     GIVEN_TO_GROUP["db"] = db
     if ctx.invoked_subcommand is None:
-        run_server(db, host, port, max_age_days, max_body_mb, body_timeout, flush_every, lake_data)
+        run_server(db, host, port, max_age_days, max_body_mb, body_timeout, header_timeout, flush_every, lake_data)
         return
     given = [name for name in ServeOptions if _given(ctx, name)]
     if given and ctx.invoked_subcommand != "serve":
@@ -80,6 +84,7 @@ def serve(
     max_age_days: MaxAgeOption = 365,
     max_body_mb: MaxBodyOption = 8,
     body_timeout: BodyTimeoutOption = 30,
+    header_timeout: HeaderTimeoutOption = 10,
     flush_every: FlushEveryOption = 300,
     lake_data: LakeDataOption = None,
 ) -> None:
@@ -89,10 +94,11 @@ def serve(
 
 
 def run_server(db: str | None, host: str, port: int, max_age_days: float, max_body_mb: float, body_timeout: float,
-               flush_every: float, lake_data: str | None) -> None:
+               header_timeout: float, flush_every: float, lake_data: str | None) -> None:
     try:
         import uvicorn
 
+        from devtrace.central.header_timeout import with_header_timeout
         from devtrace.central.server import create_app
     except ImportError:
         raise DevtraceError("the server needs its extra: pip install 'devtrace[server]'") from None
@@ -106,9 +112,11 @@ def run_server(db: str | None, host: str, port: int, max_age_days: float, max_bo
         raise DevtraceError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     bound = listener.getsockname()[1]
     typer.echo(f"DevTrace server on http://{host}:{bound} · database {describe(central.url)}", err=True)
-    # Idle keep-alive connections close after 5 s; a request's headers may not exceed 64 KiB.
+    # Idle keep-alive connections close after 5 s; a request's headers may not exceed 64 KiB
+    # and must arrive within header_timeout.
     config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5,
-                            timeout_keep_alive=5, h11_max_incomplete_event_size=64 * 1024)
+                            timeout_keep_alive=5, h11_max_incomplete_event_size=64 * 1024,
+                            http=with_header_timeout(header_timeout))
     if flush_every > 0:
         from devtrace.central.lake import flush_timer
 
