@@ -1,9 +1,11 @@
 """Storing validated batches: one transaction per batch, idempotent by identity.
 
-Events: PostgreSQL copies the batch into a temporary stage table (COPY), then moves it with
-`INSERT ... SELECT ... ON CONFLICT (machine, id) DO NOTHING`; SQLite inserts with `ON CONFLICT DO
-NOTHING`. Either way the rows inserted are the accepted ones and the rest are duplicates.
-The final INSERT runs under the ingest lock, so `seq` follows commit order.
+Events: PostgreSQL copies the batch (binary COPY) into a temporary stage table, which each
+pooled connection creates once (`ON COMMIT DELETE ROWS` empties it), then moves it with
+`INSERT ... SELECT ... ON CONFLICT (machine, id) DO NOTHING`; SQLite inserts with `ON CONFLICT
+DO NOTHING`. Either way the rows inserted are the accepted ones and the rest are duplicates.
+The final INSERT runs under the ingest lock, so `seq` follows commit order. A batch costs
+PostgreSQL five round trips: BEGIN, the machine's cut-off, COPY, lock and INSERT, COMMIT.
 """
 
 import operator
@@ -31,17 +33,22 @@ _stored = operator.attrgetter(*EVENT_COLUMNS)
 
 def store_events(db, machine: str, events: list, rejected: list[dict], max_age_days: float) -> dict:
     now = time.time()
-    rows, seen = [], set()
-    duplicates = 0
-    for event in events:
-        reason = window_reason(event.executed_at, now, max_age_days, "executed_at")
-        if reason:
-            rejected.append({"id": event.id, "reason": reason})
-        elif event.id in seen:
-            duplicates += 1
-        else:
-            seen.add(event.id)
-            rows.append((*_stored(event), machine, now))
+    oldest, newest = now - max_age_days * DAY, now + DAY
+    if all(oldest <= event.executed_at <= newest for event in events):  # the common case, without a call per event
+        inside = events
+    else:
+        inside = []
+        for event in events:
+            reason = window_reason(event.executed_at, now, max_age_days, "executed_at")
+            if reason:
+                rejected.append({"id": event.id, "reason": reason})
+            else:
+                inside.append(event)
+    unique: dict[str, object] = {}
+    for event in inside:
+        unique.setdefault(event.id, event)  # the first of each id in the batch
+    duplicates = len(inside) - len(unique)
+    rows = [(*_stored(event), machine, now) for event in unique.values()]
     accepted = 0
     if rows:
         with db.transaction() as tx:
@@ -78,16 +85,29 @@ def _insert_events_sqlite(tx, rows: list[tuple]) -> int:
     return tx.cursor.connection.total_changes - before
 
 
+_COLUMNS = ", ".join(_EVENT_COLUMNS)
+_STAGE = ("CREATE TEMP TABLE IF NOT EXISTS stage_events ON COMMIT DELETE ROWS AS "
+          f"SELECT {_COLUMNS} FROM command_events WITH NO DATA")
+_STAGE_TYPES = "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'stage_events'::regclass " \
+               "AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
+# Two statements in one round trip (no parameters: PostgreSQL's simple query protocol).
+_LOCKED_INSERT = (f"SELECT pg_advisory_xact_lock({INGEST_LOCK}); INSERT INTO command_events ({_COLUMNS}) "
+                  f"SELECT {_COLUMNS} FROM stage_events ON CONFLICT (machine, id) DO NOTHING")
+
+
 def _insert_events_pg(tx, rows: list[tuple]) -> int:
-    columns = ", ".join(_EVENT_COLUMNS)
-    tx.execute(f"CREATE TEMP TABLE IF NOT EXISTS stage_events AS SELECT {columns} FROM command_events WITH NO DATA")
-    tx.execute("TRUNCATE stage_events")
-    with tx.cursor.copy(f"COPY stage_events ({columns}) FROM STDIN") as copy:
+    conn = tx.cursor.connection
+    if not conn.stage_ready:  # once per pooled connection (a rolled-back CREATE is made again)
+        tx.execute(_STAGE)
+        conn.stage_types = [name for (name,) in tx.execute(_STAGE_TYPES)]
+    with tx.cursor.copy(f"COPY stage_events ({_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(conn.stage_types)
         for row in rows:
             copy.write_row(row)
-    tx.execute("SELECT pg_advisory_xact_lock(?)", (INGEST_LOCK,))
-    tx.execute(f"INSERT INTO command_events ({columns}) SELECT {columns} FROM stage_events ON CONFLICT (machine, id) DO NOTHING")
-    return tx.rowcount
+    tx.cursor.execute(_LOCKED_INSERT)
+    tx.cursor.nextset()
+    conn.stage_ready = True
+    return tx.cursor.rowcount
 
 
 def store_labels(db, machine: str, labels: list, rejected: list[dict], max_age_days: float, *,
