@@ -139,4 +139,8 @@ def events_view(source: str) -> str:
 
 
 def labels_view(source: str) -> str:
-    return f"CREATE OR REPLACE VIEW store.labels AS SELECT * EXCLUDE (client_label_id, machine, received_at) FROM {source};"
+    """`store.labels` over `source`: a label names its event by (event_machine, event_id), the
+    event's central identity (a label flushed before central schema 7 has no event_machine:
+    its event is on the machine that pushed it, or it was an admin's and ambiguous then)."""
+    return (f"CREATE OR REPLACE VIEW store.labels AS SELECT * EXCLUDE (client_label_id, machine, received_at) "
+            f"REPLACE (coalesce(event_machine, machine) AS event_machine) FROM {source};")

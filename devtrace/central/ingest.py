@@ -113,9 +113,10 @@ def _insert_events_pg(tx, rows: list[tuple]) -> int:
 def store_labels(db, machine: str, labels: list, rejected: list[dict], max_age_days: float, *,
                  any_machine: bool = False) -> dict:
     """Labels are identified by (machine, event_id, client_label_id): one machine's label ids
-    never collide with another's. A label may name only an event of its own machine (of any
-    machine with `any_machine`, an admin token); one that names any other event is refused
-    with the same reason whether that event exists or not."""
+    never collide with another's. A label names its event by (event_machine, event_id): a
+    machine may label only its own events (event_machine is itself); an admin token
+    (`any_machine`) any machine's, naming the machine when the id is on several. A label
+    that names any other event is refused with the same reason whether that event exists or not."""
     now = time.time()
     candidates, seen, duplicates = [], set(), 0
     for label in labels:
@@ -131,15 +132,15 @@ def store_labels(db, machine: str, labels: list, rejected: list[dict], max_age_d
     accepted = 0
     if candidates:
         with db.transaction() as tx:
-            known = _known_events(tx, {label.event_id for label in candidates}, None if any_machine else machine)
+            holders = _holders(tx, {label.event_id for label in candidates}, None if any_machine else machine)
             rows = []
             for label in candidates:
-                if label.event_id in known:
-                    rows.append((*(getattr(label, c) for c in LABEL_COLUMNS), machine, now))
-                else:
-                    whose = "" if any_machine else " among this machine's events"
-                    rejected.append({"id": f"{label.event_id}#{label.client_label_id}",
-                                     "reason": f"event {label.event_id} is not{whose} on the server"})
+                event_machine, reason = _event_machine(label, holders.get(label.event_id, ()), machine, any_machine)
+                if reason:
+                    rejected.append({"id": f"{label.event_id}#{label.client_label_id}", "reason": reason})
+                    continue
+                values = {**{c: getattr(label, c) for c in LABEL_COLUMNS}, "event_machine": event_machine}
+                rows.append((*(values[c] for c in LABEL_COLUMNS), machine, now))
             if rows:
                 if db.dialect == "postgresql":
                     tx.execute("SELECT pg_advisory_xact_lock(?)", (INGEST_LOCK,))
@@ -159,14 +160,33 @@ def store_labels(db, machine: str, labels: list, rejected: list[dict], max_age_d
     return {"accepted": accepted, "duplicates": duplicates, "rejected": rejected, "received_at": now}
 
 
-def _known_events(tx, ids: set[str], machine: str | None) -> set[str]:
-    """Which of `ids` are events (of `machine`, unless None)."""
-    known: set[str] = set()
+def _event_machine(label, holders, machine: str, any_machine: bool) -> tuple[str | None, str | None]:
+    """(the machine of the labeled event, None) or (None, why the label is refused)."""
+    wanted = label.event_machine if any_machine else machine
+    if not any_machine and label.event_machine not in (None, machine):
+        holders = ()  # another machine's event: refused like one that does not exist
+    if wanted is not None:
+        if wanted in holders:
+            return wanted, None
+        whose = f" of machine {wanted}" if any_machine else " among this machine's events"
+        return None, f"event {label.event_id} is not{whose} on the server"
+    if len(holders) == 1:
+        return next(iter(holders)), None
+    if not holders:
+        return None, f"event {label.event_id} is not on the server"
+    return None, (f"event {label.event_id} is on {len(holders)} machines: say which in event_machine "
+                  f"({', '.join(sorted(holders))})")
+
+
+def _holders(tx, ids: set[str], machine: str | None) -> dict[str, set[str]]:
+    """The machines holding each of `ids` (only `machine`, unless None)."""
+    found: dict[str, set[str]] = {}
     ordered = sorted(ids)
     for start in range(0, len(ordered), 500):
         chunk = ordered[start:start + 500]
         marks = ", ".join("?" * len(chunk))
         mine = "" if machine is None else " AND machine = ?"
-        known.update(r[0] for r in tx.execute(f"SELECT id FROM command_events WHERE id IN ({marks}){mine}",
-                                              [*chunk] + ([] if machine is None else [machine])))
-    return known
+        for event_id, holder in tx.execute(f"SELECT id, machine FROM command_events WHERE id IN ({marks}){mine}",
+                                           [*chunk] + ([] if machine is None else [machine])):
+            found.setdefault(event_id, set()).add(holder)
+    return found

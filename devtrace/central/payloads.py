@@ -90,6 +90,10 @@ class Label(BaseModel):
     labeled_by: Text256 | None = None
     note: Text4000 | None = None
     created_at: Seconds
+    # The machine whose event it labels: an admin token's label may name another machine's
+    # event, and must say which machine's when that id is on several; a machine's own label
+    # needs none (it may only label its own events).
+    event_machine: Text256 | None = None
 
 
 EVENT_COLUMNS = tuple(name for name in Event.model_fields if name != "command_text")

@@ -13,19 +13,21 @@
 -- store's command_text, which becomes `command`: what a person reads to know the command,
 -- its redacted text where the store keeps it, else its program and the first 8 characters
 -- of its hash (`pytest [1a2b3c4d]`). A central store has no text: there `command` is always
--- the second form.
+-- the second form. An event's identity is (machine, id): `machine` is NULL in a local store, and
+-- a label names its event by (event_machine, event_id), event_machine NULL locally too.
 CREATE OR REPLACE MACRO events_of(command_events, labels) AS TABLE
 WITH stored AS (
-    -- The text column exists on a local store only: an empty row set gives it to every store.
+    -- The text column exists on a local store only, machine on a central one: an empty row set
+    -- gives both to every store.
     FROM query_table(command_events)
     UNION ALL BY NAME
-    SELECT CAST(NULL AS VARCHAR) AS command_text WHERE false
+    SELECT CAST(NULL AS VARCHAR) AS command_text, CAST(NULL AS VARCHAR) AS machine WHERE false
 ),
 latest_human_label AS (
-    SELECT event_id, value, labeled_by, note, created_at
-    FROM query_table(labels)
+    SELECT event_machine, event_id, value, labeled_by, note, created_at
+    FROM (FROM query_table(labels) UNION ALL BY NAME SELECT CAST(NULL AS VARCHAR) AS event_machine WHERE false)
     WHERE source = 'human'
-    QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY created_at DESC, id DESC) = 1
+    QUALIFY row_number() OVER (PARTITION BY event_machine, event_id ORDER BY created_at DESC, id DESC) = 1
 )
 SELECT
     e.* EXCLUDE (command_text) REPLACE (
@@ -43,7 +45,7 @@ SELECT
     make_timestamp(CAST(l.created_at * 1e6 AS BIGINT)) AS human_label_at,
     l.note AS human_label_note
 FROM stored AS e
-LEFT JOIN latest_human_label AS l ON l.event_id = e.id;
+LEFT JOIN latest_human_label AS l ON l.event_id = e.id AND l.event_machine IS NOT DISTINCT FROM e.machine;
 
 CREATE OR REPLACE VIEW events AS
 FROM events_of('store.command_events', 'store.labels');

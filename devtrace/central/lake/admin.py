@@ -14,6 +14,7 @@ from devtrace.analytics.connection import one_line
 from devtrace.analytics.lake_reader import has_tables, watermarks
 from devtrace.analytics.sql_text import literal
 from devtrace.central.lake import ingest_tables, writer
+from devtrace.central.lake.flush import ensure_tables
 from devtrace.central.lake.ingest_tables import Removed
 from devtrace.central.lake.writer import LAKE, scalar
 from devtrace.errors import DevtraceError
@@ -96,7 +97,12 @@ def _delete(con: duckdb.DuckDBPyConnection, events_where: str, *, labels_by: str
     """Delete the matching events and their labels from the lake in one lake transaction."""
     if not has_tables(con):
         return Removed(0, 0)
-    labels_where = f"event_id IN (SELECT id FROM {LAKE}.command_events WHERE {events_where})"
+    ensure_tables(con)  # a lake not flushed since an upgrade gets the newer columns (labels.event_machine)
+    # a label names its event by (event_machine, event_id); one flushed before central schema 7
+    # has no event_machine: its event was the pushing machine's
+    labels_where = (f"EXISTS (SELECT 1 FROM {LAKE}.command_events AS e WHERE "
+                    f"e.machine = coalesce(labels.event_machine, labels.machine) AND e.id = labels.event_id "
+                    f"AND {events_where})")
     if labels_by is not None:
         labels_where += f" OR machine = {literal(labels_by)}"
     con.execute("BEGIN")

@@ -34,15 +34,17 @@ def delete_events(db_url: str, where: str, params: list, watermarks: tuple[int, 
     `cutoff` (machine or '*', unix seconds, who) is recorded in the same transaction: events
     of that machine executed before it are refused from then on."""
     events_seq, labels_id, _ = watermarks
-    events = f"SELECT id FROM command_events WHERE {where}"
-    labels_where = f"event_id IN ({events})" + (" OR machine = ?" if labels_by is not None else "")
+    # labels and scores name their event by (machine, id): `where` is read inside the subquery
+    labels_where = (f"EXISTS (SELECT 1 FROM command_events AS e WHERE e.machine = labels.event_machine "
+                    f"AND e.id = labels.event_id AND {where})") + (" OR machine = ?" if labels_by is not None else "")
     labels_params = [*params, labels_by] if labels_by is not None else list(params)
     with transaction(db_url) as tx:
         new_events = tx.execute(f"SELECT count(*) FROM command_events WHERE ({where}) AND seq > ?",
                                 [*params, events_seq])[0][0]
         new_labels = tx.execute(f"SELECT count(*) FROM labels WHERE ({labels_where}) AND id > ?",
                                 [*labels_params, labels_id])[0][0]
-        tx.execute(f"DELETE FROM event_scores WHERE event_id IN ({events})", params)
+        tx.execute("DELETE FROM event_scores WHERE EXISTS (SELECT 1 FROM command_events AS e "
+                   f"WHERE e.machine = event_scores.machine AND e.id = event_scores.event_id AND {where})", params)
         tx.execute(f"DELETE FROM labels WHERE {labels_where}", labels_params)
         tx.execute(f"DELETE FROM command_events WHERE {where}", params)
         if cutoff is not None:
