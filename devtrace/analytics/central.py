@@ -14,10 +14,12 @@ import importlib.util
 import os
 import shutil
 import tempfile
+import tomllib
 import urllib.parse
 
 import duckdb
 
+from devtrace import paths
 from devtrace.analytics.sql_text import literal
 from devtrace.errors import DevtraceError
 
@@ -82,14 +84,19 @@ def postgres_extension_path() -> str:
     return file
 
 
-AGENT_TABLES = """
-CREATE TABLE store.agent_session_usage (agent VARCHAR, session_id VARCHAR, model VARCHAR, started_at DOUBLE,
-    ended_at DOUBLE, turns BIGINT, tool_calls BIGINT, requests BIGINT, input_tokens BIGINT, output_tokens BIGINT,
-    cache_read_tokens BIGINT, cache_write_tokens BIGINT, imported_at DOUBLE);
-CREATE TABLE store.agent_prices (model VARCHAR, input DOUBLE, output DOUBLE, cache_read DOUBLE, cache_write DOUBLE,
-    price_date VARCHAR, source VARCHAR);
-"""
-"""Agent sessions' usage is not synced yet: the central views see these tables empty."""
+def agent_tables(usage: str) -> str:
+    """`store.agent_session_usage` over `usage` (the rows every machine pushed, with `machine`;
+    central schema 8), and `store.agent_prices`: DevTrace's shipped price table, the same for
+    the whole organisation (a machine's own [prices] in its config price its local view only)."""
+    with open(os.path.join(paths.sql_dir(), "prices.toml"), "rb") as f:
+        shipped = tomllib.load(f)
+    rows = ", ".join(
+        f"({literal(model)}, {float(p['input'])}, {float(p['output'])}, {float(p['cache_read'])}, "
+        f"{float(p['cache_write'])}, {literal(str(shipped['date']))}, 'shipped')" for model, p in shipped["models"].items())
+    return (f"CREATE OR REPLACE VIEW store.agent_session_usage AS SELECT * EXCLUDE (received_at) FROM {usage};\n"
+            "CREATE OR REPLACE TABLE store.agent_prices (model VARCHAR, input DOUBLE, output DOUBLE, cache_read DOUBLE, "
+            "cache_write DOUBLE, price_date VARCHAR, source VARCHAR);\n"
+            + (f"INSERT INTO store.agent_prices VALUES {rows};" if rows else ""))
 
 
 def attach_steps(url: str, sqlite_extension: str) -> list[tuple[str, str]]:
@@ -117,7 +124,7 @@ def attach_steps(url: str, sqlite_extension: str) -> list[tuple[str, str]]:
         (events_view(f"{CENTRAL_ALIAS}.command_events"),
          f"{url.split('@')[-1]} is not a DevTrace central database (no command_events table)"),
         (labels_view(f"{CENTRAL_ALIAS}.labels"), "the central database has no labels table"),
-        (AGENT_TABLES, "cannot create the (empty) agent session tables"),
+        (agent_tables(f"{CENTRAL_ALIAS}.agent_session_usage"), "the central database has no agent_session_usage table"),
     ]
 
 

@@ -12,7 +12,7 @@ import operator
 import time
 
 from devtrace.central.db import INGEST_LOCK
-from devtrace.central.payloads import EVENT_COLUMNS, LABEL_COLUMNS
+from devtrace.central.payloads import EVENT_COLUMNS, LABEL_COLUMNS, SESSION_COLUMNS
 
 DAY = 86400.0
 _EVENT_COLUMNS = (*EVENT_COLUMNS, "machine", "received_at")
@@ -190,3 +190,56 @@ def _holders(tx, ids: set[str], machine: str | None) -> dict[str, set[str]]:
                                            [*chunk] + ([] if machine is None else [machine])):
             found.setdefault(event_id, set()).add(holder)
     return found
+
+
+_SESSION_COLUMNS = (*SESSION_COLUMNS, "machine", "received_at")
+_SESSION_IDENTITY = ("machine", "agent", "session_id", "model")
+_UPSERT_SESSION = (
+    f"INSERT INTO agent_session_usage ({', '.join(_SESSION_COLUMNS)}) VALUES ({', '.join('?' * len(_SESSION_COLUMNS))})"
+    f" ON CONFLICT ({', '.join(_SESSION_IDENTITY)}) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _SESSION_COLUMNS if c not in _SESSION_IDENTITY)
+    + " WHERE agent_session_usage.imported_at < excluded.imported_at")
+
+
+def store_sessions(db, machine: str, sessions: list, rejected: list[dict], max_age_days: float) -> dict:
+    """Agent sessions' usage rows, upserted by (machine, agent, session_id, model): a row read
+    later by the machine (`imported_at`) replaces the stored one; the same or an older reading
+    changes nothing and counts as a duplicate. A session that ended before the machine's
+    retention/erasure cut-off, or outside the server's time window, is refused."""
+    now = time.time()
+    latest: dict[str, object] = {}
+    duplicates = 0
+    for session in sessions:
+        reason = window_reason(_session_time(session), now, max_age_days, "the session")
+        if reason:
+            rejected.append({"id": session.key, "reason": reason})
+        elif session.key in latest:
+            duplicates += 1
+            if latest[session.key].imported_at < session.imported_at:
+                latest[session.key] = session
+        else:
+            latest[session.key] = session
+    accepted = 0
+    if latest:
+        with db.transaction() as tx:
+            cutoff = tx.execute("SELECT max(before_at) FROM retention_cutoffs WHERE machine IN (?, '*')", (machine,))[0][0]
+            rows = []
+            for session in latest.values():
+                if cutoff is not None and _session_time(session) < cutoff:
+                    rejected.append({"id": session.key, "reason": "the session is before this machine's retention or "
+                                     f"erasure cut-off ({time.strftime('%Y-%m-%d %H:%M', time.gmtime(cutoff))} UTC)"})
+                else:
+                    rows.append((*(getattr(session, c) for c in SESSION_COLUMNS), machine, now))
+            for row in rows:  # one session per row: a push holds a few hundred at most
+                tx.execute(_UPSERT_SESSION, row)
+                accepted += tx.rowcount
+            duplicates += len(rows) - accepted
+    return {"accepted": accepted, "duplicates": duplicates, "rejected": rejected, "received_at": now}
+
+
+def _session_time(session) -> float:
+    """When a session was (its end, else its start, else when it was read)."""
+    for at in (session.ended_at, session.started_at):
+        if at is not None:
+            return at
+    return session.imported_at

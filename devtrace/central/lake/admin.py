@@ -58,7 +58,8 @@ def retention(db_url: str, days: int, *, actor: str, today: dt.date | None = Non
         has_lake = writer.lake_exists(db_url)
         flushed = _flushed(db_url) if has_lake else (0, 0, 0)
         tail = ingest_tables.delete_events(db_url, "executed_at < ?", [epoch], flushed,
-                                           cutoff=("*", epoch, f"retention by {actor}"))
+                                           cutoff=("*", epoch, f"retention by {actor}"),
+                                           sessions=("coalesce(ended_at, started_at, imported_at) < ?", [epoch]))
         in_lake = Removed(0, 0)
         if has_lake:
             with writer.connect(db_url) as con:
@@ -70,13 +71,15 @@ def retention(db_url: str, days: int, *, actor: str, today: dt.date | None = Non
 
 
 def erase(db_url: str, machine: str, *, actor: str) -> Removed:
-    """Remove one machine's events (and every label of them, and the labels it pushed) from
-    the ingestion tables and the lake, then rewrite the lake's files and expire every older
-    snapshot, so that no Parquet file keeps them. Readers open during an erase reconnect."""
+    """Remove one machine's events (and every label of them, the labels it pushed and its agent
+    sessions' usage) from the ingestion tables and the lake, then rewrite the lake's files and
+    expire every older snapshot, so that no Parquet file keeps them. Readers open during an
+    erase reconnect."""
     with writer.writer_lock(db_url):
         has_lake = writer.lake_exists(db_url)
         flushed = _flushed(db_url) if has_lake else (0, 0, 0)
         tail = ingest_tables.delete_events(db_url, "machine = ?", [machine], flushed, labels_by=machine,
+                                           sessions=("machine = ?", [machine]),
                                            cutoff=(machine, time.time(), f"erase by {actor}"))
         in_lake = Removed(0, 0)
         if has_lake:
