@@ -27,7 +27,7 @@ def with_header_timeout(seconds: float = HEADER_TIMEOUT_SECONDS) -> type[H11Prot
     class HeaderTimeoutProtocol(H11Protocol):
         _header_timer = None
 
-        def connection_made(self, transport) -> None:  # type: ignore[override]  # as uvicorn's own
+        def connection_made(self, transport) -> None:
             super().connection_made(transport)
             self._arm()
 

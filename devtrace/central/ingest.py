@@ -12,7 +12,7 @@ import operator
 import time
 
 from devtrace.central.db import INGEST_LOCK
-from devtrace.central.payloads import EVENT_COLUMNS, LABEL_COLUMNS, SESSION_COLUMNS
+from devtrace.central.payloads import EVENT_COLUMNS, LABEL_COLUMNS, SESSION_COLUMNS, AgentSession
 
 DAY = 86400.0
 _EVENT_COLUMNS = (*EVENT_COLUMNS, "machine", "received_at")
@@ -207,7 +207,7 @@ def store_sessions(db, machine: str, sessions: list, rejected: list[dict], max_a
     changes nothing and counts as a duplicate. A session that ended before the machine's
     retention/erasure cut-off, or outside the server's time window, is refused."""
     now = time.time()
-    latest: dict[str, object] = {}
+    latest: dict[str, AgentSession] = {}
     duplicates = 0
     for session in sessions:
         reason = window_reason(_session_time(session), now, max_age_days, "the session")
