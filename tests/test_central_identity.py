@@ -90,7 +90,7 @@ def test_labels_and_scores_of_an_older_central_database_get_their_events_machine
     with ingest_tables.transaction(central) as tx:
         for statement in ("DROP INDEX labels_event_machine", "DROP INDEX event_scores_machine_event",
                           "ALTER TABLE labels DROP COLUMN event_machine", "ALTER TABLE event_scores DROP COLUMN machine",
-                          "DELETE FROM schema_migrations WHERE version = 7"):
+                          "DROP TABLE agent_session_usage", "DELETE FROM schema_migrations WHERE version >= 7"):
             tx.execute(statement)
         tx.execute("INSERT INTO labels (event_id, client_label_id, value, source, created_at, machine, received_at) "
                    "VALUES (?, 1, 70, 'human', 0, 'alice', 0), (?, 1, 20, 'human', 0, 'root', 0)", [one, two])
