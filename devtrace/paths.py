@@ -21,6 +21,7 @@ SCORER_LOG = "autoscore.log"  # why a detached scorer failed, since nobody sees 
 HOOKS_LOG = "hooks.log"  # why a hook writer could not record an event (never what the command was)
 SYNC_LOCK = "sync.lock"  # held by whoever is pushing to the central server
 SYNC_LOG = "autosync.log"  # why a background push (sync = "auto") failed
+SESSIONS_PUSHED = "agent-sessions.pushed"  # the newest imported_at of agent session usage the server acknowledged
 SPOOL_DIR = "spool"  # finished commands waiting for the drainer (devtrace.capture.spool)
 DRAINER_LOCK = "drainer.lock"  # held by the store's one drainer
 DRAINER_PID = "drainer.pid"  # the live drainer's pid

@@ -138,6 +138,44 @@ def test_stalled_bodies_time_out_and_a_disconnect_is_one_line(tmp_path, server_f
     assert central_count(url) == 0
 
 
+def test_partial_headers_time_out_while_a_normal_client_is_served(tmp_path, server_factory):
+    """Slowloris: 300 connections each send part of a request's headers and stall. Each is
+    answered 408 and closed within the header timeout (plus the machine's slack), and a
+    normal request meanwhile gets its answer at once."""
+    url = str(tmp_path / "central.db")
+    server = server_factory(url, "--header-timeout", "2")
+    stalled = []
+    for n in range(300):
+        conn = socket.create_connection(("127.0.0.1", server.port))
+        conn.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n" if n % 2 else b"POST /v1/telemetry/ba")
+        stalled.append(conn)
+    opened = time.monotonic()
+    assert call(server.address, "GET", "/v1/health")[0] == 200
+    assert time.monotonic() - opened < 2  # served before the stalled ones time out
+    for conn in stalled:
+        conn.settimeout(30)
+        answer = conn.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:100]
+        assert conn.recv(4096) == b""  # and closed
+        conn.close()
+    assert time.monotonic() - opened < 15
+    idle = socket.create_connection(("127.0.0.1", server.port))  # nothing sent at all: closed too
+    idle.settimeout(30)
+    assert idle.recv(4096).startswith(b"HTTP/1.1 408") and idle.recv(4096) == b""
+    idle.close()
+    kept = socket.create_connection(("127.0.0.1", server.port))  # a slow but complete request is served
+    kept.sendall(b"GET /v1/health HTTP/1.1\r\n")
+    time.sleep(1)
+    kept.sendall(b"Host: x\r\nConnection: close\r\n\r\n")
+    kept.settimeout(30)
+    assert kept.recv(4096).startswith(b"HTTP/1.1 200")
+    kept.close()
+    server.stop()
+    log = server.process.stderr.read()
+    assert "Traceback" not in log, log[:2000]
+    assert len([line for line in log.splitlines() if "headers did not arrive within 2 s" in line]) == 301, log[-2000:]
+
+
 def test_no_interactive_docs_from_a_cdn(tmp_path, server_factory):
     server = server_factory(str(tmp_path / "central.db"))
     for route in ("/docs", "/redoc"):

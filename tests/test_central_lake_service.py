@@ -120,3 +120,31 @@ def test_central_scoring_writes_scores_through_the_flush(central_url, tmp_path, 
         pending = con.execute("SELECT sum(e.predicted_productivity - s.predicted_productivity) FROM events AS e "
                               "JOIN central_db.event_scores AS s ON s.event_id = e.id").fetchone()[0]
         assert pending == pytest.approx(0, abs=1e-6)
+
+
+def test_central_scores_name_their_event_by_machine_and_id(central_url, tmp_path, approved):
+    """Two machines push events with the same ids (bob's ran ten times longer): each machine's
+    event gets its own score row and, after the flush, its own score."""
+    import polars as pl
+
+    frame = generate(300, seed=15)
+    push(central_url, frame, "alice")
+    push(central_url, frame.with_columns(pl.col("duration_ms") * 10), "bob")
+    done = central_support.run_cli("ml", "score", "--central", central_url, cwd=tmp_path)
+    assert done.returncode == 0 and "Scored 600 central events" in done.stdout, done.stdout + done.stderr
+    assert "Scored 0 central events" in central_support.run_cli("ml", "score", "--central", central_url,
+                                                                cwd=tmp_path).stdout
+    done = central_support.run_cli("server", "flush", "--db", central_url, "--lake-data", str(tmp_path / "lake"),
+                                   cwd=tmp_path)
+    assert done.returncode == 0 and "600 scores" in done.stdout, done.stdout + done.stderr
+    with connect(central=central_url) as con:
+        assert con.execute("SELECT count(*), count(DISTINCT (machine, event_id)) FROM central_db.event_scores"
+                           ).fetchone() == (600, 600)
+        differ = con.execute("SELECT count(*) FILTER (WHERE e.predicted_productivity = s.predicted_productivity), "
+                             "count(*) FROM events AS e JOIN central_db.event_scores AS s "
+                             "ON s.event_id = e.id AND s.machine = e.machine").fetchone()
+        assert differ == (600, 600)
+        apart = con.execute("SELECT count(*) FROM events AS a JOIN events AS b ON a.id = b.id "
+                            "WHERE a.machine = 'alice' AND b.machine = 'bob' "
+                            "AND a.predicted_productivity <> b.predicted_productivity").fetchone()[0]
+        assert apart > 0  # the two machines' same-id events were scored apart

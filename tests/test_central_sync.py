@@ -156,6 +156,37 @@ def test_rejected_events_stay_local_with_their_reason_and_are_not_resent(central
     assert len(reasons) == 2 and all("future" in r["reason"] for r in reasons)
 
 
+def test_imported_history_older_than_the_server_keeps_stays_local_and_is_never_resent(central_url, server_factory,
+                                                                                      tmp_path):
+    """`devtrace import` brings in years of history; the server refuses what is older than its
+    age limit (--max-age-days) or its retention cut-off. Those rows stay in the store with the
+    server's reason and are not sent again; the rest of their batches is synced."""
+    from devtrace.central.lake import admin
+
+    now = time.time()
+    ages = {"echo ancient": 400, "ls ancient": 399, "echo retained": 40, "ls retained": 39, "echo new": 1, "ls new": 0.5}
+    history = tmp_path / "bash_history"
+    history.write_text("".join(f"#{int(now - days * 86400)}\n{line}\n" for line, days in ages.items()))
+    server = server_factory(central_url, "--max-age-days", "100")
+    admin.retention(central_url, 30, actor="test")  # the organisation keeps 30 days: a cut-off for every machine
+    store = tmp_path / "store"
+    done = run_cli("import", "bash", str(history), "--path", str(store), "--json", cwd=tmp_path)
+    assert done.returncode == 0 and '"added": 6' in done.stdout, done.stdout + done.stderr
+    login(store, server.address, make_token(central_url, "laptop"), tmp_path)
+    done = sync(store, tmp_path)
+    assert "events: 6 sent, 2 accepted, 0 duplicate, 4 rejected" in done.stdout, done.stdout
+    refused = rows(store, "SELECT e.executed_at, s.reason FROM event_sync AS s JOIN command_events AS e "
+                          "ON e.id = s.event_id WHERE s.status = 'rejected' ORDER BY e.executed_at")
+    assert [now - r["executed_at"] > 38 * 86400 for r in refused] == [True] * 4
+    assert ["older than 100 days" in r["reason"] for r in refused] == [True, True, False, False]
+    assert ["retention or erasure cut-off" in r["reason"] for r in refused] == [False, False, True, True]
+    assert len(rows(store)) == 6  # nothing refused left the store
+    assert "events: 0 sent" in sync(store, tmp_path).stdout  # final: never sent again
+    status = run_cli("sync", "status", "--path", str(store), cwd=tmp_path).stdout
+    assert "events: 0 pending, 2 synced, 4 rejected" in status and "older than 100 days" in status
+    assert central_count(central_url) == 2
+
+
 def test_labels_follow_their_events(central_url, server_factory, tmp_path):
     server = server_factory(central_url)
     store = tmp_path / "store"

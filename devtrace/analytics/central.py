@@ -14,10 +14,12 @@ import importlib.util
 import os
 import shutil
 import tempfile
+import tomllib
 import urllib.parse
 
 import duckdb
 
+from devtrace import paths
 from devtrace.analytics.sql_text import literal
 from devtrace.errors import DevtraceError
 
@@ -83,18 +85,28 @@ def postgres_extension_path() -> str:
 
 
 LOCAL_ONLY_TABLES = """
-CREATE TABLE store.agent_session_usage (agent VARCHAR, session_id VARCHAR, model VARCHAR, started_at DOUBLE,
-    ended_at DOUBLE, turns BIGINT, tool_calls BIGINT, requests BIGINT, input_tokens BIGINT, output_tokens BIGINT,
-    cache_read_tokens BIGINT, cache_write_tokens BIGINT, imported_at DOUBLE);
-CREATE TABLE store.agent_prices (model VARCHAR, input DOUBLE, output DOUBLE, cache_read DOUBLE, cache_write DOUBLE,
-    price_date VARCHAR, source VARCHAR);
 CREATE TABLE store.command_identity (command_hash VARCHAR, current_hash VARCHAR, key_fingerprint VARCHAR,
     mapped_at DOUBLE);
 CREATE TABLE store.session_identity (session_id VARCHAR, current_session_id VARCHAR, key_fingerprint VARCHAR,
     mapped_at DOUBLE);
 """
-"""Agent sessions' usage is not synced yet, and the re-keyed command and session identities never are (they
-come from the command text, which stays on its machine): the central views see these tables empty."""
+"""The re-keyed command and session identities never sync (they come from the command text, which
+stays on its machine): the central views see these tables empty."""
+
+
+def agent_tables(usage: str) -> str:
+    """`store.agent_session_usage` over `usage` (the rows every machine pushed, with `machine`;
+    central schema 8), and `store.agent_prices`: DevTrace's shipped price table, the same for
+    the whole organisation (a machine's own [prices] in its config price its local view only)."""
+    with open(os.path.join(paths.sql_dir(), "prices.toml"), "rb") as f:
+        shipped = tomllib.load(f)
+    rows = ", ".join(
+        f"({literal(model)}, {float(p['input'])}, {float(p['output'])}, {float(p['cache_read'])}, "
+        f"{float(p['cache_write'])}, {literal(str(shipped['date']))}, 'shipped')" for model, p in shipped["models"].items())
+    return (f"CREATE OR REPLACE VIEW store.agent_session_usage AS SELECT * EXCLUDE (received_at) FROM {usage};\n"
+            "CREATE OR REPLACE TABLE store.agent_prices (model VARCHAR, input DOUBLE, output DOUBLE, cache_read DOUBLE, "
+            "cache_write DOUBLE, price_date VARCHAR, source VARCHAR);\n"
+            + (f"INSERT INTO store.agent_prices VALUES {rows};" if rows else ""))
 
 
 def attach_steps(url: str, sqlite_extension: str) -> list[tuple[str, str]]:
@@ -123,6 +135,7 @@ def attach_steps(url: str, sqlite_extension: str) -> list[tuple[str, str]]:
          f"{url.split('@')[-1]} is not a DevTrace central database (no command_events table)"),
         (labels_view(f"{CENTRAL_ALIAS}.labels"), "the central database has no labels table"),
         (LOCAL_ONLY_TABLES, "cannot create the (empty) local-only tables"),
+        (agent_tables(f"{CENTRAL_ALIAS}.agent_session_usage"), "the central database has no agent_session_usage table"),
     ]
 
 
@@ -144,4 +157,8 @@ def events_view(source: str) -> str:
 
 
 def labels_view(source: str) -> str:
-    return f"CREATE OR REPLACE VIEW store.labels AS SELECT * EXCLUDE (client_label_id, machine, received_at) FROM {source};"
+    """`store.labels` over `source`: a label names its event by (event_machine, event_id), the
+    event's central identity (a label flushed before central schema 7 has no event_machine:
+    its event is on the machine that pushed it, or it was an admin's and ambiguous then)."""
+    return (f"CREATE OR REPLACE VIEW store.labels AS SELECT * EXCLUDE (client_label_id, machine, received_at) "
+            f"REPLACE (coalesce(event_machine, machine) AS event_machine) FROM {source};")

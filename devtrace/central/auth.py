@@ -31,8 +31,7 @@ def caller(scope: str):
                                 headers={"WWW-Authenticate": "Bearer"})
         found = None
         if tokens.well_formed(credentials.credentials):  # a malformed one never reaches the database
-            with db.transaction(write=False) as tx:
-                found = tokens.authenticate(tx, credentials.credentials)
+            found = tokens.authenticate(db, credentials.credentials)
         if found is None:
             raise HTTPException(401, "the token is unknown, revoked or expired", headers={"WWW-Authenticate": "Bearer"})
         name, granted = found

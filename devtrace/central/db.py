@@ -35,6 +35,10 @@ POOL_SIZE = 8
 POOL_WAIT_SECONDS = 5.0
 """How long a request waits for a PostgreSQL connection before it is answered 503."""
 CONNECT_TIMEOUT_SECONDS = 5
+FRESH_SECONDS = 2.0
+"""A pooled PostgreSQL connection given back this recently is handed out without a check (a
+round trip): one that the database dropped meanwhile fails its request with 503, which the
+client retries, and the pool replaces it."""
 
 
 class Unavailable(DevtraceError):
@@ -153,6 +157,11 @@ class SQLiteCentral:
                 raise Unavailable(f"the central database {self.file} cannot be written now: {exc}") from exc
             raise
 
+    def query(self, sql: str, params=()) -> list[tuple]:
+        """The rows of one read statement."""
+        with self.transaction(write=False) as tx:
+            return tx.execute(sql, params)
+
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
@@ -208,15 +217,25 @@ class PostgresCentral:
             raise Unavailable(f"cannot connect to {describe(url)}: {_first_line(exc)}") from None
         self._timeout = psycopg_pool.PoolTimeout
         self.pool = psycopg_pool.ConnectionPool(
-            url, min_size=1, max_size=POOL_SIZE, timeout=POOL_WAIT_SECONDS, name="devtrace-central", open=True,
+            url, connection_class=_pooled_connection_class(), min_size=1, max_size=POOL_SIZE,
+            timeout=POOL_WAIT_SECONDS, name="devtrace-central", open=True,
             kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECONDS},
-            check=psycopg_pool.ConnectionPool.check_connection)
+            check=_check_unless_fresh, reset=_given_back)
 
     @contextmanager
     def transaction(self, write: bool = True):
+        with self._unavailable(), self.pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
+            yield Tx(cursor, self.dialect)
+
+    def query(self, sql: str, params=()) -> list[tuple]:
+        """The rows of one read statement, outside a transaction (one round trip)."""
+        with self._unavailable(), self.pool.connection() as conn, conn.cursor() as cursor:
+            return Tx(cursor, self.dialect).execute(sql, params)
+
+    @contextmanager
+    def _unavailable(self):
         try:
-            with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
-                yield Tx(cursor, self.dialect)
+            yield
         except self._timeout as exc:
             raise Unavailable(f"no connection to {describe(self.url)} within {POOL_WAIT_SECONDS:g} s") from exc
         except self.psycopg.OperationalError as exc:
@@ -224,6 +243,29 @@ class PostgresCentral:
 
     def close(self) -> None:
         self.pool.close()
+
+
+@functools.cache
+def _pooled_connection_class():
+    import psycopg
+
+    class PooledConnection(psycopg.Connection):
+        given_back_at = 0.0  # time.monotonic() when the pool last had it back
+        stage_ready = False  # ingest's temporary stage table exists on it (devtrace.central.ingest)
+        stage_types: list[str] = []  # and its columns' types, for a binary COPY
+
+    return PooledConnection
+
+
+def _given_back(conn) -> None:
+    conn.given_back_at = time.monotonic()
+
+
+def _check_unless_fresh(conn) -> None:
+    if time.monotonic() - conn.given_back_at > FRESH_SECONDS:
+        import psycopg_pool
+
+        psycopg_pool.ConnectionPool.check_connection(conn)
 
 
 def _first_line(exc: Exception) -> str:

@@ -11,7 +11,7 @@ from devtrace import __version__
 from devtrace.central import ingest, keys, policy
 from devtrace.central.auth import CentralDb, caller
 from devtrace.central.db import Unavailable
-from devtrace.central.payloads import BatchResult, EventBatch, LabelBatch, parse_batch
+from devtrace.central.payloads import AgentSessionBatch, BatchResult, EventBatch, LabelBatch, parse_batch
 
 router = APIRouter()
 
@@ -27,8 +27,7 @@ class Enrollment(BaseModel):
 def health(db: CentralDb):
     """Whether the service and its database answer (no token needed, nothing named)."""
     try:
-        with db.transaction(write=False) as tx:
-            tx.execute("SELECT 1")
+        db.query("SELECT 1")
     except Unavailable:
         return JSONResponse({"status": "unavailable", "database": "unavailable", "version": __version__},
                             status_code=503, headers={"Retry-After": "5"})
@@ -71,8 +70,18 @@ async def labels(request: Request, db: CentralDb, machine: Annotated[str, Depend
                                    request.state.scope)
 
 
+@router.post("/v1/agent-sessions/batch", openapi_extra=_body(AgentSessionBatch))
+async def agent_sessions(request: Request, db: CentralDb, machine: Annotated[str, Depends(caller("ingest"))]) -> BatchResult:
+    """This token's machine's agent sessions' usage (tokens per model; no prompt or command
+    text), each row replacing the one stored when the machine read it later."""
+    return await run_in_threadpool(_receive, db, request.app.state.max_age_days, "agent_sessions", machine,
+                                   await request.body(), request.state.scope)
+
+
 def _receive(db, max_age_days: float, kind: str, machine: str, body: bytes, scope: str) -> BatchResult:
     valid, rejected = parse_batch(body, kind)
     if kind == "events":
         return BatchResult(**ingest.store_events(db, machine, valid, rejected, max_age_days))
+    if kind == "agent_sessions":
+        return BatchResult(**ingest.store_sessions(db, machine, valid, rejected, max_age_days))
     return BatchResult(**ingest.store_labels(db, machine, valid, rejected, max_age_days, any_machine=scope == "admin"))

@@ -90,10 +90,45 @@ class Label(BaseModel):
     labeled_by: Text256 | None = None
     note: Text4000 | None = None
     created_at: Seconds
+    # The machine whose event it labels: an admin token's label may name another machine's
+    # event, and must say which machine's when that id is on several; a machine's own label
+    # needs none (it may only label its own events).
+    event_machine: Text256 | None = None
+
+
+class AgentSession(BaseModel):
+    """One row of a local store's `agent_session_usage`: a session's usage of one model, as its
+    transcript said when the machine last read it (`imported_at`). No prompt or command text."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    agent: Annotated[str, Field(min_length=1, max_length=32, pattern=NO_NUL)]
+    session_id: Annotated[str, Field(min_length=1, max_length=128, pattern=NO_NUL)]
+    model: Text128
+    started_at: Seconds | None = None
+    ended_at: Seconds | None = None
+    turns: Count | None = None
+    tool_calls: Count | None = None
+    requests: Count
+    input_tokens: Count
+    output_tokens: Count
+    cache_read_tokens: Count
+    cache_write_tokens: Count
+    imported_at: Seconds
+
+    @property
+    def key(self) -> str:
+        return session_key(self.agent, self.session_id, self.model)
+
+
+def session_key(agent: str, session_id: str, model: str) -> str:
+    """How an answer names an agent session row (the client matches its rows by it)."""
+    return f"{agent}/{session_id}/{model}"
 
 
 EVENT_COLUMNS = tuple(name for name in Event.model_fields if name != "command_text")
 LABEL_COLUMNS = tuple(Label.model_fields)
+SESSION_COLUMNS = tuple(AgentSession.model_fields)
 
 
 class Versioned(BaseModel):
@@ -110,6 +145,10 @@ class LabelBatch(Versioned):
     labels: Annotated[list[Any], Field(max_length=MAX_BATCH)]
 
 
+class AgentSessionBatch(Versioned):
+    agent_sessions: Annotated[list[Any], Field(max_length=MAX_BATCH)]
+
+
 class _ValidEvents(Versioned):
     events: Annotated[list[Event], Field(max_length=MAX_BATCH)]
 
@@ -118,14 +157,20 @@ class _ValidLabels(Versioned):
     labels: Annotated[list[Label], Field(max_length=MAX_BATCH)]
 
 
+class _ValidSessions(Versioned):
+    agent_sessions: Annotated[list[AgentSession], Field(max_length=MAX_BATCH)]
+
+
 _KINDS: dict[str, tuple[TypeAdapter[Any], type[Versioned], type[BaseModel], str]] = {
     "events": (TypeAdapter(_ValidEvents), EventBatch, Event, "id"),
     "labels": (TypeAdapter(_ValidLabels), LabelBatch, Label, "event_id"),
+    "agent_sessions": (TypeAdapter(_ValidSessions), AgentSessionBatch, AgentSession, "session_id"),
 }
 
 
 def parse_batch(body: bytes, kind: str) -> tuple[list, list[dict]]:
-    """(valid items, [{id, reason}] for the refused ones) of an "events" or "labels" body."""
+    """(valid items, [{id, reason}] for the refused ones) of an "events", "labels" or
+    "agent_sessions" body."""
     whole, envelope, model, key = _KINDS[kind]
     try:
         batch = whole.validate_json(body)
@@ -183,6 +228,8 @@ def _id_of(item: Any, key: str) -> str | None:
     value = value[:64]
     if key == "event_id" and isinstance(item.get("client_label_id"), int):
         return f"{value}#{item['client_label_id']}"
+    if key == "session_id" and isinstance(item.get("agent"), str) and isinstance(item.get("model"), str):
+        return session_key(item["agent"][:32], value, item["model"][:128])
     return value
 
 

@@ -77,11 +77,12 @@ def well_formed(token: str) -> bool:
     return token.startswith(PREFIX) and len(token) <= 200
 
 
-def authenticate(tx, token: str) -> tuple[str, str] | None:
-    """(name, scope) of a live token, or None for an unknown, revoked or expired one."""
+def authenticate(db, token: str) -> tuple[str, str] | None:
+    """(name, scope) of a live token, or None for an unknown, revoked or expired one (one
+    read of the central database `db`)."""
     if not well_formed(token):
         return None
-    rows = tx.execute("SELECT name, scope, expires_at, revoked_at FROM tokens WHERE token_hash = ?", (digest(token),))
+    rows = db.query("SELECT name, scope, expires_at, revoked_at FROM tokens WHERE token_hash = ?", (digest(token),))
     if not rows:
         return None
     name, scope, expires_at, revoked_at = rows[0]

@@ -1,6 +1,7 @@
 """`devtrace server`: run the central service, and manage its tokens and models."""
 
 import getpass
+import inspect
 import json
 import socket
 import time
@@ -35,28 +36,47 @@ PortOption = Annotated[int, typer.Option("--port", min=0, max=65535)]
 MaxAgeOption = Annotated[float, typer.Option("--max-age-days", min=1, help="Refuse events older than this.")]
 MaxBodyOption = Annotated[float, typer.Option("--max-body-mb", min=0.01, help="Largest request body accepted.")]
 BodyTimeoutOption = Annotated[float, typer.Option("--body-timeout", min=0.1, help="Seconds a request body may stall (408).")]
+HeaderTimeoutOption = Annotated[float, typer.Option(
+    "--header-timeout", min=0.1, help="Seconds a request's line and headers may take to arrive (408).")]
 FlushEveryOption = Annotated[float, typer.Option("--flush-every", min=0, help="Seconds between lake flushes (0: none).")]
 LakeDataOption = Annotated[Optional[str], typer.Option("--lake-data", help="The lake's data folder, when the flush creates it.")]
-ServeOptions = {"host", "port", "max_age_days", "max_body_mb", "body_timeout", "flush_every", "lake_data"}
 
 
-@server_app.callback()
-def group(
-    ctx: typer.Context,
+def _serve_options(
     db: DbOption = None,
     host: HostOption = "127.0.0.1",
     port: PortOption = 8765,
     max_age_days: MaxAgeOption = 365,
     max_body_mb: MaxBodyOption = 8,
     body_timeout: BodyTimeoutOption = 30,
+    header_timeout: HeaderTimeoutOption = 10,
     flush_every: FlushEveryOption = 300,
     lake_data: LakeDataOption = None,
 ) -> None:
+    """The options of `devtrace server serve`, declared once: the group takes them too, so that
+    the bare `devtrace server [OPTIONS]` is `devtrace server serve [OPTIONS]`."""
+
+
+ServeOptions = set(inspect.signature(_serve_options).parameters) - {"db"}
+
+
+def with_serve_options(command: Callable[..., None]) -> Callable[..., None]:
+    """`command(ctx, **options)` declared to typer with the context and _serve_options' options."""
+    context = inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)
+    options = inspect.signature(_serve_options, eval_str=True).parameters.values()
+    command.__signature__ = inspect.Signature([context, *options])  # type: ignore[attr-defined]  # typer reads it
+    command.__annotations__ = {"ctx": typer.Context, **{o.name: o.annotation for o in options}}
+    return command
+
+
+@server_app.callback()
+@with_serve_options
+def group(ctx: typer.Context, **options) -> None:
     """The central service. `devtrace server [OPTIONS]` alone is `devtrace server serve [OPTIONS]`;
     --db given here reaches every subcommand."""
-    GIVEN_TO_GROUP["db"] = db
+    GIVEN_TO_GROUP["db"] = options["db"]
     if ctx.invoked_subcommand is None:
-        run_server(db, host, port, max_age_days, max_body_mb, body_timeout, flush_every, lake_data)
+        run_server(**options)
         return
     given = [name for name in ServeOptions if _given(ctx, name)]
     if given and ctx.invoked_subcommand != "serve":
@@ -72,27 +92,19 @@ def _given(ctx, name: str) -> bool:
 
 
 @server_app.command("serve")
-def serve(
-    ctx: typer.Context,
-    db: DbOption = None,
-    host: HostOption = "127.0.0.1",
-    port: PortOption = 8765,
-    max_age_days: MaxAgeOption = 365,
-    max_body_mb: MaxBodyOption = 8,
-    body_timeout: BodyTimeoutOption = 30,
-    flush_every: FlushEveryOption = 300,
-    lake_data: LakeDataOption = None,
-) -> None:
+@with_serve_options
+def serve(ctx: typer.Context, **options) -> None:
     """Run the central service (FastAPI + uvicorn) over a SQLite file or PostgreSQL."""
     inherited = {name: value for name, value in GIVEN_TO_GROUP.get("serve", {}).items() if not _given(ctx, name)}
-    run_server(from_group("db", db), **{**{name: ctx.params[name] for name in ServeOptions}, **inherited})
+    run_server(**{**options, "db": from_group("db", options["db"]), **inherited})
 
 
-def run_server(db: str | None, host: str, port: int, max_age_days: float, max_body_mb: float, body_timeout: float,
-               flush_every: float, lake_data: str | None) -> None:
+def run_server(*, db: str | None, host: str, port: int, max_age_days: float, max_body_mb: float,
+               body_timeout: float, header_timeout: float, flush_every: float, lake_data: str | None) -> None:
     try:
         import uvicorn
 
+        from devtrace.central.header_timeout import with_header_timeout
         from devtrace.central.server import create_app
     except ImportError:
         raise DevtraceError("the server needs its extra: pip install 'devtrace[server]'") from None
@@ -106,9 +118,11 @@ def run_server(db: str | None, host: str, port: int, max_age_days: float, max_bo
         raise DevtraceError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     bound = listener.getsockname()[1]
     typer.echo(f"DevTrace server on http://{host}:{bound} · database {describe(central.url)}", err=True)
-    # Idle keep-alive connections close after 5 s; a request's headers may not exceed 64 KiB.
+    # Idle keep-alive connections close after 5 s; a request's headers may not exceed 64 KiB
+    # and must arrive within header_timeout.
     config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5,
-                            timeout_keep_alive=5, h11_max_incomplete_event_size=64 * 1024)
+                            timeout_keep_alive=5, h11_max_incomplete_event_size=64 * 1024,
+                            http=with_header_timeout(header_timeout))
     if flush_every > 0:
         from devtrace.central.lake import flush_timer
 

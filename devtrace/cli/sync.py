@@ -45,6 +45,10 @@ def run_push(path) -> None:
         c = counts[kind]
         typer.echo(f"{kind}: {c['sent']} sent, {c['accepted']} accepted, {c['duplicates']} duplicate, "
                    f"{c['rejected']} rejected")
+    sessions = counts.get("agent_sessions")
+    if sessions is not None and sessions["sent"]:
+        typer.echo(f"agent sessions: {sessions['sent']} sent, {sessions['accepted']} accepted or updated, "
+                   f"{sessions['duplicates']} unchanged, {sessions['rejected']} rejected")
     if counts["events"]["rejected"] or counts["labels"]["rejected"]:
         typer.echo("Rejected rows stay in the store with their reason (devtrace sync status); they are not sent again.")
 

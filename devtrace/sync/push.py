@@ -5,6 +5,13 @@ An event or label is pending until the server has answered for it; only then is 
 a kill or a dropped connection between sending and that write leaves it pending, and the
 next push sends it again: the server counts it as a duplicate, so the central count stays
 exact. Rejected rows stay in the store with their reason and are not sent again.
+
+Agent sessions' usage (`agent_session_usage`: tokens per session and model, no text) is
+pushed after them. Its rows change as a session goes on (each import replaces them, with a
+new `imported_at`), and the server keeps the latest reading of each: so a push sends every row
+read since the newest `imported_at` the server acknowledged (kept in the store's
+`agent-sessions.pushed`, written once the whole push is answered), and sending one twice is
+harmless. A row the server refuses (older than it keeps) is not sent again until re-imported.
 """
 
 import fcntl
@@ -98,12 +105,13 @@ def push(path=None, *, batch: int = BATCH, progress=None, wait_for_lock: bool = 
         try:
             events = _push_kind(conn, client, "events", batch, progress)
             labels = _push_kind(conn, client, "labels", batch, progress)
+            sessions = _push_sessions(conn, client, directory, batch, progress)
         finally:
             conn.close()
         forgotten = obey(directory, _policy(client))
     finally:
         os.close(lock)
-    return {"events": events, "labels": labels, "forgotten": forgotten}
+    return {"events": events, "labels": labels, "agent_sessions": sessions, "forgotten": forgotten}
 
 
 def pending(path=None) -> tuple[int, int]:
@@ -158,7 +166,8 @@ def _push_kind(conn, client: Client, kind: str, batch: int, progress) -> dict:
 def _send(client: Client, kind: str, items: list[dict]) -> list[tuple[list[dict], dict]]:
     """POST a batch; a batch the server finds too large (413) is split in halves, and so on
     down to single items. (items, answer) of each batch the server took."""
-    route = "/v1/telemetry/batch" if kind == "events" else "/v1/labels/batch"
+    route = {"events": "/v1/telemetry/batch", "labels": "/v1/labels/batch",
+             "agent_sessions": "/v1/agent-sessions/batch"}[kind]
     try:
         _, _, answer = client.call("POST", route, {"schema_version": 1, kind: items})
     except Refused as exc:
@@ -203,6 +212,58 @@ def _acknowledge(conn, kind: str, items: list[dict], answer) -> None:
         rows.append((local_id, "rejected" if reason else "synced", reason, now))
     with write_transaction(conn):
         conn.executemany(f"INSERT OR REPLACE INTO {table} ({column}, status, reason, at) VALUES (?, ?, ?, ?)", rows)
+
+
+SESSION_COLUMNS = ("agent", "session_id", "model", "started_at", "ended_at", "turns", "tool_calls", "requests",
+                   "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "imported_at")
+
+
+def _push_sessions(conn, client: Client, directory: str, batch: int, progress) -> dict | None:
+    """Push the agent sessions' usage read since the last acknowledged push; None when the
+    server predates agent sessions (it answers 404: nothing is marked, a later push sends them)."""
+    marker = os.path.join(directory, paths.SESSIONS_PUSHED)
+    since = _pushed_through(marker)
+    cursor = conn.execute(f"SELECT {', '.join(SESSION_COLUMNS)} FROM agent_session_usage WHERE imported_at > ? "
+                          "ORDER BY imported_at, agent, session_id, model", (since,))
+    items = [dict(zip(SESSION_COLUMNS, row, strict=True)) for row in cursor]
+    counts = {"sent": 0, "accepted": 0, "duplicates": 0, "rejected": 0}
+    for start in range(0, len(items), batch):
+        try:
+            answers = _send(client, "agent_sessions", items[start:start + batch])
+        except Refused as exc:
+            if exc.status == 404 and start == 0:
+                return None
+            raise
+        for sent, answer in answers:
+            if not (isinstance(answer, dict) and isinstance(answer.get("rejected"), list)
+                    and answer.get("accepted", 0) + answer.get("duplicates", 0) + len(answer["rejected"]) == len(sent)):
+                raise DevtraceError("the server's answer does not account for every agent session sent (run devtrace "
+                                    "sync again)")
+            counts["sent"] += len(sent)
+            counts["accepted"] += answer["accepted"]
+            counts["duplicates"] += answer["duplicates"]
+            counts["rejected"] += len(answer["rejected"])
+        if progress:
+            progress("agent sessions", min(start + batch, len(items)), len(items))
+    if items:
+        _write_pushed_through(marker, items[-1]["imported_at"])
+    return counts
+
+
+def _pushed_through(marker: str) -> float:
+    try:
+        with open(marker, encoding="utf-8") as f:
+            return float(f.read().strip())
+    except (OSError, ValueError):
+        return float("-inf")  # never pushed (or the file is damaged: everything again, harmlessly)
+
+
+def _write_pushed_through(marker: str, imported_at: float) -> None:
+    temporary = marker + ".tmp"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(repr(imported_at))
+    os.replace(temporary, marker)
 
 
 def _lock(directory: str, wait: bool) -> int | None:

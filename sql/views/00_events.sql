@@ -21,18 +21,21 @@
 -- event was recorded with (that of its repo_id and recorded_session_id). session_id likewise
 -- goes through store.session_identity: a terminal open across a key change is one session.
 -- A central store keeps every hash and id as recorded.
+-- An event's identity is (machine, id): `machine` is NULL in a local store, and
+-- a label names its event by (event_machine, event_id), event_machine NULL locally too.
 CREATE OR REPLACE MACRO events_of(command_events, labels) AS TABLE
 WITH stored AS (
-    -- The text column exists on a local store only: an empty row set gives it to every store.
+    -- The text column exists on a local store only, machine on a central one: an empty row set
+    -- gives both to every store.
     FROM query_table(command_events)
     UNION ALL BY NAME
-    SELECT CAST(NULL AS VARCHAR) AS command_text WHERE false
+    SELECT CAST(NULL AS VARCHAR) AS command_text, CAST(NULL AS VARCHAR) AS machine WHERE false
 ),
 latest_human_label AS (
-    SELECT event_id, value, labeled_by, note, created_at
-    FROM query_table(labels)
+    SELECT event_machine, event_id, value, labeled_by, note, created_at
+    FROM (FROM query_table(labels) UNION ALL BY NAME SELECT CAST(NULL AS VARCHAR) AS event_machine WHERE false)
     WHERE source = 'human'
-    QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY created_at DESC, id DESC) = 1
+    QUALIFY row_number() OVER (PARTITION BY event_machine, event_id ORDER BY created_at DESC, id DESC) = 1
 )
 SELECT
     e.* EXCLUDE (command_text) REPLACE (
@@ -58,7 +61,7 @@ SELECT
 FROM stored AS e
 LEFT JOIN store.command_identity AS i ON i.command_hash = e.command_hash
 LEFT JOIN store.session_identity AS s ON s.session_id = e.session_id
-LEFT JOIN latest_human_label AS l ON l.event_id = e.id;
+LEFT JOIN latest_human_label AS l ON l.event_id = e.id AND l.event_machine IS NOT DISTINCT FROM e.machine;
 
 CREATE OR REPLACE VIEW events AS
 FROM events_of('store.command_events', 'store.labels');

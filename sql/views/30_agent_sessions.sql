@@ -11,6 +11,10 @@
 -- median `time_to_green_s` of the former; `green_runs`, its passing runs that turned an earlier
 -- failure green; `stuck_loops` and `loops_ended`, its retry loops that ended without a success
 -- and those a passing run ended (retry_loops).
+-- `repo_id` is the repository most of the session's shell commands ran in (NULL: none ran in
+-- one). Over the central store the usage comes from every machine's `devtrace sync`, priced
+-- with the shipped table: `SELECT agent, repo_id, sum(estimated_cost_usd) FROM agent_sessions
+-- GROUP BY ALL` is the organisation's cost per agent per repository.
 CREATE OR REPLACE VIEW agent_sessions AS
 WITH priced AS (
     SELECT
@@ -77,10 +81,18 @@ loops AS (
     FROM retry_loops
     WHERE agent_id IS NOT NULL
     GROUP BY agent_id, session_id
+),
+session_repos AS (
+    SELECT agent_id AS agent, session_id, repo_id
+    FROM events
+    WHERE agent_id IS NOT NULL AND session_id IS NOT NULL AND repo_id IS NOT NULL
+    GROUP BY agent_id, session_id, repo_id
+    QUALIFY row_number() OVER (PARTITION BY agent_id, session_id ORDER BY count(*) DESC, repo_id) = 1
 )
 SELECT
     coalesce(u.agent, c.agent) AS agent,
     coalesce(u.session_id, c.session_id) AS session_id,
+    r.repo_id,
     u.models,
     least(u.started_at, c.first_command_at) AS started_at,
     greatest(u.ended_at, c.last_command_at) AS ended_at,
@@ -105,4 +117,5 @@ SELECT
 FROM usage AS u
 FULL JOIN commands AS c ON c.agent = u.agent AND c.session_id = u.session_id
 LEFT JOIN greens AS g ON g.agent = c.agent AND g.session_id = c.session_id
-LEFT JOIN loops AS l ON l.agent = c.agent AND l.session_id = c.session_id;
+LEFT JOIN loops AS l ON l.agent = c.agent AND l.session_id = c.session_id
+LEFT JOIN session_repos AS r ON r.agent = coalesce(u.agent, c.agent) AND r.session_id = coalesce(u.session_id, c.session_id);

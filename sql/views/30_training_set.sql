@@ -7,10 +7,11 @@
 -- labels table: a human label always wins over one, whenever either was made.
 CREATE OR REPLACE VIEW training_set AS
 WITH latest_pseudo_label AS (
-    SELECT event_id, value
-    FROM store.labels
+    -- a label names its event by (event_machine, event_id): event_machine is NULL locally
+    SELECT event_machine, event_id, value
+    FROM (FROM store.labels UNION ALL BY NAME SELECT CAST(NULL AS VARCHAR) AS event_machine WHERE false)
     WHERE source = 'pseudo'
-    QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY created_at DESC, id DESC) = 1
+    QUALIFY row_number() OVER (PARTITION BY event_machine, event_id ORDER BY created_at DESC, id DESC) = 1
 )
 SELECT
     e.*,
@@ -23,4 +24,4 @@ SELECT
     END AS label_source
 FROM events AS e
 LEFT JOIN (SELECT id, outcome_label FROM outcomes) AS o ON o.id = e.id
-LEFT JOIN latest_pseudo_label AS p ON p.event_id = e.id;
+LEFT JOIN latest_pseudo_label AS p ON p.event_id = e.id AND p.event_machine IS NOT DISTINCT FROM e.machine;

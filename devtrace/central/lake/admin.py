@@ -14,6 +14,7 @@ from devtrace.analytics.connection import one_line
 from devtrace.analytics.lake_reader import has_tables, watermarks
 from devtrace.analytics.sql_text import literal
 from devtrace.central.lake import ingest_tables, writer
+from devtrace.central.lake.flush import ensure_tables
 from devtrace.central.lake.ingest_tables import Removed
 from devtrace.central.lake.writer import LAKE, scalar
 from devtrace.errors import DevtraceError
@@ -57,7 +58,8 @@ def retention(db_url: str, days: int, *, actor: str, today: dt.date | None = Non
         has_lake = writer.lake_exists(db_url)
         flushed = _flushed(db_url) if has_lake else (0, 0, 0)
         tail = ingest_tables.delete_events(db_url, "executed_at < ?", [epoch], flushed,
-                                           cutoff=("*", epoch, f"retention by {actor}"))
+                                           cutoff=("*", epoch, f"retention by {actor}"),
+                                           sessions=("coalesce(ended_at, started_at, imported_at) < ?", [epoch]))
         in_lake = Removed(0, 0)
         if has_lake:
             with writer.connect(db_url) as con:
@@ -69,13 +71,15 @@ def retention(db_url: str, days: int, *, actor: str, today: dt.date | None = Non
 
 
 def erase(db_url: str, machine: str, *, actor: str) -> Removed:
-    """Remove one machine's events (and every label of them, and the labels it pushed) from
-    the ingestion tables and the lake, then rewrite the lake's files and expire every older
-    snapshot, so that no Parquet file keeps them. Readers open during an erase reconnect."""
+    """Remove one machine's events (and every label of them, the labels it pushed and its agent
+    sessions' usage) from the ingestion tables and the lake, then rewrite the lake's files and
+    expire every older snapshot, so that no Parquet file keeps them. Readers open during an
+    erase reconnect."""
     with writer.writer_lock(db_url):
         has_lake = writer.lake_exists(db_url)
         flushed = _flushed(db_url) if has_lake else (0, 0, 0)
         tail = ingest_tables.delete_events(db_url, "machine = ?", [machine], flushed, labels_by=machine,
+                                           sessions=("machine = ?", [machine]),
                                            cutoff=(machine, time.time(), f"erase by {actor}"))
         in_lake = Removed(0, 0)
         if has_lake:
@@ -96,7 +100,12 @@ def _delete(con: duckdb.DuckDBPyConnection, events_where: str, *, labels_by: str
     """Delete the matching events and their labels from the lake in one lake transaction."""
     if not has_tables(con):
         return Removed(0, 0)
-    labels_where = f"event_id IN (SELECT id FROM {LAKE}.command_events WHERE {events_where})"
+    ensure_tables(con)  # a lake not flushed since an upgrade gets the newer columns (labels.event_machine)
+    # a label names its event by (event_machine, event_id); one flushed before central schema 7
+    # has no event_machine: its event was the pushing machine's
+    labels_where = (f"EXISTS (SELECT 1 FROM {LAKE}.command_events AS e WHERE "
+                    f"e.machine = coalesce(labels.event_machine, labels.machine) AND e.id = labels.event_id "
+                    f"AND {events_where})")
     if labels_by is not None:
         labels_where += f" OR machine = {literal(labels_by)}"
     con.execute("BEGIN")

@@ -105,7 +105,9 @@ def _insert(con: duckdb.DuckDBPyConnection, db_url: str, table: str, key: str, a
 
 def _apply_scores(con: duckdb.DuckDBPyConnection, db_url: str, after: int, upto: int) -> int:
     """Write central scores into the lake's events (DuckLake writes new files and a delete
-    file: the Parquet files a reader is scanning are never changed)."""
+    file: the Parquet files a reader is scanning are never changed). A score names its event
+    by (machine, event_id); one written before central schema 7 has no machine (its id's
+    events all get it, as then)."""
     if upto <= after:
         return 0
     return scalar(
@@ -118,9 +120,9 @@ def _apply_scores(con: duckdb.DuckDBPyConnection, db_url: str, after: int, upto:
                 scored_at = s.scored_at
             FROM (
                 SELECT * FROM ({ingested(db_url, INGEST, "event_scores", "seq", after, upto)})
-                QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY seq DESC) = 1
+                QUALIFY row_number() OVER (PARTITION BY machine, event_id ORDER BY seq DESC) = 1
             ) AS s
-            WHERE e.id = s.event_id""")
+            WHERE e.id = s.event_id AND (e.machine = s.machine OR s.machine IS NULL)""")
 
 
 def _max(con: duckdb.DuckDBPyConnection, db_url: str, table: str, key: str) -> int:

@@ -27,24 +27,30 @@ def transaction(db_url: str) -> Iterator[Tx]:
 
 
 def delete_events(db_url: str, where: str, params: list, watermarks: tuple[int, int, int], *,
-                  labels_by: str | None = None, cutoff: tuple[str, float, str] | None = None) -> Removed:
+                  labels_by: str | None = None, cutoff: tuple[str, float, str] | None = None,
+                  sessions: tuple[str, list] | None = None) -> Removed:
     """Delete the events matching `where` (with their labels and central scores, and the
     labels `labels_by` pushed) from the ingestion tables. Counts only what the lake did not
     hold yet (above its watermarks), so that lake + tail counts add up to distinct rows.
     `cutoff` (machine or '*', unix seconds, who) is recorded in the same transaction: events
-    of that machine executed before it are refused from then on."""
+    of that machine executed before it are refused from then on. `sessions` (where, params)
+    picks the agent sessions' usage rows removed with them."""
     events_seq, labels_id, _ = watermarks
-    events = f"SELECT id FROM command_events WHERE {where}"
-    labels_where = f"event_id IN ({events})" + (" OR machine = ?" if labels_by is not None else "")
+    # labels and scores name their event by (machine, id): `where` is read inside the subquery
+    labels_where = (f"EXISTS (SELECT 1 FROM command_events AS e WHERE e.machine = labels.event_machine "
+                    f"AND e.id = labels.event_id AND {where})") + (" OR machine = ?" if labels_by is not None else "")
     labels_params = [*params, labels_by] if labels_by is not None else list(params)
     with transaction(db_url) as tx:
         new_events = tx.execute(f"SELECT count(*) FROM command_events WHERE ({where}) AND seq > ?",
                                 [*params, events_seq])[0][0]
         new_labels = tx.execute(f"SELECT count(*) FROM labels WHERE ({labels_where}) AND id > ?",
                                 [*labels_params, labels_id])[0][0]
-        tx.execute(f"DELETE FROM event_scores WHERE event_id IN ({events})", params)
+        tx.execute("DELETE FROM event_scores WHERE EXISTS (SELECT 1 FROM command_events AS e "
+                   f"WHERE e.machine = event_scores.machine AND e.id = event_scores.event_id AND {where})", params)
         tx.execute(f"DELETE FROM labels WHERE {labels_where}", labels_params)
         tx.execute(f"DELETE FROM command_events WHERE {where}", params)
+        if sessions is not None:
+            tx.execute(f"DELETE FROM agent_session_usage WHERE {sessions[0]}", sessions[1])
         if cutoff is not None:
             set_cutoff(tx, *cutoff)
     return Removed(int(new_events), int(new_labels))

@@ -27,14 +27,17 @@ from devtrace.ml.registry import Model
 from devtrace.ml.scoring import score_columns
 
 SCORES = "central_scores"
-SCORE_COLUMNS = ("event_id", "predicted_productivity", "top_contribution_feature", "top_contribution_value",
+SCORE_COLUMNS = ("machine", "event_id", "predicted_productivity", "top_contribution_feature", "top_contribution_value",
                  "model_ref", "scored_at")
 BATCH_EVENTS = 50_000
 """Unscored events per batch (their sessions' other events are read too)."""
 
+# A score row names its event by (machine, event_id), the event's central identity.
+NO_SCORE_ROW = f"""NOT EXISTS (SELECT 1 FROM {SCORES}.event_scores AS s
+    WHERE s.event_id = events.id AND s.machine = events.machine)"""
 UNSCORED = f"""
 SELECT coalesce(session_id, id) AS unit, count(*) AS events FROM events
-WHERE scored_at IS NULL AND id NOT IN (SELECT event_id FROM {SCORES}.event_scores)
+WHERE scored_at IS NULL AND {NO_SCORE_ROW}
 GROUP BY unit ORDER BY unit
 """
 
@@ -84,22 +87,24 @@ def score_central(db_url: str, *, batch_events: int = BATCH_EVENTS, on_rows=None
 def _score_batch(con: duckdb.DuckDBPyConnection, db_url: str, model: Model, version: str, units: list[str]) -> int:
     con.execute("CREATE OR REPLACE TEMP TABLE scoring_units AS SELECT unnest(?::VARCHAR[]) AS unit", [units])
     frame = query(con, f"""
-        SELECT *, scored_at IS NULL AND id NOT IN (SELECT event_id FROM {SCORES}.event_scores) AS to_score
+        SELECT *, scored_at IS NULL AND {NO_SCORE_ROW} AS to_score
         FROM events WHERE coalesce(session_id, id) IN (SELECT unit FROM scoring_units)
         ORDER BY executed_at, id""")
     wanted = frame.get_column("to_score")
     if not wanted.any():
         return 0
     scores = score_columns(model, build_features(frame.drop("to_score")).filter(wanted))
-    batch = scores.with_columns(event_id=frame.get_column("id").filter(wanted), model_ref=pl.lit(version),
+    batch = scores.with_columns(machine=frame.get_column("machine").filter(wanted),
+                                event_id=frame.get_column("id").filter(wanted), model_ref=pl.lit(version),
                                 scored_at=pl.lit(time.time()))
     if is_postgres(db_url):
         return _write_postgres(db_url, batch.select(SCORE_COLUMNS).rows())
     con.register("scores_batch", batch)
     try:
         return writer.scalar(con, f"INSERT INTO {SCORES}.event_scores ({', '.join(SCORE_COLUMNS)}) "
-                                  f"SELECT {', '.join(SCORE_COLUMNS)} FROM scores_batch "
-                                  f"WHERE event_id NOT IN (SELECT event_id FROM {SCORES}.event_scores)")
+                                  f"SELECT {', '.join(SCORE_COLUMNS)} FROM scores_batch AS b "
+                                  f"WHERE NOT EXISTS (SELECT 1 FROM {SCORES}.event_scores AS s "
+                                  "WHERE s.event_id = b.event_id AND s.machine = b.machine)")
     finally:
         con.unregister("scores_batch")
 
@@ -117,7 +122,8 @@ def _write_postgres(db_url: str, rows: list[tuple]) -> int:
                     copy.write_row(row)
             tx.execute("SELECT pg_advisory_xact_lock(?)", (INGEST_LOCK,))
             tx.execute(f"INSERT INTO event_scores ({columns}) SELECT {columns} FROM stage_scores AS s "
-                       "WHERE NOT EXISTS (SELECT 1 FROM event_scores AS e WHERE e.event_id = s.event_id)")
+                       "WHERE NOT EXISTS (SELECT 1 FROM event_scores AS e "
+                       "WHERE e.event_id = s.event_id AND e.machine = s.machine)")
             return tx.rowcount
     finally:
         db.close()
