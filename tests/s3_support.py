@@ -52,8 +52,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def s3_server():
+def start_s3_server() -> S3Server:
+    """moto's S3 server on a free port of 127.0.0.1, answering (for the tests and the benchmark)."""
     port = _free_port()
     process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -62,17 +62,29 @@ def s3_server():
     while True:
         try:
             urllib.request.urlopen(server.endpoint + "/moto-api/", timeout=2).close()
-            break
+            return server
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail("moto's S3 server did not start (pip install 'moto[server]')", pytrace=False)
+                stop_s3_server(server)
+                raise RuntimeError("moto's S3 server did not start (pip install 'moto[server]')") from None
             time.sleep(0.2)
+
+
+def stop_s3_server(server: S3Server) -> None:
+    server.process.kill()
+    server.process.wait()
+
+
+@pytest.fixture(scope="module")
+def s3_server():
+    try:
+        server = start_s3_server()
+    except RuntimeError as e:
+        pytest.fail(str(e), pytrace=False)
     try:
         yield server
     finally:
-        process.kill()
-        process.wait()
+        stop_s3_server(server)
 
 
 @pytest.fixture
