@@ -27,6 +27,17 @@ S3_SCHEMES = ("s3", "s3a", "s3n")
 URL_STYLES = ("path", "vhost")
 
 
+WRITE_REFUSED = ("the object store refused to write the lake (HTTP 403 Access Denied): these credentials "
+                 "may only read it; flush, maintain, retention and erase need the writers' credentials")
+
+
+def refused_write(exc: duckdb.Error) -> str | None:
+    """The sentence a lake writer says when the store refused it (the readers' credentials,
+    say), instead of DuckDB's message; None for any other error."""
+    text = str(exc)
+    return WRITE_REFUSED if "HTTP code 403" in text or "HTTP 403" in text or "AccessDenied" in text else None
+
+
 def is_remote(data_path: str | None) -> bool:
     return bool(data_path) and urlsplit(data_path).scheme.lower() in REMOTE_SCHEMES
 
