@@ -136,3 +136,43 @@ def catalog_files(url: str) -> set[str]:
         return {r[0] for r in con.execute(
             "SELECT data_file FROM ducklake_list_files('lake', 'command_events') UNION ALL "
             "SELECT data_file FROM ducklake_list_files('lake', 'labels')").fetchall()}
+
+
+def test_each_process_picks_its_set_by_aws_profile_from_the_shared_files(central, s3_lake, s3_server, credentials,
+                                                                         postgres_cluster, tmp_path):
+    """No key in the environment: ~/.aws/credentials holds both sets, ~/.aws/config the region
+    and the endpoint, and AWS_PROFILE chooses; DuckDB's credential chain reads the keys."""
+    home = tmp_path / "home"
+    (home / ".aws").mkdir(parents=True)
+    (home / ".aws" / "credentials").write_text("".join(
+        f"[lake-{name}]\naws_access_key_id = {env['AWS_ACCESS_KEY_ID']}\naws_secret_access_key = {env['secrets']}\n\n"
+        for name, env in credentials.items()))
+    (home / ".aws" / "config").write_text("".join(
+        f"[profile lake-{name}]\nregion = us-east-1\nendpoint_url = {s3_server.endpoint}\n\n" for name in credentials))
+    profiles = {}
+    for name, env in credentials.items():
+        profiles[name] = {k: v for k, v in env.items() if not k.startswith("AWS_")}
+        profiles[name].update(HOME=str(home), AWS_PROFILE=f"lake-{name}")
+    push(central, generate(1500, seed=23), "alice", labels_every=5)
+    outputs = []
+    with s3_server.iam_enforced():
+        done = run(profiles["writer"], "server", "flush", "--db", central, "--lake-data", s3_lake, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        answer = run(profiles["reader"], "sql", "SELECT count(*) FROM events", "--central", central, "--format", "csv",
+                     cwd=tmp_path)
+        assert answer.returncode == 0 and answer.stdout.splitlines()[1:] == ["1500"], answer.stderr
+        push(central, generate(500, seed=24), "bob")
+        refused = run(profiles["reader"], "server", "flush", "--db", central, cwd=tmp_path)
+        assert refused.returncode == 1 and "writers' credentials" in refused.stderr, refused.stderr
+        missing = run({**profiles["reader"], "AWS_PROFILE": "lake-nobody"}, "sql", "SELECT 1", "--central", central,
+                      cwd=tmp_path)
+        assert missing.returncode == 1 and "lake-nobody" in missing.stderr and missing.stderr.count("\n") == 1
+        outputs += [done, answer, refused, missing]
+        assert same(lake_totals(central)[:2], (1500, 1500))
+    database = central.rsplit("/", 1)[1]
+    dump = postgres_cluster.run("pg_dump", "-h", postgres_cluster.sockets, "-p", str(postgres_cluster.port),
+                                "-U", "postgres", database)
+    assert dump.returncode == 0 and s3_lake in dump.stdout
+    for env in credentials.values():
+        assert env["secrets"] not in dump.stdout
+        assert not any(env["secrets"] in output.stdout + output.stderr for output in outputs)
