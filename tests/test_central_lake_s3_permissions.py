@@ -115,7 +115,8 @@ def test_read_only_credentials_cannot_flush_and_nothing_is_lost_or_doubled(centr
     with s3_server.iam_enforced():
         for args in (("server", "flush", "--db", central),
                      ("server", "maintain", "--db", central, "--keep-hours", "0"),
-                     ("server", "erase", "--machine", "alice", "--db", central)):
+                     ("server", "erase", "--machine", "alice", "--db", central),
+                     ("server", "retention", "--days", "1", "--db", central)):
             refused = run(credentials["reader"], *args, cwd=tmp_path)
             assert refused.returncode == 1, (args, refused.stdout, refused.stderr)
             assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr, refused.stderr
