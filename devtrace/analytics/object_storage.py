@@ -37,8 +37,9 @@ SECRET_TYPES = {"s3": "s3", "s3a": "s3", "s3n": "s3", "r2": "r2", "gs": "gcs", "
 URL_STYLES = ("path", "vhost")
 
 
-WRITE_REFUSED = ("the object store refused to write the lake (HTTP 403 Access Denied): these credentials "
-                 "may only read it; flush, maintain, retention and erase need the writers' credentials")
+WRITE_REFUSED = ("the object store refused the lake's writer (HTTP 403 Access Denied): flush, maintain, retention "
+                 "and erase need the writers' credentials (read, write, delete and list under the lake's prefix), "
+                 "not the readers'")
 
 
 def refused_write(exc: duckdb.Error) -> str | None:
