@@ -4,6 +4,7 @@ held by two IAM users of moto's S3 server with its IAM enforcement on, on a Post
 The policies are read from docs/teams/deployment.md, so the page shows what is tested."""
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from devtrace.ml.synthetic import generate
 from tests.s3_support import bucket_of
 from tests.support import devtrace, devtrace_env
 from tests.test_central_lake import ingestion_totals, lake_totals, push, same
+from tests.test_central_lake_s3 import read_if_there
 
 pytestmark = pytest.mark.postgres
 
@@ -142,7 +144,8 @@ def catalog_files(url: str) -> set[str]:
 def test_each_process_picks_its_set_by_aws_profile_from_the_shared_files(central, s3_lake, s3_server, credentials,
                                                                          postgres_cluster, tmp_path):
     """No key in the environment: ~/.aws/credentials holds both sets, ~/.aws/config the region
-    and the endpoint, and AWS_PROFILE chooses; DuckDB's credential chain reads the keys."""
+    and the endpoint, and AWS_PROFILE chooses; DuckDB's credential chain reads the keys, which
+    then appear nowhere else: no output or error, no file of the test, the store or PostgreSQL."""
     home = tmp_path / "home"
     (home / ".aws").mkdir(parents=True)
     (home / ".aws" / "credentials").write_text("".join(
@@ -174,6 +177,9 @@ def test_each_process_picks_its_set_by_aws_profile_from_the_shared_files(central
     dump = postgres_cluster.run("pg_dump", "-h", postgres_cluster.sockets, "-p", str(postgres_cluster.port),
                                 "-U", "postgres", database)
     assert dump.returncode == 0 and s3_lake in dump.stdout
+    roots = (tmp_path, Path(os.environ["DEVTRACE_PATH"]).parent, Path(postgres_cluster.root))
+    files = [p for root in roots for p in root.rglob("*") if p.is_file() and p != home / ".aws" / "credentials"]
     for env in credentials.values():
         assert env["secrets"] not in dump.stdout
         assert not any(env["secrets"] in output.stdout + output.stderr for output in outputs)
+        assert not [file for file in files if env["secrets"].encode() in read_if_there(file)]
