@@ -141,3 +141,10 @@ def test_an_r2_lake_needs_its_account_or_an_endpoint(tmp_path):
     with pytest.raises(DevtraceError, match="DEVTRACE_R2_ACCOUNT_ID"):
         secret_settings("r2://b/l", {**KEYS, "HOME": str(tmp_path), "AWS_ENDPOINT_URL": "https://aws-only:1"})
 
+
+
+def test_an_unreadable_aws_config_file_is_one_sentence_naming_the_file_not_its_content(tmp_path):
+    home = aws_home(tmp_path, PROFILES, "[default\nregion = eu-west-1\naws_secret_access_key = never-shown-9\n")
+    with pytest.raises(DevtraceError, match="config") as caught:
+        secret_settings("s3://b/l", home)
+    assert "never-shown" not in str(caught.value) and "\n" not in str(caught.value)
