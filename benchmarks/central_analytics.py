@@ -22,8 +22,11 @@ and endpoint from the AWS_* variables, as for `devtrace server`; the one-day lak
 <prefix>-one-day), and each dashboard view, and the one-day window, also runs once on a fresh
 connection with DuckDB's HTTP log on: the requests it made and the objects it read are
 printed. (Against a test server such as moto's the seconds say nothing of object storage.)
+--s3-test-server starts moto's S3 server on loopback for the run (as the tests do), with a
+bucket and the AWS_* variables pointing at it, and puts the lakes there:
 
     python benchmarks/central_analytics.py [--events 20000000] [--tail 2000000] [--repeats 3] [--lake-data s3://…]
+    python benchmarks/central_analytics.py --events 5000000 --tail 1000000 --s3-test-server
 """
 
 import argparse
@@ -197,7 +200,7 @@ def worker(way: str, url: str, work: str, repeats: int, window: bool, remote: bo
     import duckdb
 
     from devtrace import analytics
-    from devtrace.analytics.central import LOCAL_ONLY_TABLES, MEMORY_LIMIT, events_view, labels_view
+    from devtrace.analytics.central import LOCAL_ONLY_TABLES, MEMORY_LIMIT, agent_tables, events_view, labels_view
     from devtrace.analytics.connection import OFFLINE_CONFIG
     from devtrace.analytics.filters import filter_events
 
@@ -208,6 +211,11 @@ def worker(way: str, url: str, work: str, repeats: int, window: bool, remote: bo
         con.execute(f"SET temp_directory = '{tempfile.mkdtemp(dir=work)}'")
         con.execute(f"ATTACH '{os.path.join(work, 'native.duckdb')}' AS nat (READ_ONLY)")
         con.execute("ATTACH ':memory:' AS store")
+        con.execute("CREATE TABLE store.pushed_usage (machine VARCHAR, agent VARCHAR, session_id VARCHAR, "
+                    "model VARCHAR, started_at DOUBLE, ended_at DOUBLE, turns BIGINT, tool_calls BIGINT, "
+                    "requests BIGINT, input_tokens BIGINT, output_tokens BIGINT, cache_read_tokens BIGINT, "
+                    "cache_write_tokens BIGINT, imported_at DOUBLE, received_at DOUBLE)")
+        con.execute(agent_tables("store.pushed_usage"))  # no sessions pushed, as on a fresh central store
         con.execute(events_view("nat.command_events"))
         con.execute(labels_view("nat.labels"))
         con.execute(LOCAL_ONLY_TABLES)
@@ -299,6 +307,8 @@ def main() -> None:
     parser.add_argument("--tail", type=int, default=2_000_000, help="Events ingested after, for the flush.")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--lake-data", help="The lakes' Parquet files under this URL (s3://bucket/prefix) instead of a local folder.")
+    parser.add_argument("--s3-test-server", action="store_true",
+                        help="Start moto's S3 server on loopback and put the lakes in a bucket there.")
     parser.add_argument("--dir", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--worker", choices=WAYS, help=argparse.SUPPRESS)
@@ -313,6 +323,7 @@ def main() -> None:
 
     began = time.perf_counter()
     args.dir = tempfile.mkdtemp(prefix="devtrace-lake-bench-")
+    s3 = start_test_s3(args) if args.s3_test_server else None
     cluster = start_cluster()
     try:
         for name in ("bench", "bench_one_day"):
@@ -338,7 +349,27 @@ def main() -> None:
         print(f"\nwhole run: {time.perf_counter() - began:.0f} s")
     finally:
         stop_cluster(cluster)
+        if s3:
+            from tests.s3_support import stop_s3_server
+
+            stop_s3_server(s3)
         shutil.rmtree(args.dir, ignore_errors=True)
+
+
+def start_test_s3(args):
+    """moto's S3 server on loopback, a bucket, and the variables DevTrace (and the workers,
+    which inherit them) read its credentials and endpoint from."""
+    from tests.s3_support import start_s3_server
+
+    server = start_s3_server()
+    server.client().create_bucket(Bucket="devtrace-bench")
+    os.environ.update(AWS_ACCESS_KEY_ID="AKIADEVTRACEBENCH001", AWS_SECRET_ACCESS_KEY="bench-secret",
+                      AWS_ENDPOINT_URL=server.endpoint, AWS_REGION="us-east-1")
+    for name in ("AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3", "DEVTRACE_S3_ENDPOINT", "AWS_PROFILE"):
+        os.environ.pop(name, None)
+    args.lake_data = args.lake_data or "s3://devtrace-bench/lake"
+    print(f"moto's S3 server at {server.endpoint}, the lakes under {args.lake_data}", flush=True)
+    return server
 
 
 def report(args, results, window_30, window_1, built, lake_bpe, pg_bpe, flushed, flush_s) -> None:

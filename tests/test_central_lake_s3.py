@@ -316,3 +316,33 @@ def test_the_server_s_timed_flush_and_admin_erase_work_on_the_bucket_and_show_no
     for secret in (SECRET_KEY, SESSION_TOKEN):
         assert secret not in output
         assert not any(secret in listing for listing in listings)
+
+
+@pytest.mark.parametrize("scheme", ["gs", "r2"])
+def test_a_lake_on_gcs_or_r2_urls_flushes_reads_and_stays_locked(scheme, central, s3_lake, s3_server, tmp_path,
+                                                                  monkeypatch):
+    """`gs://` (GCS with HMAC keys) and `r2://` (Cloudflare R2) take DuckDB's gcs and r2
+    secrets, with the same keys; here DEVTRACE_S3_ENDPOINT points them at the loopback server
+    (GCS's and R2's own endpoints cannot be reached offline)."""
+    bucket = bucket_of(s3_lake)
+    lake = f"{scheme}://{bucket}/lake"
+    env = devtrace_env(DEVTRACE_S3_ENDPOINT=s3_server.endpoint)
+    env.pop("AWS_ENDPOINT_URL")  # which a gs:// or r2:// lake does not take
+    monkeypatch.setenv("DEVTRACE_S3_ENDPOINT", s3_server.endpoint)  # for this process's checks
+    push(central, generate(1200, seed=31), "alice", labels_every=6)
+    flushed = devtrace("server", "flush", "--db", central, "--lake-data", lake, cwd=tmp_path, text=True, env=env)
+    assert flushed.returncode == 0, flushed.stderr
+    keys = set(s3_server.objects(bucket))
+    assert any(k.startswith("lake/main/command_events/day=") for k in keys)
+    assert {f"{scheme}://{bucket}/{k}" for k in keys} == lake_files(central)
+    answer = devtrace("sql", "SELECT count(*), count(DISTINCT id) FROM events", "--central", central, "--format", "csv",
+                      cwd=tmp_path, text=True, env=env)
+    assert answer.returncode == 0 and answer.stdout.splitlines()[1:] == ["1200,1200"], answer.stderr
+    s3_server.client().put_object(Bucket=bucket, Key="other/x.txt", Body=b"x")
+    outside = devtrace("sql", f"SELECT * FROM read_text('{scheme}://{bucket}/other/x.txt')", "--central", central,
+                       cwd=tmp_path, text=True, env=env)
+    assert outside.returncode == 1 and outside.stderr.count("\n") == 1, outside.stderr
+    maintained = devtrace("server", "maintain", "--db", central, "--keep-hours", "0", cwd=tmp_path, text=True, env=env)
+    assert maintained.returncode == 0, maintained.stderr
+    for done in (flushed, answer, outside, maintained):
+        assert SECRET_KEY not in done.stdout + done.stderr

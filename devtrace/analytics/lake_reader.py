@@ -116,7 +116,7 @@ def present(con: duckdb.DuckDBPyConnection, db_url: str, extension_file) -> list
         return None
     con.execute(f"LOAD {literal(extension_file('ducklake'))}")
     object_storage.reach(con, stored_data_path(con, db_url, CENTRAL_ALIAS),
-                         extension_file("httpfs"))  # before ATTACH, which wants httpfs for an s3:// lake
+                         extension_file)  # before ATTACH, which wants httpfs for an s3:// lake
     attach(con, db_url, read_only=True)
     snapshot = con.execute(f"SELECT max(snapshot_id) FROM {LAKE}.snapshots()").fetchone()[0]
     con.execute(f"DETACH {LAKE}")

@@ -7,9 +7,11 @@ record an audit row (who, what, when).
 
 import datetime as dt
 import time
+import uuid
 
 import duckdb
 
+from devtrace.analytics import lake_reader, object_storage
 from devtrace.analytics.connection import one_line
 from devtrace.analytics.lake_reader import has_tables, watermarks
 from devtrace.analytics.sql_text import literal
@@ -56,6 +58,8 @@ def retention(db_url: str, days: int, *, actor: str, today: dt.date | None = Non
     epoch = dt.datetime.combine(cutoff, dt.time(), dt.UTC).timestamp()
     with writer.writer_lock(db_url):
         has_lake = writer.lake_exists(db_url)
+        if has_lake:
+            _check_writable(db_url)
         flushed = _flushed(db_url) if has_lake else (0, 0, 0)
         tail = ingest_tables.delete_events(db_url, "executed_at < ?", [epoch], flushed,
                                            cutoff=("*", epoch, f"retention by {actor}"),
@@ -77,6 +81,8 @@ def erase(db_url: str, machine: str, *, actor: str) -> Removed:
     erase reconnect."""
     with writer.writer_lock(db_url):
         has_lake = writer.lake_exists(db_url)
+        if has_lake:
+            _check_writable(db_url)
         flushed = _flushed(db_url) if has_lake else (0, 0, 0)
         tail = ingest_tables.delete_events(db_url, "machine = ?", [machine], flushed, labels_by=machine,
                                            sessions=("machine = ?", [machine]),
@@ -89,6 +95,25 @@ def erase(db_url: str, machine: str, *, actor: str) -> Removed:
     removed = Removed(tail.events + in_lake.events, tail.labels + in_lake.labels)
     ingest_tables.audit(db_url, "erase", machine, actor, removed.events, removed.labels)
     return removed
+
+
+def _check_writable(db_url: str) -> None:
+    """Before retention or erasure changes anything, for a lake on object storage: that its
+    credentials may write and delete there (one small object, written and then deleted as an
+    orphan). Else, with the readers' credentials, DuckLake would drop the wholly erased files
+    from the catalog (no write needed) and stop at the first rewrite or deletion, with the
+    ingestion tables and the catalog changed and no audit row."""
+    with writer.connect(db_url) as con:
+        data_path = lake_reader.stored_data_path(con, db_url, writer.INGEST)
+        if not object_storage.is_remote(data_path):
+            return
+        probe = f"{object_storage.prefix(data_path)}devtrace-write-check-{uuid.uuid4().hex}.parquet"
+        try:
+            con.execute(f"COPY (SELECT 1 AS written) TO {literal(probe)}")
+        except duckdb.Error as exc:
+            reason = object_storage.refused_write(exc) or one_line(exc)
+            raise DevtraceError(f"the lake cannot be changed, nothing was: {reason}") from None
+    _call(db_url, f"ducklake_delete_orphaned_files('{LAKE}', older_than => now())")
 
 
 def _flushed(db_url: str) -> tuple[int, int, int]:
@@ -141,4 +166,5 @@ def _call(db_url: str, call: str) -> int:
         with writer.connect(db_url) as con:
             return con.execute(f"CALL {call}").to_arrow_table().num_rows
     except duckdb.Error as exc:
-        raise DevtraceError(f"lake maintenance failed ({call.split('(')[0]}): {one_line(exc)}") from None
+        reason = object_storage.refused_write(exc) or one_line(exc)
+        raise DevtraceError(f"lake maintenance failed ({call.split('(')[0]}): {reason}") from None

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import duckdb
 
+from devtrace.analytics import object_storage
 from devtrace.analytics.connection import one_line
 from devtrace.analytics.lake_reader import has_tables, in_ingestion, ingested, watermarks
 from devtrace.central.lake import writer
@@ -41,7 +42,8 @@ def flush(db_url: str, *, data_path: str | None = None, chunk_events: int = CHUN
             ensure_tables(con)
             events, labels, scores = _flush_all(con, db_url, chunk_events)
         except duckdb.Error as exc:
-            raise DevtraceError(f"the flush failed and nothing of its last step was kept: {one_line(exc)}") from None
+            reason = object_storage.refused_write(exc) or one_line(exc)
+            raise DevtraceError(f"the flush failed and nothing of its last step was kept: {reason}") from None
     return FlushResult(events, labels, scores, time.perf_counter() - started)
 
 

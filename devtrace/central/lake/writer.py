@@ -59,7 +59,7 @@ def connect(db_url: str, *, data_path: str | None = None, pinned: bool = False) 
         if pinned:
             if created:
                 raise DevtraceError(f"{describe(db_url)} has no lake yet (run `devtrace server flush` first)")
-            object_storage.reach(con, lake_reader.stored_data_path(con, db_url, INGEST), extension_file("httpfs"))
+            object_storage.reach(con, lake_reader.stored_data_path(con, db_url, INGEST), extension_file)
             _run(con, lambda: lake_reader.attach(con, db_url, read_only=True), "cannot open the lake")
             snapshot = scalar(con, f"SELECT max(snapshot_id) FROM {LAKE}.snapshots()")
             con.execute(f"DETACH {LAKE}")
@@ -77,7 +77,7 @@ def connect(db_url: str, *, data_path: str | None = None, pinned: bool = False) 
             for suffix in ("", "-wal", "-shm"):
                 owner_only(catalog_file(db_url) + suffix)
         object_storage.reach(con, path if created and path is not None else lake_reader.stored_data_path(con, db_url, INGEST),
-                             extension_file("httpfs"))  # before ATTACH, which wants httpfs for an s3:// lake
+                             extension_file)  # before ATTACH, which wants httpfs for an s3:// lake
         _run(con, lambda: lake_reader.attach(con, db_url, read_only=False, data_path=path), "cannot open the lake")
     except BaseException:
         con.close()
