@@ -132,6 +132,19 @@ def test_fish_keeps_the_last_command_when_the_terminal_closes_at_once(tmp_path, 
     assert [e["exit_code"] for e in rows(store)] == [0, 5]
 
 
+@pytest.mark.parametrize("name", ["bash", "zsh", "fish"])
+def test_no_drainer_alive_prints_nothing(name, tmp_path, repo, store, shells):
+    """The drainer exits when idle and takes its pid file with it: the next command starts
+    one, and the shell says nothing about the missing file (fish warned about the redirection)."""
+    shell = open_shell(shells, tmp_path, name, store, repo)
+    shell.type("true")
+    wait_events(store, 1)
+    (store / "drainer.pid").unlink(missing_ok=True)  # as after the drainer's idle exit
+    shell.type("sh -c 'exit 6'")
+    assert [e["exit_code"] for e in wait_events(store, 2)] == [0, 6]
+    assert "drainer.pid" not in shell.screen() and "warning" not in shell.screen(), shell.screen()
+
+
 def test_a_relative_store_path_is_resolved_once_when_the_hook_loads(tmp_path, repo, shells):
     store = repo / ".devtrace-rel"
     shell = open_shell(shells, tmp_path, "bash", store, repo, env={"DEVTRACE_PATH": ".devtrace-rel"})

@@ -41,9 +41,12 @@ if status is-interactive; and not set -q __devtrace_loaded; and test -z @AGENT_V
         set umask $old_umask
         set -l pid
         set -l comm
-        begin
-            read -l pid_line <$__devtrace_store/drainer.pid
-            and set pid $pid_line
+        # fish warns on stderr about a redirection from a missing file, whatever `2>` says:
+        # each file is looked at first (none after the drainer's idle exit, or a dead pid).
+        if test -r $__devtrace_store/drainer.pid
+            read pid <$__devtrace_store/drainer.pid
+            and string match -qr '^[0-9]+$' -- $pid
+            and test -r /proc/$pid/comm
             and read comm </proc/$pid/comm
         end 2>/dev/null
         if test "$comm" != devtrace-drain
