@@ -183,7 +183,7 @@ def test_a_word_that_is_no_command_is_never_stored_as_text(tmp_path, repo, store
     assert not re.search(b"Hunter2", (store / "devtrace.db").read_bytes())
 
 
-@pytest.mark.parametrize("name", ["bash", "zsh"])
+@pytest.mark.parametrize("name", ["bash", "zsh", "fish"])
 def test_a_job_stopped_with_ctrl_z_and_resumed_is_on_record_once_with_its_real_status(name, tmp_path, repo, store, shells):
     shell = open_shell(shells, tmp_path, name, store, repo)
     before = shell.prompts()
@@ -197,6 +197,25 @@ def test_a_job_stopped_with_ctrl_z_and_resumed_is_on_record_once_with_its_real_s
     shell.type("true")
     events = wait_events(store, 2)
     assert [e["exit_code"] for e in events] == [3, 0]
+
+
+@pytest.mark.parametrize("name", ["bash", "zsh", "fish"])
+def test_a_job_stopped_twice_is_on_record_once_and_other_commands_meanwhile_too(name, tmp_path, repo, store, shells):
+    import time
+
+    shell = open_shell(shells, tmp_path, name, store, repo)
+    shell.type("sh -c 'sleep 1.5; exit 3'", wait=False)
+    time.sleep(0.5)
+    shell.tmux("send-keys", "-t", "0", "C-z")
+    shell.wait_prompts(2)
+    shell.type("sh -c 'exit 4'")  # recorded while a job is stopped
+    shell.type("fg", wait=False)
+    time.sleep(0.3)
+    shell.tmux("send-keys", "-t", "0", "C-z")  # stopped again: still not ended
+    shell.wait_prompts(4)
+    shell.type("fg")
+    shell.type("true")
+    assert [e["exit_code"] for e in wait_events(store, 3)] == [4, 3, 0]
 
 
 @pytest.mark.parametrize("histcontrol", ["ignoreboth:erasedups", "erasedups", "ignoredups"])
