@@ -5,22 +5,8 @@ import re
 
 import pytest
 
-from tests.hook_support import Shell, wait_events
+from tests.hook_support import open_shell, shells_fixture, wait_events  # noqa: F401 (the shells fixture)
 from tests.support import devtrace, rows
-
-
-@pytest.fixture
-def shells():
-    opened = []
-    yield opened
-    for shell in opened:
-        shell.close()
-
-
-def open_shell(shells, tmp_path, name, store, cwd, **kwargs) -> Shell:
-    shell = Shell(tmp_path, name, store, cwd, **kwargs)
-    shells.append(shell)
-    return shell
 
 
 @pytest.mark.parametrize("name, setting", [("bash", "set -e"), ("zsh", "setopt ERR_EXIT")])
