@@ -250,6 +250,27 @@ def test_each_command_of_a_bracketed_paste_is_its_own_event(tmp_path, repo, stor
     assert all(e["duration_ms"] is not None for e in events)
 
 
+@pytest.mark.parametrize("name", ["zsh", "fish"])
+def test_a_paste_in_zsh_and_fish_is_one_event_with_the_pastes_own_identity(name, tmp_path, repo, store, shells):
+    """zsh and fish run a bracketed paste as one line (one preexec, one precmd): it is one
+    event whose identity is the whole paste (its text, its hash), with the line's status (the
+    last command's), never one of its commands' identity. The same commands typed one by
+    one are three events of their own."""
+    shell = open_shell(shells, tmp_path, name, store, repo)
+    lines = ["sh -c 'exit 1'", "sh -c 'exit 2'", "sh -c 'exit 3'"]
+    before = shell.prompts()
+    shell.tmux("set-buffer", "\n".join(lines))
+    shell.tmux("paste-buffer", "-p", "-t", "0")
+    shell.tmux("send-keys", "-t", "0", "Enter")
+    shell.wait_prompts(before + 1, timeout=60)
+    for line in lines:
+        shell.type(line)
+    paste, *typed = wait_events(store, 4)
+    assert paste["command_text"] == "\n".join(lines) and paste["exit_code"] == 3
+    assert [e["exit_code"] for e in typed] == [1, 2, 3]
+    assert paste["command_hash"] not in {e["command_hash"] for e in typed}
+
+
 def test_the_commands_of_a_paste_start_in_the_order_they_ran(tmp_path, repo, store, shells):
     """Each pasted command's start is its own: ordered by start, the events are the commands in
     the order pasted, each start no later than the next one's, each end the next one's start.
