@@ -142,10 +142,10 @@ def _sqlite_problem(exc: sqlite3.Error, db: str, label: str) -> StoreError:
         return StoreBusy(f"{label} is locked by another process")
     if ("readonly" in text or "unable to open" in text) and not (os.access(db, os.W_OK) and os.access(folder, os.W_OK)):
         return StoreReadOnly(f"cannot write to {label}: DevTrace needs write access to the store and its folder")
+    if ("disk" in text or "unable to open" in text) and _disk_full(folder):  # before: a full disk fails the -wal too
+        return StoreError(f"the disk holding {label} is full: free some space and try again")
     if wal_deleted(exc, db):
         return StoreBusy(f"{label} cannot be written now: " + WAL_DELETED.format(db=db))
-    if ("disk" in text or "unable to open" in text) and _disk_full(folder):
-        return StoreError(f"the disk holding {label} is full: free some space and try again")
     return StoreError(f"{label} is not a usable DevTrace store ({text})")
 
 
