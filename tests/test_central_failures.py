@@ -111,7 +111,7 @@ def test_a_bug_is_500_and_not_retried(backend, tmp_path, server_factory, request
 def test_stalled_bodies_time_out_and_a_disconnect_is_one_line(tmp_path, server_factory):
     url = str(tmp_path / "central.db")
     token = make_token(url, "laptop")
-    server = server_factory(url, "--body-timeout", "1")
+    server = server_factory(url, "--body-timeout", "1", process=True)
     head = (f"POST /v1/telemetry/batch HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
             "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"events\": [").encode()
     stalled = []

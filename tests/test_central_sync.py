@@ -120,7 +120,7 @@ def test_dropped_connection_429_and_503_are_retried(central_url, server_factory,
 
 
 def test_server_killed_mid_batch_and_restarted(central_url, server_factory, tmp_path):
-    server = server_factory(central_url)
+    server = server_factory(central_url, process=True)
     store = tmp_path / "store"
     add_events(store, 20_000, "s")
     login(store, server.address, make_token(central_url, "steady"), tmp_path)
@@ -173,7 +173,7 @@ def test_labels_follow_their_events(central_url, server_factory, tmp_path):
 
 
 def test_sync_auto_pushes_from_the_background_process_and_capture_stays_offline(central_url, server_factory, tmp_path, repo):
-    server = server_factory(central_url)
+    server = server_factory(central_url, process=True)
     store = tmp_path / "store"
     run_cli("init", "--path", str(store), cwd=tmp_path)
     login(store, server.address, make_token(central_url, "auto"), tmp_path)

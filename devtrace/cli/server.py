@@ -106,9 +106,7 @@ def run_server(db: str | None, host: str, port: int, max_age_days: float, max_bo
         raise DevtraceError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     bound = listener.getsockname()[1]
     typer.echo(f"DevTrace server on http://{host}:{bound} · database {describe(central.url)}", err=True)
-    # Idle keep-alive connections close after 5 s; a request's headers may not exceed 64 KiB.
-    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5,
-                            timeout_keep_alive=5, h11_max_incomplete_event_size=64 * 1024)
+    config = uvicorn_config(app)
     if flush_every > 0:
         from devtrace.central.lake import flush_timer
 
@@ -117,6 +115,15 @@ def run_server(db: str | None, host: str, port: int, max_age_days: float, max_bo
         uvicorn.Server(config).run(sockets=[listener])
     finally:
         central.close()
+
+
+def uvicorn_config(app, **settings):
+    """How the service is served: idle keep-alive connections close after 5 s; a request's
+    headers may not exceed 64 KiB."""
+    import uvicorn
+
+    return uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5,
+                          timeout_keep_alive=5, h11_max_incomplete_event_size=64 * 1024, **settings)
 
 
 @policy_app.command("set")
