@@ -6,6 +6,7 @@ import datetime as dt
 import glob
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -123,6 +124,25 @@ def test_a_flush_killed_at_any_point_then_run_again_leaves_each_event_once(centr
                                            "UNION ALL SELECT data_file FROM ducklake_list_files('lake', 'flushes')"
                                            ).fetchall()}
     assert listed == known  # no orphan Parquet file left
+
+
+@pytest.mark.parametrize("left", ["an empty file", "a catalog with no tables"])
+def test_a_catalog_whose_creation_was_killed_is_created_again(tmp_path, lake_data, left):
+    """A flush killed while DuckLake creates the embedded catalog leaves the file without its
+    tables; the next flush must create them, not fail on the missing `ducklake_metadata`."""
+    central = str(tmp_path / "central.db")
+    open_central(central).close()
+    push(central, generate(500, seed=3), "alice")
+    catalog = central + "-lake.sqlite"
+    if left == "an empty file":
+        open(catalog, "wb").close()
+    else:
+        sqlite3.connect(catalog).execute("PRAGMA user_version = 0").connection.close()
+    assert not writer.lake_exists(central)
+    done = flush.flush(central, data_path=lake_data)
+    assert done.events == 500
+    assert writer.lake_exists(central)
+    assert same(lake_totals(central), ingestion_totals(central))
 
 
 def analytics(url: str) -> duckdb.DuckDBPyConnection:

@@ -18,7 +18,10 @@ are skipped: the lake is partitioned by `day`, and a filter on the views' derive
 `executed_at` alone could not prune files.
 """
 
+import contextlib
 import os
+import sqlite3
+import urllib.parse
 
 import duckdb
 
@@ -72,9 +75,22 @@ def exists(con: duckdb.DuckDBPyConnection, db_url: str) -> bool:
     """Whether the central database has a lake; `con` has it attached as CENTRAL_ALIAS (or,
     for the writer, under `alias`)."""
     if not is_postgres(db_url):
-        return os.path.isfile(catalog_file(db_url))
+        return catalog_made(catalog_file(db_url))
     return con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = 'ducklake_metadata'",
                        [METADATA_SCHEMA]).fetchone()[0] > 0
+
+
+def catalog_made(file: str) -> bool:
+    """Whether an embedded catalog file holds DuckLake's tables: a flush killed while DuckLake
+    created them leaves the file without (empty, or with none), and the next flush creates them."""
+    if not os.path.isfile(file):
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{urllib.parse.quote(file)}?mode=ro", uri=True)) as db:
+            return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ducklake_metadata'"
+                              ).fetchone() is not None
+    except sqlite3.DatabaseError:
+        return True  # not SQLite at all: attaching it fails with the reason, nothing is overwritten
 
 
 def has_tables(con: duckdb.DuckDBPyConnection) -> bool:

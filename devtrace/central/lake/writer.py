@@ -100,7 +100,7 @@ def attach_ingestion(con: duckdb.DuckDBPyConnection, db_url: str, alias: str, *,
 def lake_exists(db_url: str) -> bool:
     """Whether the central database has a lake, without DuckDB (for the server's timer)."""
     if not is_postgres(db_url):
-        return os.path.isfile(catalog_file(db_url))
+        return lake_reader.catalog_made(catalog_file(db_url))
     db = open_central(db_url, create=False)
     try:
         with db.transaction(write=False) as tx:
