@@ -12,6 +12,7 @@ import pytest
 from devtrace.errors import DevtraceError
 from devtrace.store import create_store, insert_event
 from devtrace.store.label_undo import retract_label
+from devtrace.sync import client
 from tests.central_support import (
     Proxy,
     central_count,
@@ -99,7 +100,8 @@ def test_client_killed_between_send_and_acknowledgement(central_url, server_fact
     assert synced(store) == 1500
 
 
-def test_dropped_connection_429_and_503_are_retried(central_url, server_factory, tmp_path):
+def test_dropped_connection_429_and_503_are_retried(central_url, server_factory, tmp_path, monkeypatch):
+    monkeypatch.setattr(client, "BACKOFF", (0.05, 0.1))  # the push runs in this process: short waits where no Retry-After says
     server = server_factory(central_url)
     store = tmp_path / "store"
     add_events(store, 2500, "r")
