@@ -1,6 +1,7 @@
 """`devtrace sync` from real stores to a real server: nothing lost, nothing doubled."""
 
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -121,10 +122,17 @@ def test_dropped_connection_429_and_503_are_retried(central_url, server_factory,
     assert len([line for line in proxy.seen if "telemetry" in line]) == 7
 
 
-def test_server_killed_mid_batch_and_restarted(central_url, server_factory, tmp_path):
-    server = server_factory(central_url, process=True)
-    store = tmp_path / "store"
+@pytest.fixture(scope="module")
+def twenty_thousand_events(tmp_path_factory):
+    """A store of 20,000 events, built once: a test copies it."""
+    store = tmp_path_factory.mktemp("twenty-thousand") / "store"
     add_events(store, 20_000, "s")
+    return store
+
+
+def test_server_killed_mid_batch_and_restarted(central_url, server_factory, tmp_path, twenty_thousand_events):
+    server = server_factory(central_url, process=True)
+    store = shutil.copytree(twenty_thousand_events, tmp_path / "store")
     login(store, server.address, make_token(central_url, "steady"), tmp_path)
     client = subprocess.Popen([sys.executable, "-m", "devtrace", "sync", "--path", str(store)],
                               env=devtrace_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
