@@ -45,10 +45,14 @@ def make_token(url: str, name: str, scope: str = "ingest", expires_in: float | N
 class Server:
     """`python -m devtrace server --db URL` on a free loopback port."""
 
-    def __init__(self, url: str, *extra: str, port: int = 0, cwd: Path | None = None):
+    def __init__(self, url: str | None, *extra: str, port: int = 0, cwd: Path | None = None,
+                 typed: list[str] | None = None):
+        """`typed`: the words after `devtrace server` as a user types them, instead of --db URL,
+        --port and `extra`."""
         self.db = url
+        args = typed if typed is not None else ["--db", str(url), "--port", str(port), *extra]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "devtrace", "server", "--db", url, "--port", str(port), *extra],
+            [sys.executable, "-m", "devtrace", "server", *args],
             cwd=cwd, env=devtrace_env(), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
         )
         line = _read_line(self.process, "DevTrace server on ", timeout=60)
