@@ -54,14 +54,14 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-class Browser:
-    """One headless Chromium with one page; use as a context manager.
+class Chromium:
+    """One headless Chromium process, driven over its pipe; pages are `Browser`s.
 
     `offline`: Chromium runs in a network namespace of its own (`unshare --net`), where no
-    network exists, not even loopback. `requests` lists every URL the page asked for.
+    network exists, not even loopback.
     """
 
-    def __init__(self, width: int = 1280, height: int = 1600, offline: bool = False):
+    def __init__(self, width: int, height: int, offline: bool):
         namespace = []
         if offline:
             # As root a network namespace needs nothing else; otherwise a user namespace grants it.
@@ -72,6 +72,7 @@ class Browser:
                     f"cannot start Chromium without a network: {' '.join(namespace)} failed here"
                     f" ({tried.stderr.strip()}); run the tests as root or with user namespaces enabled"
                 )
+        self.size = (width, height)
         self._profile = tempfile.mkdtemp(prefix="devtrace-chromium-")
         command = [
             *namespace, chromium_path() or "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -98,33 +99,25 @@ class Browser:
         os.close(from_chromium)
         self._ids = itertools.count(1)
         self._unread = b""
-        self._session = None
-        self.exceptions: list[str] = []
-        self.requests: list[str] = []
-        try:
-            page = next(t for t in self.call("Target.getTargets")["targetInfos"] if t["type"] == "page")
-            self._session = self.call("Target.attachToTarget", targetId=page["targetId"], flatten=True)["sessionId"]
-            self.call("Page.enable")
-            self.call("Runtime.enable")
-            self.call("Network.enable")
-            self.call("Page.addScriptToEvaluateOnNewDocument", source=RECORD_TOASTS_JS)
-        except BaseException:
-            self.close()
-            raise
+        self.pages: dict[str, Browser] = {}
 
-    def call(self, method: str, **params) -> dict:
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    def call(self, method: str, session: str | None = None, **params) -> dict:
         message_id = next(self._ids)
         message = {"id": message_id, "method": method, "params": params}
-        if self._session:
-            message["sessionId"] = self._session
+        if session:
+            message["sessionId"] = session
         os.write(self._commands, json.dumps(message).encode() + b"\0")
         while True:
             message = self._receive(timeout=60)
-            if message.get("method") == "Runtime.exceptionThrown":
+            page = self.pages.get(message.get("sessionId", ""))
+            if page is not None and message.get("method") == "Runtime.exceptionThrown":
                 details = message["params"]["exceptionDetails"]
-                self.exceptions.append(details.get("exception", {}).get("description") or details.get("text", ""))
-            if message.get("method") == "Network.requestWillBeSent":
-                self.requests.append(message["params"]["request"]["url"])
+                page.exceptions.append(details.get("exception", {}).get("description") or details.get("text", ""))
+            if page is not None and message.get("method") == "Network.requestWillBeSent":
+                page.requests.append(message["params"]["request"]["url"])
             if message.get("id") == message_id:
                 if "error" in message:
                     raise RuntimeError(f"{method}: {message['error']}")
@@ -146,6 +139,58 @@ class Browser:
             self._unread += chunk
         message, _, self._unread = self._unread.partition(b"\0")
         return json.loads(message)
+
+    def close(self) -> None:
+        try:
+            os.close(self._commands)
+            os.close(self._replies)
+        finally:
+            stop_process(self._process, grace=10)
+            self._log.close()
+            shutil.rmtree(self._profile, ignore_errors=True)
+
+
+_shared: dict[tuple, Chromium] = {}
+
+
+def close_shared() -> None:
+    """End the Chromium processes the session's pages shared (conftest, at the session's end)."""
+    while _shared:
+        _shared.popitem()[1].close()
+
+
+class Browser:
+    """One page, in a browser context of its own (no cookies or storage from another page), of
+    a headless Chromium the test session shares (one per window size and network); use as a
+    context manager. `offline`: that Chromium has no network at all (see `Chromium`).
+    `requests` lists every URL the page asked for, `exceptions` what its scripts threw.
+    """
+
+    def __init__(self, width: int = 1280, height: int = 1600, offline: bool = False):
+        key = (width, height, offline)
+        if key not in _shared or not _shared[key].alive():
+            _shared[key] = Chromium(width, height, offline)
+        self._chromium = _shared[key]
+        self._session: str | None = None
+        self.exceptions: list[str] = []
+        self.requests: list[str] = []
+        self._context = self._chromium.call("Target.createBrowserContext")["browserContextId"]
+        try:
+            target = self._chromium.call("Target.createTarget", url="about:blank", browserContextId=self._context,
+                                         width=width, height=height)["targetId"]
+            self._session = self._chromium.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+            self._chromium.pages[self._session] = self
+            self.call("Page.enable")
+            self.call("Page.bringToFront")  # focus and selection as in the page a person looks at
+            self.call("Runtime.enable")
+            self.call("Network.enable")
+            self.call("Page.addScriptToEvaluateOnNewDocument", source=RECORD_TOASTS_JS)
+        except BaseException:
+            self.close()
+            raise
+
+    def call(self, method: str, **params) -> dict:
+        return self._chromium.call(method, session=self._session, **params)
 
     def open(self, url: str) -> None:
         self.call("Page.navigate", url=url)
@@ -215,13 +260,10 @@ class Browser:
         return file
 
     def close(self) -> None:
-        try:
-            os.close(self._commands)
-            os.close(self._replies)
-        finally:
-            stop_process(self._process, grace=10)
-            self._log.close()
-            shutil.rmtree(self._profile, ignore_errors=True)
+        """Close the page and its browser context; the Chromium stays for the next page."""
+        self._chromium.pages.pop(self._session or "", None)
+        if self._chromium.alive():
+            self._chromium.call("Target.disposeBrowserContext", browserContextId=self._context)
 
     def __enter__(self) -> "Browser":
         return self

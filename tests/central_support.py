@@ -45,10 +45,14 @@ def make_token(url: str, name: str, scope: str = "ingest", expires_in: float | N
 class Server:
     """`python -m devtrace server --db URL` on a free loopback port."""
 
-    def __init__(self, url: str, *extra: str, port: int = 0, cwd: Path | None = None):
+    def __init__(self, url: str | None, *extra: str, port: int = 0, cwd: Path | None = None,
+                 typed: list[str] | None = None):
+        """`typed`: the words after `devtrace server` as a user types them, instead of --db URL,
+        --port and `extra`."""
         self.db = url
+        args = typed if typed is not None else ["--db", str(url), "--port", str(port), *extra]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "devtrace", "server", "--db", url, "--port", str(port), *extra],
+            [sys.executable, "-m", "devtrace", "server", *args],
             cwd=cwd, env=devtrace_env(), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
         )
         line = _read_line(self.process, "DevTrace server on ", timeout=60)
@@ -70,12 +74,58 @@ class Server:
                 self.kill()
 
 
+class InProcessServer:
+    """What `devtrace server --db URL` serves (`create_app` over the migrated database, with
+    the same uvicorn settings), in a thread of the test process, on a free loopback port: the
+    same routes over the same HTTP wire, without an interpreter per test that imports FastAPI,
+    uvicorn and the database drivers. `options` are the service's own: max_age_days,
+    max_body_mb, body_timeout."""
+
+    def __init__(self, url: str, **options: float):
+        import uvicorn
+
+        from devtrace.central.server import create_app
+        from devtrace.cli.server import uvicorn_config
+
+        self.db = url
+        self.central = open_central(url)
+        mb = options.pop("max_body_mb", 8.0)
+        app = create_app(self.central, max_body=int(mb * 1024 * 1024), **options)
+        listener = socket.create_server(("127.0.0.1", 0))
+        self.port = listener.getsockname()[1]
+        self.address = f"http://127.0.0.1:{self.port}"
+        self._server = uvicorn.Server(uvicorn_config(app, log_config=None))
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [listener]}, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            assert self._thread.is_alive() and time.monotonic() < deadline, "the in-process server did not start"
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._server.should_exit = True
+            self._thread.join(timeout=30)
+        self.central.close()
+
+
+IN_PROCESS_OPTIONS = {"--max-age-days": "max_age_days", "--max-body-mb": "max_body_mb", "--body-timeout": "body_timeout"}
+
+
 @pytest.fixture
 def server_factory():
-    started: list[Server] = []
+    """`start(url, *options)`: the service on loopback, stopped after the test. In this
+    process (InProcessServer) for a test of what the routes answer; a real `devtrace server`
+    process (Server) with `process=True` (a test that kills it or reads its log), a fixed
+    `port` or a `cwd`, or options only the process has (--flush-every, --lake-data)."""
+    started: list[Server | InProcessServer] = []
 
-    def start(url: str, *extra: str, **kwargs) -> Server:
-        server = Server(url, *extra, **kwargs)
+    def start(url: str, *extra: str, process: bool = False, **kwargs) -> Server | InProcessServer:
+        names, values = extra[::2], extra[1::2]
+        if process or kwargs or not set(names) <= set(IN_PROCESS_OPTIONS):
+            server: Server | InProcessServer = Server(url, *extra, **kwargs)
+        else:
+            server = InProcessServer(url, **{IN_PROCESS_OPTIONS[n]: float(v) for n, v in zip(names, values, strict=True)})
         started.append(server)
         return server
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import browser
 from tests.central_support import central_url, server_factory  # noqa: F401  (central fixtures)
 from tests.ml_support import ROWS, cli
 from tests.postgres_support import postgres_cluster, postgres_url  # noqa: F401  (PostgreSQL fixtures)
@@ -22,6 +23,14 @@ def subprocesses_run_this_checkout(tmp_path_factory):
         pytest.exit(f"subprocesses import DevTrace from {found}, not from the checkout under test {CHECKOUT}: "
                     f"run the tests with the interpreter of a venv where `pip install -e {CHECKOUT}` was done",
                     returncode=1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_chromium():
+    """The browser tests' pages share one headless Chromium per kind (tests/browser.py): it
+    ends with the session."""
+    yield
+    browser.close_shared()
 
 
 @pytest.fixture(autouse=True)

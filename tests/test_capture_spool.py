@@ -179,13 +179,24 @@ def test_spool_format_versions_and_damaged_records(repo, store):
     assert "echo" not in log.read_text()
 
 
+def briefly_idle_drainer(store: Path) -> list[str]:
+    """The real drainer (`drainer.argv`), which exits after 1 s idle instead of IDLE_S (20 s),
+    so that a test can wait for it to end."""
+    command = drainer.argv(str(store))
+    code = command.index("-c") + 1
+    command[code] = command[code].replace("from devtrace.capture.drainer import main; ",
+                                          "from devtrace.capture import drainer; drainer.IDLE_S = 1.0; main = drainer.main; ")
+    assert "IDLE_S = 1.0" in command[code]
+    return command
+
+
 def test_one_drainer_per_store_however_many_are_started(repo, store):
     assert run(store, repo, "true")[0].returncode == 0
     for i in range(200):
         shell_record(store, f"b.{i}", f"echo {i}", cwd=str(repo))
-    started = [subprocess.Popen(drainer.argv(str(store))) for _ in range(6)]
+    started = [subprocess.Popen(briefly_idle_drainer(store)) for _ in range(6)]
     for proc in started:
-        proc.wait(timeout=120)  # each either drains (one) or exits at once (the others)
+        proc.wait(timeout=120)  # each drains (one at a time), exits at once, or waits for the lock, then idles out
     drained(store)
     assert len(rows(store)) == 201
     assert sorted(p.returncode for p in started) == [0] * 6

@@ -11,7 +11,7 @@ import typer
 
 from devtrace.cli.app import app
 from devtrace.store import create_store, insert_event
-from tests.central_support import Server, _read_line, call, make_token, run_cli, wait_healthy
+from tests.central_support import Server, call, make_token, run_cli
 from tests.support import devtrace_env
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -58,7 +58,7 @@ def test_every_form_of_serve_and_push(tmp_path, server_factory):
     token = make_token(db, "laptop")
     stores = [_store(tmp_path / f"s{i}", events=2) for i in range(4)]
     for i, form in enumerate((("--db", db), ("serve", "--db", db), ("--db", db, "serve"), ("--port", "0", "serve", "--db", db))):
-        server = ServeForm(tmp_path, *form)
+        server = Server(None, cwd=tmp_path, typed=list(form) if "--port" in form else [*form, "--port", "0"])
         try:
             assert call(server.address, "GET", "/v1/health")[0] == 200
             store = stores[i]
@@ -71,19 +71,6 @@ def test_every_form_of_serve_and_push(tmp_path, server_factory):
             assert done.returncode == 0 and "events: 2 sent, 2 accepted" in done.stdout, (push, done.stdout, done.stderr)
         finally:
             server.stop()
-
-
-class ServeForm(Server):
-    """`devtrace server <form>` with --port 0 unless the form gives a port."""
-
-    def __init__(self, cwd, *form: str):
-        args = list(form) if "--port" in form else [*form, "--port", "0"]
-        self.process = subprocess.Popen([sys.executable, "-m", "devtrace", "server", *args], cwd=cwd, env=devtrace_env(),
-                                        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-        line = _read_line(self.process, "DevTrace server on ", timeout=60)
-        self.address = line.split("DevTrace server on ", 1)[1].split()[0]
-        self.port = int(self.address.rsplit(":", 1)[1])
-        wait_healthy(self.address)
 
 
 def test_login_takes_the_token_from_stdin_or_the_environment(tmp_path, server_factory):

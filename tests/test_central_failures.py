@@ -2,6 +2,7 @@
 is a 500 the client does not retry, and a token is checked before the database when it can be."""
 
 import json
+import logging
 import socket
 import subprocess
 import sys
@@ -10,6 +11,8 @@ import time
 import psycopg
 import pytest
 
+from devtrace.central import db as central_db
+from devtrace.central import server as central_server
 from devtrace.central.db import open_central
 from tests.central_support import Proxy, call, central_count, make_token, run_cli
 from tests.support import devtrace_env
@@ -32,9 +35,10 @@ def _refuse_connections(url: str, refuse: bool) -> None:
 
 
 @pytest.mark.postgres
-def test_database_down_is_503_generic_and_tokens_are_checked_first(postgres_url, server_factory, tmp_path):
+def test_database_down_is_503_generic_and_tokens_are_checked_first(postgres_url, server_factory, tmp_path, monkeypatch):
     token = make_token(postgres_url, "laptop")
-    server = server_factory(postgres_url)
+    monkeypatch.setattr(central_db, "POOL_WAIT_SECONDS", 0.5)  # each 503 after half a second, not 5 s
+    server = server_factory(postgres_url)  # in this process: the service's pool takes the setting above
     status, answer, _ = call(server.address, "GET", "/v1/health")
     assert (status, answer["status"], answer["database"]) == (200, "ok", "ok")
     _refuse_connections(postgres_url, True)
@@ -63,15 +67,21 @@ def test_database_down_is_503_generic_and_tokens_are_checked_first(postgres_url,
 
 
 @pytest.mark.postgres
-def test_sync_waits_out_a_database_outage(postgres_url, server_factory, tmp_path):
-    server = server_factory(postgres_url)
+def test_sync_waits_out_a_database_outage(postgres_url, server_factory, tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(central_db, "POOL_WAIT_SECONDS", 0.5)  # each 503 after half a second, not 5 s
+    monkeypatch.setattr(central_server, "RETRY_AFTER_SECONDS", "1")  # which the client waits, not 5 s
+    server = server_factory(postgres_url)  # in this process: the settings above are its own, its 503s logged here
     store = tmp_path / "store"
     add_events(store, 300, "o")
     login(store, server.address, make_token(postgres_url, "m"), tmp_path)
     _refuse_connections(postgres_url, True)
     pushing = subprocess.Popen([sys.executable, "-m", "devtrace", "sync", "--path", str(store)], cwd=tmp_path,
                                env=devtrace_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(3)  # a few 503s
+    deadline = time.monotonic() + 60
+    with caplog.at_level(logging.WARNING, logger="devtrace.central"):
+        while not [r for r in caplog.records if ": 503, " in r.getMessage()]:  # the push met the outage
+            assert pushing.poll() is None and time.monotonic() < deadline, "the push did not meet the outage"
+            time.sleep(0.05)
     _refuse_connections(postgres_url, False)
     out, err = pushing.communicate(timeout=120)
     assert pushing.returncode == 0, err
@@ -111,7 +121,7 @@ def test_a_bug_is_500_and_not_retried(backend, tmp_path, server_factory, request
 def test_stalled_bodies_time_out_and_a_disconnect_is_one_line(tmp_path, server_factory):
     url = str(tmp_path / "central.db")
     token = make_token(url, "laptop")
-    server = server_factory(url, "--body-timeout", "1")
+    server = server_factory(url, "--body-timeout", "1", process=True)
     head = (f"POST /v1/telemetry/batch HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
             "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"events\": [").encode()
     stalled = []

@@ -106,11 +106,19 @@ flush.flush(sys.argv[1], data_path=sys.argv[2], chunk_events=int(sys.argv[3]))
 
 
 def test_a_flush_killed_at_any_point_then_run_again_leaves_each_event_once(central, lake_data):
-    push(central, generate(30000, seed=2), "alice", labels_every=7)
+    push(central, generate(12000, seed=2), "alice", labels_every=7)
     total = ingestion_totals(central)
-    for delay in (0.0, 0.4, 0.9, 1.5, 2.2, 3.0):
-        child = subprocess.Popen([sys.executable, "-c", FLUSH_SCRIPT, central, lake_data, "4000"])
-        time.sleep(delay)
+
+    def files() -> int:
+        return len(glob.glob(f"{lake_data}/**/*.parquet", recursive=True))
+
+    # Each flush is killed once the lake folder holds `written` Parquet files (a chunk of 3,000
+    # events writes about sixteen; a flush first writes again what a killed one left
+    # uncommitted): as it starts, within the first chunk, and later, after commits.
+    for written in (0, 1, 5, 20, 35, 50):
+        child = subprocess.Popen([sys.executable, "-c", FLUSH_SCRIPT, central, lake_data, "3000"])
+        while files() < written and child.poll() is None:
+            time.sleep(0.005)
         child.send_signal(signal.SIGKILL)
         child.wait()
     flush.flush(central, data_path=lake_data)  # the kills may all have come before the lake existed

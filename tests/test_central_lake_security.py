@@ -138,8 +138,12 @@ def test_central_scores_wait_for_the_ingest_lock_and_score_each_event_once(postg
         runs = [threading.Thread(target=lambda: results.append(score_central(postgres_url))) for _ in range(2)]
         for t in runs:
             t.start()
-        time.sleep(8)  # both have scored and wait to write
-        with psycopg.connect(postgres_url) as other:
+        with psycopg.connect(postgres_url, autocommit=True) as other:
+            waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s AND NOT granted"
+            deadline = time.monotonic() + 120
+            while other.execute(waiting, [INGEST_LOCK]).fetchone()[0] < 2:  # both have scored and wait to write
+                assert all(t.is_alive() for t in runs) and time.monotonic() < deadline, "a scoring run did not reach the lock"
+                time.sleep(0.05)
             assert other.execute("SELECT count(*) FROM event_scores").fetchone()[0] == 0
         holder.execute("COMMIT")
         for t in runs:

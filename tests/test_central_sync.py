@@ -1,6 +1,7 @@
 """`devtrace sync` from real stores to a real server: nothing lost, nothing doubled."""
 
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 from devtrace.errors import DevtraceError
 from devtrace.store import create_store, insert_event
 from devtrace.store.label_undo import retract_label
+from devtrace.sync import client
 from tests.central_support import (
     Proxy,
     central_count,
@@ -99,7 +101,8 @@ def test_client_killed_between_send_and_acknowledgement(central_url, server_fact
     assert synced(store) == 1500
 
 
-def test_dropped_connection_429_and_503_are_retried(central_url, server_factory, tmp_path):
+def test_dropped_connection_429_and_503_are_retried(central_url, server_factory, tmp_path, monkeypatch):
+    monkeypatch.setattr(client, "BACKOFF", (0.05, 0.1))  # the push runs in this process: short waits where no Retry-After says
     server = server_factory(central_url)
     store = tmp_path / "store"
     add_events(store, 2500, "r")
@@ -119,10 +122,17 @@ def test_dropped_connection_429_and_503_are_retried(central_url, server_factory,
     assert len([line for line in proxy.seen if "telemetry" in line]) == 7
 
 
-def test_server_killed_mid_batch_and_restarted(central_url, server_factory, tmp_path):
-    server = server_factory(central_url)
-    store = tmp_path / "store"
+@pytest.fixture(scope="module")
+def twenty_thousand_events(tmp_path_factory):
+    """A store of 20,000 events, built once: a test copies it."""
+    store = tmp_path_factory.mktemp("twenty-thousand") / "store"
     add_events(store, 20_000, "s")
+    return store
+
+
+def test_server_killed_mid_batch_and_restarted(central_url, server_factory, tmp_path, twenty_thousand_events):
+    server = server_factory(central_url, process=True)
+    store = shutil.copytree(twenty_thousand_events, tmp_path / "store")
     login(store, server.address, make_token(central_url, "steady"), tmp_path)
     client = subprocess.Popen([sys.executable, "-m", "devtrace", "sync", "--path", str(store)],
                               env=devtrace_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -204,7 +214,7 @@ def test_labels_follow_their_events(central_url, server_factory, tmp_path):
 
 
 def test_sync_auto_pushes_from_the_background_process_and_capture_stays_offline(central_url, server_factory, tmp_path, repo):
-    server = server_factory(central_url)
+    server = server_factory(central_url, process=True)
     store = tmp_path / "store"
     run_cli("init", "--path", str(store), cwd=tmp_path)
     login(store, server.address, make_token(central_url, "auto"), tmp_path)

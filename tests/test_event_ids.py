@@ -2,7 +2,6 @@
 agent's tool call, so that the same call recorded twice (a hook, an import) is one event."""
 
 import json
-import time
 import uuid
 
 from devtrace.capture.event_ids import live, of_call
@@ -36,14 +35,13 @@ def test_the_same_agent_call_recorded_twice_is_one_event(tmp_path, repo):
     payload = {"session_id": "s-1", "cwd": str(repo), "tool_name": "Bash", "tool_use_id": "toolu_same",
                "tool_input": {"command": "pytest -q"}, "tool_response": {"stdout": "ok"}, "duration_ms": 20,
                "hook_event_name": "PostToolUse"}
-    for _ in range(2):
+    for _ in range(2):  # the second time, the first is stored already
         done = devtrace("hook", "record", "claude-code", "--path", str(store), cwd=repo, input=json.dumps(payload).encode())
         assert done.returncode == 0
-        time.sleep(0.5)
+        wait_events(store, 1)
     other = {**payload, "tool_use_id": "toolu_other"}
     devtrace("hook", "record", "claude-code", "--path", str(store), cwd=repo, input=json.dumps(other).encode())
     wait_events(store, 2)
-    time.sleep(1)
     ids = [r["id"] for r in rows(store, "SELECT id FROM command_events ORDER BY rowid")]
     assert ids == [of_call("claude-code", "s-1", "toolu_same"), of_call("claude-code", "s-1", "toolu_other")]
     done = devtrace("run", "--keep-noop", "--quiet", "--path", str(store), "--", "true", cwd=repo)

@@ -104,7 +104,6 @@ def run_server(*, db: str | None, host: str, port: int, max_age_days: float, max
     try:
         import uvicorn
 
-        from devtrace.central.header_timeout import with_header_timeout
         from devtrace.central.server import create_app
     except ImportError:
         raise DevtraceError("the server needs its extra: pip install 'devtrace[server]'") from None
@@ -118,11 +117,7 @@ def run_server(*, db: str | None, host: str, port: int, max_age_days: float, max
         raise DevtraceError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     bound = listener.getsockname()[1]
     typer.echo(f"DevTrace server on http://{host}:{bound} · database {describe(central.url)}", err=True)
-    # Idle keep-alive connections close after 5 s; a request's headers may not exceed 64 KiB
-    # and must arrive within header_timeout.
-    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5,
-                            timeout_keep_alive=5, h11_max_incomplete_event_size=64 * 1024,
-                            http=with_header_timeout(header_timeout))
+    config = uvicorn_config(app, header_timeout=header_timeout)
     if flush_every > 0:
         from devtrace.central.lake import flush_timer
 
@@ -131,6 +126,18 @@ def run_server(*, db: str | None, host: str, port: int, max_age_days: float, max
         uvicorn.Server(config).run(sockets=[listener])
     finally:
         central.close()
+
+
+def uvicorn_config(app, header_timeout: float | None = None, **settings):
+    """How the service is served: idle keep-alive connections close after 5 s; a request's
+    headers may not exceed 64 KiB and must arrive within header_timeout (default 10 s)."""
+    import uvicorn
+
+    from devtrace.central.header_timeout import with_header_timeout
+
+    http = with_header_timeout() if header_timeout is None else with_header_timeout(header_timeout)
+    return uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5,
+                          timeout_keep_alive=5, h11_max_incomplete_event_size=64 * 1024, http=http, **settings)
 
 
 @policy_app.command("set")
