@@ -121,10 +121,13 @@ def test_a_key_rotation_between_two_imports_adds_nothing(tmp_path, shell, name, 
     """Issue 25: the ids were made of the keyed hash, which a new key changes."""
     store = _store_with_text(tmp_path, text)
     assert imported(store, shell, str(HISTORY / name))["added"] == 8
+    secret = (store / "import.key").read_bytes()
+    assert (store / "import.key").stat().st_mode & 0o777 == 0o600 and len(secret.strip()) == 64
     for _ in range(2):
         _rotate(store)
         again = imported(store, shell, str(HISTORY / name))
         assert (again["added"], again["present"]) == (0, 8)
+    assert (store / "import.key").read_bytes() == secret  # a rotation leaves it alone
     assert len(rows(store)) == 8 and len({e["key_fingerprint"] for e in rows(store)}) == 1
 
 
