@@ -75,9 +75,12 @@ class _Batcher:
         rows, self.rows = self.rows, []
         aliases, self.aliases = self.aliases, []
         earlier = 0
-        if any(aliases):
-            stored = self._stored([alias for group in aliases for alias in group])
-            kept = [row for row, group in zip(rows, aliases, strict=True) if stored.isdisjoint(group)]
+        if any(aliases):  # rows stored under their id are left out, then those stored under an alias
+            at = self.columns.index("id")
+            stored = self._stored([row[at] for row in rows])
+            pairs = [(row, group) for row, group in zip(rows, aliases, strict=True) if row[at] not in stored]
+            stored = self._stored([alias for _, group in pairs for alias in group])
+            kept = [row for row, group in pairs if stored.isdisjoint(group)]
             earlier, rows = len(rows) - len(kept), kept
         if self.dry_run:
             at = self.columns.index("id") if rows else 0
