@@ -107,6 +107,22 @@ class Shell:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
 
 
+@pytest.fixture(name="shells")
+def shells_fixture():
+    """`shells`: the shells a test opens (append each, or use open_shell), closed after the
+    test. A test module imports `shells_fixture` to have it."""
+    opened: list[Shell] = []
+    yield opened
+    for shell in opened:
+        shell.close()
+
+
+def open_shell(shells: list, tmp_path: Path, name: str, store: Path, cwd: Path, **kwargs) -> Shell:
+    shell = Shell(tmp_path, name, store, cwd, **kwargs)
+    shells.append(shell)
+    return shell
+
+
 def wait_events(store: Path, count: int, timeout: float = 60.0) -> list:
     """The store's events once `count` have arrived (writers are detached), oldest first,
     and no hook writer of this store is left running that could still add one."""

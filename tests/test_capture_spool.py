@@ -1,5 +1,6 @@
 """The capture pipeline: spool records, one drainer per store, nothing lost, nothing twice."""
 
+import json
 import os
 import signal
 import sqlite3
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from devtrace.capture import drainer, spool
+from devtrace.capture import drainer, health, spool
 from tests.support import devtrace, devtrace_env, drained, rows
 
 
@@ -287,6 +288,29 @@ def test_a_damaged_store_is_never_written_and_each_run_says_so(repo, store):
         assert len(lines) == 1 and "damaged" in lines[0] and "recorded" not in lines[0].replace("not recorded", ""), lines
     assert db.read_bytes() == before
     assert spool.pending(str(store)) == []
+
+
+def test_a_deleted_wal_loses_nothing_and_is_never_called_damage(repo, store):
+    """The -wal deleted while another process has the store open: SQLite answers "disk I/O
+    error", but nothing is damaged (that process still holds the log). Capture spools the
+    event instead of calling the store damaged, doctor says nothing is lost (not "restore from
+    a backup"), and once the holder closes the store every event is there."""
+    assert run(store, repo, "true")[0].returncode == 0
+    holder = sqlite3.connect(store / "devtrace.db", isolation_level=None)
+    holder.execute("CREATE TABLE held (x)")  # a write: the holder's log has frames
+    (store / "health").unlink(missing_ok=True)  # the next capture runs its quick check now
+    (store / "devtrace.db-wal").unlink()
+    try:
+        doctor = devtrace("doctor", "--path", str(store), "--json", cwd=repo)
+        check = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}["store"]
+        assert "backup" not in check["action"] and "nothing is lost" in check["action"], check
+        done = devtrace("run", "--keep-noop", "--path", str(store), "--", "sh", "-c", "exit 7", cwd=repo)
+        assert done.returncode == 7 and b"damaged" not in done.stderr and b"not recorded" not in done.stderr, done.stderr
+    finally:
+        holder.close()
+    assert [e["exit_code"] for e in rows(store)] == [0, 7]
+    assert not health.damaged(str(store))
+    assert devtrace("doctor", "--path", str(store), cwd=repo).returncode == 0
 
 
 def test_devtrace_run_of_devtrace_run_records_one_event(repo, store):

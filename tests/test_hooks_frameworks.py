@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from tests.hook_support import Shell, wait_events
+from tests.hook_support import Shell, shells_fixture, wait_events  # noqa: F401 (the shells fixture)
 
 FILES = {
     "bash-completion": "/usr/share/bash-completion/bash_completion",
@@ -22,14 +22,6 @@ FRAMEWORKS = {
     "zsh": (f"source {FILES['zsh-autosuggestions']}\n{LIQUID}\neval \"$(direnv hook zsh)\"\n"
             f"source {FILES['zsh-syntax-highlighting']}"),
 }
-
-
-@pytest.fixture
-def shells():
-    opened = []
-    yield opened
-    for shell in opened:
-        shell.close()
 
 
 def require_frameworks() -> None:

@@ -6,19 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.hook_support import Shell, files_containing, require, wait_events
+from tests.hook_support import Shell, files_containing, require, shells_fixture, wait_events  # noqa: F401 (the shells fixture)
 from tests.support import devtrace, rows
 
 SHELLS = ["bash", "zsh", "fish"]
 SECRET = "hunter2-s3cr3t-typed"
-
-
-@pytest.fixture
-def shells():
-    opened = []
-    yield opened
-    for shell in opened:
-        shell.close()
 
 
 @pytest.mark.parametrize("name", SHELLS)

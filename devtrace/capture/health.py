@@ -7,7 +7,7 @@ import os
 import time
 
 from devtrace import paths
-from devtrace.store.connection import APPLICATION_ID, MARKED_FROM_VERSION
+from devtrace.store.connection import APPLICATION_ID, MARKED_FROM_VERSION, wal_deleted
 
 EVERY_S = 3600.0
 
@@ -36,8 +36,8 @@ def check_health(directory: str) -> str | None:
             conn.close()
         verdict = "ok" if [r[0] for r in rows] == ["ok"] else (str(rows[0][0]).splitlines()[0] if rows else "no answer")
     except sqlite3.DatabaseError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            return None  # another process writes to it: look again next time
+        if "locked" in str(exc) or "busy" in str(exc) or wal_deleted(exc, db):
+            return None  # another process writes to it, or holds its deleted log: look again next time
         verdict = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     write_health(directory, verdict)
     return None if verdict == "ok" else verdict

@@ -142,9 +142,26 @@ def _sqlite_problem(exc: sqlite3.Error, db: str, label: str) -> StoreError:
         return StoreBusy(f"{label} is locked by another process")
     if ("readonly" in text or "unable to open" in text) and not (os.access(db, os.W_OK) and os.access(folder, os.W_OK)):
         return StoreReadOnly(f"cannot write to {label}: DevTrace needs write access to the store and its folder")
+    if wal_deleted(exc, db):
+        return StoreBusy(f"{label} cannot be written now: " + WAL_DELETED.format(db=db))
     if ("disk" in text or "unable to open" in text) and _disk_full(folder):
         return StoreError(f"the disk holding {label} is full: free some space and try again")
     return StoreError(f"{label} is not a usable DevTrace store ({text})")
+
+
+def wal_deleted(exc: Exception, db: str) -> bool:
+    """SQLite's "disk I/O error" because the write-ahead log (`-wal`) was deleted while a
+    process had the store open: the `-shm` index still names frames, the log is gone (or
+    empty: the failed open made it again). Nothing is damaged: that process still holds the
+    log and writes it back into the database when it closes the store."""
+    try:
+        return "disk I/O error" in str(exc) and os.path.exists(db + "-shm") and os.path.getsize(db + "-wal") == 0
+    except FileNotFoundError:
+        return True
+
+
+WAL_DELETED = ("its write-ahead log ({db}-wal) was deleted while a process had the store open; nothing is lost: "
+               "close the programs using the store (`fuser {db}` names them) and the last one writes the log back")
 
 
 def _os_problem(exc: OSError, directory: str, what: str) -> StoreError:

@@ -12,7 +12,7 @@ from typing import NamedTuple
 from devtrace import paths
 from devtrace.settings import load as load_settings
 from devtrace.store import migrations
-from devtrace.store.connection import APPLICATION_ID, MARKED_FROM_VERSION, holds_hashed_events
+from devtrace.store.connection import APPLICATION_ID, MARKED_FROM_VERSION, WAL_DELETED, holds_hashed_events, wal_deleted
 from devtrace.store.errors import StoreError
 from devtrace.store.key import key_file, read_key
 from devtrace.store.reading import open_read_only
@@ -41,6 +41,9 @@ def store_checks(path: str | os.PathLike | None = None) -> tuple[list[Check], sq
         mark = conn.execute("PRAGMA application_id").fetchone()[0]
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except (StoreError, sqlite3.DatabaseError) as exc:
+        if wal_deleted(exc, db):
+            detail, action = WAL_DELETED.format(db=db).split("; nothing is lost: ")
+            return [Check("store", PROBLEM, f"{db} cannot be read now: {detail}", f"nothing is lost: {action}")], None
         action = f"move {db} aside and restore it from a backup (devtrace init then starts an empty store)"
         return [Check("store", PROBLEM, f"{db} cannot be read ({exc})", action)], None
     if mark not in (0, APPLICATION_ID) or (mark == 0 and version >= MARKED_FROM_VERSION) or "command_events" not in tables:

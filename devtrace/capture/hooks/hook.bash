@@ -15,7 +15,7 @@ if [[ $- == *i* && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]] \
     __devtrace_ran= __devtrace_n=0 __devtrace_sts=() __devtrace_starts=() __devtrace_seen= __devtrace_hist=${HISTCMD-0}
     __devtrace_via= __devtrace_line= __devtrace_ble_start= __devtrace_armed=1 __devtrace_seq=0 __devtrace_done=
     __devtrace_hc_user=${HISTCONTROL-} __devtrace_hc_set= __devtrace_dups= __devtrace_said= __devtrace_spawned=0
-    __devtrace_none=() __devtrace_jobs='\j' __devtrace_um0=$(builtin umask)
+    __devtrace_none=() __devtrace_jobs='\j' __devtrace_um0=$(builtin umask) __devtrace_pid= __devtrace_hc_seen=
 
     # The spool record: `shell bash FORM STATUS START_US DURATION_US SESSION PID`, then the
     # folder, a NUL, the command (see devtrace.capture.spool). Written under umask 077 (the
@@ -40,8 +40,13 @@ if [[ $- == *i* && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]] \
             [[ $__devtrace_try == 2 ]] || command mkdir -p -m 700 "$__devtrace_store/spool" || :
         done
         [[ -z $__devtrace_um ]] || builtin umask "$__devtrace_um"
-        __devtrace_pid= __devtrace_comm=
-        { read -r __devtrace_pid <"$__devtrace_store/drainer.pid" && read -r __devtrace_comm <"/proc/$__devtrace_pid/comm"; } || :
+        # The drainer this shell last saw alive is looked at first (one read, not two).
+        __devtrace_comm=
+        { [[ -n $__devtrace_pid ]] && read -r __devtrace_comm <"/proc/$__devtrace_pid/comm"; } || :
+        if [[ $__devtrace_comm != devtrace-drain ]]; then
+            __devtrace_pid=
+            { read -r __devtrace_pid <"$__devtrace_store/drainer.pid" && read -r __devtrace_comm <"/proc/$__devtrace_pid/comm"; } || :
+        fi
         # The drainer, started in a subshell so that $! stays the user'"'"'s last background job.
         if [[ $__devtrace_comm != devtrace-drain ]]; then
             # None alive, and none started by this shell in the last 2 s (a drainer starting up
@@ -79,10 +84,11 @@ if [[ $- == *i* && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]] \
                 # from its history entry. If some were not saved, the saved ones cannot be
                 # paired with their statuses: they are recorded with none, but the last.
                 __devtrace_sts[__devtrace_n]=$__devtrace_status __devtrace_starts[__devtrace_n]=$__devtrace_end
-                __devtrace_saved=$((__devtrace_seen - __devtrace_hist)) __devtrace_k=0
+                __devtrace_saved=$((__devtrace_seen - __devtrace_hist)) __devtrace_k=0 __devtrace_form=fc
+                [[ ! -o posix ]] || __devtrace_form=fc-posix  # `fc -l` prints no space after the tab
                 while [[ $__devtrace_k -lt $__devtrace_saved ]]; do
-                    __devtrace_fc=$((__devtrace_k - __devtrace_saved)) __devtrace_i=$((__devtrace_n - __devtrace_saved + __devtrace_k))
-                    __devtrace_wstatus=- __devtrace_wstart=- __devtrace_wtook=-
+                    __devtrace_fc=$((__devtrace_k - __devtrace_saved)) __devtrace_i=$((__devtrace_n - __devtrace_saved + __devtrace_k)) \
+                        __devtrace_wstatus=- __devtrace_wstart=- __devtrace_wtook=-
                     if [[ $__devtrace_saved -eq $__devtrace_n || $__devtrace_fc -eq -1 ]]; then
                         __devtrace_wstatus=${__devtrace_sts[__devtrace_i + 1]-}
                         __devtrace_x=${__devtrace_starts[__devtrace_i]-} __devtrace_y=${__devtrace_starts[__devtrace_i + 1]-}
@@ -90,8 +96,6 @@ if [[ $- == *i* && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]] \
                             __devtrace_wstart=$__devtrace_x __devtrace_wtook=$((__devtrace_y - __devtrace_x))
                         fi
                     fi
-                    __devtrace_form=fc
-                    [[ ! -o posix ]] || __devtrace_form=fc-posix  # `fc -l` prints no space after the tab
                     eval "$__devtrace_write"
                     __devtrace_k=$((__devtrace_k + 1))
                 done
@@ -106,18 +110,22 @@ if [[ $- == *i* && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]] \
             __devtrace_ran= __devtrace_hist=${HISTCMD-0} __devtrace_n=0 __devtrace_sts=() __devtrace_starts=()
         fi
         # The user'"'"'s HISTCONTROL (a new value since the last prompt is the user'"'"'s), without
-        # ignoredups and erasedups while the next line is read.
-        [[ ${HISTCONTROL-} == "$__devtrace_hc_set" ]] || __devtrace_hc_user=${HISTCONTROL-}
-        __devtrace_x=:$__devtrace_hc_user:
-        __devtrace_x=${__devtrace_x//:ignoreboth:/:ignorespace:}
-        __devtrace_x=${__devtrace_x//:ignoredups:/:} __devtrace_dups=
-        __devtrace_x=${__devtrace_x//:ignoredups:/:}
-        __devtrace_x=${__devtrace_x//:erasedups:/:}
-        __devtrace_x=${__devtrace_x//:erasedups:/:}
-        [[ $__devtrace_x == ":$__devtrace_hc_user:" ]] || __devtrace_dups=1
-        if [[ -n $__devtrace_dups ]]; then
-            __devtrace_x=${__devtrace_x#:} && __devtrace_x=${__devtrace_x%:}
-            HISTCONTROL=$__devtrace_x __devtrace_hc_set=$__devtrace_x
+        # ignoredups and erasedups while the next line is read; worked out again only when
+        # HISTCONTROL has changed since the last prompt.
+        if [[ :${HISTCONTROL-} != "$__devtrace_hc_seen" ]]; then
+            [[ ${HISTCONTROL-} == "$__devtrace_hc_set" ]] || __devtrace_hc_user=${HISTCONTROL-}
+            __devtrace_x=:$__devtrace_hc_user:
+            __devtrace_x=${__devtrace_x//:ignoreboth:/:ignorespace:}
+            __devtrace_x=${__devtrace_x//:ignoredups:/:} __devtrace_dups=
+            __devtrace_x=${__devtrace_x//:ignoredups:/:}
+            __devtrace_x=${__devtrace_x//:erasedups:/:}
+            __devtrace_x=${__devtrace_x//:erasedups:/:}
+            [[ $__devtrace_x == ":$__devtrace_hc_user:" ]] || __devtrace_dups=1
+            if [[ -n $__devtrace_dups ]]; then
+                __devtrace_x=${__devtrace_x#:} && __devtrace_x=${__devtrace_x%:}
+                HISTCONTROL=$__devtrace_x __devtrace_hc_set=$__devtrace_x
+            fi
+            __devtrace_hc_seen=:${HISTCONTROL-}
         fi
         [[ $PS0 == *__devtrace_starts* ]] || PS0=${PS0-}$__devtrace_ps0
         # bash-preexec or ble.sh loaded after this script: join their hooks from now on.
@@ -227,8 +235,8 @@ if [[ $- == *i* && -z ${__devtrace_loaded-} && -z @AGENT_VARIABLES@ ]] \
     __devtrace_ps0='${__devtrace_none[(__devtrace_sts[__devtrace_n]=$?)+(__devtrace_starts[__devtrace_n]=${EPOCHREALTIME/[.,]})+(__devtrace_n+=1)+(__devtrace_seen=HISTCMD)+(__devtrace_ran=1)+(__devtrace_armed=1)]-}'
     PS0=${PS0-}$__devtrace_ps0
     __devtrace_entry='{ __devtrace_status=$? __devtrace_end=${EPOCHREALTIME/[.,]}
-        if [[ -o functrace ]] || shopt -q extdebug; then eval "$__devtrace_precmd"; else __devtrace_precmd_fn; fi; } 2>/dev/null'
-    __devtrace_last_entry='{ eval "$__devtrace_guard"; } 2>/dev/null'
+        if [[ -o functrace || ${BASHOPTS-} == *extdebug* ]]; then eval "$__devtrace_precmd"; else __devtrace_precmd_fn; fi; } 2>/dev/null'
+    __devtrace_last_entry='{ [[ -n $__devtrace_done ]] || eval "$__devtrace_guard"; __devtrace_done=; } 2>/dev/null'
     if ((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 501)); then
         # An array (bash 5.1): each entry sees the command's $? and $_, whatever ran before it.
         if [[ -n ${PROMPT_COMMAND+set} && ${PROMPT_COMMAND@a} == *a* ]]; then

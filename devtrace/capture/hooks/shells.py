@@ -74,6 +74,7 @@ def from_record(record) -> Finished | None:
         shell, line.rstrip("\n"), exit_code=int(status) if status.isdigit() else None, timed_out=False,
         duration_ms=None if duration_us is None else round(duration_us / 1000), ended_at=ended_at,
         session=session, cwd=cwd.decode("utf-8", "surrogateescape") or "/", agent_id=None, author_kind="human",
+        started_at=None if duration_us is None else ended_at - duration_us / 1e6,
     )
 
 

@@ -26,18 +26,21 @@ class Finished:
     `call_id`: the agent's id of the tool call, which records it once however many of
     DevTrace's entries the agent ran for it (installed at two scopes, from two paths), and
     from which the event's id is derived (devtrace.capture.event_ids).
-    `background`: reported at launch; a pair does not time it."""
+    `background`: reported at launch; a pair does not time it.
+    `started_at`: the start as the shell measured it, where it did (microseconds, which
+    `duration_ms` rounds away: two commands of a paste a fraction of a millisecond apart)."""
 
     __slots__ = ("captured_by", "line", "exit_code", "timed_out", "duration_ms", "ended_at", "session",
-                 "cwd", "agent_id", "author_kind", "pair_key", "call_id", "background")
+                 "cwd", "agent_id", "author_kind", "pair_key", "call_id", "background", "started_at")
 
     def __init__(self, captured_by: str, line: str, *, exit_code: int | None, timed_out: bool | None,
                  duration_ms: int | None, ended_at: float, session: str, cwd: str, agent_id: str | None,
-                 author_kind: str, pair_key: str | None = None, call_id: str = "", background: bool = False):
+                 author_kind: str, pair_key: str | None = None, call_id: str = "", background: bool = False,
+                 started_at: float | None = None):
         self.captured_by, self.line, self.exit_code, self.timed_out = captured_by, line, exit_code, timed_out
         self.duration_ms, self.ended_at, self.session, self.cwd = duration_ms, ended_at, session, cwd
         self.agent_id, self.author_kind, self.pair_key, self.call_id = agent_id, author_kind, pair_key, call_id
-        self.background = background
+        self.background, self.started_at = background, started_at
 
 
 class Started:
@@ -181,11 +184,13 @@ def build(rec: Recorder, report: Finished, exact_git: bool, states: dict | None 
     files = _hashed_paths(rec.key, after) if after is not None else None
     head = git.head(root) if root else None
     change = _change(rec, root, session, repo_id, head, files, budget_s, states)
+    started_at = report.ended_at - (report.duration_ms or 0) / 1000 if report.started_at is None else report.started_at
     event = rec.event(
-        words, line=report.line, started_at=report.ended_at - (report.duration_ms or 0) / 1000, duration_ms=report.duration_ms,
+        words, line=report.line, started_at=started_at, duration_ms=report.duration_ms,
         exit_code=report.exit_code, timed_out=report.timed_out, session_id=session, agent_id=report.agent_id,
         author_kind=report.author_kind, captured_by=report.captured_by, repo_id=repo_id, state=state, change=change,
     )
+    event["ended_at"] = report.ended_at  # the shell's own clock, not the start plus a rounded duration
     if event_id is not None:
         event["id"] = event_id
     also = saved = None
