@@ -10,6 +10,7 @@ DEFAULT_DIR = os.path.join("~", ".devtrace")  # one store per user, for every co
 # Every name DevTrace uses inside a store folder.
 DB_NAME = "devtrace.db"
 KEY_NAME = "hash.key"
+IMPORT_KEY_NAME = "import.key"  # the secret imported history entries' ids are made with (never rotated)
 CONFIG_NAME = "config.toml"
 ACTIVE_MODEL_DIR = "model-xgb"  # a copy of the active model version (0.2.0's documented place)
 VERSIONS_DIR = "models"  # one folder per model version: models/v1, models/v2, ...

@@ -6,6 +6,8 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from devtrace import analytics
 from devtrace.capture.hooks.writer import Finished, write
 from devtrace.capture.identity import command_hash, command_words, key_fingerprint
@@ -196,3 +198,32 @@ def test_without_the_old_key_a_rotate_still_re_keys_the_commands(tmp_path, repo,
     assert "1 command re-hashed" in _rotate(store, tmp_path)
     _hook(store, repo)
     assert _sql(store, tmp_path, "SELECT runs FROM command_stats") == ["runs", "2"]
+
+
+@pytest.mark.parametrize("text", ["redacted", "off", "the organisation's policy"])
+def test_an_import_again_after_sync_login_adds_nothing(tmp_path, store, server_factory, text):
+    """Issue 25: a history imported, the organisation's key adopted, the history imported again:
+    with the store's text, without it, and with the text the policy makes login forget."""
+    central = str(tmp_path / "central.db")
+    server = server_factory(central)
+    if text == "the organisation's policy":
+        assert run_cli("server", "policy", "set", "command_text", "off", "--db", central, cwd=tmp_path).returncode == 0
+    else:
+        store.mkdir()
+        (store / "config.toml").write_text(f'command_text = "{text}"\n')
+    history = str(Path(__file__).parent / "fixtures" / "history" / "zsh-extended")
+
+    def imported() -> dict:
+        done = devtrace("import", "zsh", history, "--path", str(store), "--json", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr.decode()
+        return json.loads(done.stdout)
+
+    assert imported()["added"] == 8
+    login = run_cli("sync", "login", "--server", server.address, "--token", make_token(central, "laptop"),
+                    "--path", str(store), cwd=tmp_path)
+    assert login.returncode == 0, login.stderr
+    again = imported()
+    assert (again["added"], again["present"]) == (0, 8)
+    assert len(rows(store)) == 8
+    if text != "redacted":
+        assert {r["command_text"] for r in rows(store)} == {None}

@@ -91,6 +91,31 @@ def test_the_live_hook_and_an_import_record_one_call_once(tmp_path):
     assert len(rows(store)) == 22 + 16 + 17
 
 
+def test_a_key_rotation_between_two_imports_adds_no_call(tmp_path):
+    store = tmp_path / "store"
+    assert imported(store, "claude-code", transcript("claude-code"))["added"] == 22
+    done = devtrace("key", "rotate", "--path", str(store), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr.decode()
+    again = imported(store, "claude-code", transcript("claude-code"))
+    assert (again["added"], again["present"]) == (0, 22)
+
+
+def test_a_gemini_call_its_hook_recorded_before_a_rotation_is_not_imported_again(tmp_path):
+    """Gemini's hook names no call: its event is found by session and keyed hash, under the old key."""
+    store = tmp_path / "store"
+    (store).mkdir()
+    (store / "config.toml").write_text('command_text = "off"\n')
+    data = json.loads((AGENTS / "gemini" / "AfterTool.json").read_text())
+    data["cwd"] = str(tmp_path)
+    done = devtrace("hook", "record", "gemini", "--path", str(store), cwd=tmp_path, input=json.dumps(data).encode())
+    assert done.returncode == 0
+    wait_events(store, 1)
+    done = devtrace("key", "rotate", "--path", str(store), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr.decode()
+    counts = imported(store, "gemini", transcript("gemini"))
+    assert (counts["added"], counts["present"]) == (16, 1)
+
+
 def test_codex_home_is_where_codex_keeps_its_rollouts(tmp_path):
     home = tmp_path / "codex-home"
     folder = home / "sessions" / "2026" / "12" / "06"

@@ -8,6 +8,10 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
+
+from devtrace.capture.event_ids import of_history
+from devtrace.store import create_store, insert_rows
 from tests.support import devtrace, devtrace_env, rows
 
 HISTORY = Path(__file__).parent / "fixtures" / "history"
@@ -97,6 +101,85 @@ def test_a_history_without_times_is_refused_in_one_sentence_unless_undated(tmp_p
         f.write("echo one\n")
     again = imported(store, "bash", str(plain), "--undated")
     assert (again["added"], again["present"]) == (1, 8)  # only the new, second `echo one`
+
+
+def _rotate(store: Path) -> None:
+    done = devtrace("key", "rotate", "--path", str(store), cwd=store.parent)
+    assert done.returncode == 0, done.stderr.decode()
+
+
+def _store_with_text(tmp_path: Path, text: str) -> Path:
+    store = tmp_path / "store"
+    store.mkdir(parents=True)
+    (store / "config.toml").write_text(f'command_text = "{text}"\n')
+    return store
+
+
+@pytest.mark.parametrize("text", ["redacted", "off"])
+@pytest.mark.parametrize(("shell", "name"), [("bash", "bash-dated"), ("zsh", "zsh-extended"), ("fish", "fish")])
+def test_a_key_rotation_between_two_imports_adds_nothing(tmp_path, shell, name, text):
+    """Issue 25: the ids were made of the keyed hash, which a new key changes."""
+    store = _store_with_text(tmp_path, text)
+    assert imported(store, shell, str(HISTORY / name))["added"] == 8
+    secret = (store / "import.key").read_bytes()
+    assert (store / "import.key").stat().st_mode & 0o777 == 0o600 and len(secret.strip()) == 64
+    for _ in range(2):
+        _rotate(store)
+        again = imported(store, shell, str(HISTORY / name))
+        assert (again["added"], again["present"]) == (0, 8)
+    assert (store / "import.key").read_bytes() == secret  # a rotation leaves it alone
+    assert len(rows(store)) == 8 and len({e["key_fingerprint"] for e in rows(store)}) == 1
+
+
+@pytest.mark.parametrize("text", ["redacted", "off"])
+def test_an_undated_history_across_a_rotation_adds_only_what_the_shell_appended(tmp_path, text):
+    store = _store_with_text(tmp_path, text)
+    plain = tmp_path / "bash_history"
+    shutil.copy(HISTORY / "bash-plain", plain)
+    assert imported(store, "bash", str(plain), "--undated")["added"] == 8
+    _rotate(store)
+    with plain.open("a") as f:
+        f.write("echo one\n")
+    again = imported(store, "bash", str(plain), "--undated")
+    assert (again["added"], again["present"]) == (1, 8)
+
+
+@pytest.mark.parametrize("text", ["redacted", "off"])
+def test_a_history_imported_before_import_key_is_recognised_under_every_key(tmp_path, text):
+    """A store imported by the version before import.key (ids of the keyed hash under the key
+    of that time), then imported again by this one: nothing is added, before or after a rotate."""
+    made = _store_with_text(tmp_path / "made", text)
+    imported(made, "zsh", str(HISTORY / "zsh-extended"))
+    store = _store_with_text(tmp_path, text)
+    shutil.copy(made / "hash.key", store / "hash.key")
+    events = [dict(e) for e in rows(made, "SELECT * FROM command_events ORDER BY rowid")]
+    for event in events:  # the id the importer gave an entry before import.key
+        event["id"] = of_history(event["captured_by"], repr(event["executed_at"]), event["command_hash"])
+    conn = create_store(str(store))
+    try:
+        assert insert_rows(conn, list(events[0]), [list(e.values()) for e in events]) == 8
+    finally:
+        conn.close()
+    assert not (store / "import.key").exists()
+    again = imported(store, "zsh", str(HISTORY / "zsh-extended"))
+    assert (again["added"], again["present"]) == (0, 8)
+    _rotate(store)
+    _rotate(store)
+    again = imported(store, "zsh", str(HISTORY / "zsh-extended"))
+    assert (again["added"], again["present"]) == (0, 8)
+    assert len(rows(store)) == 8
+
+
+def test_the_live_hooks_cut_off_holds_across_a_rotation(tmp_path):
+    store = tmp_path / "store"
+    times = epochs(HISTORY / "zsh-extended", rb"(?m)^: (\d+):")
+    done = devtrace("hook", "record", "zsh", "--path", str(store), cwd=tmp_path,
+                    input=f"0 {int((times[4] + 0.5) * 1e6)} 100000 sess line\nmake\n".encode())
+    assert done.returncode == 0
+    assert imported(store, "zsh", str(HISTORY / "zsh-extended"))["added"] == 5
+    _rotate(store)
+    again = imported(store, "zsh", str(HISTORY / "zsh-extended"))
+    assert (again["added"], again["present"], again["live"]) == (0, 5, 3)
 
 
 def test_entries_the_live_hook_has_are_left_to_it_unless_all(tmp_path):

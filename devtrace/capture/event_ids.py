@@ -39,7 +39,9 @@ def of_call(agent: str, session: str, call: str) -> str:
 
 def of_history(source: str, when: str, command_hash: str) -> str:
     """A UUIDv5 of an imported history entry: its source (`import-zsh`), its time (or, for a
-    file without times, its occurrence) and its keyed hash, so a second import is a no-op."""
+    file without times, its occurrence) and its command's hash, so a second import is a no-op.
+    The hash is made with the store's import.key, which no key change touches (before it
+    existed: with the key of the time, see devtrace.capture.imports.recording)."""
     return uuid5("\x1f".join(("history", source, when, command_hash)))
 
 

@@ -6,7 +6,8 @@ import re
 from devtrace.capture.git import common_dir
 from devtrace.capture.hmac256 import hmac_sha256_hex
 from devtrace.settings import Settings
-from devtrace.store.key import read_key
+from devtrace.store.errors import StoreError
+from devtrace.store.key import read_key, retired_keys
 
 
 def load_key(directory: str, settings: Settings) -> bytes:
@@ -15,6 +16,20 @@ def load_key(directory: str, settings: Settings) -> bytes:
     if settings.hash_key:
         return settings.hash_key.encode()
     return read_key(directory)
+
+
+def held_keys(directory: str, settings: Settings) -> list[bytes]:
+    """Every key this store's commands may have been hashed with that it still holds: the
+    current one first, then its own hash.key (when the organisation's is in force) and the
+    keys `devtrace key rotate` retired. An organisation key replaced by another login is not
+    kept, and neither is a hash.key lost or deleted."""
+    keys = [load_key(directory, settings)]
+    try:
+        keys.append(read_key(directory))
+    except StoreError:
+        pass
+    keys.extend(retired_keys(directory))
+    return list(dict.fromkeys(keys))
 
 
 def keyed_hash(key: bytes, text: str) -> str:

@@ -180,7 +180,7 @@ def _disk_full(folder: str) -> bool:
 
 # What DevTrace itself keeps in a store folder.
 _OWN_FILES = {paths.DB_NAME, f"{paths.DB_NAME}-wal", f"{paths.DB_NAME}-shm", f"{paths.DB_NAME}-journal",
-              paths.KEY_NAME, paths.CONFIG_NAME, paths.ACTIVE_MODEL_DIR, paths.VERSIONS_DIR,
+              paths.KEY_NAME, paths.IMPORT_KEY_NAME, paths.CONFIG_NAME, paths.ACTIVE_MODEL_DIR, paths.VERSIONS_DIR,
               paths.SCORING_LOCK, paths.SCORER_LOG, paths.HOOKS_LOG, paths.SYNC_LOCK, paths.SYNC_LOG,
               paths.SPOOL_DIR, paths.DRAINER_LOCK, paths.DRAINER_PID, paths.HEALTH_FILE, paths.SHELLS_FILE}
 

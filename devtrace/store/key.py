@@ -38,7 +38,10 @@ def _remedy(directory: str) -> str:
 
 def create_key(directory: str) -> None:
     """Write a random key readable by the owner only, unless there is one (many may race)."""
-    file = key_file(directory)
+    _create(key_file(directory))
+
+
+def _create(file: str) -> None:
     if os.path.exists(file):
         return
     tmp = _write_new_key(file)
@@ -48,6 +51,38 @@ def create_key(directory: str) -> None:
         pass
     finally:
         os.unlink(tmp)
+
+
+def retired_keys(directory: str) -> list[bytes]:
+    """The keys `rotate_key` retired, oldest first (one unreadable or empty is left out)."""
+    prefix = f"{paths.KEY_NAME}.retired-"
+    keys = []
+    for name in sorted(os.listdir(directory)):
+        if name.startswith(prefix):
+            try:
+                with open(os.path.join(directory, name), "rb") as f:
+                    key = f.read().strip()
+            except OSError:
+                continue
+            if key:
+                keys.append(key)
+    return keys
+
+
+def import_key(directory: str) -> bytes:
+    """`<path>/import.key`, made on first use: the secret an imported history entry's id is
+    derived from (devtrace.capture.event_ids.of_history). Unlike hash.key it is never rotated
+    nor replaced by the organisation's key, so an entry keeps its id across every key change;
+    it never leaves the machine, so an id (which is synced) cannot be tested against guessed
+    commands. A lost one makes the next import add entries imported before once more."""
+    file = os.path.join(directory, paths.IMPORT_KEY_NAME)
+    _create(file)
+    with open(file, "rb") as f:
+        key = f.read().strip()
+    if not key:
+        raise StoreError(f"{file} is empty: restore it from a backup, or delete it (the next import then adds "
+                         "the history entries imported before once more)")
+    return key
 
 
 def rotate_key(directory: str) -> str | None:

@@ -1,14 +1,20 @@
 """Imported commands become events through the Recorder's own `event` (keyed hash, program,
 author_kind, ... as live capture fills them), in batches, each id derived from what the
-entry is (devtrace.capture.event_ids), so that importing twice adds nothing.
+entry is (devtrace.capture.event_ids), so that importing twice adds nothing, whatever key
+changes (`devtrace key rotate`, `devtrace sync login`) came between.
 
-- Shell entries: only those older than the first event that shell's live hook recorded
+- Shell entries: the id of (source, time, the command hashed with import.key, which no key
+  change touches). An entry imported before import.key existed has the id of its keyed
+  command hash under the key of that time: it is looked for under every key the store holds
+  and every hash command_identity maps to the current one (_EarlierIds).
+  Only entries older than the first event that shell's live hook recorded
   (unless `everything`): the hook has the rest, with exit codes and git state. No git
   columns (NULL: the past state is unknown, not zero); `duration_approximate` is set for
   `--undated` entries, whose time is approximate too.
 - Agent calls: the id of (agent, session, call id), which the agent's hook gives the same
   call (Claude Code, Codex); Gemini's hook sees no call id, so a Gemini call already recorded
-  by its hook (same session and command, within 10 s) is not imported again.
+  by its hook (same session and command under any key the store holds, within 10 s) is not
+  imported again.
 """
 
 import os
@@ -20,6 +26,7 @@ from devtrace.capture.hooks import writer
 from devtrace.capture.imports import histories, prices, transcripts
 from devtrace.capture.recorder import Recorder
 from devtrace.store import insert_rows
+from devtrace.store.key import import_key
 
 BATCH = 10_000
 CACHE_KIB = 64 * 1024  # SQLite's page cache for an import: the id index takes rows in random order
@@ -43,38 +50,73 @@ class Counts:
 
 class _Batcher:
     """Events on their way to the store, as rows of one column list, inserted BATCH at a time
-    in one transaction each (INSERT OR IGNORE: an id stored already is counted as present)."""
+    in one transaction each (INSERT OR IGNORE: an id stored already is counted as present).
+    A row may come with the ids an earlier import may have given it (`aliases`): if one of
+    them is stored, the row is present too."""
 
     def __init__(self, rec: Recorder, counts: Counts, dry_run: bool):
         self.rec, self.counts, self.dry_run = rec, counts, dry_run
         self.columns: list[str] = []
         self.rows: list[list] = []
+        self.aliases: list[tuple[str, ...]] = []
 
     def add(self, event: dict) -> None:
         if not self.columns:
             self.columns = list(event)
         self.add_row(list(event.values()))
 
-    def add_row(self, row: list) -> None:
+    def add_row(self, row: list, aliases: tuple[str, ...] = ()) -> None:
         self.rows.append(row)
+        self.aliases.append(aliases)
         if len(self.rows) >= BATCH:
             self.flush()
 
     def flush(self, also=None) -> None:
         rows, self.rows = self.rows, []
+        aliases, self.aliases = self.aliases, []
+        earlier = 0
+        if any(aliases):  # rows stored under their id are left out, then those stored under an alias
+            at = self.columns.index("id")
+            stored = self._stored([row[at] for row in rows])
+            pairs = [(row, group) for row, group in zip(rows, aliases, strict=True) if row[at] not in stored]
+            stored = self._stored([alias for _, group in pairs for alias in group])
+            kept = [row for row, group in pairs if stored.isdisjoint(group)]
+            earlier, rows = len(rows) - len(kept), kept
         if self.dry_run:
             at = self.columns.index("id") if rows else 0
-            ids = [row[at] for row in rows]
-            stored: set[str] = set()
-            for i in range(0, len(ids), 500):
-                chunk = ids[i:i + 500]
-                stored.update(row[0] for row in self.rec.conn.execute(
-                    f"SELECT id FROM command_events WHERE id IN ({', '.join('?' * len(chunk))})", chunk))
-            new = len(set(ids) - stored)
+            ids = {row[at] for row in rows}
+            new = len(ids - self._stored(list(ids)))
         else:
             new = insert_rows(self.rec.conn, self.columns, rows, also)
         self.counts.added += new
-        self.counts.present += len(rows) - new
+        self.counts.present += len(rows) - new + earlier
+
+    def _stored(self, ids: list[str]) -> set[str]:
+        stored: set[str] = set()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            stored.update(row[0] for row in self.rec.conn.execute(
+                f"SELECT id FROM command_events WHERE id IN ({', '.join('?' * len(chunk))})", chunk))
+        return stored
+
+
+class _EarlierIds:
+    """The keyed command hashes an entry may have been stored under by an earlier import or
+    hook: the hash under each key the store holds (devtrace.capture.identity.held_keys), and
+    each recorded hash `command_identity` maps to the current one (an older key's, re-hashed
+    from its stored text at the key change, whether or not that key is still held)."""
+
+    def __init__(self, rec: Recorder):
+        self.others = [key for key in identity.held_keys(rec.directory, rec.settings) if key != rec.key]
+        self.mapped: dict[str, list[str]] = {}
+        for recorded, current in rec.conn.execute("SELECT command_hash, current_hash FROM command_identity"):
+            self.mapped.setdefault(current, []).append(recorded)
+
+    def hashes(self, words: list[str], current_hash: str) -> tuple[str, ...]:
+        """The hashes of `words`, whose hash under the current key is `current_hash` (first)."""
+        found = [current_hash, *(identity.command_hash(key, words) for key in self.others),
+                 *self.mapped.get(current_hash, ())]
+        return tuple(dict.fromkeys(found))
 
 
 def _keep(rec: Recorder, line: str, words: list[str], shell: bool) -> bool:
@@ -97,13 +139,17 @@ def history(shell: str, entries: Iterable[histories.Entry | None], path: str | N
         rec.conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         cutoff = None if everything else first_live(rec, shell)
         batch = _Batcher(rec, counts, dry_run)
+        secret = import_key(rec.directory)
+        # ids of the form before import.key: only a store that has imported from this shell holds them
+        earlier = _EarlierIds(rec) if _imported_before(rec, source) else None
         occurrences: dict[str, int] = {}
         undated = list(entries) if undated_before is not None else None  # entries only, never the file
         stream = undated if undated is not None else entries
         # A history repeats its commands: each distinct line is built into an event once (hash,
         # program, redacted text), then each run of it is a copy of that row with its own times
-        # and id. None: not kept.
-        built: dict[str, tuple[list, str] | None] = {}
+        # and id, made of the line's hash under import.key (and the hashes an earlier import
+        # may have used). None: not kept.
+        built: dict[str, tuple[list, str, tuple[str, ...]] | None] = {}
         at_id = at_executed = at_started = at_ended = at_duration = 0  # per-run columns: where in a row
         for index, entry in enumerate(stream):
             if entry is None:
@@ -114,12 +160,15 @@ def history(shell: str, entries: Iterable[histories.Entry | None], path: str | N
             if line not in built:
                 if len(built) >= BUILT_CACHE:
                     built.clear()
-                event = _history_event(rec, line, source, undated is not None)
+                words = identity.command_words(line)
+                event = _history_event(rec, line, words, source, undated is not None)
                 if event is not None and not batch.columns:
                     batch.columns = list(event)
                     at_id, at_executed, at_started, at_ended, at_duration = (batch.columns.index(name) for name in (
                         "id", "executed_at", "started_at", "ended_at", "duration_ms"))
-                built[line] = None if event is None else (list(event.values()), event["command_hash"])
+                built[line] = None if event is None else (
+                    list(event.values()), identity.command_hash(secret, words),
+                    () if earlier is None else earlier.hashes(words, event["command_hash"]))
             template = built[line]
             if template is None:
                 counts.ignored += 1
@@ -134,27 +183,30 @@ def history(shell: str, entries: Iterable[histories.Entry | None], path: str | N
             if cutoff is not None and started_at >= cutoff:
                 counts.live += 1
                 continue
-            values, command_hash = template
+            values, entry_hash, earlier_hashes = template
             duration_ms = None if undated is not None else entry.duration_ms
             if undated is not None:  # no time to tell two runs apart: the nth run of this command
-                nth = occurrences[command_hash] = occurrences.get(command_hash, 0) + 1
+                nth = occurrences[entry_hash] = occurrences.get(entry_hash, 0) + 1
                 when = f"#{nth}"
             else:
                 when = repr(started_at)
             row = values.copy()
-            row[at_id] = event_ids.of_history(source, when, command_hash)
+            row[at_id] = event_ids.of_history(source, when, entry_hash)
             row[at_executed] = row[at_started] = started_at
             row[at_ended] = started_at + (duration_ms or 0) / 1000
             row[at_duration] = duration_ms
-            batch.add_row(row)
+            batch.add_row(row, tuple(event_ids.of_history(source, when, h) for h in earlier_hashes))
         batch.flush()
     return counts
 
 
-def _history_event(rec: Recorder, line: str, source: str, undated: bool) -> dict | None:
+def _imported_before(rec: Recorder, source: str) -> bool:
+    return rec.conn.execute("SELECT 1 FROM command_events WHERE captured_by = ? LIMIT 1", (source,)).fetchone() is not None
+
+
+def _history_event(rec: Recorder, line: str, words: list[str], source: str, undated: bool) -> dict | None:
     """The event of a history line, built by the Recorder like a live one (its times are set
     per run by the caller); None when live capture would not record the line."""
-    words = identity.command_words(line)
     if not _keep(rec, line, words, shell=True):
         return None
     return rec.event(words, line=line, started_at=0.0, duration_ms=None, exit_code=None, timed_out=None,
@@ -174,6 +226,7 @@ def agent(agent_name: str, files: Iterable[str], path: str | None, *, since: flo
         batch = _Batcher(rec, counts, dry_run)
         repos: dict[str, str | None] = {}
         hooked: dict[str, dict[str, list[float]]] = {}  # Gemini session -> its hook's commands and times
+        earlier = _EarlierIds(rec) if agent_name == "gemini" else None
         for file in files:
             sessions = transcripts.Sessions()
             try:
@@ -194,7 +247,8 @@ def agent(agent_name: str, files: Iterable[str], path: str | None, *, since: flo
                     event = _call_event(rec, call, repos)
                     if event is None:
                         counts.ignored += 1
-                    elif agent_name == "gemini" and _hooked(rec, event, hooked):
+                    elif earlier is not None and _hooked(rec, event, earlier.hashes(
+                            identity.command_words(call.line), event["command_hash"]), hooked):
                         counts.present += 1
                     else:
                         batch.add(event)
@@ -229,9 +283,9 @@ def _call_event(rec: Recorder, call: transcripts.Call, repos: dict) -> dict | No
                      call=(call.agent, call.session, call.call_id))
 
 
-def _hooked(rec: Recorder, event: dict, hooked: dict[str, dict[str, list[float]]]) -> bool:
-    """Whether Gemini's hook recorded this command in this session within the window. A
-    session's hooked commands are read once, when its first call is met."""
+def _hooked(rec: Recorder, event: dict, hashes: tuple[str, ...], hooked: dict[str, dict[str, list[float]]]) -> bool:
+    """Whether Gemini's hook recorded this command (under one of its `hashes`) in this session
+    within the window. A session's hooked commands are read once, when its first call is met."""
     session = event["session_id"]
     if session not in hooked:
         found: dict[str, list[float]] = {}
@@ -241,7 +295,7 @@ def _hooked(rec: Recorder, event: dict, hooked: dict[str, dict[str, list[float]]
             found.setdefault(command_hash, []).append(at)
         hooked[session] = found
     at = event["executed_at"]
-    return any(abs(at - t) <= GEMINI_HOOK_WINDOW_S for t in hooked[session].get(event["command_hash"], ()))
+    return any(abs(at - t) <= GEMINI_HOOK_WINDOW_S for h in hashes for t in hooked[session].get(h, ()))
 
 
 def save_usage(conn, sessions: transcripts.Sessions) -> None:
