@@ -6,7 +6,7 @@ import re
 import pytest
 
 from tests.hook_support import open_shell, shells_fixture, wait_events  # noqa: F401 (the shells fixture)
-from tests.support import devtrace, rows
+from tests.support import devtrace, devtrace_env, devtrace_here, rows
 
 
 @pytest.mark.parametrize("name, setting", [("bash", "set -e"), ("zsh", "setopt ERR_EXIT")])
@@ -248,27 +248,53 @@ def test_each_command_of_a_bracketed_paste_is_its_own_event(tmp_path, repo, stor
     assert [e["exit_code"] for e in events] == [i % 4 for i in range(20)]
     assert len({e["command_hash"] for e in events}) == 4
     assert all(e["duration_ms"] is not None for e in events)
+    assert {(e["line_count"], e["program"]) for e in events} == {(None, "sh")}  # each its own command
 
 
+@pytest.mark.parametrize("text", ["redacted", "off"])
 @pytest.mark.parametrize("name", ["zsh", "fish"])
-def test_a_paste_in_zsh_and_fish_is_one_event_with_the_pastes_own_identity(name, tmp_path, repo, store, shells):
+def test_a_paste_in_zsh_and_fish_is_one_event_that_says_it_is_a_paste(name, text, tmp_path, repo, store, shells):
     """zsh and fish run a bracketed paste as one line (one preexec, one precmd): it is one
     event whose identity is the whole paste (its text, its hash), with the line's status (the
-    last command's), never one of its commands' identity. The same commands typed one by
-    one are three events of their own."""
+    last command's), never one of its commands' identity: it names no program, and says how
+    many lines it ran (with the text off too), which `devtrace events` shows in 80 columns.
+    The same commands typed one by one are three events of their own, with no such count."""
+    if text == "off":
+        store.mkdir(exist_ok=True)
+        (store / "config.toml").write_text('command_text = "off"\n')
     shell = open_shell(shells, tmp_path, name, store, repo)
-    lines = ["sh -c 'exit 1'", "sh -c 'exit 2'", "sh -c 'exit 3'"]
+    lines = ["sh -c 'exit 1'", "", "sh -c 'exit 2'", "sh -c 'exit 3'"]
     before = shell.prompts()
     shell.tmux("set-buffer", "\n".join(lines))
     shell.tmux("paste-buffer", "-p", "-t", "0")
     shell.tmux("send-keys", "-t", "0", "Enter")
     shell.wait_prompts(before + 1, timeout=60)
-    for line in lines:
+    for line in filter(None, lines):
         shell.type(line)
     paste, *typed = wait_events(store, 4)
-    assert paste["command_text"] == "\n".join(lines) and paste["exit_code"] == 3
-    assert [e["exit_code"] for e in typed] == [1, 2, 3]
+    assert paste["command_text"] == ("\n".join(lines) if text == "redacted" else None)
+    assert (paste["exit_code"], paste["line_count"], paste["program"]) == (3, 3, None)
+    assert [(e["exit_code"], e["line_count"], e["program"]) for e in typed] == [(1, None, "sh"), (2, None, "sh"), (3, None, "sh")]
     assert paste["command_hash"] not in {e["command_hash"] for e in typed}
+    shown = devtrace_here("events", "--path", str(store), cwd=repo, env=devtrace_env(COLUMNS="80"), text=True)
+    first, *others = shown.stdout.splitlines()[2:]
+    assert "(3 lines) " in first and not any("lines)" in line for line in others), shown.stdout
+    assert max(len(line) for line in shown.stdout.splitlines()) <= 80
+
+
+@pytest.mark.parametrize("lithist", [False, True])
+def test_a_compound_command_typed_over_lines_in_bash_is_one_event(lithist, tmp_path, repo, store, shells):
+    """A loop typed over continuation lines is one command (its status is the loop's) and one
+    history entry: joined by `;` (cmdhist, the default), one line; with lithist, its lines,
+    which the event counts as a paste's in zsh and fish."""
+    shell = open_shell(shells, tmp_path, "bash", store, repo, after="shopt -s lithist" if lithist else "")
+    for line in ["for i in 1 2; do", "sh -c 'exit 4'", "done"]:
+        shell.type(line, wait=False)
+    shell.wait_prompts(2)
+    shell.type("true")
+    loop, after = wait_events(store, 2)
+    assert (loop["exit_code"], loop["line_count"], after["line_count"]) == (4, 3 if lithist else None, None)
+    assert (loop["program"] is None) == lithist
 
 
 def test_the_commands_of_a_paste_start_in_the_order_they_ran(tmp_path, repo, store, shells):

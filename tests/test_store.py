@@ -308,6 +308,23 @@ def test_a_store_at_every_earlier_schema_level_migrates_keeping_every_value(tmp_
     assert [tuple(r) for r in rows(tmp_path / "old", "SELECT * FROM schema_migrations")] == [tuple(r) for r in applied]
 
 
+def test_a_store_from_before_line_counts_upgrades_with_none_and_keeps_them_append_only(tmp_path):
+    """0012: the events a store holds were one line each as far as anyone knows (NULL, not 1),
+    and the new column is as append-only as the rest of an event."""
+    store_at_level(tmp_path / "old", 11)
+    open_store(tmp_path / "old").close()
+    kept = rows(tmp_path / "old", "SELECT id, line_count FROM command_events ORDER BY rowid")
+    assert kept and [r["line_count"] for r in kept] == [None] * len(kept)
+    conn = sqlite3.connect(tmp_path / "old" / "devtrace.db")
+    try:
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            conn.execute("UPDATE command_events SET line_count = 3")
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            conn.execute("UPDATE command_events SET head_hash = 'head_x'")  # the trigger kept every earlier column
+    finally:
+        conn.close()
+
+
 def test_the_checkout_guard_sees_another_copy_of_devtrace(tmp_path):
     """conftest stops the run when subprocesses would import another DevTrace than this one."""
     from tests.support import CHECKOUT, devtrace_env, imported_checkout

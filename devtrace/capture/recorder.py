@@ -106,7 +106,7 @@ class Recorder:
               timed_out: bool | None, session_id: str | None, agent_id: str | None, author_kind: str | None,
               captured_by: str, repo_id: str | None, state: tuple, change: tuple,
               duration_approximate: bool = False, call: tuple[str, str, str] | None = None,
-              head: str | None = None) -> dict:
+              head: str | None = None, line_count: int | None = None) -> dict:
         """The one place an event's columns are filled, for `devtrace run` and every hook.
 
         `words` is the command as words (argv, or a line split by identity.command_words),
@@ -115,7 +115,9 @@ class Recorder:
         `state` and `change` are (files, lines added, lines deleted), None where unknown;
         `call` is (agent, the agent's session id, its id for the tool call) when the agent
         names the call: the event's id is then derived from it (see event_ids);
-        `head` is the commit HEAD points at after the command (stored as a keyed hash)."""
+        `head` is the commit HEAD points at after the command (stored as a keyed hash);
+        `line_count`: the lines of a shell's line that ran as this one event (a paste), where
+        more than one: the event then names no program, the first line's not being the event's."""
         return {
             "id": event_ids.of_call(*call) if call else event_ids.live(),
             "agent_id": agent_id,
@@ -131,7 +133,7 @@ class Recorder:
             "ended_at": started_at + (duration_ms or 0) / 1000,
             "session_id": _text(session_id),
             "repo_id": repo_id,
-            "program": _program(words, exit_code) if self.settings.record_program else None,
+            "program": _program(words, exit_code) if self.settings.record_program and line_count is None else None,
             "delta_files": change[0],
             "delta_lines_added": change[1],
             "delta_lines_deleted": change[2],
@@ -140,6 +142,7 @@ class Recorder:
             "duration_approximate": int(duration_approximate),
             "key_fingerprint": self.fingerprint,
             "head_hash": "head_" + identity.keyed_hash(self.key, head)[:16] if head else None,
+            "line_count": line_count,
             "command_text": _text(redact.stored_text(line, exit_code)) if self.settings.command_text == "redacted" else None,
         }
 

@@ -103,7 +103,7 @@ def print_events(columns: list[str], types: list, rows: list[tuple], width: int 
         added, deleted = get(row, "delta_lines_added"), get(row, "delta_lines_deleted")
         cells.append([
             local_time(get(row, "executed_at"), seconds=False),
-            get(row, "command") or MISSING,
+            _command_cell(get(row, "command"), get(row, "line_count")),
             value(get(row, "exit_code")),
             duration(get(row, "duration_ms")),
             value(get(row, "id")),
@@ -115,6 +115,13 @@ def print_events(columns: list[str], types: list, rows: list[tuple], width: int 
             value(get(row, "top_contribution_feature")),
         ])
     print(plain_table(EVENT_COLUMNS, cells, width))
+
+
+def _command_cell(command, line_count) -> str:
+    """The command as the table shows it: a shell's line of several lines that ran as one event
+    (a paste in zsh or fish) says so first, where cutting the cell to the line keeps it."""
+    command = command or MISSING
+    return f"({line_count} lines) {command}" if line_count else command
 
 
 def events_json(columns: list[str], rows: list[tuple]) -> str:

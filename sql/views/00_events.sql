@@ -14,6 +14,9 @@
 -- its redacted text where the store keeps it, else its program and the first 8 characters
 -- of its hash (`pytest [1a2b3c4d]`). A central store has no text: there `command` is always
 -- the second form.
+-- `line_count` (local only, NULL centrally): the lines of a shell's line that ran as this
+-- one event where more than one, as zsh and fish run a bracketed paste: the event's hash
+-- is the whole text's, its exit code the last command's, and it names no program.
 -- command_hash is the command's identity across keys: where the store re-hashed the command's
 -- text with a newer key (`devtrace key rotate`, `devtrace sync login`: store.command_identity),
 -- the hash under that key, else the hash as recorded (`recorded_command_hash`). `command_key`
@@ -25,11 +28,12 @@
 -- a label names its event by (event_machine, event_id), event_machine NULL locally too.
 CREATE OR REPLACE MACRO events_of(command_events, labels) AS TABLE
 WITH stored AS (
-    -- The text column exists on a local store only, machine on a central one: an empty row set
-    -- gives both to every store.
+    -- The text and line_count columns exist on a local store only, machine on a central one:
+    -- an empty row set gives all three to every store.
     FROM query_table(command_events)
     UNION ALL BY NAME
-    SELECT CAST(NULL AS VARCHAR) AS command_text, CAST(NULL AS VARCHAR) AS machine WHERE false
+    SELECT CAST(NULL AS VARCHAR) AS command_text, CAST(NULL AS VARCHAR) AS machine,
+        CAST(NULL AS BIGINT) AS line_count WHERE false
 ),
 latest_human_label AS (
     SELECT event_machine, event_id, value, labeled_by, note, created_at

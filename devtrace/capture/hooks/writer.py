@@ -142,6 +142,7 @@ def record(rec: Recorder, report: Finished | Started | TurnEnded, event_id: str 
         duration_approximate=approximate,
         call=(report.captured_by, report.session, report.call_id) if report.call_id else None,
         head=head,
+        line_count=line_count(report.line) if report.captured_by in SHELLS else None,
     )
     if event_id is not None and not report.call_id:
         event["id"] = event_id
@@ -189,6 +190,7 @@ def build(rec: Recorder, report: Finished, exact_git: bool, states: dict | None 
         words, line=report.line, started_at=started_at, duration_ms=report.duration_ms,
         exit_code=report.exit_code, timed_out=report.timed_out, session_id=session, agent_id=report.agent_id,
         author_kind=report.author_kind, captured_by=report.captured_by, repo_id=repo_id, state=state, change=change,
+        line_count=line_count(report.line),
     )
     event["ended_at"] = report.ended_at  # the shell's own clock, not the start plus a rounded duration
     if event_id is not None:
@@ -286,6 +288,15 @@ def _devtrace_command(words: list[str], line: str) -> bool:
         return True
     return name.startswith("python") and words[index + 1:index + 2] == ["-m"] and \
         words[index + 2:index + 3] in (["devtrace"], ["devtrace.cli"])
+
+
+def line_count(line: str) -> int | None:
+    """How many non-blank lines a shell ran as this one line, where more than one: zsh and fish
+    run a bracketed paste (and a command typed over continuation lines) as one line, one
+    event whose exit code is its last command's; bash's hook sees each command of a paste.
+    The same for an entry of a shell's history file (`devtrace import`)."""
+    count = sum(1 for part in line.split("\n") if part.strip())
+    return count if count > 1 else None
 
 
 def _ignored(line: str, patterns: tuple[str, ...]) -> bool:

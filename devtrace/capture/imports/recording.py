@@ -211,7 +211,7 @@ def _history_event(rec: Recorder, line: str, words: list[str], source: str, unda
         return None
     return rec.event(words, line=line, started_at=0.0, duration_ms=None, exit_code=None, timed_out=None,
                      session_id=None, agent_id=None, author_kind="human", captured_by=source, repo_id=None,
-                     state=NO_GIT, change=NO_GIT, duration_approximate=undated)
+                     state=NO_GIT, change=NO_GIT, duration_approximate=undated, line_count=writer.line_count(line))
 
 
 def agent(agent_name: str, files: Iterable[str], path: str | None, *, since: float | None = None,
