@@ -75,6 +75,8 @@ def test_git_state_and_the_change_since_the_previous_prompt(name, tmp_path, repo
     assert [e["files_touched_count"] for e in events] == [0, 1, 1]
     assert [e["delta_files"] for e in events] == [None, 1, 0]
     assert [e["delta_lines_added"] for e in events] == [None, 2, 0]
+    heads = {e["head_hash"] for e in events}  # the keyed HEAD the outcome views' "kept" reads
+    assert len(heads) == 1 and next(iter(heads)).startswith("head_")
 
 
 @pytest.mark.parametrize("name", ["bash", "zsh"])

@@ -190,7 +190,7 @@ def build(rec: Recorder, report: Finished, exact_git: bool, states: dict | None 
         words, line=report.line, started_at=started_at, duration_ms=report.duration_ms,
         exit_code=report.exit_code, timed_out=report.timed_out, session_id=session, agent_id=report.agent_id,
         author_kind=report.author_kind, captured_by=report.captured_by, repo_id=repo_id, state=state, change=change,
-        line_count=line_count(report.line),
+        line_count=line_count(report.line), head=head,
     )
     event["ended_at"] = report.ended_at  # the shell's own clock, not the start plus a rounded duration
     if event_id is not None:
