@@ -127,11 +127,13 @@ def make_root(root: Path) -> tuple[Path, Path, Path]:
 
 
 def run_session(agent: str, root: Path, turns: list[list[dict]], *, timeout: float = 240,
-                prepare=None, expected: int = 0, sandbox: bool = False) -> Run:
+                prepare=None, expected: int = 0, sandbox: bool = False, interactive: list | None = None) -> Run:
     """Install DevTrace's hook for `agent` into a scratch HOME under `root`, run the CLI once
     against a model scripted with `turns`, and return the run once the store has settled.
     `prepare(home, project)` may add files (other repos, settings) before the CLI starts and
-    return more arguments for the CLI. `sandbox`: Codex in its read-only sandbox."""
+    return more arguments for the CLI. `sandbox`: Codex in its read-only sandbox. `interactive`:
+    the CLI's interactive UI in a tmux pane, started with the prompt and driven by these steps
+    (session.interactive), instead of its headless mode."""
     require_namespace()
     require_clis()
     home, project, store = make_root(root)
@@ -145,7 +147,12 @@ def run_session(agent: str, root: Path, turns: list[list[dict]], *, timeout: flo
     if agent == "claude-code":
         env.update(ANTHROPIC_BASE_URL="{base}", ANTHROPIC_API_KEY="sk-scripted", DISABLE_TELEMETRY="1",
                    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1", DISABLE_ERROR_REPORTING="1", DISABLE_AUTOUPDATER="1")
-        argv = ["claude", "-p", PROMPT, "--allowedTools", "Bash", "--output-format", "json"]
+        argv = (["claude", PROMPT, "--allowedTools", "Bash"] if interactive else
+                ["claude", "-p", PROMPT, "--allowedTools", "Bash", "--output-format", "json"])
+        if interactive:  # what a user has answered once: onboarding, this API key, trust in the folder
+            (home / ".claude.json").write_text(json.dumps({
+                "hasCompletedOnboarding": True, "customApiKeyResponses": {"approved": ["sk-scripted"[-20:]]},
+                "projects": {str(project): {"hasTrustDialogAccepted": True}}}))
     elif agent == "codex":
         env.update(CODEX_HOME=str(codex_home), SCRIPTED_API_KEY="sk-scripted")
         files[str(codex_home / "config.toml")] = (
@@ -162,7 +169,7 @@ def run_session(agent: str, root: Path, turns: list[list[dict]], *, timeout: flo
         settings.write_text(json.dumps({"security": {"auth": {"selectedType": "gemini-api-key"}},
                                         "telemetry": {"enabled": False},
                                         "privacy": {"usageStatisticsEnabled": False}}, indent=2) + "\n")
-        argv = ["gemini", "-p", PROMPT, "--yolo", "--skip-trust", "-m", "gemini-2.5-flash"]
+        argv = ["gemini", "-i" if interactive else "-p", PROMPT, "--yolo", "--skip-trust", "-m", "gemini-2.5-flash"]
     if prepare is not None:
         extra = prepare(home, project)
         if extra:
@@ -172,7 +179,8 @@ def run_session(agent: str, root: Path, turns: list[list[dict]], *, timeout: flo
     assert done.returncode == 0, done.stderr
     _add_payload_copies(agent, home, run_dir)
     config = {"agent": agent, "turns": turns, "run_dir": str(run_dir), "cwd": str(project), "env": env,
-              "argv": argv, "files": files, "timeout": timeout, "trust_codex_hooks": agent == "codex"}
+              "argv": argv, "files": files, "timeout": timeout, "trust_codex_hooks": agent == "codex",
+              "interactive": interactive}
     (run_dir / "run.json").write_text(json.dumps(config, indent=1))
     subprocess.run(["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" "$@"', sys.executable,
                     str(HERE / "session.py"), str(run_dir / "run.json")], check=True, cwd=CHECKOUT, timeout=timeout + 60)

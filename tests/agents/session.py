@@ -29,6 +29,15 @@ def main(config_path: str) -> int:
     if config.get("trust_codex_hooks"):
         trust_codex_hooks(env, config["cwd"])
     started = time.monotonic()
+    if config.get("interactive"):
+        code = interactive(config, argv, env, run_dir)
+        for name, text in (("stdout", _read(os.path.join(run_dir, "screen"))), ("stderr", "")):
+            with open(os.path.join(run_dir, name), "w", encoding="utf-8") as f:
+                f.write(text)
+        with open(os.path.join(run_dir, "result.json"), "w", encoding="utf-8") as f:
+            json.dump({"exit": code, "seconds": round(time.monotonic() - started, 3)}, f)
+        server.shutdown()
+        return 0
     with open(os.path.join(run_dir, "stdout"), "wb") as out, open(os.path.join(run_dir, "stderr"), "wb") as err:
         try:
             done = subprocess.run(argv, cwd=config["cwd"], env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
@@ -40,6 +49,63 @@ def main(config_path: str) -> int:
         json.dump({"exit": code, "seconds": round(time.monotonic() - started, 3)}, f)
     server.shutdown()
     return 0
+
+
+def interactive(config: dict, argv: list[str], env: dict, run_dir: str):
+    """The CLI in a tmux pane (a real terminal), driven by the config's `interactive` steps:
+    ["payload", EVENT] waits for a hook payload of EVENT, ["text", S] for S on the screen,
+    ["sleep", SECONDS], ["keys", KEY...] (tmux key names), ["type", TEXT], ["exit"] for the CLI to end.
+    Returns the CLI's exit status, or "timeout: STEP" (the screen is kept in run_dir/screen)."""
+    socket, status = os.path.join(run_dir, "tmux.sock"), os.path.join(run_dir, "exit")
+    tmux = ["tmux", "-S", socket, "-f", "/dev/null"]
+    wrapped = ["sh", "-c", '"$@"; echo $? > "$0"', status, *argv]
+    subprocess.run([*tmux, "new-session", "-d", "-s", "cli", "-x", "160", "-y", "50", "-c", config["cwd"], "--", *wrapped],
+                   env={**env, "TERM": "xterm-256color"}, check=True)
+    deadline = time.monotonic() + config["timeout"]
+
+    def screen() -> str:
+        done = subprocess.run([*tmux, "capture-pane", "-p", "-t", "cli"], capture_output=True, text=True)
+        if done.returncode != 0:  # the pane is gone: the last screen stays
+            return ""
+        with open(os.path.join(run_dir, "screen"), "w", encoding="utf-8") as f:
+            f.write(done.stdout)
+        return done.stdout
+
+    def ready(kind: str, args: list) -> bool:
+        if kind == "payload":
+            return any(name.split(".")[0] == args[0] for name in os.listdir(os.path.join(run_dir, "payloads")))
+        if kind == "text":
+            return args[0] in screen()
+        screen()
+        return os.path.exists(status) and os.path.getsize(status) > 0  # "exit"
+
+    try:
+        for step in config["interactive"]:
+            kind, args = step[0], step[1:]
+            if kind == "sleep":
+                time.sleep(args[0])
+            elif kind in ("keys", "type"):
+                for key in args:  # one at a time: a TUI reads a burst of keys as a paste
+                    subprocess.run([*tmux, "send-keys", "-t", "cli", *(["-l"] if kind == "type" else []), key], check=True)
+                    time.sleep(0.5)
+            else:
+                while not ready(kind, args):
+                    if time.monotonic() > deadline:
+                        screen()
+                        return f"timeout: {step}"
+                    time.sleep(0.1)
+        with open(status, encoding="utf-8") as f:
+            return int(f.read().strip() or -1)
+    finally:
+        subprocess.run([*tmux, "kill-server"], capture_output=True)
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except OSError:
+        return ""
 
 
 def trust_codex_hooks(env: dict, cwd: str) -> None:
