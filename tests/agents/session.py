@@ -58,7 +58,8 @@ def interactive(config: dict, argv: list[str], env: dict, run_dir: str):
     Returns the CLI's exit status, or "timeout: STEP" (the screen is kept in run_dir/screen)."""
     socket, status = os.path.join(run_dir, "tmux.sock"), os.path.join(run_dir, "exit")
     tmux = ["tmux", "-S", socket, "-f", "/dev/null"]
-    wrapped = ["sh", "-c", '"$@"; echo $? > "$0"', status, *argv]
+    # Ctrl-C reaches the pane's whole process group: the wrapper outlives it to say the exit
+    wrapped = ["sh", "-c", 'trap : INT; "$@"; echo $? > "$0"', status, *argv]
     subprocess.run([*tmux, "new-session", "-d", "-s", "cli", "-x", "160", "-y", "50", "-c", config["cwd"], "--", *wrapped],
                    env={**env, "TERM": "xterm-256color"}, check=True)
     deadline = time.monotonic() + config["timeout"]
@@ -86,7 +87,10 @@ def interactive(config: dict, argv: list[str], env: dict, run_dir: str):
                 time.sleep(args[0])
             elif kind in ("keys", "type"):
                 for key in args:  # one at a time: a TUI reads a burst of keys as a paste
-                    subprocess.run([*tmux, "send-keys", "-t", "cli", *(["-l"] if kind == "type" else []), key], check=True)
+                    if os.path.exists(status):
+                        break  # the CLI ended on a key before (Gemini: its cancel's Ctrl-C counts toward two)
+                    subprocess.run([*tmux, "send-keys", "-t", "cli", *(["-l"] if kind == "type" else []), key],
+                                   capture_output=True)
                     time.sleep(0.5)
             else:
                 while not ready(kind, args):
