@@ -426,12 +426,12 @@ def test_a_claude_call_without_its_post_is_recorded_at_stop(home, store, repo):
 POST_MS = json.loads((FIXTURES / "claude-code" / "PostToolUse.json").read_text())["duration_ms"]
 
 
-def spooled(store: Path, agent: str, name: str, cwd: Path, arrived_at: float, tag: str) -> None:
-    """One agent record in the spool as agent.sh leaves it (the payload as the CLI sent it),
-    arrived at `arrived_at` (its modification time)."""
+def spooled(store: Path, agent: str, name: str, cwd: Path, arrived_at: float, tag: str, **fields) -> None:
+    """One agent record in the spool as agent.sh leaves it (the payload as the CLI sent it,
+    with `fields` replaced), arrived at `arrived_at` (its modification time)."""
     from devtrace.capture import spool
 
-    payload = json.loads((FIXTURES / agent / f"{name}.json").read_text())
+    payload = {**json.loads((FIXTURES / agent / f"{name}.json").read_text()), **fields}
     payload["cwd"] = str(cwd)
     if "transcript_path" in payload:
         payload["transcript_path"] = str(FIXTURES / agent / "transcript.jsonl")
@@ -471,6 +471,29 @@ def test_an_end_later_than_the_grace_is_left_to_the_turns_end(store, repo):
     spooled(store, "claude-code", "PostToolUse", repo, t0 + 2.0, "3")
     drain_once(store, repo)
     assert [tuple(r) for r in rows(store, "SELECT exit_code FROM command_events")] == [(130,)]
+
+
+def test_a_start_whose_session_never_ended_is_written_once_at_its_deadline(store, repo):
+    """`claude -p` interrupted by SIGINT during a command (Claude Code 2.1.197, measured with
+    tests/agents/test_interrupts.py's harness) fires no PostToolUse, no Stop, no SessionEnd:
+    its start waits for an end that never comes. A day after it started (PENDING_MAX_AGE_S),
+    the next agent record writes it once, its end unknown (NULL), rather than dropping it."""
+    from devtrace.store.hook_state import PENDING_MAX_AGE_S
+
+    t0 = time.time() - PENDING_MAX_AGE_S - 60
+    spooled(store, "claude-code", "PreToolUse", repo, t0, "1")
+    drain_once(store, repo)
+    assert rows(store, "SELECT count(*) FROM command_events")[0][0] == 0
+    spooled(store, "claude-code", "PreToolUse", repo, time.time() - 5, "2", session_id="a-later-session",
+            tool_use_id="toolu_later")
+    drain_once(store, repo)
+    drain_once(store, repo)  # again: written once
+    (event,) = rows(store, "SELECT exit_code, timed_out, duration_ms, duration_approximate, program, repo_id,"
+                           " started_at FROM command_events")
+    assert tuple(event)[:5] == (None, None, None, 0, "true") and event["repo_id"] is not None
+    assert abs(event["started_at"] - t0) < 0.01
+    assert [tuple(r) for r in rows(store, "SELECT session_id FROM hook_pending WHERE call_key NOT LIKE 'recorded:%'")] \
+        == [("a-later-session",)]
 
 
 def test_a_turns_end_waits_for_the_ends_of_its_grace(home, store, repo):

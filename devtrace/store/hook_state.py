@@ -8,13 +8,13 @@ import sqlite3
 
 from devtrace.store.transaction import write_transaction
 
-PENDING_MAX_AGE_S = 86400.0  # a Pre whose Post never came (the agent was killed) is dropped after a day
+PENDING_MAX_AGE_S = 86400.0  # a Pre whose end never came (the agent was killed) is written, end unknown, after a day
 
 
 def add_pending(conn: sqlite3.Connection, captured_by: str, session_id: str, call_key: str, started_at: float,
                 command_hash: str | None = None, program: str | None = None, repo_id: str | None = None) -> None:
     with write_transaction(conn):
-        conn.execute("DELETE FROM hook_pending WHERE started_at < ?", (started_at - PENDING_MAX_AGE_S,))
+        _forget_old_marks(conn, started_at)
         conn.execute("INSERT OR IGNORE INTO hook_pending (captured_by, session_id, call_key, started_at, command_hash,"
                      " program, repo_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
                      (captured_by, session_id, call_key, started_at, command_hash, program, repo_id))
@@ -39,6 +39,22 @@ def orphans(conn: sqlite3.Connection, captured_by: str, session_id: str, before:
         (captured_by, session_id, before),
     ).fetchall()
     return [Orphan(*row) for row in rows]
+
+
+def expired(conn: sqlite3.Connection, now: float) -> list[tuple[str, str, Orphan]]:
+    """Starts of any session still waiting for their end PENDING_MAX_AGE_S after they started
+    (the agent was killed, or its session never ended): (agent, session, the start)."""
+    rows = conn.execute(
+        "SELECT captured_by, session_id, call_key, started_at, command_hash, program, repo_id FROM hook_pending"
+        " WHERE started_at < ? AND command_hash IS NOT NULL ORDER BY started_at", (now - PENDING_MAX_AGE_S,),
+    ).fetchall()
+    return [(row[0], row[1], Orphan(*row[2:])) for row in rows]
+
+
+def _forget_old_marks(conn: sqlite3.Connection, now: float) -> None:
+    """Drop the day-old rows that are no start to write (calls recorded, starts of before 0007);
+    the day-old starts are written as events first (writer.expire_orphans)."""
+    conn.execute("DELETE FROM hook_pending WHERE started_at < ? AND command_hash IS NULL", (now - PENDING_MAX_AGE_S,))
 
 
 def drop_pending(conn: sqlite3.Connection, captured_by: str, session_id: str, call_key: str, started_at: float) -> None:
@@ -74,7 +90,7 @@ def first_report(conn: sqlite3.Connection, captured_by: str, session_id: str, ca
     """True the first time this agent tool call is reported (and remembers it), False after.
     Call inside the transaction that inserts its event."""
     key = _RECORDED + call_id
-    conn.execute("DELETE FROM hook_pending WHERE started_at < ?", (at - PENDING_MAX_AGE_S,))
+    _forget_old_marks(conn, at)
     if conn.execute("SELECT 1 FROM hook_pending WHERE captured_by = ? AND session_id = ? AND call_key = ?",
                     (captured_by, session_id, key)).fetchone():
         return False

@@ -104,6 +104,7 @@ def record(rec: Recorder, report: Finished | Started | TurnEnded, event_id: str 
         return None
     session = report.session
     if isinstance(report, Started):
+        expire_orphans(rec, report.started_at)
         command_hash = identity.command_hash(rec.key, words)
         program = identity.program(words) if rec.settings.record_program else None
         hook_state.add_pending(rec.conn, report.captured_by, session, report.call_key or command_hash,
@@ -212,26 +213,39 @@ def resolve_orphans(rec: Recorder, report: TurnEnded) -> int:
         outcome = report.resolve(orphan.call_key, orphan.started_at)
         if outcome is None:  # not over yet (a background command still running)
             continue
-        event = rec.event([], started_at=orphan.started_at, duration_ms=outcome.duration_ms,
-                          exit_code=outcome.exit_code, timed_out=outcome.timed_out, session_id=report.session,
-                          agent_id=report.captured_by, author_kind="agent", captured_by=report.captured_by,
-                          repo_id=orphan.repo_id, state=(None, None, None), change=(None, None, None),
-                          duration_approximate=outcome.duration_ms is not None,
-                          call=(report.captured_by, report.session, orphan.call_key) if orphan.call_key else None)
-        event["command_hash"], event["program"] = orphan.command_hash, orphan.program
-
-        def also(conn, orphan=orphan):
-            hook_state.drop_pending(conn, report.captured_by, report.session, orphan.call_key, orphan.started_at)
-            if not hook_state.first_report(conn, report.captured_by, report.session, orphan.call_key, report.at):
-                raise _AlreadyRecorded
-
-        try:
-            stored += insert_event(rec.conn, event, also, new_id=None if orphan.call_key else event_ids.live)
-        except _AlreadyRecorded:  # its end was recorded already: only the start goes
-            with write_transaction(rec.conn):
-                hook_state.drop_pending(rec.conn, report.captured_by, report.session, orphan.call_key,
-                                        orphan.started_at)
+        stored += _write_orphan(rec, report.captured_by, report.session, orphan, report.at, outcome.exit_code,
+                                outcome.timed_out, outcome.duration_ms)
     return stored
+
+
+def expire_orphans(rec: Recorder, now: float) -> int:
+    """Each start of any session still waiting for its end a day after it started (its agent
+    was killed: `claude -p` interrupted by SIGINT fires no end, no Stop, no SessionEnd),
+    written once as an event whose end is unknown; how many were stored."""
+    return sum(_write_orphan(rec, captured_by, session, orphan, now, None, None, None)
+               for captured_by, session, orphan in hook_state.expired(rec.conn, now))
+
+
+def _write_orphan(rec: Recorder, captured_by: str, session: str, orphan, at: float, exit_code: int | None,
+                  timed_out: bool | None, duration_ms: int | None) -> int:
+    event = rec.event([], started_at=orphan.started_at, duration_ms=duration_ms, exit_code=exit_code,
+                      timed_out=timed_out, session_id=session, agent_id=captured_by, author_kind="agent",
+                      captured_by=captured_by, repo_id=orphan.repo_id, state=(None, None, None),
+                      change=(None, None, None), duration_approximate=duration_ms is not None,
+                      call=(captured_by, session, orphan.call_key) if orphan.call_key else None)
+    event["command_hash"], event["program"] = orphan.command_hash, orphan.program
+
+    def also(conn):
+        hook_state.drop_pending(conn, captured_by, session, orphan.call_key, orphan.started_at)
+        if not hook_state.first_report(conn, captured_by, session, orphan.call_key, at):
+            raise _AlreadyRecorded
+
+    try:
+        return int(bool(insert_event(rec.conn, event, also, new_id=None if orphan.call_key else event_ids.live)))
+    except _AlreadyRecorded:  # its end was recorded already: only the start goes
+        with write_transaction(rec.conn):
+            hook_state.drop_pending(rec.conn, captured_by, session, orphan.call_key, orphan.started_at)
+        return 0
 
 
 class _AlreadyRecorded(Exception):
