@@ -440,9 +440,9 @@ def spooled(store: Path, agent: str, name: str, cwd: Path, arrived_at: float, ta
     os.utime(path, (arrived_at, arrived_at))
 
 
-def drain_once(store: Path, repo: Path) -> None:
+def drain_once(store: Path, repo: Path, **env: str) -> None:
     done = subprocess.run([sys.executable, "-m", "devtrace.capture.drainer", "--path", str(store), "--once"],
-                          cwd=repo, env=devtrace_env(), capture_output=True, timeout=60)
+                          cwd=repo, env=devtrace_env(**env), capture_output=True, timeout=60)
     assert done.returncode == 0, done.stderr
 
 
@@ -473,24 +473,46 @@ def test_an_end_later_than_the_grace_is_left_to_the_turns_end(store, repo):
     assert [tuple(r) for r in rows(store, "SELECT exit_code FROM command_events")] == [(130,)]
 
 
-def test_a_start_whose_session_never_ended_is_written_once_at_its_deadline(store, repo):
-    """`claude -p` interrupted by SIGINT during a command (Claude Code 2.1.197, measured with
-    tests/agents/test_interrupts.py's harness) fires no PostToolUse, no Stop, no SessionEnd:
-    its start waits for an end that never comes. A day after it started (PENDING_MAX_AGE_S),
-    the next agent record writes it once, its end unknown (NULL), rather than dropping it."""
+SIGINT_RESULT = (  # what `claude -p` 2.1.197 given SIGINT during `sleep 10` wrote (tests/agents/test_interrupts.py)
+    '{"parentUuid":"1bf187b4","isSidechain":false,"type":"user","message":{"role":"user","content":[{"type":'
+    '"tool_result","content":"The user doesn\'t want to proceed with this tool use. The tool use was rejected (eg. if'
+    ' it was a file edit, the new_string was NOT written to the file). STOP what you are doing and wait for the user'
+    ' to tell you how to proceed.","is_error":true,"tool_use_id":"CALL"}]},"uuid":"aedf32a5","timestamp":"WHEN",'
+    '"toolUseResult":"User rejected tool use","sessionId":"SESSION","version":"2.1.197"}\n'
+    '{"parentUuid":"aedf32a5","isSidechain":false,"type":"user","message":{"role":"user","content":[{"type":"text",'
+    '"text":"[Request interrupted by user for tool use]"}]},"uuid":"24a92236","timestamp":"WHEN","sessionId":"SESSION"}\n')
+
+
+@pytest.mark.parametrize("transcript", [True, False], ids=["its transcript found", "no transcript"])
+def test_a_start_whose_session_never_ended_is_written_once_at_its_deadline(store, repo, home, transcript):
+    """`claude -p` interrupted by SIGINT during a command (Claude Code 2.1.197, through the real
+    CLI in tests/agents/test_interrupts.py) fires no PostToolUse, no Stop, no SessionEnd: its
+    start waits for an end that never comes. A day after it started (PENDING_MAX_AGE_S), the
+    next agent record writes it once, as its session's transcript says (130, timed to the
+    interrupted result), or with its end unknown (NULL) without one, rather than dropping it."""
+    from datetime import UTC, datetime
+
     from devtrace.store.hook_state import PENDING_MAX_AGE_S
 
-    t0 = time.time() - PENDING_MAX_AGE_S - 60
+    t0 = float(int(time.time() - PENDING_MAX_AGE_S - 60))  # whole seconds: the transcript's stamps are in ms
+    pre = json.loads((FIXTURES / "claude-code" / "PreToolUse.json").read_text())
+    if transcript:
+        folder = home / ".claude" / "projects" / "-some-project"
+        folder.mkdir(parents=True)
+        when = datetime.fromtimestamp(t0 + 3.2, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        (folder / f"{pre['session_id']}.jsonl").write_text(
+            SIGINT_RESULT.replace("CALL", pre["tool_use_id"]).replace("SESSION", pre["session_id"]).replace("WHEN", when))
     spooled(store, "claude-code", "PreToolUse", repo, t0, "1")
-    drain_once(store, repo)
+    drain_once(store, repo, HOME=str(home))
     assert rows(store, "SELECT count(*) FROM command_events")[0][0] == 0
     spooled(store, "claude-code", "PreToolUse", repo, time.time() - 5, "2", session_id="a-later-session",
             tool_use_id="toolu_later")
-    drain_once(store, repo)
-    drain_once(store, repo)  # again: written once
+    drain_once(store, repo, HOME=str(home))
+    drain_once(store, repo, HOME=str(home))  # again: written once
     (event,) = rows(store, "SELECT exit_code, timed_out, duration_ms, duration_approximate, program, repo_id,"
                            " started_at FROM command_events")
-    assert tuple(event)[:5] == (None, None, None, 0, "true") and event["repo_id"] is not None
+    expected = (130, 0, 3200, 1) if transcript else (None, None, None, 0)
+    assert tuple(event)[:5] == (*expected, "true") and event["repo_id"] is not None
     assert abs(event["started_at"] - t0) < 0.01
     assert [tuple(r) for r in rows(store, "SELECT session_id FROM hook_pending WHERE call_key NOT LIKE 'recorded:%'")] \
         == [("a-later-session",)]

@@ -6,6 +6,7 @@ argv, env values and files is replaced by the model server's URL once it listens
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -54,7 +55,8 @@ def main(config_path: str) -> int:
 def interactive(config: dict, argv: list[str], env: dict, run_dir: str):
     """The CLI in a tmux pane (a real terminal), driven by the config's `interactive` steps:
     ["payload", EVENT] waits for a hook payload of EVENT, ["text", S] for S on the screen,
-    ["sleep", SECONDS], ["keys", KEY...] (tmux key names), ["type", TEXT], ["exit"] for the CLI to end.
+    ["sleep", SECONDS], ["keys", KEY...] (tmux key names), ["type", TEXT], ["kill", SIGNAL] (e.g. "KILL") the CLI, ["exit"] for the CLI to end, or
+    ["hangup"]: the terminal closes.
     Returns the CLI's exit status, or "timeout: STEP" (the screen is kept in run_dir/screen)."""
     socket, status = os.path.join(run_dir, "tmux.sock"), os.path.join(run_dir, "exit")
     tmux = ["tmux", "-S", socket, "-f", "/dev/null"]
@@ -85,6 +87,16 @@ def interactive(config: dict, argv: list[str], env: dict, run_dir: str):
             kind, args = step[0], step[1:]
             if kind == "sleep":
                 time.sleep(args[0])
+            elif kind == "kill":  # the CLI (the pane's wrapper's child) killed by this signal
+                pane = subprocess.run([*tmux, "list-panes", "-t", "cli", "-F", "#{pane_pid}"], capture_output=True,
+                                      text=True).stdout.split()[0]
+                with open(f"/proc/{pane}/task/{pane}/children", encoding="ascii") as f:
+                    for child in f.read().split():
+                        os.kill(int(child), getattr(signal, "SIG" + args[0]))
+            elif kind == "hangup":  # the terminal closes: its processes get SIGHUP
+                screen()
+                subprocess.run([*tmux, "kill-server"], capture_output=True)
+                return "hangup"
             elif kind in ("keys", "type"):
                 for key in args:  # one at a time: a TUI reads a burst of keys as a paste
                     if os.path.exists(status):

@@ -65,13 +65,20 @@ def store(rec, record, event_id: str) -> int:
     except (ValueError, TypeError, AttributeError, KeyError) as exc:
         raise Unusable(f"a {agent} hook payload DevTrace cannot read ({type(exc).__name__})") from None
     stored = 0
+    if isinstance(report, writer.Started):  # starts a day old are written first, as far as known
+        stored += writer.expire_orphans(rec, report.started_at, _expired)
     if isinstance(report, writer.TurnEnded):
         stored = writer.resolve_orphans(rec, report)
     elif report is not None:
-        stored = int(writer.record(rec, report, event_id) is not None)
+        stored += int(writer.record(rec, report, event_id) is not None)
     if _event_name(record.body) in agents.REGISTRY[agent].usage_events:
         save_usage(rec, agent, record.body)
     return stored
+
+
+def _expired(agent: str, session: str, orphan, now: float):
+    spec = agents.REGISTRY.get(agent)
+    return spec.expired(session, orphan.call_key, orphan.started_at, now) if spec else None
 
 
 def save_usage(rec, agent: str, body: bytes) -> None:

@@ -104,7 +104,6 @@ def record(rec: Recorder, report: Finished | Started | TurnEnded, event_id: str 
         return None
     session = report.session
     if isinstance(report, Started):
-        expire_orphans(rec, report.started_at)
         command_hash = identity.command_hash(rec.key, words)
         program = identity.program(words) if rec.settings.record_program else None
         hook_state.add_pending(rec.conn, report.captured_by, session, report.call_key or command_hash,
@@ -218,12 +217,17 @@ def resolve_orphans(rec: Recorder, report: TurnEnded) -> int:
     return stored
 
 
-def expire_orphans(rec: Recorder, now: float) -> int:
+def expire_orphans(rec: Recorder, now: float, resolve) -> int:
     """Each start of any session still waiting for its end a day after it started (its agent
     was killed: `claude -p` interrupted by SIGINT fires no end, no Stop, no SessionEnd),
-    written once as an event whose end is unknown; how many were stored."""
-    return sum(_write_orphan(rec, captured_by, session, orphan, now, None, None, None)
-               for captured_by, session, orphan in hook_state.expired(rec.conn, now))
+    written once as an event, as `resolve(agent, session, orphan, now)` says (an Outcome; None:
+    its end is unknown); how many were stored."""
+    stored = 0
+    for captured_by, session, orphan in hook_state.expired(rec.conn, now):
+        outcome = resolve(captured_by, session, orphan, now)
+        stored += _write_orphan(rec, captured_by, session, orphan, now, *(
+            (outcome.exit_code, outcome.timed_out, outcome.duration_ms) if outcome else (None, None, None)))
+    return stored
 
 
 def _write_orphan(rec: Recorder, captured_by: str, session: str, orphan, at: float, exit_code: int | None,

@@ -16,9 +16,15 @@ with Claude's own `duration_ms`.
   permission rule rejected fire no PostToolUse: at Stop or SessionEnd such a call is recorded
   as interrupted (130), timed from PreToolUse to its result in the transcript (or to the end
   of the turn), approximately.
+- `claude -p` given SIGINT during a command writes the interrupted call's result to its
+  transcript but fires no end, no Stop, no SessionEnd: a day later the start is resolved as
+  at a turn's end from that transcript (found by the session's id under ~/.claude/projects,
+  or $CLAUDE_CONFIG_DIR), its end unknown where the transcript has no result for it.
 """
 
+import glob
 import json
+import os
 import re
 
 from devtrace.capture.hooks.agents import transcript
@@ -70,6 +76,21 @@ def orphan(payload: dict, call: str, started_at: float, ended_at: float) -> Outc
     end = transcript.timestamp(result) if result else None
     end = end if end is not None and end >= started_at else ended_at
     return Outcome(INTERRUPTED, False, max(0, round((end - started_at) * 1000)))
+
+
+def expired(session: str, call: str, started_at: float, now: float) -> Outcome | None:
+    """A start still waiting a day later: its session was killed. Resolved from the session's
+    transcript as at a SessionEnd where the transcript holds the call's result; else unknown."""
+    if not session or os.sep in session or not call:
+        return None
+    folder = os.environ.get("CLAUDE_CONFIG_DIR") or os.path.join(os.path.expanduser("~"), ".claude")
+    found = glob.glob(os.path.join(glob.escape(folder), "projects", "*", glob.escape(session) + ".jsonl"))
+    result = transcript.find(found[0], json.dumps(call)[1:-1], lambda e: _result_of(e, call)) if len(found) == 1 else None
+    if result is None:
+        return None
+    if not launched_in_background(result, call) and (transcript.timestamp(result) or 0) < started_at:
+        return Outcome(INTERRUPTED, False)  # it ended, when is not said
+    return orphan({"transcript_path": found[0], "hook_event_name": "SessionEnd"}, call, started_at, now)
 
 
 def launched_in_background(entry: dict, call: str) -> bool:
@@ -127,5 +148,6 @@ SPEC = AgentSpec(
     outcome=outcome,
     turn_end_events=("Stop", "SessionEnd"),
     orphan=orphan,
+    expired=expired,
     call_id=lambda payload: payload.get("tool_use_id") if isinstance(payload.get("tool_use_id"), str) else "",
 )

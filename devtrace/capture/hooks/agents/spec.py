@@ -35,11 +35,13 @@ class AgentSpec:
     `turn_end_events`: hooks (no matcher) at which starts still waiting for their end are
     resolved, each by `orphan(payload, call_id, started_at, ended_at)` into an Outcome.
     `usage_events`: hooks at which the session's token usage is read from its transcript
-    (default: the turn's end)."""
+    (default: the turn's end). `expired(session_id, call_id, started_at, now)`: the Outcome of
+    a start still waiting a day later (its agent was killed), from what the agent left behind;
+    None: unknown."""
 
     def __init__(self, name, *, settings, tool, events, end_events, outcome, start_event=None, home_variable=None,
                  call_id=lambda payload: "", started_at=None, directory=None, entry=None, check=None,
-                 turn_end_events=(), orphan=None, usage_events=None):
+                 turn_end_events=(), orphan=None, usage_events=None, expired=None):
         self.name, self.settings, self.tool, self.events = name, settings, tool, events
         self.end_events, self.outcome, self.start_event = end_events, outcome, start_event
         self.home_variable, self.call_id = home_variable, call_id
@@ -49,6 +51,7 @@ class AgentSpec:
         self.check = check or _no_check
         self.turn_end_events, self.orphan = turn_end_events, orphan
         self.usage_events = turn_end_events if usage_events is None else usage_events
+        self.expired = expired or (lambda session_id, call_id, started_at, now: None)
 
     def tool_events(self) -> tuple:
         """The events about one tool call: their entries match the shell tool only."""
