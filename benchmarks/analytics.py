@@ -140,8 +140,10 @@ def build_native_copy(store: Path, native: Path) -> None:
     con = duckdb.connect(str(native), config=analytics.OFFLINE_CONFIG)
     con.execute(f"LOAD '{analytics.extension_path()}'")
     con.execute(f"ATTACH '{store / 'devtrace.db'}' AS sqlite_store (TYPE sqlite, READ_ONLY)")
-    for table in ("command_events", "labels"):
-        con.execute(f"CREATE TABLE {table} AS SELECT * FROM sqlite_store.{table}")
+    tables = [name for name, in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = 'sqlite_store'").fetchall()]
+    for table in tables:  # every table the views read (identities across keys, agent usage, prices, ...)
+        con.execute(f'CREATE TABLE "{table}" AS SELECT * FROM sqlite_store."{table}"')
     con.close()
 
 
