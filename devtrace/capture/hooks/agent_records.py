@@ -88,8 +88,7 @@ def save_usage(rec, agent: str, body: bytes) -> None:
 
     payload = json.loads(body)
     path = payload.get("transcript_path")
-    reader = {"claude-code": transcripts.read_claude_code, "codex": transcripts.read_codex,
-              "gemini": transcripts.read_gemini}.get(agent)
+    reader = transcripts.READERS.get(agent)
     if not isinstance(path, str) or reader is None:
         return
     try:

@@ -218,8 +218,7 @@ def agent(agent_name: str, files: Iterable[str], path: str | None, *, since: flo
           dry_run: bool = False, progress=None) -> Counts:
     """Store the shell calls of an agent's transcript files and each session's usage.
     `progress(n)` is told of each n more bytes read."""
-    reader = {"claude-code": transcripts.read_claude_code, "codex": transcripts.read_codex,
-              "gemini": transcripts.read_gemini}[agent_name]
+    reader = transcripts.READERS[agent_name]
     counts = Counts()
     with Recorder(writer.store_path(path)) as rec:
         rec.conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")

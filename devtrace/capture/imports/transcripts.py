@@ -447,3 +447,7 @@ def _gemini_call(session: str, call: dict, asked_at: float | None, model) -> Cal
     cwd = _text(args.get("dir_path"), "/")
     return Call("gemini", session, call["id"], line, asked_at, duration, outcome.exit_code, outcome.timed_out,
                 outcome.background, commands.directory(line, cwd), model if isinstance(model, str) else None)
+
+
+READERS = {"claude-code": read_claude_code, "codex": read_codex, "gemini": read_gemini}
+"""Each agent's transcript reader: `READERS[agent](file, sessions)` yields its shell calls."""
