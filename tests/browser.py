@@ -159,6 +159,20 @@ def close_shared() -> None:
         _shared.popitem()[1].close()
 
 
+# A JavaScript function: the input labeled `label` (the nearest text around it), or undefined.
+_INPUT_LABELED = """((label) => {
+    const labelOf = (input) => {
+        for (let node = input, i = 0; node && i < 6; i++) {
+            node = node.parentElement || node.getRootNode().host;
+            const text = (node && node.innerText || '').trim();
+            if (text) return text;
+        }
+        return '';
+    };
+    return allElements().find(e => e.tagName === 'INPUT' && labelOf(e).startsWith(label));
+})"""
+
+
 class Browser:
     """One page, in a browser context of its own (no cookies or storage from another page), of
     a headless Chromium the test session shares (one per window size and network); use as a
@@ -225,17 +239,21 @@ class Browser:
 
     def fill(self, label: str, text: str, timeout: float = 30.0) -> None:
         """Replace the text of the input labeled `label` (the nearest text around it), press
-        Enter; waits for the input, which a re-running cell may still be drawing."""
+        Enter; waits for the input, which a re-running cell may still be drawing, and types
+        again if a redraw replaced the input (and what was typed) meanwhile."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self._type_into(label, text, timeout)
+            try:
+                self.wait_for(f"{_INPUT_LABELED}({json.dumps(label)})?.value === {json.dumps(text)}", timeout=1.0)
+                return
+            except AssertionError:
+                if time.monotonic() >= deadline:
+                    raise
+
+    def _type_into(self, label: str, text: str, timeout: float) -> None:
         self.wait_for(f"""(() => {{
-            const labelOf = (input) => {{
-                for (let node = input, i = 0; node && i < 6; i++) {{
-                    node = node.parentElement || node.getRootNode().host;
-                    const text = (node && node.innerText || '').trim();
-                    if (text) return text;
-                }}
-                return '';
-            }};
-            const input = allElements().find(e => e.tagName === 'INPUT' && labelOf(e).startsWith({json.dumps(label)}));
+            const input = {_INPUT_LABELED}({json.dumps(label)});
             if (!input) return false;
             input.focus();
             input.select();
