@@ -4,8 +4,10 @@ hook's cut-off, undated files, damaged input."""
 
 import json
 import os
+import random
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -220,11 +222,35 @@ def test_damaged_lines_are_counted_and_skipped_never_a_partial_event(tmp_path):
     assert done.stderr.decode().strip().splitlines() == [
         "3 damaged lines (not UTF-8, binary, cut short or malformed) skipped: nothing of them was stored"]
     assert len(rows(store)) == 8
-    binary = tmp_path / "binary"
-    binary.write_bytes(os.urandom(4096))
-    done = devtrace("import", "bash", str(binary), "--undated", "--path", str(store), cwd=tmp_path)
-    assert done.returncode == 0 and b"Traceback" not in done.stderr and b"damaged" in done.stderr
-    assert len(rows(store)) == 8
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_a_binary_file_is_refused_in_one_sentence_and_the_store_is_unchanged(tmp_path, shell):
+    """Random bytes once gave a one-byte "command" among the damaged lines (a CI run)."""
+    store = tmp_path / "store"
+    imported(store, "zsh", str(HISTORY / "zsh-extended"))
+    for name, content in (("random", random.Random(24).randbytes(4096)), ("python", Path(sys.executable).read_bytes())):
+        binary = tmp_path / name
+        binary.write_bytes(content)
+        done = devtrace("import", shell, str(binary), "--undated", "--path", str(store), cwd=tmp_path)
+        assert done.returncode == 1 and b"Traceback" not in done.stderr
+        assert done.stderr.decode().strip().splitlines() == [
+            f"devtrace: {binary} is not a {shell} history (it is not text): nothing was imported"]
+        assert len(rows(store)) == 8
+
+
+def test_a_history_in_another_alphabet_is_text(tmp_path):
+    """zsh metafies the bytes 0x83-0xA2, which much of a Japanese line's UTF-8 contains: a
+    quarter of the file's bytes are not UTF-8 until they are unmetafied."""
+    store = tmp_path / "store"
+    history = tmp_path / "zsh_history"
+    lines = [f": {1796544300 + i}:0;echo {'ビルドテストデプロイログ' * 6}{i}".encode() for i in range(200)]
+    history.write_bytes(b"".join(_metafy(line) + b"\n" for line in lines))
+    assert imported(store, "zsh", str(history))["added"] == 200
+
+
+def _metafy(raw: bytes) -> bytes:
+    return b"".join(bytes([0x83, b ^ 0x20]) if 0x83 <= b <= 0xA2 else bytes([b]) for b in raw)
 
 
 def test_a_missing_file_is_one_sentence(tmp_path):

@@ -38,6 +38,8 @@ def _shell(shell: str):
         except OSError as exc:
             raise DevtraceError(f"cannot read {name} ({exc.strerror})") from None
         with f:
+            if not histories.is_text(f, shell):
+                raise DevtraceError(f"{name} is not a {shell} history (it is not text): nothing was imported")
             dated = _dated(shell, f)
             if not dated and not undated:
                 hint = ("set HISTTIMEFORMAT (e.g. export HISTTIMEFORMAT='%F %T ') so bash writes times from now on"

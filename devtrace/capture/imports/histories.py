@@ -51,6 +51,22 @@ def _text(raw: bytes) -> str | None:
         return None
 
 
+SAMPLE_BYTES = 8192
+NOT_TEXT_SHARE = 0.25  # of the sample's bytes NUL or not UTF-8: a binary file, not a history
+
+
+def is_text(f, shell: str) -> bool:
+    """Whether the file's start reads as text (zsh's once unmetafied): a history with a few
+    damaged lines is still imported, less them; a file of which a quarter or more is NUL bytes
+    or not UTF-8 (an executable, an archive, the wrong file) is no history at all."""
+    sample = f.read(SAMPLE_BYTES)
+    f.seek(0)
+    if shell == "zsh":
+        sample = unmetafy(sample)
+    bad = sample.count(b"\0") + sample.decode("utf-8", errors="replace").count("\ufffd")
+    return bad < NOT_TEXT_SHARE * len(sample) or not sample
+
+
 def bash_is_dated(f) -> bool:
     """Whether the file's first line is a `#<epoch>` line (HISTTIMEFORMAT was set)."""
     first = f.readline()
