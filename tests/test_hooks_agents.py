@@ -4,9 +4,11 @@ and install/uninstall on settings files that already hold other hooks."""
 import functools
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -431,10 +433,11 @@ def spooled(store: Path, agent: str, name: str, cwd: Path, arrived_at: float, ta
     with `fields` replaced), arrived at `arrived_at` (its modification time)."""
     from devtrace.capture import spool
 
-    payload = {**json.loads((FIXTURES / agent / f"{name}.json").read_text()), **fields}
+    payload = json.loads((FIXTURES / agent / f"{name}.json").read_text())
     payload["cwd"] = str(cwd)
     if "transcript_path" in payload:
         payload["transcript_path"] = str(FIXTURES / agent / "transcript.jsonl")
+    payload.update(fields)
     store.mkdir(exist_ok=True)
     path = spool.write(str(store), f"agent.{tag}", "agent", [agent], json.dumps(payload).encode())
     os.utime(path, (arrived_at, arrived_at))
@@ -471,6 +474,42 @@ def test_an_end_later_than_the_grace_is_left_to_the_turns_end(store, repo):
     spooled(store, "claude-code", "PostToolUse", repo, t0 + 2.0, "3")
     drain_once(store, repo)
     assert [tuple(r) for r in rows(store, "SELECT exit_code FROM command_events")] == [(130,)]
+
+
+def test_a_sandboxed_codex_call_waits_for_its_result_in_the_transcript(store, repo, tmp_path):
+    """Codex 0.171.0 in its read-only sandbox fires PostToolUse before it writes the call's
+    `function_call_output`, the only place its exit is (fixture transcript-sandbox.jsonl: 2 ms
+    later); a CI run's drainer read the transcript in between and stored the exit as unknown.
+    The Post waits for its result while the transcript holds the call without it, and for
+    OUTCOME_GRACE_S at most: a result that never comes leaves the exit unknown."""
+    lines = (FIXTURES / "codex" / "transcript-sandbox.jsonl").read_text().splitlines(keepends=True)
+    result = next(i for i, line in enumerate(lines) if '"function_call_output"' in line and '"call_0_0"' in line)
+    rollout = tmp_path / "rollout.jsonl"
+    rollout.write_text("".join(lines[:result]))
+    calls = {"call_0_0": "echo blocked > inside.txt", "call_1_0": "cat a.txt"}
+    ahead = time.time() + 600  # arrived "just now" however slowly this machine starts the drainer
+    for tag, (call, command) in enumerate(calls.items()):
+        spooled(store, "codex", "PreToolUse", repo, ahead, f"{tag}a", transcript_path=str(rollout), tool_use_id=call,
+                tool_input={"command": command})
+        spooled(store, "codex", "PostToolUse", repo, ahead, f"{tag}b", transcript_path=str(rollout), tool_use_id=call,
+                tool_input={"command": command})
+    drain_once(store, repo)  # call_1_0's result is not in the transcript either, nor is its call: no wait
+    with closing(sqlite3.connect(store / "devtrace.db")) as conn:  # not rows(): it waits for an empty spool
+        assert conn.execute("SELECT program, exit_code FROM command_events").fetchall() == [("cat", None)]
+    with rollout.open("a") as f:
+        f.write(lines[result])
+    drain_once(store, repo)
+    assert [tuple(r) for r in rows(store, "SELECT program, exit_code FROM command_events ORDER BY program")] == [
+        ("cat", None), ("echo", 1)]
+    spooled(store, "codex", "PreToolUse", repo, time.time() - 5, "2a", transcript_path=str(rollout),
+            tool_use_id="call_2_0", tool_input={"command": "sh -c 'exit 5'"})
+    spooled(store, "codex", "PostToolUse", repo, time.time() - 5, "2b", transcript_path=str(rollout),
+            tool_use_id="call_2_0", tool_input={"command": "sh -c 'exit 5'"})
+    lines_2 = [line for line in lines if '"call_2_0"' in line and '"function_call"' in line]
+    with rollout.open("a") as f:  # the call, and never its result
+        f.write(lines_2[0])
+    drain_once(store, repo)
+    assert rows(store, "SELECT exit_code FROM command_events WHERE program = 'sh'")[0][0] is None
 
 
 SIGINT_RESULT = (  # what `claude -p` 2.1.197 given SIGINT during `sleep 10` wrote (tests/agents/test_interrupts.py)

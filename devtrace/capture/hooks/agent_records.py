@@ -11,6 +11,9 @@ that long after it (two of DevTrace's entries run in parallel, a hook the agent 
 late) is recorded first, with its exact exit, before the turn's end resolves the starts
 still waiting as orphans. However late the drainer takes the records, the order is the
 same: it depends on when the agent called the hooks, not on when they were processed.
+A call's end whose outcome the agent is still writing to its transcript (Codex's sandboxed
+calls) is held back too, until it is there or for OUTCOME_GRACE_S at most: never longer
+than its turn's end, which arrives after it and waits as long, so it is still recorded first.
 At a turn's end (Gemini CLI: its session's end) the session's token usage is read from the
 transcript the payload names, with the import's readers.
 
@@ -25,6 +28,7 @@ import os
 from devtrace.capture.hooks import agents, writer
 
 TURN_END_GRACE_S = 1.0
+OUTCOME_GRACE_S = TURN_END_GRACE_S  # not longer: see the module's docstring
 USAGE_MAX_BYTES = 64 * 1024 * 1024  # a larger transcript's usage is left to `devtrace import`
 
 
@@ -47,11 +51,19 @@ def order(record) -> tuple[float, int]:
 
 
 def held_back(record, now: float) -> bool:
-    """A turn's end that arrived less than TURN_END_GRACE_S ago (see the module's docstring)."""
-    if now - record.mtime >= TURN_END_GRACE_S:
+    """A turn's end that arrived less than TURN_END_GRACE_S ago, or a call's end less than
+    OUTCOME_GRACE_S ago whose outcome is still being written (see the module's docstring)."""
+    age = now - record.mtime
+    if age >= TURN_END_GRACE_S:  # OUTCOME_GRACE_S is not longer
         return False
     spec = agents.REGISTRY.get(record.words[0] if record.words else "")
-    return spec is not None and _event_name(record.body) in spec.turn_end_events
+    payload = _payload(record.body)
+    name = payload.get("hook_event_name") if payload is not None else None
+    if spec is None or not isinstance(name, str):
+        return False
+    if name in spec.turn_end_events:
+        return True
+    return name in spec.end_events and age < OUTCOME_GRACE_S and spec.outcome_pending(payload)
 
 
 def store(rec, record, event_id: str) -> int:
@@ -112,9 +124,14 @@ def save_usage(rec, agent: str, body: bytes) -> None:
 
 
 def _event_name(body: bytes) -> str | None:
+    payload = _payload(body)
+    name = payload.get("hook_event_name") if payload is not None else None
+    return name if isinstance(name, str) else None
+
+
+def _payload(body: bytes) -> dict | None:
     try:
         payload = json.loads(body)
     except ValueError:
         return None
-    name = payload.get("hook_event_name") if isinstance(payload, dict) else None
-    return name if isinstance(name, str) else None
+    return payload if isinstance(payload, dict) else None

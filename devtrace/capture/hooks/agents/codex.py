@@ -6,8 +6,11 @@ PostToolUse carries no exit code, but when it fires, the session's transcript
 (`transcript_path`, JSON lines) already holds the command's `item_completed` entry, whose
 `item.id` is the `tool_use_id`, with the exact `exit_code`; a command run in Codex's sandbox
 has only its `function_call_output`, whose header says "Process exited with code N" (a write
-the sandbox refused fails with 1). It is read from the end of the file, within a bounded
-size; where neither is there (`codex exec --ephemeral`) the exit is unknown.
+the sandbox refused fails with 1), written just after PostToolUse fired (2 ms later in a CI
+run whose drainer came in between): while the transcript holds the call but not yet its
+result, the drainer holds the Post back (agent_records.OUTCOME_GRACE_S). It is read from the
+end of the file, within a bounded size; where neither is there (`codex exec --ephemeral`)
+the exit is unknown.
 The duration is the time between the Pre and Post hooks (approximate). A command still
 running when the turn ends (yielded, never polled) fires only PreToolUse: at Stop it is
 recorded with the exit the transcript has by then, else unknown.
@@ -37,10 +40,18 @@ def orphan(payload: dict, call: str, started_at: float, ended_at: float) -> Outc
     return Outcome(code, None if code is None else False)
 
 
+def outcome_pending(payload: dict) -> bool:
+    """The transcript holds the call (its `function_call`) but not yet its result."""
+    path, call = payload.get("transcript_path"), call_id(payload)
+    if _result(path, call) is not None:
+        return False
+    return transcript.find(path, json.dumps(call), lambda e: _is_call(e, call)) is not None
+
+
 def exit_code(path, call: str) -> int | None:
     """The call's exit code from the transcript: its `item_completed` entry, else the header of
     its `function_call_output` (a command run in the sandbox has only that); None if neither."""
-    entry = transcript.find(path, json.dumps(call), lambda e: _accept(e, call))
+    entry = _result(path, call)
     payload = entry.get("payload") if entry else None
     if payload is None:
         return None
@@ -48,6 +59,15 @@ def exit_code(path, call: str) -> int | None:
         _exit_from_output(payload.get("output"))
     # -1: Codex ended the process itself (a command still running when its turn ended): no status
     return code if isinstance(code, int) and not isinstance(code, bool) and code >= 0 else None
+
+
+def _result(path, call: str) -> dict | None:
+    return transcript.find(path, json.dumps(call), lambda e: _accept(e, call))
+
+
+def _is_call(entry: dict, call: str) -> bool:
+    payload = entry.get("payload")
+    return isinstance(payload, dict) and payload.get("type") == "function_call" and payload.get("call_id") == call
 
 
 def _accept(entry: dict, call: str):
@@ -138,6 +158,7 @@ SPEC = AgentSpec(
     start_event="PreToolUse",
     end_events=("PostToolUse",),
     outcome=outcome,
+    outcome_pending=outcome_pending,
     call_id=call_id,
     check=check,
     turn_end_events=("Stop",),

@@ -28,7 +28,8 @@ class AgentSpec:
     (Codex: $CODEX_HOME/hooks.json). `tool`: the shell tool's name, which is also the hooks'
     matcher. `events`: the hook events installed; `start_event`: the one that opens a Pre/Post
     pair (None: the end event carries the agent's own duration). `outcome(payload)`: the end
-    event's Outcome; `call_id(payload)`: the agent's id of one tool call ("" where it has none);
+    event's Outcome; `outcome_pending(payload)`: the agent is still writing that outcome where
+    `outcome` reads it (the drainer waits a little); `call_id(payload)`: the agent's id of one tool call ("" where it has none);
     `started_at(payload, called_at)`; `directory(payload, cwd)`: where the command ran;
     `entry`: extra fields of DevTrace's hook entry; `check(file, hooks, mine, folder)`: the
     agent's own reasons to skip installed entries, as (trust, warnings, notes).
@@ -41,9 +42,10 @@ class AgentSpec:
 
     def __init__(self, name, *, settings, tool, events, end_events, outcome, start_event=None, home_variable=None,
                  call_id=lambda payload: "", started_at=None, directory=None, entry=None, check=None,
-                 turn_end_events=(), orphan=None, usage_events=None, expired=None):
+                 turn_end_events=(), orphan=None, usage_events=None, expired=None, outcome_pending=None):
         self.name, self.settings, self.tool, self.events = name, settings, tool, events
         self.end_events, self.outcome, self.start_event = end_events, outcome, start_event
+        self.outcome_pending = outcome_pending or (lambda payload: False)
         self.home_variable, self.call_id = home_variable, call_id
         self.started_at = started_at or (lambda payload, called_at: called_at)
         self.directory = directory or (lambda payload, cwd: cwd)
