@@ -251,6 +251,31 @@ class Browser:
                 if time.monotonic() >= deadline:
                     raise
 
+    def submit(self, button: str, values: dict[str, str], timeout: float = 60.0) -> None:
+        """Fill the inputs (label: text), then click `button` in the same instant the page
+        shows each input holding what was typed. A form that a re-running cell redraws puts
+        back the values it had, and a click then submits those (a CI run saved 55 as 17):
+        what a redraw replaced is typed again before the click."""
+        for label, text in values.items():
+            self.fill(label, text, timeout)
+        holding = " && ".join(f"{_INPUT_LABELED}({json.dumps(label)})?.value === {json.dumps(text)}"
+                              for label, text in values.items())
+        deadline = time.monotonic() + timeout
+        while not self.evaluate(f"""(() => {{
+                if (!({holding})) return false;
+                const button = allElements().find(e => e.tagName === 'BUTTON' && e.innerText.trim() === {json.dumps(button)});
+                if (!button) return false;
+                button.click();
+                return true;
+            }})()"""):
+            if time.monotonic() > deadline:
+                text = self.evaluate("allText().slice(0, 3000)")
+                raise AssertionError(f"timed out after {timeout}s submitting {values!r} with {button!r}; page says:\n{text}")
+            for label, text in values.items():
+                if self.evaluate(f"{_INPUT_LABELED}({json.dumps(label)})?.value") != text:
+                    self.fill(label, text, timeout)
+            time.sleep(0.1)
+
     def _type_into(self, label: str, text: str, timeout: float) -> None:
         self.wait_for(f"""(() => {{
             const input = {_INPUT_LABELED}({json.dumps(label)});

@@ -98,8 +98,9 @@ def test_ctrl_c_reaches_parallel_captures_and_their_caller(repo, store, tmp_path
         os.chdir(repo)
         os.execvpe(sys.executable, [sys.executable, str(script)], devtrace_env())
     read_until(fd, b"started")
-    deadline = time.monotonic() + 10
-    while len(_sleeps_under(pid)) < 2 and time.monotonic() < deadline:
+    deadline = time.monotonic() + 60
+    while len(_sleeps_under(pid)) < 2:
+        assert time.monotonic() < deadline, "the two captures never started their commands"
         time.sleep(0.02)
     started = time.monotonic()
     os.write(fd, b"\x03")

@@ -169,16 +169,33 @@ def test_a_word_that_is_no_command_is_never_stored_as_text(tmp_path, repo, store
     assert not re.search(b"Hunter2", (store / "devtrace.db").read_bytes())
 
 
+def _job(tmp_path):
+    """A job that runs until told to end (`go` exists), then exits 3, and shows it is running
+    (it keeps making `beat`): Ctrl-Z is sent only once it runs, however slow the machine."""
+    go, beat = tmp_path / "go", tmp_path / "beat"
+    return go, beat, f"sh -c 'while [ ! -e {go} ]; do touch {beat}; sleep 0.05; done; exit 3'"
+
+
+def _running(beat) -> None:
+    import time
+
+    beat.unlink(missing_ok=True)
+    deadline = time.monotonic() + 60
+    while not beat.exists():
+        assert time.monotonic() < deadline, "the job never ran"
+        time.sleep(0.02)
+
+
 @pytest.mark.parametrize("name", ["bash", "zsh", "fish"])
 def test_a_job_stopped_with_ctrl_z_and_resumed_is_on_record_once_with_its_real_status(name, tmp_path, repo, store, shells):
     shell = open_shell(shells, tmp_path, name, store, repo)
+    go, beat, job = _job(tmp_path)
     before = shell.prompts()
-    shell.type("sh -c 'sleep 1.5; exit 3'", wait=False)
-    import time
-
-    time.sleep(0.5)
+    shell.type(job, wait=False)
+    _running(beat)
     shell.tmux("send-keys", "-t", "0", "C-z")
     shell.wait_prompts(before + 1)
+    go.touch()
     shell.type("fg")
     shell.type("true")
     events = wait_events(store, 2)
@@ -187,18 +204,18 @@ def test_a_job_stopped_with_ctrl_z_and_resumed_is_on_record_once_with_its_real_s
 
 @pytest.mark.parametrize("name", ["bash", "zsh", "fish"])
 def test_a_job_stopped_twice_is_on_record_once_and_other_commands_meanwhile_too(name, tmp_path, repo, store, shells):
-    import time
-
     shell = open_shell(shells, tmp_path, name, store, repo)
-    shell.type("sh -c 'sleep 1.5; exit 3'", wait=False)
-    time.sleep(0.5)
+    go, beat, job = _job(tmp_path)
+    shell.type(job, wait=False)
+    _running(beat)
     shell.tmux("send-keys", "-t", "0", "C-z")
     shell.wait_prompts(2)
     shell.type("sh -c 'exit 4'")  # recorded while a job is stopped
     shell.type("fg", wait=False)
-    time.sleep(0.3)
+    _running(beat)
     shell.tmux("send-keys", "-t", "0", "C-z")  # stopped again: still not ended
     shell.wait_prompts(4)
+    go.touch()
     shell.type("fg")
     shell.type("true")
     assert [e["exit_code"] for e in wait_events(store, 3)] == [4, 3, 0]
@@ -350,10 +367,17 @@ def rows_now(store):
 
 def test_hook_status_and_doctor_report_a_shell_whose_hook_stopped_recording(tmp_path, repo, store, shells):
     import json
+    import time
+
+    from devtrace.capture.hooks import sessions
 
     shell = open_shell(shells, tmp_path, "bash", store, repo)
     shell.type("true")
     wait_events(store, 1)
+    deadline = time.monotonic() + 60  # the drainer notes the shell's last event just after storing it
+    while not any(entry.get("last_event_at") for entry in sessions.live(str(store)).values()):
+        assert time.monotonic() < deadline, "the shell's last event was never noted"
+        time.sleep(0.05)
     status = devtrace("hook", "status", "--path", str(store), cwd=repo).stdout.decode()
     assert "bash (pid " in status and "PROBLEM" not in status
     shell.type("unset PROMPT_COMMAND")  # a framework or rc line replaces every prompt command

@@ -418,12 +418,10 @@ def test_a_label_saved_in_the_browser_is_used_by_the_next_training_run(store, tm
     with MarimoServer.run("labeling", store, tmp_path / "marimo.log") as server, Browser() as browser:
         browser.open(server.url)
         first = browser.wait_for(r"allText().includes('0 / 1201') && allText().match(/evt_[0-9a-f]{12}/)?.[0]", timeout=90)
-        browser.fill("Your name", "tester")
-        browser.fill("Productivity label", "83")
-        browser.fill("Note", "fixed it on the second try")
         # Each step waits for the table of this sitting, the last cell to re-run, so the next
         # click lands on the buttons of the re-drawn form.
-        browser.click("Save label")
+        browser.submit("Save label", {"Your name": "tester", "Productivity label": "83",
+                                      "Note": "fixed it on the second try"})
         browser.wait_for("allText().includes('1 / 1201') && allText().includes('1 row,')")
         saved = rows(store, "SELECT event_id, value, source, labeled_by, note FROM labels ORDER BY id DESC LIMIT 1")[0]
         browser.click("Skip")
@@ -433,8 +431,7 @@ def test_a_label_saved_in_the_browser_is_used_by_the_next_training_run(store, tm
         browser.click("Undo last")  # takes back the label
         browser.wait_for("allText().includes('0 / 1201') && !allText().includes('This sitting')")
         retracted = rows(store, f"SELECT count(*) AS n FROM labels WHERE event_id = '{first}'")[0]["n"]
-        browser.fill("Productivity label", "83")
-        browser.click("Save label")
+        browser.submit("Save label", {"Productivity label": "83"})
         browser.wait_for("allText().includes('1 / 1201') && allText().includes('1 row,')")
         toasts, exceptions, log = browser.toasts(), browser.exceptions, server.log()
     assert tuple(saved) == (first, 83.0, "human", "tester", "fixed it on the second try")
@@ -505,8 +502,7 @@ def test_a_persons_path_label_three_undo_one_train_and_a_worse_candidate_is_refu
         queue = int(browser.wait_for(r"allText().match(/0 \/ (\d+)/)?.[1]", timeout=90))
         browser.fill("Your name", "tester")
         for n, value in enumerate(("20", "55", "90"), start=1):
-            browser.fill("Productivity label", value)
-            browser.click("Save label")
+            browser.submit("Save label", {"Productivity label": value})
             browser.wait_for(f"allText().includes('{n} / {queue}') && allText().includes('{n} row')")
         saved = rows(store, labeled_by_me)
         browser.click("Undo last")
@@ -523,8 +519,7 @@ def test_a_persons_path_label_three_undo_one_train_and_a_worse_candidate_is_refu
     with MarimoServer.run("retraining", store, tmp_path / "retraining.log") as server, Browser() as browser:
         browser.open(server.url)
         browser.wait_for("allText().includes('Train candidate')", timeout=90)
-        browser.fill("Trees (at most)", "1")  # one shallow tree: a candidate worse than v1
-        browser.click("Train candidate")
+        browser.submit("Train candidate", {"Trees (at most)": "1"})  # one shallow tree: a candidate worse than v1
         browser.wait_for("allText().includes('Candidate v2 beside the baselines and the active model')", timeout=120)
         browser.wait_for("allText().includes('Not promotable here.')", timeout=60)
         shown = browser.evaluate("allText()")
