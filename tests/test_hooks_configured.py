@@ -74,24 +74,24 @@ def test_zsh_without_its_clock_stores_no_duration_rather_than_a_wrong_one(settin
 
 
 def test_a_slow_zsh_precmd_before_devtraces_is_not_timed(tmp_path, repo, store, shells):
-    rc = "slow_prompt_work() { sleep 0.3 }\nprecmd_functions+=(slow_prompt_work)"
+    rc = "slow_prompt_work() { sleep 1 }\nprecmd_functions+=(slow_prompt_work)"
     shell = open_shell(shells, tmp_path, "zsh", store, repo, rc=rc)
     shell.type("true")
     shell.type("true")
     events = wait_events(store, 2)
-    assert [e["duration_ms"] < 200 for e in events] == [True, True], [e["duration_ms"] for e in events]
+    assert [e["duration_ms"] < 600 for e in events] == [True, True], [e["duration_ms"] for e in events]
 
 
 def test_a_framework_that_puts_its_precmd_first_later_is_moved_behind(tmp_path, repo, store, shells):
     """As powerlevel10k does at its first prompt: DevTrace's precmd is first again from the
     next prompt on; the command timed with the other's work in it has no duration."""
-    after = "slow_prompt_work() { sleep 0.3 }\nprecmd_functions=(slow_prompt_work $precmd_functions)"
+    after = "slow_prompt_work() { sleep 1 }\nprecmd_functions=(slow_prompt_work $precmd_functions)"
     shell = open_shell(shells, tmp_path, "zsh", store, repo, after=after)
     shell.type("true")
     shell.type("true")
     shell.type("true")
     events = wait_events(store, 3)
-    assert all(e["duration_ms"] is None or e["duration_ms"] < 200 for e in events), [e["duration_ms"] for e in events]
+    assert all(e["duration_ms"] is None or e["duration_ms"] < 600 for e in events), [e["duration_ms"] for e in events]
     assert events[-1]["duration_ms"] is not None
 
 

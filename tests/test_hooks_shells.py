@@ -125,11 +125,11 @@ def test_bash_puts_its_precmd_first_when_bash_preexec_is_loaded(where, tmp_path,
 
 def test_a_prompt_hook_that_runs_devtraces_precmd_first_is_not_timed(tmp_path, repo, store, shells):
     """As under bash-preexec: DevTrace's precmd function runs first, then slower prompt work
-    (here 0.3 s, which leaves other values in `$?` and `$_`), then DevTrace's own prompt
+    (here 1 s, which leaves other values in `$?` and `$_`), then DevTrace's own prompt
     command entry. One event per command, a repeat that ignoredups did not save included,
     with the command's status and without the slow work in its duration."""
     after = ("bash_preexec_imported=defined\n"
-             "PROMPT_COMMAND=\"__devtrace_bp_precmd; sleep 0.3; : prompt-work; (exit 7)\"$'\\n'\"$PROMPT_COMMAND\"")
+             "PROMPT_COMMAND=\"__devtrace_bp_precmd; sleep 1; : prompt-work; (exit 7)\"$'\\n'\"$PROMPT_COMMAND\"")
     shell = Shell(tmp_path, "bash", store, repo, after=after)
     shells.append(shell)
     shell.type("false")
@@ -139,8 +139,8 @@ def test_a_prompt_hook_that_runs_devtraces_precmd_first_is_not_timed(tmp_path, r
     shell.type("echo again")  # a repeat ignoredups does not save: known by its `$_`
     events = wait_events(store, 5)
     assert [e["exit_code"] for e in events] == [1, 3, 0, 0, 0]
-    assert events[0]["duration_ms"] < 200 and events[1]["duration_ms"] < 200
-    assert 200 <= events[2]["duration_ms"] < 450
+    assert events[0]["duration_ms"] < 600 and events[1]["duration_ms"] < 600  # far from the 1 s of prompt work
+    assert 200 <= events[2]["duration_ms"] < 1000
     assert events[3]["command_hash"] == events[4]["command_hash"]
 
 
@@ -271,7 +271,7 @@ def test_a_locked_store_does_not_delay_the_prompt(tmp_path, repo, store, shells)
     started = time.monotonic()
     for _ in range(5):
         shell.type("true")
-    assert time.monotonic() - started < 5  # the prompts came back while the store was locked
+    assert time.monotonic() - started < 20  # the prompts came back while the store was locked (a lock wait: 30 s each)
     spooled = list((store / "spool").iterdir())
     assert len([p for p in spooled if p.suffix == ".rec"]) == 5  # waiting, in files of their own
     assert (store / "spool").stat().st_mode & 0o777 == 0o700
