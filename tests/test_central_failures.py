@@ -153,7 +153,7 @@ def test_partial_headers_time_out_while_a_normal_client_is_served(tmp_path, serv
     answered 408 and closed within the header timeout (plus the machine's slack), and a
     normal request meanwhile gets its answer at once."""
     url = str(tmp_path / "central.db")
-    server = server_factory(url, "--header-timeout", "2")
+    server = server_factory(url, "--header-timeout", "4")  # room for the 1 s pause of `kept` on a loaded machine
     stalled = []
     for n in range(300):
         conn = socket.create_connection(("127.0.0.1", server.port))
@@ -161,14 +161,14 @@ def test_partial_headers_time_out_while_a_normal_client_is_served(tmp_path, serv
         stalled.append(conn)
     opened = time.monotonic()
     assert call(server.address, "GET", "/v1/health")[0] == 200
-    assert time.monotonic() - opened < 2  # served before the stalled ones time out
+    assert time.monotonic() - opened < 4  # served before the stalled ones time out
     for conn in stalled:
         conn.settimeout(30)
         answer = conn.recv(4096)
         assert answer.startswith(b"HTTP/1.1 408"), answer[:100]
         assert conn.recv(4096) == b""  # and closed
         conn.close()
-    assert time.monotonic() - opened < 15
+    assert time.monotonic() - opened < 20
     idle = socket.create_connection(("127.0.0.1", server.port))  # nothing sent at all: closed too
     idle.settimeout(30)
     assert idle.recv(4096).startswith(b"HTTP/1.1 408") and idle.recv(4096) == b""
@@ -183,7 +183,7 @@ def test_partial_headers_time_out_while_a_normal_client_is_served(tmp_path, serv
     server.stop()
     log = server.process.stderr.read()
     assert "Traceback" not in log, log[:2000]
-    assert len([line for line in log.splitlines() if "headers did not arrive within 2 s" in line]) == 301, log[-2000:]
+    assert len([line for line in log.splitlines() if "headers did not arrive within 4 s" in line]) == 301, log[-2000:]
 
 
 def test_no_interactive_docs_from_a_cdn(tmp_path, server_factory):
