@@ -14,7 +14,20 @@ from tests.support import CHECKOUT, git, imported_checkout
 
 
 @pytest.fixture(scope="session", autouse=True)
-def subprocesses_run_this_checkout(tmp_path_factory):
+def a_home_of_its_own(tmp_path_factory):
+    """The suite runs with an empty home folder of its own: what a developer's home holds (a
+    store at ~/.devtrace that their own hook writes, agent settings, shell histories) can
+    neither change a test's result nor be changed by a test that forgets its own HOME."""
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOME", str(home))
+        for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME", "CODEX_HOME"):
+            patch.delenv(name, raising=False)
+        yield home
+
+
+@pytest.fixture(scope="session", autouse=True)
+def subprocesses_run_this_checkout(a_home_of_its_own, tmp_path_factory):
     """The CLI tests run `python -m devtrace` from temporary folders, where it is imported from
     wherever the interpreter finds it: stop at once if that is another copy than this checkout
     (an install of another worktree, a wheel, a PYTHONPATH), which the tests would then test."""

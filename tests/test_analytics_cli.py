@@ -3,6 +3,8 @@
 import csv
 import io
 import json
+import os
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -105,6 +107,15 @@ def test_missing_store(tmp_path):
     done = devtrace_here("sql", "SELECT 1", "--path", str(tmp_path / "nowhere"), cwd=tmp_path, text=True)
     assert done.returncode == 1
     assert done.stderr == f"devtrace: no DevTrace store at {tmp_path / 'nowhere'} (create one with `devtrace init --path {tmp_path / 'nowhere'}`)\n"
+
+
+def test_the_suite_has_a_home_of_its_own():
+    """conftest's a_home_of_its_own: on a machine whose own hook writes ~/.devtrace, the
+    message of test_missing_store named that store and the test failed."""
+    import pwd
+
+    assert Path.home() != Path(pwd.getpwuid(os.getuid()).pw_dir)
+    assert not (Path.home() / ".devtrace").exists()
 
 
 def test_views_lists_each_view_with_what_it_answers(tmp_path):
