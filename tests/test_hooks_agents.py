@@ -482,6 +482,9 @@ def test_a_sandboxed_codex_call_waits_for_its_result_in_the_transcript(store, re
     later); a CI run's drainer read the transcript in between and stored the exit as unknown.
     The Post waits for its result while the transcript holds the call without it, and for
     OUTCOME_GRACE_S at most: a result that never comes leaves the exit unknown."""
+    from devtrace.capture import spool
+    from devtrace.capture.hooks import agent_records
+
     lines = (FIXTURES / "codex" / "transcript-sandbox.jsonl").read_text().splitlines(keepends=True)
     result = next(i for i, line in enumerate(lines) if '"function_call_output"' in line and '"call_0_0"' in line)
     rollout = tmp_path / "rollout.jsonl"
@@ -493,9 +496,9 @@ def test_a_sandboxed_codex_call_waits_for_its_result_in_the_transcript(store, re
                 tool_input={"command": command})
         spooled(store, "codex", "PostToolUse", repo, ahead, f"{tag}b", transcript_path=str(rollout), tool_use_id=call,
                 tool_input={"command": command})
-    drain_once(store, repo)  # call_1_0's result is not in the transcript either, nor is its call: no wait
+    drain_once(store, repo)  # call_0_0's Post waits, and call_1_0's with it (nor is call_1_0 in the rollout)
     with closing(sqlite3.connect(store / "devtrace.db")) as conn:  # not rows(): it waits for an empty spool
-        assert conn.execute("SELECT program, exit_code FROM command_events").fetchall() == [("cat", None)]
+        assert conn.execute("SELECT program, exit_code FROM command_events").fetchall() == []
     with rollout.open("a") as f:
         f.write(lines[result])
     drain_once(store, repo)
@@ -508,8 +511,24 @@ def test_a_sandboxed_codex_call_waits_for_its_result_in_the_transcript(store, re
     lines_2 = [line for line in lines if '"call_2_0"' in line and '"function_call"' in line]
     with rollout.open("a") as f:  # the call, and never its result
         f.write(lines_2[0])
+    (name,) = [n for n in spool.pending(str(store)) if n.startswith("agent.2b")]
+    post = spool.read(str(store), name)
+    assert agent_records.awaits_outcome(post, post.mtime + agent_records.OUTCOME_GRACE_S - 0.05)
+    assert not agent_records.awaits_outcome(post, post.mtime + agent_records.OUTCOME_GRACE_S)
     drain_once(store, repo)
     assert rows(store, "SELECT exit_code FROM command_events WHERE program = 'sh'")[0][0] is None
+
+
+def test_a_codex_end_that_breaks_the_outcome_check_never_stops_the_drainer(store, repo, tmp_path):
+    """A transcript path Python cannot open (a NUL byte) raised out of the check, past the
+    drainer's error handling (a review found it); a FIFO would have held the drainer."""
+    os.mkfifo(tmp_path / "fifo")
+    for tag, path in (("1", "/tmp/a\u0000b"), ("2", str(tmp_path / "fifo"))):
+        call = f"call_{tag}"
+        spooled(store, "codex", "PreToolUse", repo, time.time(), f"{tag}a", transcript_path=path, tool_use_id=call)
+        spooled(store, "codex", "PostToolUse", repo, time.time(), f"{tag}b", transcript_path=path, tool_use_id=call)
+    drain_once(store, repo)
+    assert [tuple(r) for r in rows(store, "SELECT exit_code FROM command_events")] == [(None,), (None,)]
 
 
 SIGINT_RESULT = (  # what `claude -p` 2.1.197 given SIGINT during `sleep 10` wrote (tests/agents/test_interrupts.py)

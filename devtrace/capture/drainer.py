@@ -272,8 +272,9 @@ def _unlink(path: str) -> None:
 def _store_agents(directory: str, records: list, busy_timeout_s: float | None, result: Result) -> int:
     """The agent hooks' records, one at a time in the order they arrived (each is its own
     transaction: see hooks.agent_records), deleted once recorded; how many events were stored.
-    A turn's end too recent is left for a later pass; at the first record the store cannot
-    take, the rest wait too (an end must not be recorded before its start)."""
+    A turn's end too recent is left for a later pass; so is a call's end whose outcome its
+    agent is still writing, and with it every record after it; at the first record the store
+    cannot take, the rest wait too (an end must not be recorded before its start)."""
     from devtrace.capture.hooks import agent_records
     from devtrace.capture.recorder import Recorder
 
@@ -286,6 +287,8 @@ def _store_agents(directory: str, records: list, busy_timeout_s: float | None, r
                 rec.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
             while left:
                 record = left[0]
+                if agent_records.awaits_outcome(record, now):
+                    return stored  # it and the records after it: a later pass
                 if not agent_records.held_back(record, now):
                     try:
                         stored += agent_records.store(rec, record, _event_id(f"{record.name}@{record.mtime!r}"))

@@ -11,9 +11,10 @@ that long after it (two of DevTrace's entries run in parallel, a hook the agent 
 late) is recorded first, with its exact exit, before the turn's end resolves the starts
 still waiting as orphans. However late the drainer takes the records, the order is the
 same: it depends on when the agent called the hooks, not on when they were processed.
-A call's end whose outcome the agent is still writing to its transcript (Codex's sandboxed
-calls) is held back too, until it is there or for OUTCOME_GRACE_S at most: never longer
-than its turn's end, which arrives after it and waits as long, so it is still recorded first.
+A call's end whose outcome the agent is still writing to its transcript (a call Codex's
+sandbox refused) waits too, until it is there or for OUTCOME_GRACE_S at most, and every
+record after it waits with it: nothing after it in the order is recorded before it, its
+turn's end included.
 At a turn's end (Gemini CLI: its session's end) the session's token usage is read from the
 transcript the payload names, with the import's readers.
 
@@ -51,19 +52,27 @@ def order(record) -> tuple[float, int]:
 
 
 def held_back(record, now: float) -> bool:
-    """A turn's end that arrived less than TURN_END_GRACE_S ago, or a call's end less than
-    OUTCOME_GRACE_S ago whose outcome is still being written (see the module's docstring)."""
-    age = now - record.mtime
-    if age >= TURN_END_GRACE_S:  # OUTCOME_GRACE_S is not longer
+    """A turn's end that arrived less than TURN_END_GRACE_S ago (see the module's docstring)."""
+    if now - record.mtime >= TURN_END_GRACE_S:
+        return False
+    spec = agents.REGISTRY.get(record.words[0] if record.words else "")
+    return spec is not None and _event_name(record.body) in spec.turn_end_events
+
+
+def awaits_outcome(record, now: float) -> bool:
+    """A call's end that arrived less than OUTCOME_GRACE_S ago whose outcome the agent is
+    still writing (see the module's docstring). False for a payload the check cannot read:
+    `store` says what is wrong with it."""
+    if now - record.mtime >= OUTCOME_GRACE_S:
         return False
     spec = agents.REGISTRY.get(record.words[0] if record.words else "")
     payload = _payload(record.body)
-    name = payload.get("hook_event_name") if payload is not None else None
-    if spec is None or not isinstance(name, str):
+    if spec is None or payload is None or payload.get("hook_event_name") not in spec.end_events:
         return False
-    if name in spec.turn_end_events:
-        return True
-    return name in spec.end_events and age < OUTCOME_GRACE_S and spec.outcome_pending(payload)
+    try:
+        return bool(spec.outcome_pending(payload))
+    except Exception:
+        return False
 
 
 def store(rec, record, event_id: str) -> int:

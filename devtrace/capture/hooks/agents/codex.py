@@ -4,13 +4,13 @@ trusted them.
 
 PostToolUse carries no exit code, but when it fires, the session's transcript
 (`transcript_path`, JSON lines) already holds the command's `item_completed` entry, whose
-`item.id` is the `tool_use_id`, with the exact `exit_code`; a command run in Codex's sandbox
-has only its `function_call_output`, whose header says "Process exited with code N" (a write
-the sandbox refused fails with 1), written just after PostToolUse fired (2 ms later in a CI
-run whose drainer came in between): while the transcript holds the call but not yet its
-result, the drainer holds the Post back (agent_records.OUTCOME_GRACE_S). It is read from the
-end of the file, within a bounded size; where neither is there (`codex exec --ephemeral`)
-the exit is unknown.
+`item.id` is the `tool_use_id`, with the exact `exit_code`; a command Codex's sandbox refused
+(a write in `--sandbox read-only`, which fails with 1) has only its `function_call_output`,
+whose header says "Process exited with code N", written just after PostToolUse fired (2 ms
+later in a CI run whose drainer came in between): while the transcript holds the call but
+not yet its result, the drainer holds the Post back (agent_records.OUTCOME_GRACE_S). It is
+read from the end of the file, within a bounded size; where neither is there (`codex exec
+--ephemeral`) the exit is unknown.
 The duration is the time between the Pre and Post hooks (approximate). A command still
 running when the turn ends (yielded, never polled) fires only PreToolUse: at Stop it is
 recorded with the exit the transcript has by then, else unknown.
@@ -41,16 +41,18 @@ def orphan(payload: dict, call: str, started_at: float, ended_at: float) -> Outc
 
 
 def outcome_pending(payload: dict) -> bool:
-    """The transcript holds the call (its `function_call`) but not yet its result."""
+    """The transcript holds the call (its `function_call`) but not yet its result, which Codex
+    writes after the call: read back from the end, the first of them found says which."""
     path, call = payload.get("transcript_path"), call_id(payload)
-    if _result(path, call) is not None:
+    if not call:
         return False
-    return transcript.find(path, json.dumps(call), lambda e: _is_call(e, call)) is not None
+    entry = transcript.find(path, json.dumps(call), lambda e: _is_call(e, call) or _accept(e, call) is not False)
+    return entry is not None and _is_call(entry, call)
 
 
 def exit_code(path, call: str) -> int | None:
     """The call's exit code from the transcript: its `item_completed` entry, else the header of
-    its `function_call_output` (a command run in the sandbox has only that); None if neither."""
+    its `function_call_output` (a command the sandbox refused has only that); None if neither."""
     entry = _result(path, call)
     payload = entry.get("payload") if entry else None
     if payload is None:

@@ -3,6 +3,7 @@ entry about one tool call is near the end when a hook asks for it."""
 
 import json
 import os
+import stat
 
 TAIL_BYTES = 8 * 1024 * 1024  # read back from the end at most
 _CHUNK = 256 * 1024
@@ -15,6 +16,8 @@ def find(path, needle: str, accept) -> dict | None:
         return None
     marker, fallback = needle.encode(), None
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None  # a FIFO would hold the drainer; a folder is no transcript
         with open(path, "rb") as f:
             end = f.seek(0, os.SEEK_END)
             position, carry = end, b""
@@ -36,7 +39,7 @@ def find(path, needle: str, accept) -> dict | None:
                         return entry
                     if verdict == "maybe" and fallback is None:
                         fallback = entry
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a path with a NUL byte
         return None
     return fallback
 
