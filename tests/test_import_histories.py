@@ -239,6 +239,17 @@ def test_a_binary_file_is_refused_in_one_sentence_and_the_store_is_unchanged(tmp
         assert len(rows(store)) == 8
 
 
+@pytest.mark.parametrize("shell, fixture", [("bash", "bash-dated"), ("zsh", "zsh-extended"), ("fish", "fish")])
+def test_a_history_read_through_a_pipe(tmp_path, shell, fixture):
+    """`devtrace import fish <(ssh host cat …)`: the file cannot seek back to its start (bash
+    and zsh ended in a traceback when the first line was read to tell dated from undated)."""
+    store = tmp_path / "store"
+    done = devtrace("import", shell, "/dev/stdin", "--path", str(store), "--json", cwd=tmp_path,
+                    input=(HISTORY / fixture).read_bytes())
+    assert done.returncode == 0 and done.stderr == b"", done.stderr
+    assert json.loads(done.stdout)["added"] == len(rows(store)) > 0
+
+
 def test_a_history_in_another_alphabet_is_text(tmp_path):
     """zsh metafies the bytes 0x83-0xA2, which much of a Japanese line's UTF-8 contains: a
     quarter of the file's bytes are not UTF-8 until they are unmetafied."""

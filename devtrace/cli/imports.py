@@ -72,8 +72,7 @@ def _dated(shell: str, f) -> bool:
     if shell == "bash":
         return histories.bash_is_dated(f)
     if shell == "zsh":
-        first = f.readline()
-        f.seek(0)
+        first = histories.head(f)
         return first.startswith(b": ") or not first
     return True  # fish always writes `when:`
 

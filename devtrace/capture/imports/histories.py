@@ -59,19 +59,22 @@ def is_text(f, shell: str) -> bool:
     """Whether the file's start reads as text (zsh's once unmetafied): a history with a few
     damaged lines is still imported, less them; a file of which a quarter or more is NUL bytes
     or not UTF-8 (an executable, an archive, the wrong file) is no history at all."""
-    sample = f.read(SAMPLE_BYTES)
-    f.seek(0)
+    sample = head(f)
     if shell == "zsh":
         sample = unmetafy(sample)
     bad = sample.count(b"\0") + sample.decode("utf-8", errors="replace").count("\ufffd")
     return bad < NOT_TEXT_SHARE * len(sample) or not sample
 
 
+def head(f) -> bytes:
+    """The file's first bytes (up to SAMPLE_BYTES), left unread: a history may come through
+    a pipe (`devtrace import fish <(...)`), which cannot seek back."""
+    return f.peek(SAMPLE_BYTES)[:SAMPLE_BYTES]
+
+
 def bash_is_dated(f) -> bool:
     """Whether the file's first line is a `#<epoch>` line (HISTTIMEFORMAT was set)."""
-    first = f.readline()
-    f.seek(0)
-    return _EPOCH.fullmatch(first.rstrip(b"\n")) is not None
+    return _EPOCH.fullmatch(head(f).split(b"\n", 1)[0]) is not None
 
 
 def read_bash(f, dated: bool) -> Iterator[Entry | None]:
