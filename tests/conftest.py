@@ -21,7 +21,9 @@ def a_home_of_its_own(tmp_path_factory):
     home = tmp_path_factory.mktemp("home")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HOME", str(home))
-        for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME", "CODEX_HOME"):
+        for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME", "CODEX_HOME",
+                     "CLAUDE_CONFIG_DIR", "ZDOTDIR", "HISTFILE", "GEMINI_CLI_TRUST_WORKSPACE",
+                     "GEMINI_CLI_TRUSTED_FOLDERS_PATH"):
             patch.delenv(name, raising=False)
         yield home
 

@@ -41,22 +41,23 @@ def test_each_command_at_the_prompt_is_one_event(name, tmp_path, repo, store, sh
     assert files_containing(shell.home / "tmp", SECRET.encode()) == []
 
 
-SHELL_TIME = {  # how each shell's own `time` is told to print, and how to read it back in ms
-    "bash": ("TIMEFORMAT='shell-time:%3R'", r"shell-time:(\d+\.\d+)", 1000),
-    "zsh": ("TIMEFMT='shell-time:%*E'", r"shell-time:(\d+\.\d+)", 1000),
-    "fish": ("", r"Executed in\s+(\d+\.\d+) millis", 1),
+SHELL_TIME = {  # how each shell's own `time` is told to print, and how to read it back
+    "bash": ("TIMEFORMAT='shell-time:%3R secs'", r"shell-time:(\d+\.\d+) (secs)"),
+    "zsh": ("TIMEFMT='shell-time:%*E secs'", r"shell-time:(\d+\.\d+) (secs)"),
+    "fish": ("", r"Executed in\s+(\d+\.\d+) (micros|millis|secs)"),  # secs from 1 s on
 }
+TO_MS = {"micros": 0.001, "millis": 1, "secs": 1000}
 
 
 @pytest.mark.parametrize("name", SHELLS)
 def test_the_duration_is_the_shells_own(name, tmp_path, repo, store, shells):
-    setting, pattern, to_ms = SHELL_TIME[name]
+    setting, pattern = SHELL_TIME[name]
     shell = Shell(tmp_path, name, store, repo, rc=setting)
     shells.append(shell)
     for _ in range(3):  # the closest of three: one may have waited behind the machine's load
         shell.type("time sleep 0.2")
     events = wait_events(store, 3)
-    owns = [float(found) * to_ms for found in re.findall(pattern, shell.screen())]
+    owns = [float(value) * TO_MS[unit] for value, unit in re.findall(pattern, shell.screen())]
     assert len(owns) == 3 and all(e["program"] == "sleep" for e in events)
     assert min(abs(e["duration_ms"] - own) for e, own in zip(events, owns, strict=True)) <= 5, (events, owns)
 
