@@ -17,6 +17,19 @@ PROMPT = "DT> "
 SHELL_PATH = os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"])
 
 
+def drainer_argv(store: Path, setup: str) -> list[str]:
+    """The real drainer's command (`drainer.argv`), running the Python statements `setup` (a
+    test's value for one of its constants) before the drainer starts."""
+    from devtrace.capture import drainer
+
+    command = drainer.argv(str(store))
+    code = command.index("-c") + 1
+    start = "from devtrace.capture.drainer import main; "
+    assert start in command[code]
+    command[code] = command[code].replace(start, f"{setup}; {start}")
+    return command
+
+
 def require(*tools: str) -> None:
     missing = [tool for tool in tools if shutil.which(tool) is None]
     if missing:

@@ -115,6 +115,15 @@ def _waiting(record: Path) -> bool:
         return False
 
 
+def wait_until(condition, what: str, timeout: float = 60.0) -> None:
+    """Poll until `condition()` is true; fail saying `what` did not happen within `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout:g} s")
+        time.sleep(0.01)
+
+
 def rows(store: Path, sql: str = "SELECT * FROM command_events ORDER BY executed_at") -> list[sqlite3.Row]:
     drained(store)
     conn = sqlite3.connect(store / "devtrace.db")

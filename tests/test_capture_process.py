@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import devtrace, devtrace_env, rows
+from tests.support import devtrace, devtrace_env, rows, wait_until
 
 
 def run_in(repo: Path, store: Path, *command: str, **kwargs):
@@ -114,7 +114,7 @@ def test_signals_sent_to_devtrace_reach_the_command_and_the_event_is_recorded(re
          "sh", "-c", f"touch {ready}; exec sleep 60"],
         cwd=repo, env=devtrace_env(), stderr=subprocess.PIPE,
     )
-    _wait_for(ready.exists)
+    wait_until(ready.exists, "the command started", 10)
     proc.send_signal(sig)
     _, stderr = proc.communicate(timeout=10)
     assert proc.returncode == -sig  # the command died of it, and so does DevTrace, as bare
@@ -134,11 +134,11 @@ def test_when_devtrace_leads_its_group_a_signal_reaches_the_commands_whole_group
         cwd=repo, env=devtrace_env(), start_new_session=True, stderr=subprocess.PIPE,
     )
     try:
-        _wait_for(ready.exists)
+        wait_until(ready.exists, "the command started", 10)
         proc.send_signal(signal.SIGTERM)  # to DevTrace alone, not to its group
         _, stderr = proc.communicate(timeout=10)
         assert proc.returncode == -signal.SIGTERM and b"Traceback" not in stderr  # as the command died
-        _wait_for(lambda: not _alive(int(grandchild.read_text())))
+        wait_until(lambda: not _alive(int(grandchild.read_text())), "the grandchild ended", 10)
     finally:
         if grandchild.exists() and _alive(int(grandchild.read_text())):
             os.kill(int(grandchild.read_text()), signal.SIGKILL)
@@ -153,7 +153,7 @@ def test_sigkill_mid_capture_leaves_a_healthy_store(repo, store, tmp_path):
          "sh", "-c", f"echo $$ > {ready}.tmp; mv {ready}.tmp {ready}; exec sleep 60"],
         cwd=repo, env=devtrace_env(),
     )
-    _wait_for(ready.exists)
+    wait_until(ready.exists, "the command started", 10)
     proc.kill()
     proc.wait(timeout=10)
     os.kill(int(ready.read_text()), signal.SIGKILL)  # the orphaned command, left by the kill
@@ -195,14 +195,6 @@ def _alive(pid: int) -> bool:
         return f.read().rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def _wait_for(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the command to start")
-        time.sleep(0.01)
-
-
 def test_signals_the_caller_ignores_stay_ignored_for_the_command(repo, store):
     """`nohup devtrace run -- job`: the job must still survive a hang-up."""
     def ignore_hup_and_int():
@@ -228,12 +220,12 @@ def test_killing_the_callers_process_group_stops_the_command(repo, store, tmp_pa
          "sh", "-c", f"echo $$ > {ready}.tmp; mv {ready}.tmp {ready}; exec sleep 60"],
         cwd=repo, env=devtrace_env(), start_new_session=True,
     )
-    _wait_for(ready.exists)
+    wait_until(ready.exists, "the command started", 10)
     command = int(ready.read_text())
     os.killpg(proc.pid, signal.SIGTERM)
     proc.wait(timeout=10)
     assert proc.returncode == -signal.SIGTERM
-    _wait_for(lambda: not _alive(command))
+    wait_until(lambda: not _alive(command), "the command ended", 10)
     assert rows(store)[0]["exit_code"] == 128 + signal.SIGTERM
 
 

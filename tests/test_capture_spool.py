@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from devtrace.capture import drainer, health, spool
+from tests.hook_support import drainer_argv
 from tests.support import devtrace, devtrace_env, drained, rows
 
 
@@ -179,12 +180,7 @@ def test_spool_format_versions_and_damaged_records(repo, store):
 def briefly_idle_drainer(store: Path) -> list[str]:
     """The real drainer (`drainer.argv`), which exits after 1 s idle instead of IDLE_S (20 s),
     so that a test can wait for it to end."""
-    command = drainer.argv(str(store))
-    code = command.index("-c") + 1
-    command[code] = command[code].replace("from devtrace.capture.drainer import main; ",
-                                          "from devtrace.capture import drainer; drainer.IDLE_S = 1.0; main = drainer.main; ")
-    assert "IDLE_S = 1.0" in command[code]
-    return command
+    return drainer_argv(store, "from devtrace.capture import drainer; drainer.IDLE_S = 1.0")
 
 
 def test_one_drainer_per_store_however_many_are_started(repo, store):

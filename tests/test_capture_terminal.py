@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.support import devtrace_env, rows
+from tests.support import devtrace_env, rows, wait_until
 
 
 def spawn_on_pty(args: list[str], cwd: Path) -> tuple[int, int]:
@@ -98,10 +98,7 @@ def test_ctrl_c_reaches_parallel_captures_and_their_caller(repo, store, tmp_path
         os.chdir(repo)
         os.execvpe(sys.executable, [sys.executable, str(script)], devtrace_env())
     read_until(fd, b"started")
-    deadline = time.monotonic() + 60
-    while len(_sleeps_under(pid)) < 2:
-        assert time.monotonic() < deadline, "the two captures never started their commands"
-        time.sleep(0.02)
+    wait_until(lambda: len(_sleeps_under(pid)) >= 2, "the two captures started their commands")
     started = time.monotonic()
     os.write(fd, b"\x03")
     output = read_until(fd, b"[-2, -2]")

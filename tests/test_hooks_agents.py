@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.hook_support import files_containing, wait_events, wait_writers
-from tests.support import devtrace, devtrace_env, devtrace_here, rows
+from tests.hook_support import drainer_argv, files_containing, wait_events, wait_writers
+from tests.support import devtrace, devtrace_env, devtrace_here, rows, wait_until
 
 FIXTURES = Path(__file__).parent / "fixtures" / "agents"
 SECRET = "sk-live-agent-passed-0xDEADBEEF"
@@ -584,19 +584,10 @@ def test_a_turns_end_waits_for_the_ends_of_its_grace(home, store, repo):
     from devtrace.capture import drainer
 
     store.mkdir()
-    command = drainer.argv(str(store))
-    code = command.index("-c") + 1
-    command[code] = command[code].replace(
-        "from devtrace.capture.drainer import main; ",
-        "from devtrace.capture.hooks import agent_records; agent_records.TURN_END_GRACE_S = 5.0; "
-        "from devtrace.capture.drainer import main; ")
-    assert "TURN_END_GRACE_S = 5.0" in command[code]
+    command = drainer_argv(store, "from devtrace.capture.hooks import agent_records; agent_records.TURN_END_GRACE_S = 5.0")
     running = subprocess.Popen(command, env=env_for(home))
     try:
-        deadline = time.monotonic() + 60
-        while not drainer.alive(str(store)):
-            assert time.monotonic() < deadline, "the drainer never started"
-            time.sleep(0.02)
+        wait_until(lambda: drainer.alive(str(store)), "the drainer started")
         fire("claude-code", "PreToolUse", home, store, repo)
         fire("claude-code", "Stop", home, store, repo)
         time.sleep(0.3)

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from tests.hook_support import open_shell, shells_fixture, wait_events  # noqa: F401 (the shells fixture)
-from tests.support import devtrace, devtrace_env, devtrace_here, rows
+from tests.support import devtrace, devtrace_env, devtrace_here, rows, wait_until
 
 
 @pytest.mark.parametrize("name, setting", [("bash", "set -e"), ("zsh", "setopt ERR_EXIT")])
@@ -177,13 +177,8 @@ def _job(tmp_path):
 
 
 def _running(beat) -> None:
-    import time
-
     beat.unlink(missing_ok=True)
-    deadline = time.monotonic() + 60
-    while not beat.exists():
-        assert time.monotonic() < deadline, "the job never ran"
-        time.sleep(0.02)
+    wait_until(beat.exists, "the job ran")
 
 
 @pytest.mark.parametrize("name", ["bash", "zsh", "fish"])
@@ -367,17 +362,14 @@ def rows_now(store):
 
 def test_hook_status_and_doctor_report_a_shell_whose_hook_stopped_recording(tmp_path, repo, store, shells):
     import json
-    import time
 
-    from devtrace.capture.hooks import sessions
+    from devtrace.capture.hooks import sessions as shell_sessions
 
     shell = open_shell(shells, tmp_path, "bash", store, repo)
     shell.type("true")
     wait_events(store, 1)
-    deadline = time.monotonic() + 60  # the drainer notes the shell's last event just after storing it
-    while not any(entry.get("last_event_at") for entry in sessions.live(str(store)).values()):
-        assert time.monotonic() < deadline, "the shell's last event was never noted"
-        time.sleep(0.05)
+    wait_until(lambda: any(entry.get("last_event_at") for entry in shell_sessions.live(str(store)).values()),
+               "the drainer noted the shell's last event (just after storing it)")
     status = devtrace("hook", "status", "--path", str(store), cwd=repo).stdout.decode()
     assert "bash (pid " in status and "PROBLEM" not in status
     shell.type("unset PROMPT_COMMAND")  # a framework or rc line replaces every prompt command
